@@ -1,0 +1,30 @@
+# synth: see README.md. `make demo` and `make test` work on a fresh Debian machine with Swift.
+SWIFT ?= swift
+BIN := .build/release/synth
+
+.PHONY: deps build demo test bench fixtures clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product synth
+
+demo: build
+	@mkdir -p out
+	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: build
+	bash scripts/bench.sh
+
+# Regenerates the golden test fixtures from independent implementations (librosa, numpy, mido).
+fixtures:
+	python3 -m pip install -q -r scripts/requirements.txt
+	python3 scripts/make_fixtures.py
+
+clean:
+	rm -rf .build out

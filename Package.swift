@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+// synth: autoregressive audio and music synthesis (WaveNet vocoder, AR engine, MIDI music model).
+import PackageDescription
+
+let optimize: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "synth",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "synth", targets: ["synth"]),
+        .library(name: "NNCore", targets: ["NNCore"]),
+        .library(name: "WaveNet", targets: ["WaveNet"]),
+        .library(name: "MIDI", targets: ["MIDI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, linked through pkg-config (Debian: the matching -dev packages).
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+
+        // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
+        .target(name: "Audio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: optimize),
+        .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
+        .target(name: "NNCore", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
+        .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio"], swiftSettings: optimize),
+        .target(name: "MIDI", swiftSettings: optimize),
+        .executableTarget(
+            name: "synth",
+            dependencies: [
+                "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize
+        ),
+
+        .testTarget(name: "AudioTests", dependencies: ["Audio"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNCoreTests", dependencies: ["NNCore"]),
+        .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
+        .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "DSP", "Audio"]),
+        .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v5]
+)
