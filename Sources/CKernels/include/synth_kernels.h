@@ -1,0 +1,34 @@
+// Hot element-wise and small matrix kernels of synth's NN core, in C so the compiler vectorises them (AVX2/FMA).
+#ifndef SYNTH_KERNELS_H
+#define SYNTH_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// Gated activation (van den Oord et al. 2016): for each of n rows of z = [tanh half (h) | sigmoid half (h)],
+/// t = tanh(z[:h]), s = sigmoid(z[h:]), a = t*s. t, s, a are [n, h]; t and s may be NULL (inference).
+void synth_gate_forward(const float *z, size_t n, size_t h, float *t, float *s, float *a);
+/// Backward of the gate: dz[:, :h] = da*s*(1-t^2), dz[:, h:] = da*t*s*(1-s). Overwrites dz [n, 2h].
+void synth_gate_backward(const float *da, const float *t, const float *s, size_t n, size_t h, float *dz);
+
+/// Softmax cross-entropy over n rows of v logits. Rows whose target is negative are ignored.
+/// Writes d(loss)/d(logits) scaled by `scale` into dlogits (may alias logits) and returns the summed loss in nats.
+double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n, size_t v, float scale, float *dlogits);
+
+/// In-place softmax of one row of v logits; returns log-sum-exp.
+float synth_softmax_row(float *x, size_t v);
+
+/// ReLU forward out = max(x, 0) (may alias).
+void synth_relu(const float *x, size_t n, float *out);
+/// ReLU backward: dx = dy where y > 0 else 0 (dx may alias dy).
+void synth_relu_backward(const float *dy, const float *y, size_t n, float *dx);
+
+/// y[o] = b[o] + sum_i x[i] * W[i, o] for row-major W [in, out]; y may not alias x. b may be NULL.
+void synth_vecmat(const float *x, const float *W, const float *b, size_t in, size_t out, float *y);
+/// y[o] += sum_i x[i] * W[i, o].
+void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y);
+
+/// Fast, accurate (about 2 ulp over the float range) vectorisable exp, tanh and sigmoid.
+float synth_expf(float x);
+float synth_tanhf(float x);
+float synth_sigmoidf(float x);
+#endif

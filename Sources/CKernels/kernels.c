@@ -1,0 +1,121 @@
+// Hot element-wise and small matrix kernels of synth's NN core (see include/synth_kernels.h).
+#include "synth_kernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline float exp_approx(float x) {
+    // exp(x) = 2^k * 2^f with k = round(x*log2(e)), polynomial for 2^f on [-0.5, 0.5] (Cephes-style).
+    if (x > 88.0f) x = 88.0f;
+    if (x < -87.0f) x = -87.0f;
+    float t = x * 1.44269504088896341f;
+    float k = __builtin_roundf(t);
+    float f = x - k * 0.693359375f - k * -2.12194440e-4f; // x - k*ln2, split for precision
+    float p = 1.9875691500E-4f;
+    p = p * f + 1.3981999507E-3f;
+    p = p * f + 8.3334519073E-3f;
+    p = p * f + 4.1665795894E-2f;
+    p = p * f + 1.6666665459E-1f;
+    p = p * f + 5.0000001201E-1f;
+    p = p * f * f + f + 1.0f;
+    int32_t ki = (int32_t)k;
+    union { uint32_t u; float f; } bits;
+    bits.u = (uint32_t)(ki + 127) << 23;
+    return p * bits.f;
+}
+
+float synth_expf(float x) { return exp_approx(x); }
+float synth_sigmoidf(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+float synth_tanhf(float x) {
+    // tanh(x) = sign(x) * (1 - e)/(1 + e), e = exp(-2|x|): no cancellation for large |x|.
+    float ax = fabsf(x);
+    if (ax < 0.0004f) return x; // tanh(x) ~ x - x^3/3; x^3/3 below float resolution here
+    float e = exp_approx(-2.0f * ax);
+    float r = (1.0f - e) / (1.0f + e);
+    return x < 0 ? -r : r;
+}
+
+void synth_gate_forward(const float *z, size_t n, size_t h, float *t, float *s, float *a) {
+    for (size_t r = 0; r < n; r++) {
+        const float *zt = z + r * 2 * h;
+        const float *zs = zt + h;
+        float *ar = a + r * h;
+        if (t && s) {
+            float *tr = t + r * h, *sr = s + r * h;
+            for (size_t i = 0; i < h; i++) {
+                float tv = synth_tanhf(zt[i]);
+                float sv = synth_sigmoidf(zs[i]);
+                tr[i] = tv; sr[i] = sv; ar[i] = tv * sv;
+            }
+        } else {
+            for (size_t i = 0; i < h; i++) ar[i] = synth_tanhf(zt[i]) * synth_sigmoidf(zs[i]);
+        }
+    }
+}
+
+void synth_gate_backward(const float *da, const float *t, const float *s, size_t n, size_t h, float *dz) {
+    for (size_t r = 0; r < n; r++) {
+        const float *dar = da + r * h, *tr = t + r * h, *sr = s + r * h;
+        float *dzt = dz + r * 2 * h, *dzs = dzt + h;
+        for (size_t i = 0; i < h; i++) {
+            float tv = tr[i], sv = sr[i], g = dar[i];
+            dzt[i] = g * sv * (1.0f - tv * tv);
+            dzs[i] = g * tv * sv * (1.0f - sv);
+        }
+    }
+}
+
+float synth_softmax_row(float *x, size_t v) {
+    float m = -INFINITY;
+    for (size_t i = 0; i < v; i++) m = x[i] > m ? x[i] : m;
+    float sum = 0;
+    for (size_t i = 0; i < v; i++) { float e = exp_approx(x[i] - m); x[i] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < v; i++) x[i] *= inv;
+    return m + logf(sum);
+}
+
+double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n, size_t v, float scale, float *dlogits) {
+    double total = 0;
+    for (size_t r = 0; r < n; r++) {
+        const float *l = logits + r * v;
+        float *d = dlogits + r * v;
+        int tgt = targets[r];
+        if (tgt < 0) { memset(d, 0, v * sizeof(float)); continue; }
+        float target_logit = l[tgt];
+        if (d != l) memcpy(d, l, v * sizeof(float));
+        float lse = synth_softmax_row(d, v);
+        total += (double)(lse - target_logit);
+        for (size_t i = 0; i < v; i++) d[i] *= scale;
+        d[tgt] -= scale;
+    }
+    return total;
+}
+
+void synth_relu(const float *x, size_t n, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+void synth_relu_backward(const float *dy, const float *y, size_t n, float *dx) {
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y) {
+    // Row-by-row axpy: streams W once, vectorises over `out`.
+    size_t i = 0;
+    for (; i + 4 <= in; i += 4) {
+        const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        const float *w0 = W + i * out, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
+        for (size_t o = 0; o < out; o++) y[o] += x0 * w0[o] + x1 * w1[o] + x2 * w2[o] + x3 * w3[o];
+    }
+    for (; i < in; i++) {
+        const float xi = x[i];
+        const float *w = W + i * out;
+        for (size_t o = 0; o < out; o++) y[o] += xi * w[o];
+    }
+}
+
+void synth_vecmat(const float *x, const float *W, const float *b, size_t in, size_t out, float *y) {
+    if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));
+    synth_vecmat_acc(x, W, in, out, y);
+}

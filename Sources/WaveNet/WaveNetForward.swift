@@ -1,0 +1,169 @@
+// Teacher-forced forward pass and its explicit backward for WaveNet (whole batch, time-major).
+import NNCore
+
+extension WaveNetModel {
+    /// Position of sample `t` between conditioning frames: frame `f` and weight `w` of frame `f + 1`
+    /// (linear interpolation; frame `f` is centred on sample `f * hop`). Shared by training and generation
+    /// so both compute identical conditioning.
+    @inline(__always)
+    static func framePosition(sample t: Int, hop: Int, frames: Int) -> (f0: Int, f1: Int, w: Float) {
+        let f = min(t / hop, frames - 1)
+        return (f, min(f + 1, frames - 1), Float(t - f * hop) / Float(hop))
+    }
+
+    /// Frame-rate conditioning: `condH = ReLU(conv3(mels))`, `condP = condH · cond.proj`,
+    /// `spkP = speaker_embedding[spk] · speaker.proj`. Shared with generation.
+    func conditioningForward(
+        mels: UnsafePointer<Float>, frames: Int, batch: Int, speakers: UnsafePointer<Int32>,
+        condH: UnsafeMutablePointer<Float>, condP: UnsafeMutablePointer<Float>,
+        spkE: UnsafeMutablePointer<Float>, spkP: UnsafeMutablePointer<Float>
+    ) {
+        let c = config, p = params, LG = c.layers * c.gateChannels, C = c.condChannels
+        Layers.conv1dForward(
+            x: mels, time: frames, batch: batch, inC: c.melBins, weight: p.value("cond.conv.weight"),
+            offsets: [-1, 0, 1], bias: p.value("cond.conv.bias"), outC: C, y: condH)
+        Layers.reluForward(x: condH, count: frames * batch * C, y: condH)
+        Layers.denseForward(x: condH, rows: frames * batch, inDim: C, weight: p.value("cond.proj.weight"),
+                            bias: nil, outDim: LG, y: condP)
+        Layers.embeddingForward(table: p.value("speaker_embedding"), dim: c.speakerEmbeddingDim,
+                                indices: speakers, rows: batch, out: spkE)
+        Layers.denseForward(x: spkE, rows: batch, inDim: c.speakerEmbeddingDim, weight: p.value("speaker.proj.weight"),
+                            bias: nil, outDim: LG, y: spkP)
+    }
+
+    /// Runs the teacher-forced forward pass; with `backward`, also accumulates every parameter's gradient
+    /// of the mean cross-entropy into `params.grads` (it does not zero them first).
+    ///
+    /// - Returns: summed cross-entropy in nats and the number of scored steps. The logits `[time, batch, classes]`
+    ///   are left in `ws.logits` when `backward` is false.
+    @discardableResult
+    public func run(_ b: WaveNetBatch, workspace ws: WaveNetWorkspace, backward: Bool) -> (loss: Double, count: Int) {
+        let c = config, p = params
+        let T = b.time, B = b.batch, N = T * B, F = b.frames
+        precondition(ws.time == T && ws.batch == B && ws.frames == F, "workspace built for another batch size")
+        precondition(b.inputs.count == N && b.targets.count == N && b.speakers.count == B && b.mels.count == F * B * c.melBins,
+                     "batch arrays do not match time \(T), batch \(B), frames \(F)")
+        let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, L = c.layers, V = c.classes
+        let LG = L * G, RS = R + S, hop = c.features.hopLength
+        for i in 0..<N { ws.inputs[i] = b.inputs[i]; ws.targets[i] = b.targets[i] }
+        for i in 0..<B { ws.speakers[i] = b.speakers[i] }
+        b.mels.withUnsafeBufferPointer { mels in
+            conditioningForward(mels: mels.baseAddress!, frames: F, batch: B, speakers: ws.speakers,
+                                condH: ws.condH, condP: ws.condP, spkE: ws.spkE, spkP: ws.spkP)
+        }
+        // Upsample the conditioning to the sample rate (linear interpolation) and add the speaker term.
+        for t in 0..<T {
+            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: F)
+            for bi in 0..<B {
+                let dst = ws.condUp + (t * B + bi) * LG
+                let c0 = ws.condP + (f0 * B + bi) * LG, c1 = ws.condP + (f1 * B + bi) * LG, sp = ws.spkP + bi * LG
+                for j in 0..<LG { dst[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] }
+            }
+        }
+        // Input embedding of the previous sample.
+        Layers.embeddingForward(table: p.value("input_embedding"), dim: R, indices: ws.inputs, rows: N, out: ws.h)
+        ws.skip.update(repeating: 0, count: N * S)
+        let offs = layerOffsets, W = p.values
+        for l in 0..<L {
+            let d = c.dilations[l], o = offs[l]
+            let hl = ws.h + l * N * R, hn = ws.h + (l + 1) * N * R
+            for r in 0..<N { (ws.z + r * G).update(from: ws.condUp + r * LG + l * G, count: G) }
+            Layers.conv1dForward(x: hl, time: T, batch: B, inC: R, weight: W + o.conv, offsets: [-d, 0],
+                                 bias: W + o.convBias, outC: G, y: ws.z, accumulate: true)
+            let tl = ws.t + l * N * H, sl = ws.s + l * N * H, al = ws.a + l * N * H
+            Layers.gateForward(z: ws.z, rows: N, half: H, t: tl, s: sl, a: al)
+            // Residual: h_{l+1} = h_l + a · W_res + b_res; skip += a · W_skip + b_skip.
+            for r in 0..<N {
+                let dst = hn + r * R, src = hl + r * R, bias = W + o.outBias
+                for i in 0..<R { dst[i] = src[i] + bias[i] }
+                let sk = ws.skip + r * S, sb = W + o.outBias + R
+                for i in 0..<S { sk[i] += sb[i] }
+            }
+            BLAS.gemm(m: N, n: R, k: H, a: al, b: W + o.out, ldb: RS, beta: 1, c: hn)
+            BLAS.gemm(m: N, n: S, k: H, a: al, b: W + o.out + R, ldb: RS, beta: 1, c: ws.skip)
+        }
+        // Post-net: ReLU → 1x1 → ReLU → 1x1 → logits.
+        Layers.reluForward(x: ws.skip, count: N * S, y: ws.skip)
+        Layers.denseForward(x: ws.skip, rows: N, inDim: S, weight: p.value("post.conv1.weight"),
+                            bias: p.value("post.conv1.bias"), outDim: S, y: ws.y2)
+        Layers.reluForward(x: ws.y2, count: N * S, y: ws.y2)
+        Layers.denseForward(x: ws.y2, rows: N, inDim: S, weight: p.value("post.conv2.weight"),
+                            bias: p.value("post.conv2.bias"), outDim: V, y: ws.logits)
+        var count = 0
+        for i in 0..<N where ws.targets[i] >= 0 { count += 1 }
+        guard backward else {
+            var loss = 0.0
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: N * V)
+            defer { tmp.deallocate() }
+            loss = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: 0, dLogits: tmp)
+            return (loss, count)
+        }
+        let scale: Float = count > 0 ? 1 / Float(count) : 0
+        let loss = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: scale, dLogits: ws.logits)
+        let dLogits = ws.logits
+        let Gp = p.grads
+        // Post-net backward.
+        ws.dY.update(repeating: 0, count: N * S)
+        Layers.denseBackward(x: ws.y2, rows: N, inDim: S, weight: p.value("post.conv2.weight"), outDim: V, dy: dLogits,
+                             dx: ws.dY, dWeight: p.grad("post.conv2.weight"), dBias: p.grad("post.conv2.bias"))
+        Layers.reluBackward(dy: ws.dY, y: ws.y2, count: N * S, dx: ws.dY)
+        ws.dSkip.update(repeating: 0, count: N * S)
+        Layers.denseBackward(x: ws.skip, rows: N, inDim: S, weight: p.value("post.conv1.weight"), outDim: S, dy: ws.dY,
+                             dx: ws.dSkip, dWeight: p.grad("post.conv1.weight"), dBias: p.grad("post.conv1.bias"))
+        Layers.reluBackward(dy: ws.dSkip, y: ws.skip, count: N * S, dx: ws.dSkip)
+        // Residual stack backward, last layer first. ws.dh holds ∂loss/∂h_{l+1}, then ∂loss/∂h_l.
+        ws.dh.update(repeating: 0, count: N * R)
+        ws.dCondUp.update(repeating: 0, count: N * LG)
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let d = c.dilations[l], o = offs[l]
+            let hl = ws.h + l * N * R
+            let tl = ws.t + l * N * H, sl = ws.s + l * N * H, al = ws.a + l * N * H
+            // da = dh · W_resᵀ + dSkip · W_skipᵀ
+            BLAS.gemm(transB: true, m: N, n: H, k: R, a: ws.dh, b: W + o.out, ldb: RS, beta: 0, c: ws.da)
+            BLAS.gemm(transB: true, m: N, n: H, k: S, a: ws.dSkip, b: W + o.out + R, ldb: RS, beta: 1, c: ws.da)
+            BLAS.gemm(transA: true, m: H, n: R, k: N, a: al, b: ws.dh, beta: 1, c: Gp + o.out, ldc: RS)
+            BLAS.gemm(transA: true, m: H, n: S, k: N, a: al, b: ws.dSkip, beta: 1, c: Gp + o.out + R, ldc: RS)
+            let db = Gp + o.outBias
+            for r in 0..<N {
+                let g1 = ws.dh + r * R, g2 = ws.dSkip + r * S
+                for i in 0..<R { db[i] += g1[i] }
+                for i in 0..<S { db[R + i] += g2[i] }
+            }
+            Layers.gateBackward(da: ws.da, t: tl, s: sl, rows: N, half: H, dz: ws.dz)
+            for r in 0..<N {
+                let dst = ws.dCondUp + r * LG + l * G, src = ws.dz + r * G
+                for j in 0..<G { dst[j] += src[j] }
+            }
+            // h_{l+1} = h_l + f(h_l): the identity path keeps dh; the convolution adds to it.
+            Layers.conv1dBackward(x: hl, time: T, batch: B, inC: R, weight: W + o.conv, offsets: [-d, 0], outC: G,
+                                  dy: ws.dz, dx: ws.dh, dWeight: Gp + o.conv, dBias: Gp + o.convBias)
+        }
+        Layers.embeddingBackward(dOut: ws.dh, indices: ws.inputs, rows: N, dim: R, dTable: p.grad("input_embedding"))
+        // Conditioning backward: de-interpolate to frames, sum the speaker term over time.
+        ws.dCondP.update(repeating: 0, count: F * B * LG)
+        ws.dSpkP.update(repeating: 0, count: B * LG)
+        for t in 0..<T {
+            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: F)
+            for bi in 0..<B {
+                let src = ws.dCondUp + (t * B + bi) * LG
+                let c0 = ws.dCondP + (f0 * B + bi) * LG, c1 = ws.dCondP + (f1 * B + bi) * LG, sp = ws.dSpkP + bi * LG
+                for j in 0..<LG { let g = src[j]; c0[j] += (1 - w) * g; c1[j] += w * g; sp[j] += g }
+            }
+        }
+        let C = c.condChannels, E = c.speakerEmbeddingDim
+        ws.dCondH.update(repeating: 0, count: F * B * C)
+        Layers.denseBackward(x: ws.condH, rows: F * B, inDim: C, weight: p.value("cond.proj.weight"), outDim: LG,
+                             dy: ws.dCondP, dx: ws.dCondH, dWeight: p.grad("cond.proj.weight"), dBias: nil)
+        Layers.reluBackward(dy: ws.dCondH, y: ws.condH, count: F * B * C, dx: ws.dCondH)
+        b.mels.withUnsafeBufferPointer { mels in
+            Layers.conv1dBackward(x: mels.baseAddress!, time: F, batch: B, inC: c.melBins, weight: p.value("cond.conv.weight"),
+                                  offsets: [-1, 0, 1], outC: C, dy: ws.dCondH, dx: nil,
+                                  dWeight: p.grad("cond.conv.weight"), dBias: p.grad("cond.conv.bias"))
+        }
+        ws.dSpkE.update(repeating: 0, count: B * E)
+        Layers.denseBackward(x: ws.spkE, rows: B, inDim: E, weight: p.value("speaker.proj.weight"), outDim: LG,
+                             dy: ws.dSpkP, dx: ws.dSpkE, dWeight: p.grad("speaker.proj.weight"), dBias: nil)
+        Layers.embeddingBackward(dOut: ws.dSpkE, indices: ws.speakers, rows: B, dim: E, dTable: p.grad("speaker_embedding"))
+        return (loss, count)
+    }
+}

@@ -1,0 +1,144 @@
+// WaveNet parameters and the teacher-forced forward and backward pass over a batch of segments.
+import NNCore
+
+/// Names and shapes of a WaveNet's tensors, all in one `ParameterSet` (names are the safetensors keys).
+///
+/// | name | shape |
+/// |---|---|
+/// | `input_embedding` | `[classes, R]` (embedding of the previous sample's mu-law class) |
+/// | `cond.conv.weight`, `cond.conv.bias` | `[3, mel_bins, C]`, `[C]` (frame-rate conv, kernel 3, then ReLU) |
+/// | `cond.proj.weight` | `[C, layers*G]` (every layer's conditioning projection, once per frame) |
+/// | `speaker_embedding` | `[speakers, E]` |
+/// | `speaker.proj.weight` | `[E, layers*G]` |
+/// | `layers.{l}.conv.weight`, `.conv.bias` | `[2, R, G]` (taps t-d and t), `[G]` |
+/// | `layers.{l}.out.weight`, `.out.bias` | `[G/2, R+S]` (residual columns, then skip columns), `[R+S]` |
+/// | `post.conv1.weight`, `.bias` | `[S, S]`, `[S]` |
+/// | `post.conv2.weight`, `.bias` | `[S, classes]`, `[classes]` |
+public final class WaveNetModel {
+    public let config: WaveNetConfig
+    public let params: ParameterSet
+
+    public init(config: WaveNetConfig) {
+        self.config = config
+        let p = ParameterSet()
+        let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
+        p.add("input_embedding", shape: [c.classes, R])
+        p.add("cond.conv.weight", shape: [3, c.melBins, c.condChannels])
+        p.add("cond.conv.bias", shape: [c.condChannels])
+        p.add("cond.proj.weight", shape: [c.condChannels, L * G])
+        p.add("speaker_embedding", shape: [c.speakers.count, c.speakerEmbeddingDim])
+        p.add("speaker.proj.weight", shape: [c.speakerEmbeddingDim, L * G])
+        for l in 0..<L {
+            p.add("layers.\(l).conv.weight", shape: [2, R, G])
+            p.add("layers.\(l).conv.bias", shape: [G])
+            p.add("layers.\(l).out.weight", shape: [G / 2, R + S])
+            p.add("layers.\(l).out.bias", shape: [R + S])
+        }
+        p.add("post.conv1.weight", shape: [S, S])
+        p.add("post.conv1.bias", shape: [S])
+        p.add("post.conv2.weight", shape: [S, c.classes])
+        p.add("post.conv2.bias", shape: [c.classes])
+        params = p
+    }
+
+    /// Random initialisation: N(0, 1/fan_in) style scaling, zero biases, small output layers.
+    public func initialize(seed: UInt64) {
+        var rng = Xoshiro256(seed: seed)
+        let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
+        func he(_ fanIn: Int) -> Float { (1 / Float(fanIn)).squareRoot() }
+        params.initNormal("input_embedding", std: 1, rng: &rng)
+        params.initNormal("cond.conv.weight", std: he(3 * c.melBins), rng: &rng)
+        params.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
+        params.initNormal("speaker_embedding", std: 1, rng: &rng)
+        params.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
+        for l in 0..<c.layers {
+            params.initNormal("layers.\(l).conv.weight", std: he(2 * R), rng: &rng)
+            params.initNormal("layers.\(l).out.weight", std: he(G / 2), rng: &rng)
+        }
+        params.initNormal("post.conv1.weight", std: he(S), rng: &rng)
+        params.initNormal("post.conv2.weight", std: 0.5 * he(S), rng: &rng)
+    }
+
+    /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
+    struct LayerOffsets { let conv, convBias, out, outBias: Int }
+    lazy var layerOffsets: [LayerOffsets] = (0..<config.layers).map { l in
+        LayerOffsets(
+            conv: params.entry("layers.\(l).conv.weight")!.offset,
+            convBias: params.entry("layers.\(l).conv.bias")!.offset,
+            out: params.entry("layers.\(l).out.weight")!.offset,
+            outBias: params.entry("layers.\(l).out.bias")!.offset)
+    }
+}
+
+/// One teacher-forcing batch, time-major: row `t * batch + b` is time step `t` of segment `b`.
+public struct WaveNetBatch {
+    public var time: Int
+    public var batch: Int
+    /// mu-law class of the *previous* sample at each step, `[time, batch]`.
+    public var inputs: [Int32]
+    /// mu-law class to predict at each step, `[time, batch]`; negative entries are not scored.
+    public var targets: [Int32]
+    /// Normalised log-mel frames, `[frames, batch, mel_bins]`. Sample `t` of a segment sits at frame
+    /// position `t / hop_length` (frame `f` is centred on sample `f * hop_length`, as librosa's `center=True`),
+    /// so `frames >= time / hop_length + 1`.
+    public var mels: [Float]
+    public var frames: Int
+    /// Speaker index of each segment, `[batch]`.
+    public var speakers: [Int32]
+
+    public init(time: Int, batch: Int, inputs: [Int32], targets: [Int32], mels: [Float], frames: Int, speakers: [Int32]) {
+        self.time = time
+        self.batch = batch
+        self.inputs = inputs
+        self.targets = targets
+        self.mels = mels
+        self.frames = frames
+        self.speakers = speakers
+    }
+}
+
+/// Scratch space and saved activations for one forward/backward over batches of a fixed size.
+/// Allocated once per (time, batch, frames) and reused across steps.
+public final class WaveNetWorkspace {
+    public let time, batch, frames: Int
+    let scratch = Scratch()
+    let h: UnsafeMutablePointer<Float>        // [L+1, N, R] residual stream at each layer input (and the last output)
+    let t, s, a: UnsafeMutablePointer<Float>  // [L, N, G/2] gate tanh, sigmoid and product
+    let z: UnsafeMutablePointer<Float>        // [N, G] pre-activation (reused per layer)
+    let skip: UnsafeMutablePointer<Float>     // [N, S] skip sum, then ReLU(skip)
+    let y2: UnsafeMutablePointer<Float>       // [N, S] post-net hidden (after ReLU)
+    let logits: UnsafeMutablePointer<Float>   // [N, classes], overwritten by its gradient
+    let condH: UnsafeMutablePointer<Float>    // [F, B, C] conditioning hidden (after ReLU)
+    let condP: UnsafeMutablePointer<Float>    // [F, B, L*G] per-frame projections of every layer
+    let spkE, spkP: UnsafeMutablePointer<Float> // [B, E], [B, L*G]
+    let condUp: UnsafeMutablePointer<Float>   // [N, L*G] per-sample conditioning (interpolated frames + speaker)
+    let dh, dz, da, dSkip, dY: UnsafeMutablePointer<Float>
+    let dCondUp, dCondP, dCondH, dSpkP, dSpkE: UnsafeMutablePointer<Float>
+    let targets, inputs, speakers: UnsafeMutablePointer<Int32>
+
+    public init(config c: WaveNetConfig, time: Int, batch: Int, frames: Int) {
+        self.time = time
+        self.batch = batch
+        self.frames = frames
+        let N = time * batch, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
+        let LG = L * G, FB = frames * batch, H = G / 2
+        let m = scratch
+        h = m.floats((L + 1) * N * R)
+        t = m.floats(L * N * H); s = m.floats(L * N * H); a = m.floats(L * N * H)
+        z = m.floats(N * G); skip = m.floats(N * S); y2 = m.floats(N * S); logits = m.floats(N * c.classes)
+        condH = m.floats(FB * c.condChannels); condP = m.floats(FB * LG)
+        spkE = m.floats(batch * c.speakerEmbeddingDim); spkP = m.floats(batch * LG)
+        condUp = m.floats(N * LG)
+        dh = m.floats(N * R); dz = m.floats(N * G); da = m.floats(N * H); dSkip = m.floats(N * S); dY = m.floats(N * S)
+        dCondUp = m.floats(N * LG); dCondP = m.floats(FB * LG); dCondH = m.floats(FB * c.condChannels)
+        dSpkP = m.floats(batch * LG); dSpkE = m.floats(batch * c.speakerEmbeddingDim)
+        targets = .allocate(capacity: N); inputs = .allocate(capacity: N); speakers = .allocate(capacity: batch)
+    }
+
+    deinit {
+        targets.deallocate(); inputs.deallocate(); speakers.deallocate()
+    }
+
+    /// Bytes held by the workspace.
+    public var bytes: Int { scratch.totalFloats * 4 }
+}

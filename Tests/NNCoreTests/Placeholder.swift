@@ -1,2 +1,0 @@
-import XCTest
-final class NNCoreTestsPlaceholder: XCTestCase { func testNothingYet() {} }
