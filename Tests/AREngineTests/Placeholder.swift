@@ -1,2 +1,0 @@
-import XCTest
-final class AREngineTestsPlaceholder: XCTestCase { func testNothingYet() {} }
