@@ -1,2 +1,0 @@
-import XCTest
-final class WaveNetTestsPlaceholder: XCTestCase { func testNothingYet() {} }

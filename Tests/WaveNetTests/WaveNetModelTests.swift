@@ -1,0 +1,128 @@
+// WaveNet: gradients against finite differences, and cached generation against the full forward pass.
+import DSP
+import NNCore
+import XCTest
+@testable import WaveNet
+
+/// A tiny voice configuration for tests (hop 4 so a few samples span several frames).
+func tinyConfig(speakers: [String] = ["a", "b"]) -> WaveNetConfig {
+    var f = FeatureConfig.default
+    f.hopLength = 4
+    f.nMels = 3
+    return WaveNetConfig(
+        dilations: [1, 2, 4, 1], residualChannels: 4, gateChannels: 6, skipChannels: 5, classes: 7,
+        condChannels: 3, speakerEmbeddingDim: 2, speakers: speakers, features: f)
+}
+
+func tinyBatch(_ c: WaveNetConfig, time: Int, batch: Int, seed: UInt64) -> WaveNetBatch {
+    var rng = Xoshiro256(seed: seed)
+    let frames = time / c.features.hopLength + 1
+    return WaveNetBatch(
+        time: time, batch: batch,
+        inputs: (0..<(time * batch)).map { _ in Int32(rng.nextInt(below: c.classes)) },
+        targets: (0..<(time * batch)).map { i in i % 5 == 3 ? -1 : Int32(rng.nextInt(below: c.classes)) },
+        mels: (0..<(frames * batch * c.melBins)).map { _ in rng.nextGaussian() },
+        frames: frames,
+        speakers: (0..<batch).map { _ in Int32(rng.nextInt(below: c.speakers.count)) })
+}
+
+final class WaveNetModelTests: XCTestCase {
+    func testReceptiveFieldAndParameterShapes() {
+        let c = WaveNetConfig(dilations: WaveNetConfig.dilations(stacks: 2, cycle: 10), residualChannels: 64,
+                              gateChannels: 128, skipChannels: 128, condChannels: 80, speakerEmbeddingDim: 16, speakers: ["x"])
+        XCTAssertEqual(c.layers, 20)
+        XCTAssertEqual(c.receptiveField, 2 * 1023 + 2)
+        let m = WaveNetModel(config: c)
+        XCTAssertEqual(m.params.entry("layers.19.conv.weight")?.shape, [2, 64, 128])
+        XCTAssertEqual(m.params.entry("layers.0.out.weight")?.shape, [64, 192])
+        XCTAssertEqual(m.params.entry("post.conv2.weight")?.shape, [128, 256])
+        // The reference configuration: ~1.2 MFLOP per sample.
+        XCTAssertEqual(Double(2 * c.macsPerSample) / 1e6, 1.24, accuracy: 0.05)
+    }
+
+    /// Every parameter's gradient (a sample of entries in each tensor) matches central differences.
+    func testFullModelGradientsMatchFiniteDifferences() {
+        let c = tinyConfig()
+        let m = WaveNetModel(config: c)
+        m.initialize(seed: 5)
+        let b = tinyBatch(c, time: 12, batch: 2, seed: 6)
+        let ws = WaveNetWorkspace(config: c, time: 12, batch: 2, frames: b.frames)
+        m.params.zeroGrads()
+        let (_, count) = m.run(b, workspace: ws, backward: true)
+        let analytic = Array(UnsafeBufferPointer(start: m.params.grads, count: m.params.count))
+        func loss() -> Double {
+            let (l, n) = m.run(b, workspace: ws, backward: false)
+            return l / Double(n)
+        }
+        XCTAssertEqual(count, 24 - 5)
+        var rng = Xoshiro256(seed: 3)
+        for e in m.params.entries {
+            for _ in 0..<min(6, e.count) {
+                let i = e.offset + rng.nextInt(below: e.count)
+                let num = numericGradient(m.params.values, i, eps: 2e-3) { loss() }
+                let ana = Double(analytic[i])
+                XCTAssertEqual(ana, num, accuracy: 3e-3 + 3e-2 * abs(num), "\(e.name) flat index \(i - e.offset)")
+            }
+        }
+    }
+
+    /// Fast WaveNet generation with queues gives the same logits as the teacher-forced full pass.
+    func testCachedGenerationEqualsFullForward() {
+        let c = tinyConfig()
+        let m = WaveNetModel(config: c)
+        m.initialize(seed: 8)
+        let T = 40
+        var b = tinyBatch(c, time: T, batch: 1, seed: 9)
+        b.targets = [Int32](repeating: 0, count: T)
+        let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: b.frames)
+        m.run(b, workspace: ws, backward: false)
+        let gen = WaveNetGenerator(model: m, maxFrames: 64)
+        gen.start(mels: b.mels, frames: b.frames, speaker: Int(b.speakers[0]))
+        var worst: Float = 0
+        for t in 0..<T {
+            let logits = gen.step(previous: Int(b.inputs[t]))
+            for k in 0..<c.classes { worst = max(worst, abs(logits[k] - ws.logits[t * c.classes + k])) }
+        }
+        XCTAssertLessThan(worst, 1e-4, "max |cached - full| = \(worst)")
+        XCTAssertEqual(gen.time, T)
+        // A restart reproduces the first step exactly (queues are reset).
+        let first = Array(UnsafeBufferPointer(start: ws.logits, count: c.classes))
+        gen.start(mels: b.mels, frames: b.frames, speaker: Int(b.speakers[0]))
+        let again = gen.step(previous: Int(b.inputs[0]))
+        for k in 0..<c.classes { XCTAssertEqual(again[k], first[k], accuracy: 1e-4) }
+    }
+
+    /// Each sequence in a batch is independent: batch-of-2 logits equal the two single runs.
+    func testBatchRowsAreIndependent() {
+        let c = tinyConfig()
+        let m = WaveNetModel(config: c)
+        m.initialize(seed: 10)
+        let T = 16
+        let b = tinyBatch(c, time: T, batch: 2, seed: 11)
+        let ws = WaveNetWorkspace(config: c, time: T, batch: 2, frames: b.frames)
+        m.run(b, workspace: ws, backward: false)
+        for bi in 0..<2 {
+            let single = WaveNetBatch(
+                time: T, batch: 1,
+                inputs: (0..<T).map { b.inputs[$0 * 2 + bi] }, targets: [Int32](repeating: 0, count: T),
+                mels: (0..<b.frames).flatMap { f in (0..<c.melBins).map { b.mels[(f * 2 + bi) * c.melBins + $0] } },
+                frames: b.frames, speakers: [b.speakers[bi]])
+            let w1 = WaveNetWorkspace(config: c, time: T, batch: 1, frames: b.frames)
+            m.run(single, workspace: w1, backward: false)
+            for t in 0..<T { for k in 0..<c.classes {
+                XCTAssertEqual(w1.logits[t * c.classes + k], ws.logits[(t * 2 + bi) * c.classes + k], accuracy: 1e-4)
+            } }
+        }
+    }
+}
+
+/// Central finite difference of `loss` with respect to `x[i]`.
+func numericGradient(_ x: UnsafeMutablePointer<Float>, _ i: Int, eps: Float, _ loss: () -> Double) -> Double {
+    let old = x[i]
+    x[i] = old + eps
+    let lp = loss()
+    x[i] = old - eps
+    let lm = loss()
+    x[i] = old
+    return (lp - lm) / (2 * Double(eps))
+}
