@@ -1,0 +1,150 @@
+// A model-agnostic teacher-forcing trainer: Adam, clipping, warm-up + cosine schedule, validation, checkpoints.
+import Foundation
+import NNCore
+
+/// A model the trainer can fit: parameters in one `ParameterSet` and a teacher-forced loss.
+public protocol TrainableModel: AnyObject {
+    associatedtype Batch
+    var parameters: ParameterSet { get }
+    /// Teacher-forced forward pass on `batch`; with `backward`, also *accumulates* the gradient of the
+    /// mean cross-entropy into `parameters.grads`.
+    /// - Returns: summed cross-entropy in nats and the number of scored positions (tokens or samples).
+    func loss(_ batch: Batch, backward: Bool) -> (sum: Double, count: Int)
+}
+
+/// Where training batches come from. Batches are drawn with the trainer's RNG so a resumed run
+/// continues the same stream.
+public protocol TrainingData {
+    associatedtype Batch
+    func trainingBatch(rng: inout Xoshiro256) -> Batch
+    /// A fixed set of validation batches (the same every call).
+    func validationBatches() -> [Batch]
+}
+
+/// Hyper-parameters of a training run (saved in every checkpoint).
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var steps: Int
+    public var schedule: LearningRateSchedule
+    public var clipNorm: Float = 1
+    public var checkpointEvery: Int = 200
+    public var validateEvery: Int = 200
+    public var logEvery: Int = 10
+    public var seed: UInt64 = 1
+
+    enum CodingKeys: String, CodingKey {
+        case steps, schedule, seed
+        case clipNorm = "clip_norm"
+        case checkpointEvery = "checkpoint_every"
+        case validateEvery = "validate_every"
+        case logEvery = "log_every"
+    }
+
+    public init(steps: Int, schedule: LearningRateSchedule, clipNorm: Float = 1, checkpointEvery: Int = 200,
+                validateEvery: Int = 200, logEvery: Int = 10, seed: UInt64 = 1) {
+        self.steps = steps
+        self.schedule = schedule
+        self.clipNorm = clipNorm
+        self.checkpointEvery = checkpointEvery
+        self.validateEvery = validateEvery
+        self.logEvery = logEvery
+        self.seed = seed
+    }
+}
+
+/// Progress reported to the caller (the library never prints).
+public enum TrainingEvent {
+    /// Mean train loss (nats per position) over the last `logEvery` steps, with throughput.
+    case train(step: Int, loss: Double, learningRate: Float, gradNorm: Float, positionsPerSecond: Double, elapsed: Double)
+    /// Validation loss in nats and bits per position.
+    case validation(step: Int, loss: Double, bitsPerPosition: Double, isBest: Bool)
+    case checkpoint(step: Int, path: String)
+}
+
+/// Teacher-forcing trainer shared by every model family (WaveNet over samples, transformers over tokens).
+public final class Trainer<Model: TrainableModel> {
+    public let model: Model
+    public let options: TrainingOptions
+    public let adam: Adam
+    public private(set) var state: TrainerState
+    public let checkpoints: CheckpointStore?
+
+    /// - Parameters:
+    ///   - checkpoints: where checkpoints go; nil disables them (tests).
+    ///   - configJSON: the model's `config.json` bytes, written into every checkpoint.
+    public init(model: Model, options: TrainingOptions, checkpoints: CheckpointStore?) {
+        self.model = model
+        self.options = options
+        self.checkpoints = checkpoints
+        adam = Adam(parameterCount: model.parameters.count, clipNorm: options.clipNorm)
+        state = TrainerState(step: 0, rngState: Xoshiro256(seed: options.seed).state, bestValidLoss: nil, positionsSeen: 0, secondsTrained: 0)
+    }
+
+    /// Restores weights, Adam moments, step and RNG from a checkpoint directory.
+    public func resume(from dir: URL) throws {
+        state = try CheckpointStore.load(dir, into: model.parameters, adam: adam)
+    }
+
+    /// Mean validation loss in nats per position.
+    public func validate<D: TrainingData>(_ data: D) -> Double where D.Batch == Model.Batch {
+        var sum = 0.0, count = 0
+        for b in data.validationBatches() {
+            let r = model.loss(b, backward: false)
+            sum += r.sum
+            count += r.count
+        }
+        return count > 0 ? sum / Double(count) : .nan
+    }
+
+    /// Trains until `options.steps` or until `shouldStop` returns true (checked every step; a stop
+    /// saves a checkpoint first). Saves checkpoints every `checkpointEvery` steps and at the end.
+    public func train<D: TrainingData>(
+        _ data: D, configJSON: Data, shouldStop: () -> Bool = { false }, report: (TrainingEvent) -> Void
+    ) throws where D.Batch == Model.Batch {
+        var rng = Xoshiro256(state: state.rngState)
+        let params = model.parameters
+        var windowLoss = 0.0, windowCount = 0, windowPositions = 0
+        var windowStart = Date()
+        let sessionStart = Date(), secondsBefore = state.secondsTrained
+        var lastSaved = state.step
+        func save() throws {
+            state.rngState = rng.state
+            state.secondsTrained = secondsBefore + Date().timeIntervalSince(sessionStart)
+            if let store = checkpoints {
+                let url = try store.save(step: state.step, params: params, adam: adam, state: state, configJSON: configJSON)
+                report(.checkpoint(step: state.step, path: url.path))
+            }
+            lastSaved = state.step
+        }
+        while state.step < options.steps {
+            if shouldStop() { break }
+            let batch = data.trainingBatch(rng: &rng)
+            params.zeroGrads()
+            let r = model.loss(batch, backward: true)
+            let lr = options.schedule.rate(at: state.step + 1)
+            let norm = adam.update(params, lr: lr)
+            state.step += 1
+            state.positionsSeen += r.count
+            windowLoss += r.sum
+            windowCount += r.count
+            windowPositions += r.count
+            if state.step % options.logEvery == 0 || state.step == options.steps {
+                let dt = Date().timeIntervalSince(windowStart)
+                report(.train(step: state.step, loss: windowLoss / Double(max(windowCount, 1)), learningRate: lr,
+                              gradNorm: norm, positionsPerSecond: Double(windowPositions) / max(dt, 1e-9),
+                              elapsed: secondsBefore + Date().timeIntervalSince(sessionStart)))
+                windowLoss = 0; windowCount = 0; windowPositions = 0; windowStart = Date()
+            }
+            if state.step % options.validateEvery == 0 || state.step == options.steps {
+                let v = validate(data)
+                let best = v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true)
+                if best {
+                    state.bestValidLoss = v
+                    if let store = checkpoints { try store.saveBest(params: params, configJSON: configJSON, validLoss: v, step: state.step) }
+                }
+                report(.validation(step: state.step, loss: v, bitsPerPosition: v / log(2.0), isBest: best))
+            }
+            if state.step % options.checkpointEvery == 0 { try save() }
+        }
+        if state.step != lastSaved || state.step == 0 { try save() }
+    }
+}
