@@ -47,7 +47,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AudioTests", dependencies: ["Audio"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DSPTests", dependencies: ["DSP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore"]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "DSP", "Audio"]),

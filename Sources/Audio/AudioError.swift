@@ -1,0 +1,40 @@
+// Typed errors for audio and file I/O in the Audio module; each message is one user-facing line naming the path.
+import Foundation
+
+/// Errors thrown by `AudioIO` and `AtomicFile`.
+public enum AudioError: Error, CustomStringConvertible, Equatable {
+    /// The input path does not exist.
+    case fileNotFound(path: String)
+    /// libsndfile could not open or decode the file; `reason` is libsndfile's `sf_strerror` text.
+    case unreadable(path: String, reason: String)
+    /// The file decoded fine but holds 0 frames.
+    case empty(path: String)
+    /// The destination (or its temporary sibling) could not be created, written, synced or renamed.
+    case unwritable(path: String, reason: String)
+    /// libsamplerate failed while converting `path` between the given rates.
+    case resampleFailed(path: String, fromRate: Int, toRate: Int, reason: String)
+    /// A caller passed a value the function cannot work with (e.g. a non-positive sample rate).
+    case invalidArgument(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "\(path): audio file not found"
+        case .unreadable(let path, let reason):
+            return "\(path): cannot read audio file (libsndfile: \(reason))"
+        case .empty(let path):
+            return "\(path): audio file contains no samples (0 frames)"
+        case .unwritable(let path, let reason):
+            return "\(path): cannot write file (\(reason))"
+        case .resampleFailed(let path, let from, let to, let reason):
+            return "\(path): resampling from \(from) Hz to \(to) Hz failed (libsamplerate: \(reason))"
+        case .invalidArgument(let path, let reason):
+            return "\(path): \(reason)"
+        }
+    }
+}
+
+/// `strerror(errno)` as a Swift string.
+func errnoDescription(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}

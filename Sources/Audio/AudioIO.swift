@@ -1,0 +1,191 @@
+// Reading any libsndfile-supported audio file, mono mix-down + libsamplerate resampling, and atomic 16-bit WAV writing.
+import Foundation
+import CSndFile
+import CSampleRate
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decoded audio. `samples` holds `frames * channels` floats in [-1, 1]; for `channels > 1`
+/// they are interleaved frame-major (`[frames, channels]`, row-major).
+public struct AudioBuffer: Equatable {
+    /// Interleaved samples, `[frames, channels]` row-major (plain mono when `channels == 1`).
+    public var samples: [Float]
+    /// Sample rate in Hz.
+    public var sampleRate: Int
+    /// Number of interleaved channels (>= 1).
+    public var channels: Int
+
+    public init(samples: [Float], sampleRate: Int, channels: Int) {
+        self.samples = samples
+        self.sampleRate = sampleRate
+        self.channels = channels
+    }
+
+    /// Number of frames (samples per channel).
+    public var frameCount: Int { channels > 0 ? samples.count / channels : 0 }
+
+    /// Duration in seconds.
+    public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
+
+    /// Mono mix-down by averaging the channels; `[frames]`.
+    public func mono() -> [Float] {
+        if channels == 1 { return samples }
+        let n = frameCount
+        var out = [Float](repeating: 0, count: n)
+        let scale = 1 / Float(channels)
+        samples.withUnsafeBufferPointer { s in
+            for f in 0..<n {
+                var acc: Float = 0
+                let base = f * channels
+                for c in 0..<channels { acc += s[base + c] }
+                out[f] = acc * scale
+            }
+        }
+        return out
+    }
+}
+
+/// Audio file input/output through libsndfile (read: WAV incl. WAVE_FORMAT_EXTENSIBLE, FLAC,
+/// OGG/Vorbis, AIFF and everything else libsndfile decodes; write: 16-bit PCM mono WAV).
+public enum AudioIO {
+    /// Reads the whole file at its native sample rate and channel count.
+    /// Samples are floats in [-1, 1] (libsndfile's normalised float read).
+    /// - Throws: `AudioError.fileNotFound` if `url` does not exist,
+    ///   `AudioError.unreadable` (with libsndfile's message) if it is not a decodable audio file,
+    ///   `AudioError.empty` if it decodes to 0 frames.
+    public static func read(_ url: URL) throws -> AudioBuffer {
+        let path = url.path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw AudioError.fileNotFound(path: path)
+        }
+        if isDir.boolValue { throw AudioError.unreadable(path: path, reason: "is a directory") }
+
+        var info = SF_INFO()
+        guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
+            throw AudioError.unreadable(path: path, reason: String(cString: sf_strerror(nil)))
+        }
+        defer { sf_close(handle) }
+        let channels = Int(info.channels)
+        guard channels >= 1, info.samplerate > 0 else {
+            throw AudioError.unreadable(path: path, reason: "invalid header (channels \(channels), rate \(info.samplerate))")
+        }
+
+        // Read in chunks until EOF: some containers report an approximate frame count.
+        var samples: [Float] = []
+        if info.frames > 0 { samples.reserveCapacity(Int(info.frames) * channels) }
+        let chunkFrames = 65536
+        var chunk = [Float](repeating: 0, count: chunkFrames * channels)
+        while true {
+            let got = chunk.withUnsafeMutableBufferPointer {
+                sf_readf_float(handle, $0.baseAddress, sf_count_t(chunkFrames))
+            }
+            if got < 0 { break }
+            if got == 0 {
+                let err = sf_error(handle)
+                if err != 0 {
+                    throw AudioError.unreadable(path: path, reason: String(cString: sf_strerror(handle)))
+                }
+                break
+            }
+            samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
+        }
+        if samples.isEmpty { throw AudioError.empty(path: path) }
+        return AudioBuffer(samples: samples, sampleRate: Int(info.samplerate), channels: channels)
+    }
+
+    /// Reads `url`, averages all channels to mono and resamples to `sampleRate` Hz with
+    /// libsamplerate (`SRC_SINC_MEDIUM_QUALITY`) when the file's rate differs.
+    /// - Returns: `[n]` mono samples where `n = ceil(frames * sampleRate / fileRate)`
+    ///   (the same length `librosa.resample` produces); equal to `frames` without resampling.
+    /// - Throws: everything `read` throws; `AudioError.invalidArgument` if `sampleRate <= 0`;
+    ///   `AudioError.resampleFailed` if libsamplerate reports an error.
+    public static func readMono(_ url: URL, sampleRate: Int) throws -> [Float] {
+        guard sampleRate > 0 else {
+            throw AudioError.invalidArgument(path: url.path, reason: "target sample rate must be positive, got \(sampleRate)")
+        }
+        let buffer = try read(url)
+        let mono = buffer.mono()
+        if buffer.sampleRate == sampleRate { return mono }
+        return try resample(mono, from: buffer.sampleRate, to: sampleRate, path: url.path)
+    }
+
+    /// Resamples mono `samples` from `fromRate` to `toRate` Hz with libsamplerate's
+    /// `SRC_SINC_MEDIUM_QUALITY` converter. Output length is `ceil(count * toRate / fromRate)`
+    /// (zero-padded at the end if the converter delivers fewer samples).
+    /// - Throws: `AudioError.invalidArgument` for non-positive rates,
+    ///   `AudioError.resampleFailed` with libsamplerate's message; `path` only labels the error.
+    public static func resample(_ samples: [Float], from fromRate: Int, to toRate: Int, path: String = "<memory>") throws -> [Float] {
+        guard fromRate > 0, toRate > 0 else {
+            throw AudioError.invalidArgument(path: path, reason: "sample rates must be positive, got \(fromRate) -> \(toRate)")
+        }
+        if fromRate == toRate || samples.isEmpty { return samples }
+        let ratio = Double(toRate) / Double(fromRate)
+        let expected = Int((Double(samples.count) * Double(toRate) / Double(fromRate)).rounded(.up))
+        var out = [Float](repeating: 0, count: expected + 16)
+        var generated = 0
+        let status: Int32 = samples.withUnsafeBufferPointer { inp in
+            out.withUnsafeMutableBufferPointer { outp in
+                var data = SRC_DATA()
+                data.data_in = inp.baseAddress
+                data.data_out = outp.baseAddress
+                data.input_frames = inp.count
+                data.output_frames = outp.count
+                data.end_of_input = 1
+                data.src_ratio = ratio
+                let rc = src_simple(&data, Int32(SRC_SINC_MEDIUM_QUALITY), 1)
+                generated = Int(data.output_frames_gen)
+                return rc
+            }
+        }
+        if status != 0 {
+            throw AudioError.resampleFailed(path: path, fromRate: fromRate, toRate: toRate,
+                                            reason: String(cString: src_strerror(status)))
+        }
+        if generated < expected {
+            for i in generated..<expected { out[i] = 0 }
+        }
+        out.removeLast(out.count - expected)
+        return out
+    }
+
+    /// Writes mono `samples` as a 16-bit PCM WAV file at `sampleRate` Hz, atomically
+    /// (temp file in the same directory, fsync, rename; see `AtomicFile`).
+    /// Samples are clipped to [-1, 1] and quantised as `round(x * 32768)` clamped to
+    /// [-32768, 32767], so reading back (x / 32768) is within 1/32768 of the input; NaN is written as 0.
+    /// - Throws: `AudioError.invalidArgument` if `sampleRate <= 0`;
+    ///   `AudioError.unwritable` if the destination directory is missing/not writable,
+    ///   libsndfile fails, or the rename fails. The destination is never left half-written.
+    public static func writeWAV(_ samples: [Float], sampleRate: Int, to url: URL) throws {
+        guard sampleRate > 0, sampleRate <= Int(Int32.max) else {
+            throw AudioError.invalidArgument(path: url.path, reason: "sample rate must be positive, got \(sampleRate)")
+        }
+        var pcm = [Int16](repeating: 0, count: samples.count)
+        for (i, x) in samples.enumerated() {
+            if x.isNaN { continue }
+            let v = (min(max(x, -1), 1) * 32768).rounded()
+            pcm[i] = Int16(min(max(v, -32768), 32767))
+        }
+        try AtomicFile.write(to: url) { fd, _ in
+            var info = SF_INFO()
+            info.samplerate = Int32(sampleRate)
+            info.channels = 1
+            info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
+            guard let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
+                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(String(cString: sf_strerror(nil)))")
+            }
+            let written = pcm.withUnsafeBufferPointer {
+                sf_writef_short(handle, $0.baseAddress, sf_count_t($0.count))
+            }
+            let writeErr = sf_error(handle) != 0 ? String(cString: sf_strerror(handle)) : nil
+            let closeRc = sf_close(handle)
+            if written != sf_count_t(pcm.count) || writeErr != nil {
+                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(writeErr ?? "short write (\(written) of \(pcm.count) frames)")")
+            }
+            if closeRc != 0 {
+                throw AudioError.unwritable(path: url.path, reason: "libsndfile: close failed (\(closeRc))")
+            }
+        }
+    }
+}

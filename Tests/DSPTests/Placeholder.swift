@@ -1,2 +1,0 @@
-import XCTest
-final class DSPTestsPlaceholder: XCTestCase { func testNothingYet() {} }
