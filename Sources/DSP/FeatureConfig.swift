@@ -16,7 +16,7 @@ public enum FeatureConfigError: Error, CustomStringConvertible, Equatable {
 
 /// Mel-spectrogram settings. JSON keys are snake_case (`sample_rate`, `n_fft`, `win_length`,
 /// `hop_length`, `n_mels`, `fmin`, `fmax`, `log_floor`); missing keys take the `.default` value.
-public struct FeatureConfig: Codable, Equatable {
+public struct FeatureConfig: Codable, Equatable, Sendable {
     /// Sample rate in Hz.
     public var sampleRate: Int
     /// FFT size in samples; the spectrum has `nFFT / 2 + 1` bins.

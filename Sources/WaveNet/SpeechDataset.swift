@@ -1,0 +1,240 @@
+// Speech training data: manifest parsing, silence trimming, log-mel features and random teacher-forcing segments.
+import AREngine
+import Audio
+import DSP
+import Foundation
+import NNCore
+
+/// One utterance ready for training: mu-law classes and un-normalised log-mels.
+public struct Utterance {
+    public var path: String
+    public var speaker: Int
+    /// mu-law classes of the (pre-emphasised) waveform, `[samples]`.
+    public var classes: [Int32]
+    /// Log-mel frames `[frames, mel_bins]` (natural log), frame `f` centred on sample `f * hop`.
+    public var logMel: [Float]
+    public var frames: Int
+    public var sampleCount: Int { classes.count }
+}
+
+/// Errors about training data; each names the manifest line or file.
+public enum DatasetError: Error, CustomStringConvertible {
+    case manifest(path: String, line: Int, reason: String)
+    case empty(path: String, split: String)
+    case tooShort(path: String, needed: Int)
+
+    public var description: String {
+        switch self {
+        case .manifest(let p, let l, let r): return "\(p):\(l): \(r)"
+        case .empty(let p, let s): return "\(p): no usable utterances in split '\(s)'"
+        case .tooShort(let p, let n): return "\(p): every utterance is shorter than the segment length (\(n) samples); lower --segment"
+        }
+    }
+}
+
+/// A row of a speech manifest (TSV or CSV with a header naming at least `path` and `speaker`;
+/// `split` is optional and defaults to `train`). Paths are relative to the manifest's folder.
+public struct ManifestRow: Equatable {
+    public var path: String
+    public var speaker: String
+    public var split: String
+    public var line: Int
+}
+
+public enum SpeechManifest {
+    /// Parses a manifest. - Throws: `DatasetError.manifest` naming the line of a malformed row.
+    public static func read(_ url: URL) throws -> [ManifestRow] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw DatasetError.manifest(path: url.path, line: 0, reason: "cannot read the manifest as UTF-8 text")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        guard let header = lines.first, !header.isEmpty else {
+            throw DatasetError.manifest(path: url.path, line: 1, reason: "empty manifest: expected a header with path and speaker columns")
+        }
+        let sep: Character = header.contains("\t") ? "\t" : ","
+        let cols = header.split(separator: sep, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let pi = cols.firstIndex(of: "path"), let si = cols.firstIndex(of: "speaker") else {
+            throw DatasetError.manifest(path: url.path, line: 1, reason: "header must name 'path' and 'speaker' columns, got \(cols)")
+        }
+        let spi = cols.firstIndex(of: "split")
+        var rows: [ManifestRow] = []
+        for (i, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let f = line.split(separator: sep, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count == cols.count else {
+                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "expected \(cols.count) fields, got \(f.count)")
+            }
+            guard !f[pi].isEmpty, !f[si].isEmpty else {
+                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "empty path or speaker")
+            }
+            rows.append(ManifestRow(path: f[pi], speaker: f[si], split: spi.map { f[$0] } ?? "train", line: i + 1))
+        }
+        return rows
+    }
+}
+
+/// Loads and prepares utterances: read (libsndfile), mix down and resample (libsamplerate), trim
+/// leading and trailing silence (`top_db`), pre-emphasise, mu-law encode, and compute log-mels.
+public struct SpeechLoader {
+    public var features: FeatureConfig
+    public var classes: Int
+    public var preemphasis: Float
+    public var trimTopDB: Float = 40
+    /// Silence kept on each side after trimming, in samples.
+    public var trimMargin: Int = 800
+    let mel: MelSpectrogram
+
+    public init(features: FeatureConfig, classes: Int, preemphasis: Float) throws {
+        self.features = features
+        self.classes = classes
+        self.preemphasis = preemphasis
+        mel = try MelSpectrogram(config: features)
+    }
+
+    /// Pre-emphasis `y[t] = x[t] - coef * x[t-1]` (identity when `coef == 0`).
+    public static func preemphasize(_ x: [Float], coef: Float) -> [Float] {
+        guard coef > 0, !x.isEmpty else { return x }
+        var y = x
+        for t in stride(from: x.count - 1, to: 0, by: -1) { y[t] = x[t] - coef * x[t - 1] }
+        return y
+    }
+
+    /// Inverse of `preemphasize`: `y[t] = x[t] + coef * y[t-1]`.
+    public static func deemphasize(_ x: inout [Float], coef: Float) {
+        guard coef > 0, x.count > 1 else { return }
+        for t in 1..<x.count { x[t] += coef * x[t - 1] }
+    }
+
+    /// Loads one file as an utterance, or nil if it is silent after trimming.
+    public func load(_ url: URL, speaker: Int, trim: Bool = true) throws -> Utterance? {
+        var x = try AudioIO.readMono(url, sampleRate: features.sampleRate)
+        if trim {
+            let r = Silence.trimSilence(x, frameLength: features.winLength, hopLength: features.hopLength, topDB: trimTopDB)
+            if r.isEmpty { return nil }
+            // Keep a margin and start on a frame boundary so segment starts align with frames.
+            let lo = max(0, r.lowerBound - trimMargin) / features.hopLength * features.hopLength
+            let hi = min(x.count, r.upperBound + trimMargin)
+            x = Array(x[lo..<hi])
+        }
+        if x.isEmpty { return nil }
+        let lm = mel.logMel(x)
+        let frames = mel.frameCount(for: x.count)
+        let e = Self.preemphasize(x, coef: preemphasis)
+        let cls = e.map { Int32(MuLaw.encode($0, classes: classes)) }
+        return Utterance(path: url.path, speaker: speaker, classes: cls, logMel: lm, frames: frames)
+    }
+}
+
+/// Training data for `WaveNetTrainable`: random frame-aligned segments from training utterances
+/// (chosen in proportion to their length) and a fixed set of validation segments.
+public final class SpeechTrainingData: TrainingData {
+    public let config: WaveNetConfig
+    public let train: [Utterance]
+    public let valid: [Utterance]
+    /// Segment length in samples (a multiple of hop_length) and segments per batch.
+    public let segment: Int
+    public let batchSize: Int
+    let cumulative: [Int]
+    let fixedValidation: [WaveNetBatch]
+
+    /// - Throws: `DatasetError.tooShort` if no training utterance holds a full segment.
+    public init(config: WaveNetConfig, train: [Utterance], valid: [Utterance], segment: Int, batchSize: Int, validationSegments: Int = 16) throws {
+        let hop = config.features.hopLength
+        self.config = config
+        let seg = segment / hop * hop
+        self.segment = seg
+        self.batchSize = batchSize
+        let trainUtts = train.filter { $0.sampleCount > seg }, validUtts = valid.filter { $0.sampleCount > seg }
+        self.train = trainUtts
+        self.valid = validUtts
+        guard !trainUtts.isEmpty else { throw DatasetError.tooShort(path: "training split", needed: seg) }
+        var c: [Int] = []
+        var total = 0
+        for u in trainUtts { total += u.sampleCount - seg; c.append(total) }
+        cumulative = c
+        // Validation: evenly spread segments, deterministic.
+        var vb: [WaveNetBatch] = []
+        if !validUtts.isEmpty {
+            // Spread the segments over the utterances: utterance i*stride, start at a fixed frame.
+            var picks: [(Utterance, Int)] = []
+            for i in 0..<validationSegments {
+                let u = validUtts[(i * 7919) % validUtts.count]
+                let maxStart = (u.sampleCount - seg - 1) / hop
+                picks.append((u, (maxStart / 2) * hop))
+            }
+            for chunk in stride(from: 0, to: picks.count, by: batchSize) {
+                let p = Array(picks[chunk..<min(chunk + batchSize, picks.count)])
+                if p.count == batchSize { vb.append(Self.makeBatch(p, config: config, segment: seg)) }
+            }
+        }
+        fixedValidation = vb
+    }
+
+    public func trainingBatch(rng: inout Xoshiro256) -> WaveNetBatch {
+        let hop = config.features.hopLength
+        var picks: [(Utterance, Int)] = []
+        for _ in 0..<batchSize {
+            let r = rng.nextInt(below: cumulative.last!)
+            var lo = 0, hi = cumulative.count - 1
+            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
+            let u = train[lo]
+            let maxFrameStart = (u.sampleCount - segment - 1) / hop
+            picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
+        }
+        return Self.makeBatch(picks, config: config, segment: segment)
+    }
+
+    public func validationBatches() -> [WaveNetBatch] { fixedValidation }
+
+    /// Builds a time-major batch from (utterance, start sample) pairs; `start` is a multiple of hop.
+    /// The input at step t is the class of sample start+t-1 (the true previous sample, or silence at 0).
+    static func makeBatch(_ picks: [(Utterance, Int)], config c: WaveNetConfig, segment T: Int) -> WaveNetBatch {
+        let B = picks.count, hop = c.features.hopLength, M = c.melBins
+        let frames = T / hop + 1
+        let silence = Int32(MuLaw.encode(0, classes: c.classes))
+        var inputs = [Int32](repeating: 0, count: T * B), targets = inputs
+        var mels = [Float](repeating: 0, count: frames * B * M)
+        for (b, (u, start)) in picks.enumerated() {
+            for t in 0..<T {
+                targets[t * B + b] = u.classes[start + t]
+                inputs[t * B + b] = start + t > 0 ? u.classes[start + t - 1] : silence
+            }
+            let f0 = start / hop
+            for f in 0..<frames {
+                let src = min(f0 + f, u.frames - 1)
+                for k in 0..<M { mels[(f * B + b) * M + k] = (u.logMel[src * M + k] - c.featureMean[k]) / c.featureStd[k] }
+            }
+        }
+        return WaveNetBatch(time: T, batch: B, inputs: inputs, targets: targets, mels: mels, frames: frames,
+                            speakers: picks.map { Int32($0.0.speaker) })
+    }
+
+    /// Per-mel-bin mean and standard deviation of log-mels over utterances (for `feature_mean`/`feature_std`).
+    public static func featureStatistics(_ utts: [Utterance], melBins M: Int) -> (mean: [Float], std: [Float]) {
+        var sum = [Double](repeating: 0, count: M), sq = sum
+        var n = 0
+        for u in utts {
+            for f in 0..<u.frames { for k in 0..<M { let v = Double(u.logMel[f * M + k]); sum[k] += v; sq[k] += v * v } }
+            n += u.frames
+        }
+        let mean = sum.map { $0 / Double(max(n, 1)) }
+        let std = (0..<M).map { k in max(1e-3, (sq[k] / Double(max(n, 1)) - mean[k] * mean[k]).squareRoot()) }
+        return (mean.map(Float.init), std.map(Float.init))
+    }
+}
+
+/// Adapts `WaveNetModel` to the engine's `TrainableModel`, caching one workspace per batch shape.
+public final class WaveNetTrainable: TrainableModel {
+    public let model: WaveNetModel
+    var workspaces: [String: WaveNetWorkspace] = [:]
+    public var parameters: ParameterSet { model.params }
+
+    public init(model: WaveNetModel) { self.model = model }
+
+    public func loss(_ batch: WaveNetBatch, backward: Bool) -> (sum: Double, count: Int) {
+        let key = "\(batch.time)x\(batch.batch)x\(batch.frames)"
+        let ws = workspaces[key] ?? WaveNetWorkspace(config: model.config, time: batch.time, batch: batch.batch, frames: batch.frames)
+        workspaces[key] = ws
+        let r = model.run(batch, workspace: ws, backward: backward)
+        return (r.loss, r.count)
+    }
+}

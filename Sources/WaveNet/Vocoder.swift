@@ -1,0 +1,71 @@
+// The vocoding pipeline: waveform or log-mels in, a WaveNet voice sampling one sample at a time, waveform out.
+import AREngine
+import DSP
+import Foundation
+import NNCore
+
+/// Errors about vocoder inputs.
+public enum VocoderError: Error, CustomStringConvertible, Equatable {
+    case silentInput(path: String)
+    case featureShape(path: String, expected: Int, actual: [Int])
+
+    public var description: String {
+        switch self {
+        case .silentInput(let p): return "\(p): input is silent (peak below -80 dBFS); nothing to vocode"
+        case .featureShape(let p, let e, let a):
+            return "\(p): log-mel array has shape \(a), expected [frames, \(e)] for this voice"
+        }
+    }
+}
+
+/// Turns features into speech with a WaveNet voice (van den Oord et al. 2016; Fast WaveNet queues).
+public final class Vocoder {
+    public let voice: Voice
+    let mel: MelSpectrogram
+    var generator: WaveNetGenerator?
+
+    public init(voice: Voice) throws {
+        self.voice = voice
+        mel = try MelSpectrogram(config: voice.config.features)
+    }
+
+    /// Normalised log-mels of a waveform at the voice's sample rate: `[frames, mel_bins]`,
+    /// `(ln(max(mel, log_floor)) - feature_mean) / feature_std`.
+    public func features(of samples: [Float]) -> (mels: [Float], frames: Int) {
+        normalize(logMel: mel.logMel(samples), frames: mel.frameCount(for: samples.count))
+    }
+
+    /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.
+    public func normalize(logMel: [Float], frames: Int) -> (mels: [Float], frames: Int) {
+        let c = voice.config, M = c.melBins
+        var out = logMel
+        for f in 0..<frames { for k in 0..<M { out[f * M + k] = (logMel[f * M + k] - c.featureMean[k]) / c.featureStd[k] } }
+        return (out, frames)
+    }
+
+    /// Generates `sampleCount` samples (in [-1, 1], at the voice's sample rate) conditioned on normalised
+    /// log-mels `[frames, mel_bins]` and a speaker, drawing each mu-law class with `sampler`.
+    /// `progress(done, total)` is called every 4,000 samples.
+    public func generate(mels: [Float], frames: Int, sampleCount: Int, speaker: Int, sampler: inout Sampler,
+                         progress: (Int, Int) -> Void = { _, _ in }) -> [Float] {
+        let c = voice.config
+        if generator == nil || generator!.maxFrames < frames {
+            generator = WaveNetGenerator(model: voice.model, maxFrames: frames)
+        }
+        let gen = generator!
+        gen.start(mels: mels, frames: frames, speaker: speaker)
+        let decode = (0..<c.classes).map { MuLaw.decode($0, classes: c.classes) }
+        var out = [Float](repeating: 0, count: sampleCount)
+        var previous = MuLaw.encode(0, classes: c.classes)
+        let none = EmptyCollection<Int>()
+        for t in 0..<sampleCount {
+            let logits = gen.step(previous: previous)
+            previous = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: c.classes), history: none)
+            out[t] = decode[previous]
+            if t % 4000 == 3999 { progress(t + 1, sampleCount) }
+        }
+        SpeechLoader.deemphasize(&out, coef: c.preemphasis)
+        progress(sampleCount, sampleCount)
+        return out
+    }
+}

@@ -1,0 +1,84 @@
+// Shared CLI pieces: progress with ETA on stderr, voice and speaker resolution, sampling options.
+import AREngine
+import ArgumentParser
+import Foundation
+import WaveNet
+
+/// Writes a line to standard error.
+func printErr(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// A progress line on stderr (`\r`-updated on a terminal, one line per update otherwise), with rate and ETA.
+final class ProgressLine {
+    let label: String
+    let total: Int
+    let unit: String
+    let start = Date()
+    var last = Date.distantPast
+    let isTTY = isatty(2) != 0
+
+    init(_ label: String, total: Int, unit: String) {
+        self.label = label
+        self.total = total
+        self.unit = unit
+    }
+
+    func update(_ done: Int, extra: String = "") {
+        let now = Date()
+        guard done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
+        last = now
+        let dt = now.timeIntervalSince(start)
+        let rate = dt > 0 ? Double(done) / dt : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let pct = total > 0 ? 100 * Double(done) / Double(total) : 100
+        let line = String(format: "%@ %5.1f%% %d/%d %@ | %.0f %@/s | ETA %@%@", label, pct, done, total, unit, rate, unit,
+                          formatDuration(eta), extra)
+        if isTTY {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else {
+            printErr(line)
+        }
+    }
+}
+
+func formatDuration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+}
+
+/// Options shared by commands that sample from a voice.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Random seed; the same seed gives the same output.")
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy argmax, which tends to produce silence; 1 = the model's distribution).", valueName: "T"))
+    var temperature: Float = 1.0
+
+    func makeSampler() throws -> Sampler {
+        do { return try Sampler(temperature: temperature, seed: seed) } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func validate() throws {
+        _ = try makeSampler()
+    }
+}
+
+/// Options naming a voice and one of its speakers.
+struct VoiceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
+    var voice: String = "default"
+
+    @Option(help: "Speaker whose embedding conditions the voice (default: the voice's first speaker).")
+    var speaker: String?
+
+    func load() throws -> (Voice, Int) {
+        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let s = try speaker.map { try v.config.speakerIndex($0) } ?? 0
+        return (v, s)
+    }
+}

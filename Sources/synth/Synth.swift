@@ -1,0 +1,17 @@
+// The synth command line: the root only dispatches to one subcommand per file.
+import ArgumentParser
+
+@main
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Autoregressive audio synthesis: a WaveNet neural vocoder on the CPU.",
+        discussion: """
+            Vocode a recording through a trained voice:
+              synth vocode speech.wav -o out.wav
+            Train a voice on your own recordings (a TSV manifest with path, speaker, split columns):
+              synth train --data MANIFEST.tsv --out runs/myvoice
+            """,
+        subcommands: [Vocode.self, Generate.self, Voices.self, Train.self]
+    )
+}

@@ -1,0 +1,203 @@
+// `synth train`: fits a WaveNet voice on a speech manifest by teacher forcing, with checkpoints and resume.
+import AREngine
+import ArgumentParser
+import DSP
+import Foundation
+import NNCore
+import WaveNet
+
+/// Set by SIGINT/SIGTERM; the trainer checks it every step, saves a checkpoint and stops.
+nonisolated(unsafe) var stopRequested: Int32 = 0
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a WaveNet voice on recordings listed in a manifest.",
+        discussion: """
+            The manifest is TSV or CSV with a header naming `path` and `speaker` columns and an optional
+            `split` column (`train` or `valid`); paths are relative to the manifest. Audio is read with
+            libsndfile (WAV, FLAC, OGG...), mixed to mono, resampled to --sample-rate, and trimmed of
+            leading and trailing silence.
+
+            Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes.
+            It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a
+            checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C,
+            and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/).
+            Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+            """)
+
+    @Option(help: ArgumentHelp("Speech manifest (TSV/CSV with path, speaker[, split]).", valueName: "MANIFEST"))
+    var data: String
+
+    @Option(help: ArgumentHelp("Run folder for checkpoints, logs and the best voice.", valueName: "DIR"))
+    var out: String
+
+    @Flag(help: "Continue the newest complete checkpoint in --out.")
+    var resume = false
+
+    @Option(help: "Total optimizer steps (a resumed run continues up to this).")
+    var steps = 20000
+    @Option(help: "Segments per batch.")
+    var batch = 8
+    @Option(help: "Segment length in samples (rounded down to a multiple of hop length).")
+    var segment = 4000
+    @Option(help: "Peak learning rate (Adam).")
+    var lr: Float = 1e-3
+    @Option(help: "Linear warm-up steps before cosine decay.")
+    var warmup = 200
+    @Option(help: "Global gradient-norm clipping threshold.")
+    var clip: Float = 1
+    @Option(help: "Save a checkpoint every N steps.")
+    var checkpointEvery = 200
+    @Option(help: "Compute validation loss every N steps.")
+    var validateEvery = 200
+    @Option(help: "Print train loss every N steps.")
+    var logEvery = 20
+    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    var timeLimit: Double = 0
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+    @Option(help: "Random seed (initialisation and batches).")
+    var seed: UInt64 = 1
+    @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
+    var maxUtterances = 0
+
+    // Model shape (ignored with --resume).
+    @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1).")
+    var dilationCycle = 8
+    @Option(help: "Number of dilation cycles (stacks).")
+    var stacks = 2
+    @Option(help: "Residual channels.")
+    var residual = 64
+    @Option(help: "Gate channels (tanh half + sigmoid half).")
+    var gate = 128
+    @Option(help: "Skip channels.")
+    var skip = 128
+    @Option(help: "Channels of the frame-rate conditioning network.")
+    var condChannels = 64
+    @Option(help: "Speaker embedding size.")
+    var speakerDim = 16
+    @Option(help: "Pre-emphasis coefficient before mu-law (0 = off).")
+    var preemphasis: Float = 0
+    @Option(help: "Sample rate of the voice in Hz.")
+    var sampleRate = 16000
+
+    func validate() throws {
+        guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
+        guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
+        guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else { throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0") }
+        guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1 else { throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1") }
+        guard residual > 0, gate > 0, gate % 2 == 0, skip > 0, condChannels > 0, speakerDim > 0 else {
+            throw ValidationError("channel counts must be > 0 and --gate even")
+        }
+        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        let manifestURL = URL(fileURLWithPath: data)
+        let runDir = URL(fileURLWithPath: out)
+        let store = CheckpointStore(runDirectory: runDir)
+        var config: WaveNetConfig
+        var resumeFrom: URL?
+        if resume {
+            let latest = try store.latest()
+            let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
+            config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
+            resumeFrom = latest
+        } else {
+            if !store.completeCheckpoints().isEmpty {
+                throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
+            }
+            var features = FeatureConfig.default
+            features.sampleRate = sampleRate
+            config = WaveNetConfig(
+                dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
+                gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
+                speakers: ["?"], features: features, preemphasis: preemphasis)
+        }
+        // Data.
+        let rows = try SpeechManifest.read(manifestURL)
+        let base = manifestURL.deletingLastPathComponent()
+        let speakers = resume ? config.speakers : Array(Set(rows.map(\.speaker))).sorted()
+        let loader = try SpeechLoader(features: config.features, classes: config.classes, preemphasis: config.preemphasis)
+        func load(_ split: String) throws -> [Utterance] {
+            var sel = rows.filter { $0.split == split }
+            if maxUtterances > 0 { sel = Array(sel.prefix(maxUtterances)) }
+            let bar = ProgressLine("loading \(split)", total: sel.count, unit: "files")
+            var utts: [Utterance] = []
+            for (i, r) in sel.enumerated() {
+                guard let spk = speakers.firstIndex(of: r.speaker) else {
+                    throw DatasetError.manifest(path: manifestURL.path, line: r.line, reason: "speaker '\(r.speaker)' is not in the resumed voice")
+                }
+                let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : base.appendingPathComponent(r.path)
+                do {
+                    if let u = try loader.load(url, speaker: spk) { utts.append(u) }
+                } catch {
+                    throw DatasetError.manifest(path: manifestURL.path, line: r.line, reason: "\(error)")
+                }
+                bar.update(i + 1)
+            }
+            return utts
+        }
+        let trainUtts = try load("train")
+        guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }
+        let validUtts = try load("valid")
+        if !resume {
+            config.speakers = speakers
+            let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
+            config.featureMean = stats.mean
+            config.featureStd = stats.std
+        }
+        try config.validate()
+        let seconds = Double(trainUtts.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
+        printErr(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
+                        trainUtts.count, seconds / 60, validUtts.count, speakers.count))
+        let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch)
+
+        let model = WaveNetModel(config: config)
+        model.initialize(seed: seed)
+        printErr("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
+                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
+                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
+                        model.params.count, 2 * Double(config.macsPerSample) / 1e6))
+        let options = TrainingOptions(
+            steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
+            clipNorm: clip, checkpointEvery: checkpointEvery, validateEvery: validateEvery, logEvery: logEvery, seed: seed)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: options, checkpoints: store)
+        if let from = resumeFrom {
+            try trainer.resume(from: from)
+            printErr("resumed from \(from.path) at step \(trainer.state.step)")
+        }
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let configJSON = try enc.encode(config)
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
+        let logURL = runDir.appendingPathComponent("train.log")
+        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        func emit(_ s: String) {
+            printErr(s)
+            log.write(Data((s + "\n").utf8))
+        }
+        try trainer.train(dataset, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
+            switch event {
+            case let .train(step, loss, lr, norm, pps, elapsed):
+                emit(String(format: "step %d  train %.4f nats  lr %.2e  |g| %.2f  %.0f samples/s  %@ trained",
+                            step, loss, lr, norm, pps, formatDuration(elapsed)))
+            case let .validation(step, loss, bits, best):
+                emit(String(format: "step %d  valid %.4f nats (%.3f bits/sample)%@", step, loss, bits, best ? "  best" : ""))
+            case let .checkpoint(step, path):
+                emit("step \(step)  checkpoint \(path)")
+            }
+        }
+        try? log.close()
+        if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
+    }
+}

@@ -1,0 +1,57 @@
+// `synth vocode`: re-synthesises a recording (or log-mels from .npy) through a WaveNet voice.
+import AREngine
+import ArgumentParser
+import Audio
+import DSP
+import Foundation
+import WaveNet
+
+struct Vocode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-synthesise speech through a WaveNet voice.",
+        discussion: """
+            Computes the voice's log-mel features from IN (any file libsndfile reads, at any rate and channel
+            count: it is mixed to mono and resampled to the voice's rate), then generates the waveform one
+            sample at a time, conditioned on those features and a speaker embedding. Prints the real-time
+            factor (seconds of compute per second of audio) when done.
+
+            IN may also be a .npy float32 array [frames, mel_bins] of normalised log-mels (see `synth features`).
+            """)
+
+    @Argument(help: ArgumentHelp("Input audio file (WAV, FLAC, OGG, ...) or .npy log-mels.", valueName: "IN"))
+    var input: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output WAV file (16-bit PCM, written atomically).", valueName: "OUT.wav"))
+    var output: String
+
+    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var sampling: SamplingOptions
+
+    func run() throws {
+        let (voice, speaker) = try voiceOptions.load()
+        let vocoder = try Vocoder(voice: voice)
+        let c = voice.config
+        let mels: [Float], frames: Int, count: Int
+        if input.lowercased().hasSuffix(".npy") {
+            let a = try NPY.read(URL(fileURLWithPath: input))
+            guard a.shape.count == 2, a.shape[1] == c.melBins, a.shape[0] > 0 else {
+                throw VocoderError.featureShape(path: input, expected: c.melBins, actual: a.shape)
+            }
+            (mels, frames, count) = (a.data, a.shape[0], a.shape[0] * c.features.hopLength)
+        } else {
+            let x = try AudioIO.readMono(URL(fileURLWithPath: input), sampleRate: c.features.sampleRate)
+            if Silence.isSilent(x) { throw VocoderError.silentInput(path: input) }
+            (mels, frames) = vocoder.features(of: x)
+            count = x.count
+        }
+        var sampler = try sampling.makeSampler()
+        let bar = ProgressLine("vocoding", total: count, unit: "samples")
+        let start = Date()
+        let y = vocoder.generate(mels: mels, frames: frames, sampleCount: count, speaker: speaker, sampler: &sampler) { d, _ in bar.update(d) }
+        let dt = Date().timeIntervalSince(start)
+        try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
+        let audio = Double(count) / Double(c.features.sampleRate)
+        printErr(String(format: "wrote %@: %.2f s of audio in %.2f s, real-time factor %.3f (%.2fx faster than real time), %.0f samples/s",
+                        output, audio, dt, dt / audio, audio / dt, Double(count) / dt))
+    }
+}

@@ -1,0 +1,33 @@
+// `synth voices`: lists installed voices with their speakers, sample rate, receptive field and size.
+import ArgumentParser
+import Foundation
+import WaveNet
+
+struct Voices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List installed voices and their speakers.",
+        discussion: "Voices are folders holding config.json and model.safetensors, found in $SYNTH_VOICES, ./voices and the voices/ folder of the synth source tree.")
+
+    func run() throws {
+        let all = VoiceLibrary.installed()
+        if all.isEmpty {
+            print("no voices installed (searched: \(VoiceLibrary.searchPaths().map(\.path).joined(separator: ", ")))")
+            return
+        }
+        for (name, dir) in all {
+            do {
+                let v = try Voice.load(dir)
+                let c = v.config
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
+                print("\(name)  (\(dir.path))")
+                print(String(format: "  %d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %.1f MB",
+                             c.features.sampleRate, c.layers, c.receptiveField,
+                             1000 * Double(c.receptiveField) / Double(c.features.sampleRate), v.model.params.count,
+                             Double(bytes) / 1e6))
+                print("  speakers: \(c.speakers.joined(separator: ", "))")
+            } catch {
+                print("\(name)  (\(dir.path))\n  unusable: \(error)")
+            }
+        }
+    }
+}
