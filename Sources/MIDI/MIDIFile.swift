@@ -249,7 +249,7 @@ private struct SMFParser {
                 guard pos < end else { try truncated(pos); break eventLoop }
                 let type = Int(bytes[pos])
                 pos += 1
-                guard let data = try readLengthPrefixed(&pos, end, index) else { break eventLoop }
+                guard let data = try readLengthPrefixed(&pos, end, index) else { stopped = true; break eventLoop }
                 runningStatusCancelled = true
                 let event = Self.metaEvent(type: type, data: data)
                 events.append(TrackEvent(tick: tick, event: event))
@@ -259,7 +259,7 @@ private struct SMFParser {
                     break eventLoop
                 }
             case 0xF0, 0xF7:
-                guard let data = try readLengthPrefixed(&pos, end, index) else { break eventLoop }
+                guard let data = try readLengthPrefixed(&pos, end, index) else { stopped = true; break eventLoop }
                 runningStatusCancelled = true
                 events.append(TrackEvent(tick: tick, event: status == 0xF0 ? .sysEx(data) : .sysExEscape(data)))
             case 0x80...0xEF:

@@ -20,7 +20,7 @@ extension MIDIFile {
     /// - A program change is written before a note whose program differs from the channel's current
     ///   one in that track (all channels start at program 0 without a message).
     /// - At equal ticks note-offs precede note-ons, so a re-struck pitch reads back as two notes.
-    ///   Note-offs are written as 0x8n with velocity 0.
+    ///   Note-offs are written as note-ons with velocity 0 (as the spec suggests) so running status applies.
     ///
     /// Throws `MIDIError.invalidArgument` for a format other than 0 or 1, a division outside 1...32767,
     /// or a note with pitch outside 0...127, velocity outside 1...127, channel outside 0...15,
@@ -57,7 +57,7 @@ extension MIDIFile {
                     timed.append((on, 1, timed.count, .programChange(channel: n.channel, program: n.program)))
                 }
                 timed.append((on, 1, timed.count, .noteOn(channel: n.channel, pitch: n.pitch, velocity: n.velocity)))
-                timed.append((off, 0, timed.count, .noteOff(channel: n.channel, pitch: n.pitch, velocity: 0)))
+                timed.append((off, 0, timed.count, .noteOn(channel: n.channel, pitch: n.pitch, velocity: 0)))
             }
             timed.sort { ($0.tick, $0.kind, $0.order) < ($1.tick, $1.kind, $1.order) }
             return timed.map { TrackEvent(tick: $0.tick, event: $0.event) }
