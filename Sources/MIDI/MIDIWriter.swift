@@ -24,7 +24,8 @@ extension MIDIFile {
     ///
     /// Throws `MIDIError.invalidArgument` for a format other than 0 or 1, a division outside 1...32767,
     /// or a note with pitch outside 0...127, velocity outside 1...127, channel outside 0...15,
-    /// program outside 0...127 or a non-finite time.
+    /// program outside 0...127, or a non-finite time or one beyond 10^15 ticks. (Times that fit but make a
+    /// delta above 0x0FFFFFFF ticks are rejected later by `encoded(runningStatus:)`.)
     public init(notes: [Note], format: Int = 1, ticksPerQuarter: Int = 480, tempo: [TempoChange] = []) throws {
         guard format == 0 || format == 1 else {
             throw MIDIError.invalidArgument("can only build format 0 or 1 files from notes, got format \(format)")
@@ -39,6 +40,9 @@ extension MIDIFile {
             }
         }
         let map = TempoMap(ticksPerQuarter: ticksPerQuarter, changes: tempo)
+        for n in notes where map.tick(atSeconds: max(n.start, n.end)) > 1e15 {
+            throw MIDIError.invalidArgument("note time \(max(n.start, n.end)) s is too far to encode")
+        }
         var tempoEvents: [TrackEvent] = map.changes.map {
             TrackEvent(tick: $0.tick, event: .tempo(microsecondsPerQuarter: $0.microsecondsPerQuarter))
         }

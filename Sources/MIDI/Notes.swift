@@ -243,9 +243,11 @@ extension Array where Element == Note {
     public func transposed(by semitones: Int, includeDrums: Bool = false) -> [Note] {
         compactMap { note in
             if note.channel == 9 && !includeDrums { return note }
+            let (pitch, overflow) = note.pitch.addingReportingOverflow(semitones)
+            guard !overflow, (0...127).contains(pitch) else { return nil }
             var n = note
-            n.pitch += semitones
-            return (0...127).contains(n.pitch) ? n : nil
+            n.pitch = pitch
+            return n
         }
     }
 

@@ -25,6 +25,8 @@ public struct PerformanceTokenizer: Sendable {
     /// Longest single time shift, in steps (1 s).
     public static let maxShiftSteps = 100
     public static let velocityBins = 32
+    /// Notes starting or ending at or after this many seconds (about 31 years) are not encoded.
+    public static let maxTime = 1e9
 
     /// In `decode`, the longest a note left sounding at the end of the sequence may last, in seconds.
     public var maxUnreleasedDuration: Double
@@ -53,7 +55,7 @@ public struct PerformanceTokenizer: Sendable {
     ///    (`applyingSustain`, as Magenta does); without `pedal` spans sustain changes nothing.
     /// 2. Times are quantized to 10 ms steps (nearest step; negative times become 0); a note shorter
     ///    than one step after quantization lasts one step. Notes with a pitch outside 0...127,
-    ///    a velocity below 1 or non-finite times are left out; velocities above 127 count as 127.
+    ///    a velocity below 1, or times that are not finite or not below `maxTime` are left out; velocities above 127 count as 127.
     /// 3. The encoding has one voice per pitch, so same-pitch overlaps are resolved: an earlier note
     ///    ends where the next note of that pitch starts, and is left out if that leaves it no length.
     ///    Channels, programs and tracks are not encoded.
@@ -66,7 +68,8 @@ public struct PerformanceTokenizer: Sendable {
         // Quantized notes per pitch.
         var byPitch = [[(start: Int, end: Int, velocity: Int)]](repeating: [], count: 128)
         for n in source {
-            guard (0...127).contains(n.pitch), n.velocity >= 1, n.start.isFinite, n.end.isFinite else { continue }
+            guard (0...127).contains(n.pitch), n.velocity >= 1, n.start.isFinite, n.end.isFinite,
+                  n.start < Self.maxTime, n.end < Self.maxTime else { continue }
             let start = Int((max(0, n.start) * sps).rounded())
             let end = max(start + 1, Int((max(0, n.end) * sps).rounded()))
             byPitch[n.pitch].append((start, end, min(127, n.velocity)))

@@ -100,7 +100,7 @@ public struct TempoMap: Equatable, Sendable {
             let mid = (lo + hi + 1) / 2
             if segmentTicks[mid] <= tick { lo = mid } else { hi = mid - 1 }
         }
-        return segmentSeconds[lo] + Double(tick - segmentTicks[lo]) * segmentSecondsPerTick[lo]
+        return segmentSeconds[lo] + (Double(tick) - Double(segmentTicks[lo])) * segmentSecondsPerTick[lo]
     }
 
     /// The (fractional) tick at `seconds` from the start; the inverse of `seconds(atTick:)`.

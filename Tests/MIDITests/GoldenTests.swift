@@ -69,7 +69,7 @@ final class GoldenTests: XCTestCase {
         }
     }
 
-    /// Every file from midi-wild (and the chorales) loads without a fatal error and has notes.
+    /// Every file from midi-wild (and the chorales) loads without an error or warning and has notes.
     func testEveryFixtureLoads() throws {
         let files = try Fixtures.midiFiles()
         XCTAssertEqual(files.count, 28)
@@ -79,6 +79,7 @@ final class GoldenTests: XCTestCase {
             XCTAssertGreaterThan(notes.count, 0, url.lastPathComponent)
             XCTAssertTrue(notes.allSatisfy { $0.end > $0.start && (0...127).contains($0.pitch) }, url.lastPathComponent)
             XCTAssertGreaterThan(midi.duration, 0, url.lastPathComponent)
+            XCTAssertEqual(midi.warnings, [], url.lastPathComponent)
         }
     }
 }

@@ -109,6 +109,7 @@ final class TempoAndNotesTests: XCTestCase {
         XCTAssertEqual(notes.transposed(by: 8).map(\.pitch), [68, 36])
         XCTAssertEqual(notes.transposed(by: -61).map(\.pitch), [59, 36])
         XCTAssertEqual(notes.transposed(by: 8, includeDrums: true).map(\.pitch), [68, 44])
+        XCTAssertEqual(notes.transposed(by: Int.max).map(\.pitch), [36])  // no overflow trap
         let slow = try notes.stretched(by: 1.5)
         XCTAssertEqual(slow[1].start, 1.5, accuracy: 1e-12)
         XCTAssertEqual(slow[1].end, 2.25, accuracy: 1e-12)

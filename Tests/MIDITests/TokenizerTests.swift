@@ -132,6 +132,7 @@ final class TokenizerTests: XCTestCase {
         }
         XCTAssertEqual(tokenizer.decode([]), [])
         XCTAssertEqual(tokenizer.encode(notes: []), [T.bos, T.eos])
+        XCTAssertEqual(tokenizer.encode(notes: [Note(pitch: 60, velocity: 9, start: 0, end: 1e300)]), [T.bos, T.eos])
     }
 
     func testAugmentedTokensStayInVocabulary() throws {

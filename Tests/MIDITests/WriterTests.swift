@@ -106,6 +106,7 @@ final class WriterTests: XCTestCase {
         XCTAssertThrowsError(try MIDIFile(notes: [Note(pitch: 60, velocity: 0, start: 0, end: 1)]))
         XCTAssertThrowsError(try MIDIFile(notes: [], format: 2))
         XCTAssertThrowsError(try MIDIFile(notes: [], ticksPerQuarter: 0))
+        XCTAssertThrowsError(try MIDIFile(notes: [Note(pitch: 60, velocity: 1, start: 0, end: 1e300)]))
         let bad = MIDIFile(format: 0, division: .ticksPerQuarter(96),
                            tracks: [MIDITrack(events: [TrackEvent(tick: 0, event: .controlChange(channel: 16, controller: 1, value: 1))])])
         XCTAssertThrowsError(try bad.encoded()) { error in
