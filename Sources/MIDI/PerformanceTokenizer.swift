@@ -119,6 +119,12 @@ public struct PerformanceTokenizer: Sendable {
         return tokens
     }
 
+    /// Encodes the notes of a file, with its own sustain-pedal spans (`MIDIFile.sustainSpans()`) when
+    /// `sustain` is true; otherwise as `encode(notes:sustain:pedal:markers:)`.
+    public func encode(file: MIDIFile, sustain: Bool = true, markers: Bool = true) -> [Int] {
+        encode(notes: file.notes(), sustain: sustain, pedal: sustain ? file.sustainSpans() : [], markers: markers)
+    }
+
     /// Decodes any token sequence to notes (channel 0, program 0, track 0), sorted by start then pitch.
     ///
     /// - Ids outside 0...389 are ignored. BOS is ignored wherever it appears; EOS ends decoding

@@ -103,6 +103,14 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(dry[0].end, 0.1, accuracy: 1e-9)
     }
 
+    func testEncodeFileUsesItsPedal() throws {
+        let body: [UInt8] = [0x00, 0xB0, 0x40, 0x7F, 0x00, 0x90, 0x3C, 0x40, 0x60, 0x80, 0x3C, 0x00,
+                             0x83, 0x60, 0xB0, 0x40, 0x00] + endOfTrack  // note 0..0.1 s, pedal 0..0.6 s
+        let file = try MIDIFile(data: smf(format: 0, body))
+        XCTAssertEqual(tokenizer.decode(tokenizer.encode(file: file))[0].end, 0.6, accuracy: 1e-9)
+        XCTAssertEqual(tokenizer.decode(tokenizer.encode(file: file, sustain: false))[0].end, 0.1, accuracy: 1e-9)
+    }
+
     func testDecodeToleratesAnything() {
         // Unmatched note-off, BOS in the middle, out-of-range ids, re-struck pitch, EOS then junk.
         let tokens = [T.noteOffBase + 60, 999, -5, 60, T.timeShiftBase + 9, T.bos, 60, T.timeShiftBase + 19,
