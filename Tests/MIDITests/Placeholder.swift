@@ -1,2 +1,0 @@
-import XCTest
-final class MIDITestsPlaceholder: XCTestCase { func testNothingYet() {} }
