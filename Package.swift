@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
         .target(name: "Audio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: optimize),
@@ -37,10 +38,11 @@ let package = Package(
         .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio"], swiftSettings: optimize),
         .target(name: "MIDI", swiftSettings: optimize),
+        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "CFluidSynth"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI",
+                "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -52,7 +54,8 @@ let package = Package(
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "DSP", "Audio"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore"]),
+        .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

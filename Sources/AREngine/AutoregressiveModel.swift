@@ -1,0 +1,77 @@
+// The autoregressive model protocol: teacher-forced logits over a batch, and incremental decoding with cached state.
+
+/// A model of `p(x_t | x_<t)` over a discrete vocabulary (mu-law classes, MIDI event tokens, ...).
+///
+/// Two ways in, which must agree (tests check it for every model):
+/// - `logits(_:)`: the teacher-forced forward pass over whole sequences, `[batch, time, vocab]`;
+/// - `makeState(batch:)` + `step(_:state:logits:)`: one position at a time with explicit cached state
+///   (per-layer queues for WaveNet, a KV cache for a transformer), O(1) in the sequence length for
+///   WaveNet and O(t) for attention, never recomputing the prefix.
+public protocol AutoregressiveModel: AnyObject {
+    associatedtype State
+    /// Number of token classes.
+    var vocabularySize: Int { get }
+    /// The longest sequence `step` can extend (`Int.max` if unbounded).
+    var contextLength: Int { get }
+    /// Teacher-forced logits (nats, before softmax) for `tokens` `[batch][time]` (all rows the same
+    /// length): position `t` holds the prediction of token `t + 1` given tokens `0...t`.
+    /// - Returns: `[batch, time, vocab]`, row-major.
+    func logits(_ tokens: [[Int]]) -> [Float]
+    /// Fresh cached state for `batch` sequences, allocated once and reusable via `reset`.
+    func makeState(batch: Int) -> State
+    /// Clears a state for new sequences without reallocating.
+    func reset(_ state: inout State)
+    /// Feeds one token per sequence (`tokens.count == batch`) and writes the next-token logits
+    /// `[batch, vocab]` into `logits`. - Precondition: fewer than `contextLength` tokens fed so far.
+    func step(_ tokens: [Int], state: inout State, logits: UnsafeMutablePointer<Float>)
+}
+
+public enum Decoding {
+    /// Samples a continuation of `prompt` (at least one token) token by token with cached state.
+    /// - Parameters:
+    ///   - maxNewTokens: how many tokens to generate at most.
+    ///   - stopToken: generation ends after emitting this token (it is included).
+    ///   - progress: called after each generated token with the count so far.
+    /// - Returns: the generated tokens only (not the prompt).
+    public static func sample<M: AutoregressiveModel>(
+        _ model: M, prompt: [Int], maxNewTokens: Int, sampler: inout Sampler, stopToken: Int? = nil,
+        progress: (Int) -> Void = { _ in }
+    ) -> [Int] {
+        precondition(!prompt.isEmpty, "prompt must hold at least one token (e.g. BOS)")
+        var state = model.makeState(batch: 1)
+        let V = model.vocabularySize
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: V)
+        defer { logits.deallocate() }
+        var history = prompt
+        history.reserveCapacity(prompt.count + maxNewTokens)
+        for tok in prompt { model.step([tok], state: &state, logits: logits) }
+        var out: [Int] = []
+        out.reserveCapacity(maxNewTokens)
+        while out.count < maxNewTokens, history.count < model.contextLength {
+            let next = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: V), history: history)
+            out.append(next)
+            history.append(next)
+            progress(out.count)
+            if next == stopToken || out.count == maxNewTokens || history.count >= model.contextLength { break }
+            model.step([next], state: &state, logits: logits)
+        }
+        return out
+    }
+}
+
+/// A teacher-forcing batch of token sequences: `tokens[b]` holds `time + 1` tokens; the model reads
+/// `tokens[b][0..<time]` and is scored on predicting `tokens[b][1...time]`. Targets equal to
+/// `ignoreIndex` are not scored (padding).
+public struct TokenBatch: Sendable {
+    public var tokens: [[Int]]
+    public var ignoreIndex: Int
+    public var batch: Int { tokens.count }
+    public var time: Int { (tokens.first?.count ?? 1) - 1 }
+
+    public init(tokens: [[Int]], ignoreIndex: Int = -1) {
+        precondition(!tokens.isEmpty && tokens.allSatisfy { $0.count == tokens[0].count && $0.count >= 2 },
+                     "a token batch needs rows of equal length >= 2")
+        self.tokens = tokens
+        self.ignoreIndex = ignoreIndex
+    }
+}

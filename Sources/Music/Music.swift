@@ -1,0 +1,1 @@
+// Music module: transformer and music model over MIDI event tokens, FluidSynth rendering.
