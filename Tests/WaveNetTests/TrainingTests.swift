@@ -1,0 +1,121 @@
+// Training: the loss falls, checkpoints hold everything, and a resumed run continues exactly.
+import AREngine
+import DSP
+import Foundation
+import NNCore
+import XCTest
+@testable import WaveNet
+
+/// Synthetic utterances: a speaker-specific sine with a little noise, mu-law encoded, with random "mels".
+func syntheticUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt64) -> [Utterance] {
+    var rng = Xoshiro256(seed: seed)
+    return (0..<count).map { i in
+        let spk = i % c.speakers.count
+        let freq = Float(spk + 1) * 0.05
+        let cls = (0..<length).map { t in Int32(MuLaw.encode(0.5 * sinf(freq * Float(t)) + 0.02 * rng.nextGaussian(), classes: c.classes)) }
+        let frames = length / c.features.hopLength + 1
+        return Utterance(path: "synthetic-\(i)", speaker: spk, classes: cls,
+                         logMel: (0..<(frames * c.melBins)).map { _ in rng.nextGaussian() }, frames: frames)
+    }
+}
+
+final class TrainingTests: XCTestCase {
+    func makeTrainer(steps: Int, dir: URL?) throws -> (Trainer<WaveNetTrainable>, SpeechTrainingData, WaveNetModel) {
+        let c = tinyConfig()
+        let model = WaveNetModel(config: c)
+        model.initialize(seed: 1)
+        let utts = syntheticUtterances(c, count: 6, length: 200, seed: 2)
+        let data = try SpeechTrainingData(config: c, train: Array(utts.prefix(4)), valid: Array(utts.suffix(2)), segment: 40, batchSize: 2, validationSegments: 2)
+        let opts = TrainingOptions(steps: steps, schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 2, totalSteps: 20, minLR: 1e-3),
+                                   checkpointEvery: 5, validateEvery: 5, logEvery: 5, seed: 3)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: opts, checkpoints: dir.map { CheckpointStore(runDirectory: $0) })
+        return (trainer, data, model)
+    }
+
+    func testLossFallsOnLearnableData() throws {
+        let (trainer, data, _) = try makeTrainer(steps: 60, dir: nil)
+        let before = trainer.validate(data)
+        var losses: [Double] = []
+        try trainer.train(data, configJSON: Data("{}".utf8)) { e in if case let .train(_, l, _, _, _, _) = e { losses.append(l) } }
+        let after = trainer.validate(data)
+        XCTAssertLessThan(after, before - 0.3, "valid loss \(before) -> \(after)")
+        XCTAssertEqual(before, log(7.0), accuracy: 0.5) // near uniform over 7 classes at init
+    }
+
+    /// 10 steps in one go == 5 steps, checkpoint, new process state, resume, 5 more: identical weights.
+    func testResumeContinuesTheSameRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (straight, data1, m1) = try makeTrainer(steps: 10, dir: nil)
+        try straight.train(data1, configJSON: Data("{}".utf8)) { _ in }
+
+        let (first, data2, _) = try makeTrainer(steps: 5, dir: dir)
+        try first.train(data2, configJSON: Data("{}".utf8)) { _ in }
+        let store = CheckpointStore(runDirectory: dir)
+        let latest = try store.latest()
+        XCTAssertTrue(latest.lastPathComponent.hasSuffix("00000005"))
+        for f in ["config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "COMPLETE"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: latest.appendingPathComponent(f).path), f)
+        }
+        let (second, data3, m3) = try makeTrainer(steps: 10, dir: dir)
+        try second.resume(from: latest)
+        XCTAssertEqual(second.state.step, 5)
+        XCTAssertEqual(second.adam.step, 5)
+        try second.train(data3, configJSON: Data("{}".utf8)) { _ in }
+        var worst: Float = 0
+        for i in 0..<m1.params.count { worst = max(worst, abs(m1.params.values[i] - m3.params.values[i])) }
+        XCTAssertEqual(worst, 0, "resumed weights differ by up to \(worst)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: store.bestDirectory.appendingPathComponent("model.safetensors").path))
+    }
+
+    /// A stop request (SIGINT in the CLI) saves a checkpoint before returning.
+    func testStopRequestSavesCheckpoint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stop-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, data, _) = try makeTrainer(steps: 100, dir: dir)
+        var calls = 0
+        try trainer.train(data, configJSON: Data("{}".utf8), shouldStop: { calls += 1; return calls > 3 }) { _ in }
+        XCTAssertEqual(trainer.state.step, 3)
+        XCTAssertTrue(try CheckpointStore(runDirectory: dir).latest().lastPathComponent.hasSuffix("00000003"))
+    }
+
+    func testIncompleteCheckpointIsIgnoredAndRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("inc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, data, _) = try makeTrainer(steps: 5, dir: dir)
+        try trainer.train(data, configJSON: Data("{}".utf8)) { _ in }
+        let partial = dir.appendingPathComponent("checkpoints/step-00000099")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        let store = CheckpointStore(runDirectory: dir)
+        XCTAssertTrue(try store.latest().lastPathComponent.hasSuffix("00000005"))
+        XCTAssertThrowsError(try trainer.resume(from: partial)) { XCTAssertTrue("\($0)".contains("incomplete"), "\($0)") }
+    }
+
+    func testManifestParsing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("man-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("m.tsv")
+        try "path\tspeaker\tsplit\tseconds\na.flac\tx\ttrain\t1.0\nb.flac\ty\tvalid\t2\n".write(to: good, atomically: true, encoding: .utf8)
+        let rows = try SpeechManifest.read(good)
+        XCTAssertEqual(rows, [ManifestRow(path: "a.flac", speaker: "x", split: "train", line: 2),
+                              ManifestRow(path: "b.flac", speaker: "y", split: "valid", line: 3)])
+        let csv = dir.appendingPathComponent("m.csv")
+        try "speaker,path\nx,a.wav\n".write(to: csv, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try SpeechManifest.read(csv).first?.split, "train")
+        let bad = dir.appendingPathComponent("bad.tsv")
+        try "path\tspeaker\na.flac\tx\nb.flac\n".write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try SpeechManifest.read(bad)) { XCTAssertTrue("\($0)".hasSuffix("bad.tsv:3: expected 2 fields, got 1"), "\($0)") }
+        let noHeader = dir.appendingPathComponent("nh.tsv")
+        try "file\twho\n".write(to: noHeader, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try SpeechManifest.read(noHeader)) { XCTAssertTrue("\($0)".contains("'path' and 'speaker'"), "\($0)") }
+    }
+
+    func testPreemphasisRoundTrip() {
+        let x: [Float] = (0..<100).map { sinf(Float($0) * 0.3) * 0.5 }
+        var y = SpeechLoader.preemphasize(x, coef: 0.85)
+        XCTAssertEqual(y[1], x[1] - 0.85 * x[0], accuracy: 1e-7)
+        SpeechLoader.deemphasize(&y, coef: 0.85)
+        for i in 0..<100 { XCTAssertEqual(y[i], x[i], accuracy: 1e-5) }
+    }
+}
