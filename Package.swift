@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "DSP", "Audio"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore"]),
-        .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore"]),
+        .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,10 +10,7 @@ struct Vocode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-synthesise speech through a WaveNet voice.",
         discussion: """
-            Computes the voice's log-mel features from IN (any file libsndfile reads, at any rate and channel
-            count: it is mixed to mono and resampled to the voice's rate), then generates the waveform one
-            sample at a time, conditioned on those features and a speaker embedding. Prints the real-time
-            factor (seconds of compute per second of audio) when done.
+            Computes the voice's log-mel features from IN (any file libsndfile reads, at any rate and channel count: it is mixed to mono and resampled to the voice's rate), then generates the waveform one sample at a time, conditioned on those features and a speaker embedding. Prints the real-time factor (seconds of compute per second of audio) when done.
 
             IN may also be a .npy float32 array [frames, mel_bins] of normalised log-mels (see `synth features`).
             """)

@@ -1,0 +1,187 @@
+// End-to-end: vocode, generate, voices and train through the real binary, and every bad input it must refuse.
+import Audio
+import Foundation
+import NNCore
+import XCTest
+
+final class VocodeCLITests: XCTestCase {
+    var dir: URL!
+    var voice: URL!
+
+    override func setUpWithError() throws {
+        dir = try temporaryFolder("cli")
+        voice = try writeTinyVoice(in: dir)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    /// Asserts a failed run: non-zero exit, a one-line error mentioning `needle`, and no output file.
+    func assertFails(_ r: RunResult, _ needle: String, output: URL? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, "expected failure, stderr: \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") }
+        XCTAssertEqual(lines.count, 1, "expected one error line, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(needle), "stderr lacks '\(needle)': \(r.stderr)", file: file, line: line)
+        if let output { XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "partial output left", file: file, line: line) }
+    }
+
+    func testVocodeRealRecordingWritesSameLengthWAV() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        let out = dir.appendingPathComponent("out.wav")
+        let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--speaker", "bob", "--seed", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("real-time factor"), r.stderr)
+        let y = try AudioIO.read(out)
+        let x = try AudioIO.readMono(input, sampleRate: 16000)
+        XCTAssertEqual(y.sampleRate, 16000)
+        XCTAssertEqual(y.channels, 1)
+        XCTAssertEqual(y.frameCount, x.count)
+        XCTAssertGreaterThan(y.samples.map { abs($0) }.max() ?? 0, 0)
+        // Same seed, same output; another seed, another output.
+        let out2 = dir.appendingPathComponent("out2.wav"), out3 = dir.appendingPathComponent("out3.wav")
+        XCTAssertEqual(try CLI.run(["vocode", input.path, "-o", out2.path, "--voice", voice.path, "--speaker", "bob", "--seed", "3"]).status, 0)
+        XCTAssertEqual(try CLI.run(["vocode", input.path, "-o", out3.path, "--voice", voice.path, "--speaker", "bob", "--seed", "4"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: out), try Data(contentsOf: out2))
+        XCTAssertNotEqual(try Data(contentsOf: out), try Data(contentsOf: out3))
+        XCTAssertEqual(listing(dir).filter { $0.hasPrefix(".") }, [], "temporary files left behind")
+    }
+
+    func testVocodeResamplesStereoInput() throws {
+        // A 44.1 kHz stereo WAV made here (libsndfile through the Audio module).
+        let n = 44100 / 4
+        var inter = [Float](repeating: 0, count: 2 * n)
+        for t in 0..<n { let v = 0.3 * sinf(2 * .pi * 220 * Float(t) / 44100); inter[2 * t] = v; inter[2 * t + 1] = v }
+        let wav = dir.appendingPathComponent("stereo.wav")
+        try writeStereo(inter, rate: 44100, to: wav)
+        let out = dir.appendingPathComponent("o.wav")
+        let r = try CLI.run(["vocode", wav.path, "-o", out.path, "--voice", voice.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try AudioIO.read(out).frameCount, 4000)
+    }
+
+    func testMissingCorruptEmptyAndSilentInputs() throws {
+        let out = dir.appendingPathComponent("o.wav")
+        assertFails(try CLI.run(["vocode", dir.appendingPathComponent("nope.wav").path, "-o", out.path, "--voice", voice.path]), "nope.wav", output: out)
+        let corrupt = dir.appendingPathComponent("corrupt.wav")
+        try Data((0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: corrupt)
+        assertFails(try CLI.run(["vocode", corrupt.path, "-o", out.path, "--voice", voice.path]), "corrupt.wav", output: out)
+        let empty = dir.appendingPathComponent("empty.wav")
+        try Data().write(to: empty)
+        assertFails(try CLI.run(["vocode", empty.path, "-o", out.path, "--voice", voice.path]), "empty.wav", output: out)
+        let header = dir.appendingPathComponent("header-only.wav")
+        try AudioIO.writeWAV([], sampleRate: 16000, to: header)
+        assertFails(try CLI.run(["vocode", header.path, "-o", out.path, "--voice", voice.path]), "header-only.wav", output: out)
+        let silent = dir.appendingPathComponent("silent.wav")
+        try AudioIO.writeWAV([Float](repeating: 0, count: 8000), sampleRate: 16000, to: silent)
+        assertFails(try CLI.run(["vocode", silent.path, "-o", out.path, "--voice", voice.path]), "silent", output: out)
+    }
+
+    func testUnknownVoiceAndSpeakerListTheChoices() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac"), out = dir.appendingPathComponent("o.wav")
+        let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", "no-such-voice"], env: ["SYNTH_VOICES": dir.path])
+        assertFails(r, "unknown voice 'no-such-voice'", output: out)
+        XCTAssertTrue(r.stderr.contains("available: tiny"), r.stderr)
+        let s = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", "tiny", "--speaker", "carol"], env: ["SYNTH_VOICES": dir.path])
+        assertFails(s, "unknown speaker 'carol'; this voice has: alice, bob", output: out)
+    }
+
+    func testModelFilesWithWrongShapesOrCorruptionAreRefused() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac"), out = dir.appendingPathComponent("o.wav")
+        // config.json says 8 residual channels; claim 12 instead and the tensors no longer fit.
+        let cfgURL = voice.appendingPathComponent("config.json")
+        let original = try String(contentsOf: cfgURL, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"residual_channels\" : 8", with: "\"residual_channels\" : 12").write(to: cfgURL, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "tensor 'input_embedding' has shape [256, 8], expected [256, 12]", output: out)
+        try "{ not json".write(to: cfgURL, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "invalid voice config", output: out)
+        try original.write(to: cfgURL, atomically: true, encoding: .utf8)
+        let weights = voice.appendingPathComponent("model.safetensors")
+        let w = try Data(contentsOf: weights)
+        try w.prefix(w.count / 2).write(to: weights)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "model.safetensors", output: out)
+    }
+
+    func testInvalidOptionsExitNonZero() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac"), out = dir.appendingPathComponent("o.wav")
+        let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--temperature=-1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("temperature must be"), r.stderr)
+        XCTAssertNotEqual(try CLI.run(["vocode", input.path]).status, 0) // missing -o
+        XCTAssertNotEqual(try CLI.run(["generate", "--voice", voice.path, "--seconds", "0"]).status, 0)
+        // An output folder that does not exist: clear error, nothing written.
+        let deep = dir.appendingPathComponent("missing/dir/o.wav")
+        let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
+        XCTAssertNotEqual(w.status, 0)
+        XCTAssertTrue(w.stderr.contains("missing/dir"), w.stderr)
+    }
+
+    func testGenerateAndVoicesListing() throws {
+        let out = dir.appendingPathComponent("babble.wav")
+        let r = try CLI.run(["generate", "--voice", "tiny", "--speaker", "alice", "--seconds", "0.25", "-o", out.path], env: ["SYNTH_VOICES": dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try AudioIO.read(out).frameCount, 4000)
+        let v = try CLI.run(["voices"], env: ["SYNTH_VOICES": dir.path])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.stdout.contains("tiny"), v.stdout)
+        XCTAssertTrue(v.stdout.contains("speakers: alice, bob"), v.stdout)
+        XCTAssertTrue(v.stdout.contains("16000 Hz"), v.stdout)
+        XCTAssertTrue(v.stdout.contains("receptive field 17 samples"), v.stdout)
+    }
+
+    func testHelpExplainsEveryOption() throws {
+        let r = try CLI.run(["vocode", "--help"])
+        XCTAssertEqual(r.status, 0)
+        for opt in ["--voice", "--speaker", "--seed", "--temperature", "-o, --output", "real-time factor"] {
+            XCTAssertTrue(r.stdout.contains(opt), "help lacks \(opt)")
+        }
+        let t = try CLI.run(["train", "--help"])
+        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment"] {
+            XCTAssertTrue(t.stdout.contains(opt), "train help lacks \(opt)")
+        }
+    }
+
+    /// A real (tiny) training run on real recordings: checkpoints, Ctrl-C-free stop by step count, resume, then vocode with the result.
+    func testTrainResumeAndVocodeWithResult() throws {
+        let manifest = CLI.fixture("speech/MANIFEST.tsv")
+        let run = dir.appendingPathComponent("run")
+        let common = ["train", "--data", manifest.path, "--out", run.path, "--segment", "800", "--batch", "2",
+                      "--dilation-cycle", "3", "--stacks", "1", "--residual", "8", "--gate", "16", "--skip", "8",
+                      "--cond-channels", "8", "--speaker-dim", "2", "--checkpoint-every", "2", "--validate-every", "2", "--log-every", "1"]
+        let r1 = try CLI.run(common + ["--steps", "4"])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        XCTAssertTrue(r1.stderr.contains("step 4  valid"), r1.stderr)
+        XCTAssertTrue(r1.stderr.contains("samples/s"), r1.stderr)
+        // A second fresh run into the same folder is refused; --resume continues from step 4.
+        XCTAssertNotEqual(try CLI.run(common + ["--steps", "6"]).status, 0)
+        let r2 = try CLI.run(common + ["--steps", "6", "--resume"])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("resumed from"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("step 6  train"), r2.stderr)
+        XCTAssertFalse(r2.stderr.contains("step 2  train"), r2.stderr)
+        let best = run.appendingPathComponent("best")
+        let out = dir.appendingPathComponent("trained.wav")
+        let v = try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", out.path, "--voice", best.path, "--speaker", "klettres-en"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        // A manifest naming a missing file fails with its line number.
+        let bad = dir.appendingPathComponent("bad.tsv")
+        try "path\tspeaker\tsplit\n\(CLI.fixture("speech/alpha_30cf3d7d.flac").path)\ten\ttrain\n/nonexistent.flac\ten\ttrain\n".write(to: bad, atomically: true, encoding: .utf8)
+        let b = try CLI.run(["train", "--data", bad.path, "--out", dir.appendingPathComponent("run2").path, "--steps", "1"])
+        XCTAssertNotEqual(b.status, 0)
+        XCTAssertTrue(b.stderr.contains("bad.tsv:3:"), b.stderr)
+    }
+}
+
+/// Writes interleaved stereo float samples as a 16-bit WAV using libsndfile via a mono trick-free path.
+func writeStereo(_ interleaved: [Float], rate: Int, to url: URL) throws {
+    // RIFF/WAVE PCM16 header written by hand for the test input (the product only writes mono).
+    var d = Data()
+    func u32(_ v: UInt32) { var x = v.littleEndian; withUnsafeBytes(of: &x) { d.append(contentsOf: $0) } }
+    func u16(_ v: UInt16) { var x = v.littleEndian; withUnsafeBytes(of: &x) { d.append(contentsOf: $0) } }
+    let bytes = UInt32(interleaved.count * 2)
+    d.append(contentsOf: Array("RIFF".utf8)); u32(36 + bytes); d.append(contentsOf: Array("WAVE".utf8))
+    d.append(contentsOf: Array("fmt ".utf8)); u32(16); u16(1); u16(2); u32(UInt32(rate)); u32(UInt32(rate * 4)); u16(4); u16(16)
+    d.append(contentsOf: Array("data".utf8)); u32(bytes)
+    for v in interleaved { u16(UInt16(bitPattern: Int16(max(-1, min(1, v)) * 32767))) }
+    try d.write(to: url)
+}
