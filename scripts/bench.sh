@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make bench`: generation real-time factor, training throughput and peak memory, single-threaded,
+# for the default voice and the reference configuration. Record results in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.build/release/synth
+echo "# synth bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+"$BIN" bench --voice default --threads 1
+echo
+echo "# synth vocode samples/arctic_a0009.wav (default voice, 1 thread)"
+mkdir -p out
+/usr/bin/time -f "peak memory (max RSS): %M KB" "$BIN" vocode samples/arctic_a0009.wav -o out/bench.wav 2>&1 | grep -E "real-time factor|peak memory"
+if [ -x scripts/bench-render.sh ]; then
+    echo
+    bash scripts/bench-render.sh
+fi
