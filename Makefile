@@ -12,7 +12,7 @@ build: deps
 
 demo: build
 	@mkdir -p out
-	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav
+	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav --speaker klettres-en
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -24,7 +24,7 @@ bench: build
 # Regenerates the golden test fixtures from independent implementations (librosa, numpy, mido).
 fixtures:
 	python3 -m pip install -q -r scripts/requirements.txt
-	python3 scripts/make_fixtures.py
+	for s in scripts/fixtures/*.py; do python3 "$$s" || exit 1; done
 
 clean:
 	rm -rf .build out
