@@ -182,8 +182,9 @@ struct Train: ParsableCommand {
         try trainer.train(dataset, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
             switch event {
             case let .train(step, loss, lr, norm, pps, elapsed):
-                emit(String(format: "step %d  train %.4f nats  lr %.2e  |g| %.2f  %.0f samples/s  %@ trained",
-                            step, loss, lr, norm, pps, formatDuration(elapsed)))
+                let eta = Double((steps - step) * batch * dataset.segment) / max(pps, 1)
+                emit(String(format: "step %d/%d  train %.4f nats  lr %.2e  |g| %.2f  %.0f samples/s  %@ trained  ETA %@",
+                            step, steps, loss, lr, norm, pps, formatDuration(elapsed), formatDuration(eta)))
             case let .validation(step, loss, bits, best):
                 emit(String(format: "step %d  valid %.4f nats (%.3f bits/sample)%@", step, loss, bits, best ? "  best" : ""))
             case let .checkpoint(step, path):
