@@ -119,3 +119,65 @@ void synth_vecmat(const float *x, const float *W, const float *b, size_t in, siz
     if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));
     synth_vecmat_acc(x, W, in, out, y);
 }
+
+// Same per-element expression and input blocking as synth_vecmat_acc, so every row is bitwise equal to the
+// single-row kernel. Up to four selected rows share each load of W (register blocking over rows).
+void synth_vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
+                           float *Y, size_t ldy, const int32_t *rows, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= in; i += 4) {
+        const float *restrict w0 = W + i * out, *restrict w1 = w0 + out, *restrict w2 = w1 + out, *restrict w3 = w2 + out;
+        size_t r = 0;
+        for (; r + 4 <= n; r += 4) {
+            const float *xa = X + (size_t)rows[r] * ldx + i, *xb = X + (size_t)rows[r + 1] * ldx + i;
+            const float *xc = X + (size_t)rows[r + 2] * ldx + i, *xd = X + (size_t)rows[r + 3] * ldx + i;
+            float *restrict ya = Y + (size_t)rows[r] * ldy, *restrict yb = Y + (size_t)rows[r + 1] * ldy;
+            float *restrict yc = Y + (size_t)rows[r + 2] * ldy, *restrict yd = Y + (size_t)rows[r + 3] * ldy;
+            const float a0 = xa[0], a1 = xa[1], a2 = xa[2], a3 = xa[3];
+            const float b0 = xb[0], b1 = xb[1], b2 = xb[2], b3 = xb[3];
+            const float c0 = xc[0], c1 = xc[1], c2 = xc[2], c3 = xc[3];
+            const float d0 = xd[0], d1 = xd[1], d2 = xd[2], d3 = xd[3];
+            for (size_t o = 0; o < out; o++) {
+                const float v0 = w0[o], v1 = w1[o], v2 = w2[o], v3 = w3[o];
+                ya[o] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+                yb[o] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+                yc[o] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
+                yd[o] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3;
+            }
+        }
+        for (; r + 2 <= n; r += 2) {
+            const float *xa = X + (size_t)rows[r] * ldx + i, *xb = X + (size_t)rows[r + 1] * ldx + i;
+            float *restrict ya = Y + (size_t)rows[r] * ldy, *restrict yb = Y + (size_t)rows[r + 1] * ldy;
+            const float a0 = xa[0], a1 = xa[1], a2 = xa[2], a3 = xa[3];
+            const float b0 = xb[0], b1 = xb[1], b2 = xb[2], b3 = xb[3];
+            for (size_t o = 0; o < out; o++) {
+                const float v0 = w0[o], v1 = w1[o], v2 = w2[o], v3 = w3[o];
+                ya[o] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+                yb[o] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+            }
+        }
+        for (; r < n; r++) {
+            const float *x = X + (size_t)rows[r] * ldx + i;
+            float *restrict y = Y + (size_t)rows[r] * ldy;
+            const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+            for (size_t o = 0; o < out; o++) y[o] += x0 * w0[o] + x1 * w1[o] + x2 * w2[o] + x3 * w3[o];
+        }
+    }
+    for (; i < in; i++) {
+        const float *restrict w = W + i * out;
+        for (size_t r = 0; r < n; r++) {
+            const float xi = X[(size_t)rows[r] * ldx + i];
+            float *restrict y = Y + (size_t)rows[r] * ldy;
+            for (size_t o = 0; o < out; o++) y[o] += xi * w[o];
+        }
+    }
+}
+
+void synth_vecmat_rows(const float *X, size_t ldx, const float *W, const float *b, size_t in, size_t out,
+                       float *Y, size_t ldy, const int32_t *rows, size_t n) {
+    for (size_t r = 0; r < n; r++) {
+        float *y = Y + (size_t)rows[r] * ldy;
+        if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));
+    }
+    synth_vecmat_rows_acc(X, ldx, W, in, out, Y, ldy, rows, n);
+}

@@ -1,5 +1,6 @@
 // The vocoding pipeline: waveform or log-mels in, a WaveNet voice sampling one sample at a time, waveform out.
 import AREngine
+import Audio
 import DSP
 import Foundation
 import NNCore
@@ -8,12 +9,15 @@ import NNCore
 public enum VocoderError: Error, CustomStringConvertible, Equatable {
     case silentInput(path: String)
     case featureShape(path: String, expected: Int, actual: [Int])
+    case nonFiniteFeatures(path: String, frame: Int, bin: Int)
 
     public var description: String {
         switch self {
         case .silentInput(let p): return "\(p): input is silent (peak below -80 dBFS); nothing to vocode"
         case .featureShape(let p, let e, let a):
-            return "\(p): log-mel array has shape \(a), expected [frames, \(e)] for this voice"
+            return "\(p): log-mel array has shape \(a), expected [frames, \(e)] (frames >= 1) for this voice"
+        case .nonFiniteFeatures(let p, let f, let b):
+            return "\(p): log-mel array holds NaN or infinity at frame \(f), bin \(b)"
         }
     }
 }
@@ -33,6 +37,37 @@ public final class Vocoder {
     /// `(ln(max(mel, log_floor)) - feature_mean) / feature_std`.
     public func features(of samples: [Float]) -> (mels: [Float], frames: Int) {
         normalize(logMel: mel.logMel(samples), frames: mel.frameCount(for: samples.count))
+    }
+
+    /// Conditioning of one input, ready for `generate`: normalised log-mels `[frames, mel_bins]` and the
+    /// number of samples to generate.
+    public struct Conditioning: Sendable {
+        public var mels: [Float]
+        public var frames: Int
+        public var sampleCount: Int
+    }
+
+    /// Reads an input the way every command does: a `.npy` file (by extension) is taken as normalised
+    /// log-mels, float32 `[frames, mel_bins]`, rendered as `frames * hop_length` samples; anything else is
+    /// read as audio (libsndfile; mixed to mono, resampled to the voice's rate) and its features computed.
+    /// - Throws: `AudioError` / `NPYError` for unreadable files or a wrong dtype, `VocoderError.featureShape`
+    ///   for a wrong shape, `.nonFiniteFeatures`, or `.silentInput` for silent audio.
+    public func conditioning(for url: URL) throws -> Conditioning {
+        let c = voice.config
+        if url.pathExtension.lowercased() == "npy" {
+            let a = try NPY.read(url)
+            guard a.shape.count == 2, a.shape[1] == c.melBins, a.shape[0] > 0 else {
+                throw VocoderError.featureShape(path: url.path, expected: c.melBins, actual: a.shape)
+            }
+            if let i = a.data.firstIndex(where: { !$0.isFinite }) {
+                throw VocoderError.nonFiniteFeatures(path: url.path, frame: i / c.melBins, bin: i % c.melBins)
+            }
+            return Conditioning(mels: a.data, frames: a.shape[0], sampleCount: a.shape[0] * c.features.hopLength)
+        }
+        let x = try AudioIO.readMono(url, sampleRate: c.features.sampleRate)
+        if Silence.isSilent(x) { throw VocoderError.silentInput(path: url.path) }
+        let (mels, frames) = features(of: x)
+        return Conditioning(mels: mels, frames: frames, sampleCount: x.count)
     }
 
     /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.

@@ -9,6 +9,13 @@ public struct Voice {
     public let model: WaveNetModel
     public var config: WaveNetConfig { model.config }
 
+    /// A voice from a model in memory (e.g. random weights for tests and benchmarks); `directory` is informational.
+    public init(name: String, directory: URL, model: WaveNetModel) {
+        self.name = name
+        self.directory = directory
+        self.model = model
+    }
+
     /// Loads and checks a voice folder.
     /// - Throws: `VoiceError.invalidConfig` for a missing or malformed config.json, `TensorFileError`
     ///   for a missing or corrupt model file, or a tensor whose name or shape disagrees with the config.

@@ -12,6 +12,6 @@ struct Synth: ParsableCommand {
             Train a voice on your own recordings (a TSV manifest with path, speaker, split columns):
               synth train --data MANIFEST.tsv --out runs/myvoice
             """,
-        subcommands: [Vocode.self, Generate.self, Voices.self, Train.self, Bench.self]
+        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Bench.self, BenchRender.self]
     )
 }

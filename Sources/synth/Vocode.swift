@@ -28,19 +28,8 @@ struct Vocode: ParsableCommand {
         let (voice, speaker) = try voiceOptions.load()
         let vocoder = try Vocoder(voice: voice)
         let c = voice.config
-        let mels: [Float], frames: Int, count: Int
-        if input.lowercased().hasSuffix(".npy") {
-            let a = try NPY.read(URL(fileURLWithPath: input))
-            guard a.shape.count == 2, a.shape[1] == c.melBins, a.shape[0] > 0 else {
-                throw VocoderError.featureShape(path: input, expected: c.melBins, actual: a.shape)
-            }
-            (mels, frames, count) = (a.data, a.shape[0], a.shape[0] * c.features.hopLength)
-        } else {
-            let x = try AudioIO.readMono(URL(fileURLWithPath: input), sampleRate: c.features.sampleRate)
-            if Silence.isSilent(x) { throw VocoderError.silentInput(path: input) }
-            (mels, frames) = vocoder.features(of: x)
-            count = x.count
-        }
+        let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+        let (mels, frames, count) = (cond.mels, cond.frames, cond.sampleCount)
         var sampler = try sampling.makeSampler()
         let bar = ProgressLine("vocoding", total: count, unit: "samples")
         let start = Date()

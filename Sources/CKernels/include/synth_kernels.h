@@ -27,6 +27,16 @@ void synth_vecmat(const float *x, const float *W, const float *b, size_t in, siz
 /// y[o] += sum_i x[i] * W[i, o].
 void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y);
 
+/// Batched synth_vecmat_acc over selected rows: for each r in rows[0..<n], Y[r, :] += X[r, :] · W, with X rows
+/// `ldx` floats apart and Y rows `ldy` floats apart, W row-major [in, out]. The arithmetic for each row is exactly
+/// that of synth_vecmat_acc (same blocking and order), so a row's result does not depend on the other rows;
+/// W is streamed once per block of 4 input rows for all selected rows (the point of batching).
+void synth_vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
+                           float *Y, size_t ldy, const int32_t *rows, size_t n);
+/// Batched synth_vecmat: Y[r, :] = b + X[r, :] · W for each selected row (b may be NULL), bitwise equal to synth_vecmat.
+void synth_vecmat_rows(const float *X, size_t ldx, const float *W, const float *b, size_t in, size_t out,
+                       float *Y, size_t ldy, const int32_t *rows, size_t n);
+
 /// Fast, accurate (about 2 ulp over the float range) vectorisable exp, tanh and sigmoid.
 float synth_expf(float x);
 float synth_tanhf(float x);

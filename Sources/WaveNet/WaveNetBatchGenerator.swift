@@ -1,0 +1,153 @@
+// Lockstep Fast WaveNet generation for B independent streams (batched queues, row-batched matrix kernels).
+import CKernels
+import NNCore
+
+/// Cached-state generator for up to `slots` (B) utterances at once, each in its own slot.
+///
+/// Every `step` advances all active slots by one sample. The per-layer queues are laid out
+/// `[dilation, B, R]` with one shared read/write position per layer, so the past taps of all slots are
+/// contiguous rows and each weight matrix is streamed once per step for all slots
+/// (`synth_vecmat_rows_acc`) instead of once per slot.
+///
+/// Slots are independent: `start(slot:...)` zeroes that slot's queue rows and projects its conditioning
+/// (frame rate, once per utterance, exactly as `WaveNetGenerator.start`), `stop(slot:)` takes it out of
+/// the step. A slot can be restarted with the next utterance while the others keep going (continuous
+/// batching). The arithmetic for each slot is the same, operation for operation, as `WaveNetGenerator`'s,
+/// so a slot's logits are bitwise equal to generating that utterance alone.
+///
+/// Buffers are allocated in `init` (and per-slot conditioning grows in `start` when a longer utterance
+/// arrives); `step` allocates nothing.
+public final class WaveNetBatchGenerator {
+    public let model: WaveNetModel
+    /// Number of slots (B).
+    public let slots: Int
+    let scratch = Scratch()
+    let queues: [UnsafeMutablePointer<Float>]   // layer l: [dilation_l, B, R]
+    var queuePos: [Int]
+    let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>   // [B, R], [B, G], [B, G/2], [B, R+S], [B, S], [B, S]
+    /// Raw logits of the latest step, `[B, classes]` (nats, before softmax); rows of inactive slots are stale.
+    public let logits: UnsafeMutablePointer<Float>
+    var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b, C]
+    var condP: [UnsafeMutablePointer<Float>]     // slot b: [F_b, L*G] per-frame projections of every layer
+    var capacity: [Int]                          // frames allocated in condH/condP of each slot
+    let spkE, spkP: UnsafeMutablePointer<Float>  // [B, E], [B, L*G]
+    let speakerIndex: UnsafeMutablePointer<Int32>
+    let rows: UnsafeMutablePointer<Int32>        // active slot indices, ascending
+    let weights: UnsafeMutablePointer<Float>      // per-row interpolation weight of the current step
+    let f0s, f1s: UnsafeMutablePointer<Int>
+    /// Conditioning frames of each slot's utterance.
+    public private(set) var frames: [Int]
+    /// Index of the next sample each slot generates.
+    public private(set) var time: [Int]
+    /// Whether each slot takes part in `step`.
+    public private(set) var active: [Bool]
+    public private(set) var activeCount = 0
+
+    public init(model: WaveNetModel, slots: Int) {
+        precondition(slots >= 1, "a batch generator needs at least one slot")
+        self.model = model
+        self.slots = slots
+        let c = model.config, B = slots, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
+        let m = scratch
+        queues = c.dilations.map { m.floats($0 * B * R) }
+        queuePos = [Int](repeating: 0, count: c.layers)
+        h = m.floats(B * R); z = m.floats(B * G); a = m.floats(B * G / 2); o = m.floats(B * (R + S))
+        skip = m.floats(B * S); y2 = m.floats(B * S)
+        logits = m.floats(B * c.classes)
+        condH = []; condP = []
+        capacity = [Int](repeating: 0, count: B)
+        spkE = m.floats(B * c.speakerEmbeddingDim); spkP = m.floats(B * c.layers * G)
+        speakerIndex = .allocate(capacity: 1)
+        rows = .allocate(capacity: B)
+        weights = .allocate(capacity: B)
+        f0s = .allocate(capacity: B); f1s = .allocate(capacity: B)
+        frames = [Int](repeating: 0, count: B)
+        time = [Int](repeating: 0, count: B)
+        active = [Bool](repeating: false, count: B)
+        for _ in 0..<B { condH.append(m.floats(1)); condP.append(m.floats(1)) }
+    }
+
+    deinit {
+        speakerIndex.deallocate(); rows.deallocate(); weights.deallocate(); f0s.deallocate(); f1s.deallocate()
+    }
+
+    /// Starts a new utterance in `slot` (which may be active: its old utterance is dropped).
+    /// - Parameters:
+    ///   - mels: normalised log-mel frames `[frames, mel_bins]`.
+    ///   - speaker: row of the speaker embedding.
+    public func start(slot b: Int, mels: [Float], frames F: Int, speaker: Int) {
+        let c = model.config, R = c.residualChannels, LG = c.layers * c.gateChannels
+        precondition(b >= 0 && b < slots, "slot \(b) out of range 0..<\(slots)")
+        precondition(F >= 1 && mels.count == F * c.melBins, "bad conditioning shape")
+        precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
+        if capacity[b] < F {
+            condH[b] = scratch.floats(F * c.condChannels)
+            condP[b] = scratch.floats(F * LG)
+            capacity[b] = F
+        }
+        for (l, q) in queues.enumerated() {
+            for p in 0..<c.dilations[l] { (q + (p * slots + b) * R).update(repeating: 0, count: R) }
+        }
+        speakerIndex.pointee = Int32(speaker)
+        mels.withUnsafeBufferPointer { mp in
+            model.conditioningForward(mels: mp.baseAddress!, frames: F, batch: 1, speakers: speakerIndex,
+                                      condH: condH[b], condP: condP[b],
+                                      spkE: spkE + b * c.speakerEmbeddingDim, spkP: spkP + b * LG)
+        }
+        frames[b] = F
+        time[b] = 0
+        if !active[b] { active[b] = true; activeCount += 1 }
+    }
+
+    /// Takes `slot` out of the step (its utterance is finished or abandoned).
+    public func stop(slot b: Int) {
+        if active[b] { active[b] = false; activeCount -= 1 }
+    }
+
+    /// Computes the logits of the next sample of every active slot, given the mu-law class of each
+    /// slot's previous sample (`previous[b]`, the silence class for a slot's first sample; entries of
+    /// inactive slots are ignored), and advances their `time`. Returns `logits` (`[B, classes]`).
+    @discardableResult
+    public func step(previous: UnsafePointer<Int32>) -> UnsafeMutablePointer<Float> {
+        let c = model.config, p = model.params, W = p.values, B = slots
+        let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G, RS = R + S
+        let hop = c.features.hopLength
+        var n = 0
+        let emb = W + p.entry("input_embedding")!.offset
+        for b in 0..<B where active[b] {
+            rows[n] = Int32(b); n += 1
+            let (f0, f1, w) = WaveNetModel.framePosition(sample: time[b], hop: hop, frames: frames[b])
+            f0s[b] = f0; f1s[b] = f1; weights[b] = w
+            (h + b * R).update(from: emb + Int(previous[b]) * R, count: R)
+            (skip + b * S).update(repeating: 0, count: S)
+        }
+        guard n > 0 else { return logits }
+        let offs = model.layerOffsets
+        for l in 0..<c.layers {
+            let off = offs[l], d = c.dilations[l], bias = W + off.convBias
+            for r in 0..<n {
+                let b = Int(rows[r]), w = weights[b], zb = z + b * G
+                let c0 = condP[b] + f0s[b] * LG + l * G, c1 = condP[b] + f1s[b] * LG + l * G, sp = spkP + b * LG + l * G
+                for j in 0..<G { zb[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] + bias[j] }
+            }
+            let q = queues[l] + queuePos[l] * B * R
+            synth_vecmat_rows_acc(q, R, W + off.conv, R, G, z, G, rows, n)           // tap t - d
+            synth_vecmat_rows_acc(h, R, W + off.conv + R * G, R, G, z, G, rows, n)   // tap t
+            for r in 0..<n { let b = Int(rows[r]); synth_gate_forward(z + b * G, 1, H, nil, nil, a + b * H) }
+            synth_vecmat_rows(a, H, W + off.out, W + off.outBias, H, RS, o, RS, rows, n)
+            for r in 0..<n {
+                let b = Int(rows[r]), hb = h + b * R, ob = o + b * RS, sb = skip + b * S
+                (q + b * R).update(from: hb, count: R)
+                for i in 0..<R { hb[i] += ob[i] }
+                for i in 0..<S { sb[i] += ob[R + i] }
+            }
+            queuePos[l] = queuePos[l] + 1 == d ? 0 : queuePos[l] + 1
+        }
+        for r in 0..<n { let b = Int(rows[r]); synth_relu(skip + b * S, S, skip + b * S) }
+        synth_vecmat_rows(skip, S, p.value("post.conv1.weight"), p.value("post.conv1.bias"), S, S, y2, S, rows, n)
+        for r in 0..<n { let b = Int(rows[r]); synth_relu(y2 + b * S, S, y2 + b * S) }
+        synth_vecmat_rows(y2, S, p.value("post.conv2.weight"), p.value("post.conv2.bias"), S, c.classes, logits, c.classes, rows, n)
+        for r in 0..<n { time[Int(rows[r])] += 1 }
+        return logits
+    }
+}

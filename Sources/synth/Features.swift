@@ -1,0 +1,37 @@
+// `synth features`: writes a voice's normalised log-mels of a recording as a NumPy .npy array.
+import ArgumentParser
+import Audio
+import Foundation
+import WaveNet
+
+struct Features: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the voice's normalised log-mel features of a recording as .npy.",
+        discussion: """
+            OUT.npy is float32, C order, shape [frames, mel_bins], frames = 1 + samples / hop_length, holding \
+            (ln(max(mel_power, log_floor)) - feature_mean) / feature_std with the voice's config.json values \
+            (librosa-compatible mel power spectrogram, centred frames). Any such array, e.g. from an external \
+            acoustic model, can be rendered with `synth vocode X.npy` or as a `synth render` input. \
+            See docs/features.md.
+            """)
+
+    @Argument(help: ArgumentHelp("Input audio file (WAV, FLAC, OGG, ...).", valueName: "IN"))
+    var input: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output .npy file (written atomically).", valueName: "OUT.npy"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Voice whose feature settings and normalisation to use.", valueName: "NAME|DIR"))
+    var voice: String = "default"
+
+    func validate() throws {
+        guard !input.lowercased().hasSuffix(".npy") else { throw ValidationError("IN must be audio, not .npy (it already holds features)") }
+    }
+
+    func run() throws {
+        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let cond = try Vocoder(voice: v).conditioning(for: URL(fileURLWithPath: input))
+        try NPY.write(NPYArray(shape: [cond.frames, v.config.melBins], data: cond.mels), to: URL(fileURLWithPath: output))
+        printErr("wrote \(output): float32 [\(cond.frames), \(v.config.melBins)] normalised log-mels (voice \(v.name))")
+    }
+}

@@ -1,0 +1,218 @@
+// `synth render`: batch rendering of a manifest (many utterances, many speakers), resumable and shardable.
+import AREngine
+import ArgumentParser
+import Audio
+import Foundation
+import NNCore
+import WaveNet
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render many utterances from a manifest, B at a time in lockstep.",
+        discussion: """
+            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. \
+            `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of \
+            normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. \
+            `speaker` names the speaker embedding (it need not be the speaker of the recording). `output` is a \
+            file name inside --out (default: the input's name with .wav); `seed` defaults to \
+            `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: \
+            `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
+
+            Resumable: outputs that already exist are skipped (they are written atomically, so an existing \
+            file is complete); kill and rerun at any time. Bad lines are reported with their line number at \
+            the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or \
+            skipped, 1 if any failed.
+
+            Sharding: --shard K/N renders data rows i with i mod N == K (K is 0-based, 0 <= K < N). Without \
+            --shard, the shard comes from SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of \
+            SLURM_ARRAY_TASK_COUNT in a Slurm job array, or from JOB_COMPLETION_INDEX of SYNTH_SHARDS in a \
+            Kubernetes indexed Job; otherwise everything is rendered. Duplicate output names are checked over \
+            the whole manifest, so shards never write the same file. See docs/scale-out.md.
+            """)
+
+    @Argument(help: ArgumentHelp("CSV/TSV manifest with input, speaker[, output][, seed] columns.", valueName: "MANIFEST"))
+    var manifest: String
+
+    @Option(help: ArgumentHelp("Output folder (created if missing).", valueName: "DIR"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
+    var voice: String = "default"
+
+    @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column.")
+    var speaker: String?
+
+    @Option(help: "Utterances generated in lockstep per thread (B).")
+    var batch = 16
+
+    @Option(help: "Threads, each rendering its own batch; OpenBLAS is kept single-threaded.")
+    var threads = 2
+
+    @Option(help: ArgumentHelp("Render only data rows i with i mod N == K (0-based K); default from Slurm/Kubernetes variables, else all.", valueName: "K/N"))
+    var shard: String?
+
+    @Option(help: "Base seed; a line without a seed column uses base + FNV-1a-64(output name).")
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy).", valueName: "T"))
+    var temperature: Float = 1.0
+
+    func validate() throws {
+        guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
+        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be finite and >= 0, got \(temperature)") }
+        if let shard { do { _ = try RenderShard(parsing: shard) } catch { throw ValidationError("\(error)") } }
+    }
+
+    func run() throws {
+        let shardSpec: RenderShard
+        do {
+            shardSpec = try shard.map { try RenderShard(parsing: $0) }
+                ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
+        } catch { throw ValidationError("\(error)") }
+        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let c = v.config
+        let overrideSpeaker = try speaker.map { try c.speakerIndex($0) }
+        let manifestURL = URL(fileURLWithPath: manifest)
+        let m = try RenderManifest.read(manifestURL)
+        let base = manifestURL.deletingLastPathComponent()
+        let outDir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+        BLAS.setThreads(1)
+
+        // Plan: problems and unknown speakers fail, existing outputs are skipped, the rest are rendered.
+        var failures = m.problems.filter { shardSpec.contains($0.index) }.map { (line: $0.line, reason: $0.reason) }
+        var todo: [(line: RenderLine, speaker: Int)] = []
+        var skipped = 0
+        let fm = FileManager.default
+        let existing = Set((try? fm.contentsOfDirectory(atPath: outDir.path)) ?? [])
+        for l in m.lines where shardSpec.contains(l.index) {
+            let spk: Int
+            if let s = overrideSpeaker { spk = s } else {
+                guard let s = c.speakers.firstIndex(of: l.speaker) else {
+                    failures.append((l.line, "\(VoiceError.unknownSpeaker(name: l.speaker, available: c.speakers))"))
+                    continue
+                }
+                spk = s
+            }
+            // Temporary files of an earlier, killed run of this line (only this shard writes this name).
+            for name in existing where name.hasPrefix(".\(l.output).tmp-") {
+                try? fm.removeItem(at: outDir.appendingPathComponent(name))
+            }
+            if existing.contains(l.output) { skipped += 1; continue }
+            todo.append((l, spk))
+        }
+        let total = todo.count + skipped + failures.count
+        printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(total) lines, \(skipped) already done, " +
+                 "\(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
+
+        let state = RenderState(total: total, done: skipped + failures.count, todo: todo.count, sampleRate: c.features.sampleRate)
+        let vocoder = try Vocoder(voice: v)
+        let renderers = try (0..<min(threads, max(1, todo.count))).map { _ in
+            try BatchRenderer(voice: v, batch: batch, temperature: temperature)
+        }
+        let lines = todo
+        let baseSeed = seed
+        DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
+            renderers[t].run(next: {
+                while let i = state.take(max: lines.count) {
+                    let (l, spk) = lines[i]
+                    let url = l.input.hasPrefix("/") ? URL(fileURLWithPath: l.input) : base.appendingPathComponent(l.input)
+                    do {
+                        let cond = try vocoder.conditioning(for: url)
+                        state.started(samples: cond.sampleCount)
+                        return RenderRequest(id: i, mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount,
+                                             speaker: spk, seed: RenderManifest.seed(for: l, base: baseSeed))
+                    } catch {
+                        state.fail(line: l.line, reason: "\(error)")
+                    }
+                }
+                return nil
+            }, finished: { r, y in
+                let l = lines[r.id].line
+                do {
+                    try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output))
+                    state.finish()
+                } catch {
+                    state.fail(line: l.line, reason: "\(error)")
+                }
+            }, progress: { state.rendered(samples: $0) })
+        }
+        state.report(force: true)
+        failures += state.failures
+        failures.sort { $0.line < $1.line }
+        let rendered = todo.count - state.failures.count
+        printErr(String(format: "rendered %d, skipped %d (already done), failed %d; %.1f s of audio in %.1f s (real-time factor %.3f, %.2fx faster than real time)",
+                        rendered, skipped, failures.count, state.audioSeconds, state.elapsed,
+                        state.audioSeconds > 0 ? state.elapsed / state.audioSeconds : 0,
+                        state.elapsed > 0 ? state.audioSeconds / state.elapsed : 0))
+        if !failures.isEmpty {
+            printErr("failures:")
+            for f in failures { printErr("  \(manifest):\(f.line): \(f.reason)") }
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Shared, locked bookkeeping of a render: the work cursor, failures and the progress line
+/// (lines done, seconds of audio rendered, real-time factor, ETA) on stderr.
+final class RenderState: @unchecked Sendable {
+    let lock = NSLock()
+    let total: Int
+    let sampleRate: Int
+    let start = Date()
+    var cursor = 0
+    var done: Int
+    var samples = 0          // generated so far (including unfinished utterances)
+    var samplesStarted = 0   // total length of the utterances started so far
+    var linesStarted = 0
+    var failures: [(line: Int, reason: String)] = []
+    var last = Date.distantPast
+    let isTTY = isatty(2) != 0
+
+    let todo: Int
+
+    init(total: Int, done: Int, todo: Int, sampleRate: Int) {
+        self.total = total
+        self.todo = todo
+        self.done = done
+        self.sampleRate = sampleRate
+    }
+
+    var elapsed: Double { Date().timeIntervalSince(start) }
+    var audioSeconds: Double { Double(samples) / Double(sampleRate) }
+
+    func take(max: Int) -> Int? {
+        lock.withLock {
+            guard cursor < max else { return nil }
+            defer { cursor += 1 }
+            return cursor
+        }
+    }
+    func started(samples n: Int) { lock.withLock { samplesStarted += n; linesStarted += 1 } }
+    func rendered(samples n: Int) { lock.withLock { samples += n }; report() }
+    func finish() { lock.withLock { done += 1 }; report() }
+    func fail(line: Int, reason: String) { lock.withLock { failures.append((line, reason)); done += 1 }; report() }
+
+    func report(force: Bool = false) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard force || now.timeIntervalSince(last) >= (isTTY ? 0.5 : 10) else { return }
+        last = now
+        let dt = now.timeIntervalSince(start)
+        let audio = Double(samples) / Double(sampleRate)
+        let rtf = audio > 0 ? dt / audio : 0
+        // Remaining audio: the rest of the started utterances, plus the average length for lines not yet started.
+        let avg = linesStarted > 0 ? Double(samplesStarted) / Double(linesStarted) : 0
+        let remaining = Double(max(0, samplesStarted - samples)) + Double(max(0, todo - cursor)) * avg
+        let eta = rtf > 0 ? remaining / Double(sampleRate) * rtf : .infinity
+        let line = "render \(done)/\(total) lines | " + String(format: "%.1f s audio | RTF %.3f (%.2fx real time)", audio, rtf, rtf > 0 ? 1 / rtf : 0)
+            + " | ETA \(rtf > 0 ? formatDuration(eta) : "?")"
+        if isTTY {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(force ? "\n" : "")".utf8))
+        } else {
+            printErr(line)
+        }
+    }
+}
