@@ -5,23 +5,9 @@ import NNCore
 import WaveNet
 import XCTest
 
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
 enum CLI {
-    /// The `synth` binary built beside the test bundle (`swift build --build-tests` builds it).
-    static var binary: URL? {
-        let bundle = Bundle(for: Marker.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent(),
-                          Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("synth") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) && !$0.hasDirectoryPath }
-    }
-
-    final class Marker {}
+    /// The `synth` binary built beside the test bundle (see `synthBinary()` in Support.swift).
+    static var binary: URL? { synthBinary() }
 
     /// Runs synth with arguments and extra environment, waiting for it to exit.
     @discardableResult
