@@ -27,17 +27,18 @@ let package = Package(
         .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
-        .target(name: "Audio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: optimize),
+        .target(name: "AtomicIO"),
+        .target(name: "Audio", dependencies: ["AtomicIO", "CSndFile", "CSampleRate"], swiftSettings: optimize),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
         // Our own vectorised kernels (gates, softmax, small vector-matrix products); needs AVX2 + FMA.
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-fno-math-errno"])]
         ),
-        .target(name: "NNCore", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimize),
+        .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
         .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio"], swiftSettings: optimize),
-        .target(name: "MIDI", swiftSettings: optimize),
+        .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "CFluidSynth"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",

@@ -1,7 +1,8 @@
 // Typed errors for audio and file I/O in the Audio module; each message is one user-facing line naming the path.
 import Foundation
+@_exported import AtomicIO
 
-/// Errors thrown by `AudioIO` and `AtomicFile`.
+/// Errors thrown by `AudioIO` and `NPY`.
 public enum AudioError: Error, CustomStringConvertible, Equatable {
     /// The input path does not exist.
     case fileNotFound(path: String)
@@ -34,7 +35,10 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// `strerror(errno)` as a Swift string.
-func errnoDescription(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
+
+/// Runs an atomic write, reporting its failure as `AudioError.unwritable`.
+func writingAtomically<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as AtomicFile.WriteError {
+        throw AudioError.unwritable(path: e.path, reason: e.reason)
+    }
 }

@@ -167,7 +167,7 @@ public enum AudioIO {
             let v = (min(max(x, -1), 1) * 32768).rounded()
             pcm[i] = Int16(min(max(v, -32768), 32767))
         }
-        try AtomicFile.write(to: url) { fd, _ in
+        try writingAtomically { try AtomicFile.write(to: url) { fd, _ in
             var info = SF_INFO()
             info.samplerate = Int32(sampleRate)
             info.channels = 1
@@ -186,6 +186,6 @@ public enum AudioIO {
             if closeRc != 0 {
                 throw AudioError.unwritable(path: url.path, reason: "libsndfile: close failed (\(closeRc))")
             }
-        }
+        } }
     }
 }

@@ -142,7 +142,7 @@ public enum NPY {
             le[4 * i + 3] = UInt8(truncatingIfNeeded: b >> 24)
         }
         out.append(contentsOf: le)
-        try AtomicFile.write(out, to: url)
+        try writingAtomically { try AtomicFile.write(out, to: url) }
     }
 
     static func shapeString(_ shape: [Int]) -> String {

@@ -1,11 +1,7 @@
 // Standard MIDI File 1.0 writer: encodes a MIDIFile (or a note list) and writes it atomically.
 
+import AtomicIO
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 extension MIDIFile {
     /// Builds a file from notes (times in seconds) and tempo changes.
@@ -248,51 +244,10 @@ private func encodeTrack(_ track: MIDITrack, index: Int, runningStatus: Bool) th
     return out
 }
 
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
-    #else
-    return Darwin.write(fd, buffer, count)
-    #endif
-}
-
-/// Writes `data` to `url` through a temporary file in the same directory, fsync and rename(2).
+/// Writes `data` to `url` atomically (AtomicIO: temporary file, fsync, rename(2)).
 /// Throws `MIDIError.io` on any failure (the temporary file is removed).
 private func atomicWrite(_ data: Data, to url: URL) throws {
-    let path = url.path
-    let directory = url.deletingLastPathComponent().path
-    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    func failure(_ what: String) -> MIDIError {
-        .io(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-    }
-    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else { throw failure("cannot create temporary file") }
-    var ok = true
-    var reason = ""
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-        var offset = 0
-        while offset < raw.count, let base = raw.baseAddress {
-            let n = posixWrite(fd, base + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                reason = "write failed: \(String(cString: strerror(errno)))"
-                return
-            }
-            offset += n
-        }
-    }
-    if ok && fsync(fd) != 0 { ok = false; reason = "fsync failed: \(String(cString: strerror(errno)))" }
-    if close(fd) != 0 && ok { ok = false; reason = "close failed: \(String(cString: strerror(errno)))" }
-    if ok && rename(temp, path) != 0 { ok = false; reason = "rename failed: \(String(cString: strerror(errno)))" }
-    guard ok else {
-        unlink(temp)
-        throw MIDIError.io(path: path, reason: reason)
-    }
-    // Make the rename itself durable; failure here does not undo a completed write.
-    let dirFD = open(directory, O_RDONLY)
-    if dirFD >= 0 {
-        _ = fsync(dirFD)
-        close(dirFD)
+    do { try AtomicFile.write(data, to: url) } catch let e as AtomicFile.WriteError {
+        throw MIDIError.io(path: e.path, reason: e.reason)
     }
 }

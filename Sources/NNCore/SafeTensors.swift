@@ -1,4 +1,5 @@
 // Reader and writer for the safetensors format (float32 tensors), with atomic writes.
+import AtomicIO
 import Foundation
 
 /// Errors reading or writing tensor files. Each names the file and, where relevant, the tensor.
@@ -101,11 +102,11 @@ public enum SafeTensors {
 
 /// Small file helpers shared by checkpoints and model files.
 public enum FileIO {
-    /// Writes `data` to a temporary file beside `url`, fsyncs it and renames it over `url`, so readers
-    /// never see a partial file. (`FileManager.replaceItemAt` is broken on this toolchain; not used.)
+    /// Writes `data` to a temporary file beside `url`, fsyncs it and renames it over `url` (AtomicIO),
+    /// so readers never see a partial file. - Throws: `TensorFileError.writeFailed`.
     public static func writeAtomically(_ data: Data, to url: URL) throws {
-        do { try data.write(to: url, options: .atomic) } catch {
-            throw TensorFileError.writeFailed(file: url.path, reason: error.localizedDescription)
+        do { try AtomicFile.write(data, to: url) } catch let e as AtomicFile.WriteError {
+            throw TensorFileError.writeFailed(file: e.path, reason: e.reason)
         }
     }
 

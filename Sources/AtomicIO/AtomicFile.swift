@@ -11,8 +11,15 @@ import Glibc
 /// destination; the directory is fsync'ed afterwards (best effort). On any failure the
 /// temporary file is removed and the destination is left untouched.
 public enum AtomicFile {
+    /// Why an atomic write failed: the destination and the reason (errno text).
+    public struct WriteError: Error, CustomStringConvertible, Equatable {
+        public let path: String
+        public let reason: String
+        public var description: String { "\(path): cannot write (\(reason))" }
+    }
+
     /// Atomically replaces (or creates) `url` with `data`.
-    /// - Throws: `AudioError.unwritable` if the directory does not exist or is not writable,
+    /// - Throws: `AtomicFile.WriteError` if the directory does not exist or is not writable,
     ///   if writing/syncing fails (e.g. disk full) or if the rename fails (e.g. `url` is a directory).
     public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { fd, tempPath in
@@ -22,7 +29,7 @@ public enum AtomicFile {
                     let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw AudioError.unwritable(path: url.path, reason: "write failed: \(errnoDescription())")
+                        throw WriteError(path: url.path, reason: "write failed: \(errnoDescription())")
                     }
                     offset += n
                 }
@@ -33,7 +40,7 @@ public enum AtomicFile {
     /// Core of the atomic write: creates the temp file, hands its descriptor and path to `body`
     /// (which must not close it), then fsyncs, closes and renames. `body` may throw to abort;
     /// the temp file is then removed and the error rethrown unchanged.
-    static func write(to url: URL, _ body: (_ fd: Int32, _ tempPath: String) throws -> Void) throws {
+    public static func write(to url: URL, _ body: (_ fd: Int32, _ tempPath: String) throws -> Void) throws {
         let dest = url.standardizedFileURL
         let dir = dest.deletingLastPathComponent().path
         let name = dest.lastPathComponent
@@ -42,7 +49,7 @@ public enum AtomicFile {
 
         let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw AudioError.unwritable(path: url.path, reason: "cannot create temporary file in \(dir): \(errnoDescription())")
+            throw WriteError(path: url.path, reason: "cannot create temporary file in \(dir): \(errnoDescription())")
         }
         var fdOpen = true
         var committed = false
@@ -52,18 +59,23 @@ public enum AtomicFile {
         }
         try body(fd, tempPath)
         if fsync(fd) != 0 {
-            throw AudioError.unwritable(path: url.path, reason: "fsync failed: \(errnoDescription())")
+            throw WriteError(path: url.path, reason: "fsync failed: \(errnoDescription())")
         }
         fdOpen = false
         if close(fd) != 0 {
-            throw AudioError.unwritable(path: url.path, reason: "close failed: \(errnoDescription())")
+            throw WriteError(path: url.path, reason: "close failed: \(errnoDescription())")
         }
         if rename(tempPath, dest.path) != 0 {
-            throw AudioError.unwritable(path: url.path, reason: "rename failed: \(errnoDescription())")
+            throw WriteError(path: url.path, reason: "rename failed: \(errnoDescription())")
         }
         committed = true
         // Persist the directory entry; failure here does not undo the (already visible) write.
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
+}
+
+/// `strerror(errno)` as a Swift string.
+func errnoDescription(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
 }
