@@ -5,11 +5,11 @@ import ArgumentParser
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Autoregressive audio synthesis: a WaveNet neural vocoder on the CPU.",
+        abstract: "Autoregressive audio and music synthesis on the CPU: a WaveNet vocoder and a MIDI music model.",
         discussion: """
             Vocode a recording through a trained voice:
               synth vocode speech.wav -o out.wav
-            Train a voice on your own recordings (a TSV manifest with path, speaker, split columns):
+            Train a voice (manifest: TSV with path, speaker, split):
               synth train --data MANIFEST.tsv --out runs/myvoice
             """,
         subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Bench.self, BenchRender.self]
