@@ -15,8 +15,7 @@ demo: build
 	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav --speaker klettres-en
 
 test: deps
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	bash scripts/test.sh
 
 bench: build
 	bash scripts/bench.sh

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: builds the package and its tests (debug), runs the XCTest suite, and ends with one plain
+# summary line "N passed, N failed, N skipped" taken from XCTest's own count.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests || exit $?
+mkdir -p .build
+swift test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log
+status=${PIPESTATUS[0]}
+summary=$(grep -E "Executed [0-9]+ tests?, with" .build/test.log | tail -1)
+total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<< "$summary")
+failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<< "$summary")
+skipped=0
+if grep -q "skipped" <<< "$summary"; then skipped=$(sed -E 's/.*with ([0-9]+) tests? skipped.*/\1/' <<< "$summary"); fi
+if [ -z "$summary" ]; then echo "no XCTest summary found" >&2; exit 1; fi
+echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+exit "$status"
