@@ -12,6 +12,6 @@ struct Synth: ParsableCommand {
             Train a voice on your own recordings (a TSV manifest with path, speaker, split columns):
               synth train --data MANIFEST.tsv --out runs/myvoice
             """,
-        subcommands: [Vocode.self, Generate.self, Voices.self, Train.self]
+        subcommands: [Vocode.self, Generate.self, Voices.self, Train.self, MusicCommand.self]
     )
 }
