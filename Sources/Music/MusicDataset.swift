@@ -8,9 +8,12 @@ import NNCore
 public enum MusicDataError: Error, CustomStringConvertible, Equatable {
     case manifest(path: String, line: Int, reason: String)
     case empty(path: String, split: String)
+    /// A MIDI file with no notes to learn from or continue; `detail` adds what the reader tolerated, if anything.
+    case noNotes(detail: String)
 
     public var description: String {
         switch self {
+        case .noNotes(let d): return "the MIDI file holds no notes" + (d.isEmpty ? "" : " (\(d))")
         case .manifest(let p, let l, let r): return "\(p):\(l): \(r)"
         case .empty(let p, let s): return "\(p): no usable MIDI files in split '\(s)'"
         }
@@ -76,12 +79,12 @@ public enum MusicCorpus {
     }
 
     /// Reads one MIDI file as a piece (sustain pedal applied to the notes).
-    /// - Throws: `MIDIError` for an unreadable or corrupt file; `MIDIError.invalidArgument` if it holds no notes.
+    /// - Throws: `MIDIError` for an unreadable or corrupt file; `MusicDataError.noNotes` if it holds no notes.
     public static func loadPiece(_ url: URL) throws -> MusicPiece {
         let file = try MIDIFile.read(url: url)
         let notes = file.notes().applyingSustain(file.sustainSpans())
         let piece = MusicPiece(path: url.path, notes: notes)
-        guard piece.tokens.count > 2 else { throw MIDIError.invalidArgument("the file holds no notes") }
+        guard piece.tokens.count > 2 else { throw MusicDataError.noNotes(detail: file.warnings.first.map { "\($0)" } ?? "") }
         return piece
     }
 

@@ -16,3 +16,9 @@ struct MusicCommand: ParsableCommand {
         subcommands: [MusicTrain.self, MusicGenerate.self, MusicEval.self]
     )
 }
+
+/// A run-time failure shown to the user as one line ("Error: ...") with a non-zero exit.
+struct RuntimeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
