@@ -110,3 +110,39 @@ public enum MusicGeneration {
         return (out, truncated)
     }
 }
+
+extension MusicGeneration {
+    /// Beam search continuation (`BeamSearch`: HF algorithm, score = sum of log-probs / length^lengthPenalty).
+    /// Each step re-runs the teacher-forced forward pass over the last `contextLength` tokens of every
+    /// live beam (no cache sharing between beams), so it costs O(beams × context) per token: meant for
+    /// short continuations. BOS is never chosen; EOS ends a hypothesis.
+    /// - Returns: the best hypothesis's new tokens (without a trailing EOS).
+    public static func beamContinuation<M: AutoregressiveModel>(
+        _ model: M, prime: [Int], search: BeamSearch, progress: (Int) -> Void = { _ in }
+    ) -> [Int] {
+        precondition(!prime.isEmpty, "the prime must hold at least one token (BOS)")
+        let V = model.vocabularySize, ctx = min(model.contextLength, 1 << 20)
+        var stepCount = 0
+        let hyps = search.search(prefix: prime) { seqs in
+            stepCount += 1
+            progress(stepCount)
+            return seqs.map { s in
+                let window = Array(s.suffix(ctx))
+                let l = model.logits([window])
+                var row = Array(l[((window.count - 1) * V)..<(window.count * V)])
+                if PerformanceTokenizer.bos < V { row[PerformanceTokenizer.bos] = -.infinity }
+                let m = row.max() ?? 0
+                let lse = m + log(row.reduce(0.0) { $0 + Double(exp($1 - m)) }).asFloat
+                return row.map { $0 - lse }
+            }
+        }
+        guard var best = hyps.first?.tokens else { return [] }
+        best.removeFirst(prime.count)
+        if best.last == PerformanceTokenizer.eos { best.removeLast() }
+        return best
+    }
+}
+
+private extension Double {
+    var asFloat: Float { Float(self) }
+}

@@ -42,6 +42,10 @@ struct MusicGenerate: ParsableCommand {
     var minP: Float = 0
     @Option(help: "Repetition penalty over the last 64 tokens (1 = off).")
     var repetitionPenalty: Float = 1.0
+    @Option(help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
+    var beam: Int?
+    @Option(help: "Beam search length penalty (score = log-prob / length^penalty).")
+    var lengthPenalty: Float = 1.0
     @Option(help: "Random seed; the same seed gives the same music.")
     var seed: UInt64 = 1
     @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file.", valueName: "OUT.mid"))
@@ -64,6 +68,12 @@ struct MusicGenerate: ParsableCommand {
         if seconds != nil && tokens != nil { throw ValidationError("give --seconds or --tokens, not both") }
         if let s = seconds, !(s > 0 && s <= 3600) { throw ValidationError("--seconds must be in (0, 3600], got \(s)") }
         if let t = tokens, !(t >= 1 && t <= 1_000_000) { throw ValidationError("--tokens must be in 1...1000000, got \(t)") }
+        if let b = beam {
+            guard let t = tokens else { throw ValidationError("--beam needs --tokens (beam search counts tokens, not seconds)") }
+            do { _ = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
         if let p = prime, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--prime: no such file: \(p)") }
@@ -96,12 +106,22 @@ struct MusicGenerate: ParsableCommand {
         let bar = ProgressLine("generating", total: total, unit: tokens != nil ? "tokens" : "cs")
         let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
         var contextLength = Int.max
-        switch net {
-        case .transformer(let m):
-            contextLength = m.contextLength
-            result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
-        case .wavenet(let m):
-            result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+        if case .transformer(let m) = net { contextLength = m.contextLength }
+        if let b = beam, let t = tokens {
+            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
+            let found: [Int]
+            switch net {
+            case .transformer(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            case .wavenet(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            }
+            result = (found, p.tokens.count > contextLength)
+        } else {
+            switch net {
+            case .transformer(let m):
+                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+            case .wavenet(let m):
+                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+            }
         }
         let dt = Date().timeIntervalSince(start)
         if result.primeTruncated {

@@ -47,4 +47,17 @@ final class GenerationTests: XCTestCase {
         try MIDIFile(notes: []).write(to: empty)
         XCTAssertThrowsError(try MusicPrime(midi: empty)) { XCTAssertEqual("\($0)", "the MIDI file holds no notes") }
     }
+
+    func testBeamOfOneIsGreedy() throws {
+        let m = TransformerModel(config: TransformerConfig(vocabSize: PerformanceTokenizer.vocabularySize, contextLength: 16,
+                                                           dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
+        m.initialize(seed: 2)
+        var rng = Xoshiro256(seed: 3)
+        for i in 0..<m.params.count { m.params.values[i] += rng.nextGaussian() * 0.2 }
+        let prime = [PerformanceTokenizer.bos, 60, 300, 64]
+        var greedy = try Sampler(temperature: 0)
+        let g = MusicGeneration.continuation(m, prime: prime, length: .tokens(11), sampler: &greedy).tokens
+        let b = MusicGeneration.beamContinuation(m, prime: prime, search: try BeamSearch(beamWidth: 1, maxLength: 11, eosToken: PerformanceTokenizer.eos))
+        XCTAssertEqual(b, g)  // within the context (4 + 11 < 16): both see the same history
+    }
 }
