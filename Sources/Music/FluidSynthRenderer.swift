@@ -50,7 +50,7 @@ public struct FluidSynthRenderer {
 
     public let soundFont: String
     public let sampleRate: Int
-    /// FluidSynth's master gain (`synth.gain`, 0...10; 0.5 keeps a four-voice chorale below clipping).
+    /// FluidSynth's master gain (`synth.gain`, 0...10; 1.0 puts a four-voice chorale near -10 dBFS peaks with TimGM6mb).
     public let gain: Double
     /// Whether FluidSynth's reverb and chorus are on.
     public let effects: Bool
@@ -58,7 +58,7 @@ public struct FluidSynthRenderer {
     public let tail: Double
 
     /// - Throws: `RenderError.noSoundFont` / `.soundFontUnreadable` (see `resolveSoundFont`).
-    public init(soundFont: String? = nil, sampleRate: Int = 44100, gain: Double = 0.5, effects: Bool = true, tail: Double = 1.5) throws {
+    public init(soundFont: String? = nil, sampleRate: Int = 44100, gain: Double = 1.0, effects: Bool = true, tail: Double = 1.5) throws {
         precondition(sampleRate >= 8000 && sampleRate <= 96000, "sample rate must be in 8000...96000 Hz")
         self.soundFont = try Self.resolveSoundFont(soundFont)
         self.sampleRate = sampleRate
