@@ -8,6 +8,7 @@ import MIDI
 public enum RenderError: Error, CustomStringConvertible, Equatable {
     case noSoundFont(searched: [String])
     case soundFontUnreadable(path: String)
+    case soundFontMissing(path: String)
     case synth(reason: String)
     case tooLong(seconds: Double)
 
@@ -16,6 +17,7 @@ public enum RenderError: Error, CustomStringConvertible, Equatable {
         case .noSoundFont(let s):
             return "no SoundFont found (looked at $SYNTH_SOUNDFONT and \(s.joined(separator: ", "))); install timgm6mb-soundfont or fluid-soundfont-gm, or set SYNTH_SOUNDFONT=/path/to/file.sf2"
         case .soundFontUnreadable(let p): return "\(p): FluidSynth cannot load this SoundFont"
+        case .soundFontMissing(let p): return "\(p): no such SoundFont file (given by --soundfont or $SYNTH_SOUNDFONT)"
         case .synth(let r): return "FluidSynth: \(r)"
         case .tooLong(let s): return String(format: "refusing to render %.0f s of audio (limit 3600 s)", s)
         }
@@ -35,11 +37,12 @@ public struct FluidSynthRenderer {
     ]
 
     /// `explicit` if given, else `$SYNTH_SOUNDFONT`, else the first Debian SoundFont that exists.
-    /// - Throws: `RenderError.noSoundFont` listing where it looked.
+    /// - Throws: `RenderError.soundFontMissing` for a named file that does not exist, `.noSoundFont` listing
+    ///   where it looked when none is named and no Debian SoundFont is installed.
     public static func resolveSoundFont(_ explicit: String? = nil) throws -> String {
         let fm = FileManager.default
         if let p = explicit ?? ProcessInfo.processInfo.environment["SYNTH_SOUNDFONT"], !p.isEmpty {
-            guard fm.fileExists(atPath: p) else { throw RenderError.soundFontUnreadable(path: p) }
+            guard fm.fileExists(atPath: p) else { throw RenderError.soundFontMissing(path: p) }
             return p
         }
         guard let p = debianSoundFonts.first(where: { fm.fileExists(atPath: $0) }) else {

@@ -5,12 +5,14 @@ import ArgumentParser
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Autoregressive audio synthesis: a WaveNet neural vocoder on the CPU.",
+        abstract: "Autoregressive audio synthesis: a WaveNet neural vocoder and a MIDI music model on the CPU.",
         discussion: """
             Vocode a recording through a trained voice:
               synth vocode speech.wav -o out.wav
             Train a voice on your own recordings (a TSV manifest with path, speaker, split columns):
               synth train --data MANIFEST.tsv --out runs/myvoice
+            Continue a chorale opening with the music model and render it through FluidSynth:
+              synth music generate --prime opening.mid --seconds 20 -o out.mid --wav out.wav
             """,
         subcommands: [Vocode.self, Generate.self, Voices.self, Train.self, MusicCommand.self]
     )

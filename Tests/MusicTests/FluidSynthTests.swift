@@ -44,9 +44,16 @@ final class FluidSynthTests: XCTestCase {
         XCTAssertEqual(try AudioIO.read(wav).frameCount, y.count)
     }
 
-    func testMissingSoundFontIsAClearError() {
+    func testMissingSoundFontIsAClearError() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bogus = dir.appendingPathComponent("bogus.sf2")
+        try Data("not a soundfont".utf8).write(to: bogus)
+        XCTAssertThrowsError(try FluidSynthRenderer(soundFont: bogus.path).render(notes: [Note(pitch: 60, velocity: 90, start: 0, end: 0.1)])) {
+            XCTAssertEqual("\($0)", "\(bogus.path): FluidSynth cannot load this SoundFont")
+        }
         XCTAssertThrowsError(try FluidSynthRenderer(soundFont: "/nonexistent/x.sf2")) {
-            XCTAssertEqual("\($0)", "/nonexistent/x.sf2: FluidSynth cannot load this SoundFont")
+            XCTAssertEqual("\($0)", "/nonexistent/x.sf2: no such SoundFont file (given by --soundfont or $SYNTH_SOUNDFONT)")
         }
     }
 }
