@@ -107,7 +107,8 @@ public final class WaveNetWorkspace {
     let z: UnsafeMutablePointer<Float>        // [N, G] pre-activation (reused per layer)
     let skip: UnsafeMutablePointer<Float>     // [N, S] skip sum, then ReLU(skip)
     let y2: UnsafeMutablePointer<Float>       // [N, S] post-net hidden (after ReLU)
-    let logits: UnsafeMutablePointer<Float>   // [N, classes], overwritten by its gradient
+    /// Logits `[time, batch, classes]` after `run(_:workspace:backward: false)`; overwritten by their gradient otherwise.
+    public let logits: UnsafeMutablePointer<Float>
     let condH: UnsafeMutablePointer<Float>    // [F, B, C] conditioning hidden (after ReLU)
     let condP: UnsafeMutablePointer<Float>    // [F, B, L*G] per-frame projections of every layer
     let spkE, spkP: UnsafeMutablePointer<Float> // [B, E], [B, L*G]

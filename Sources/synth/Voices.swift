@@ -1,6 +1,7 @@
 // `synth voices`: lists installed voices with their speakers, sample rate, receptive field and size.
 import ArgumentParser
 import Foundation
+import Music
 import WaveNet
 
 struct Voices: ParsableCommand {
@@ -26,6 +27,10 @@ struct Voices: ParsableCommand {
                              Double(bytes) / 1e6))
                 print("  speakers: \(c.speakers.joined(separator: ", "))")
             } catch {
+                if let m = try? MusicModel.load(dir) {  // a music model folder (config.json has "model_type")
+                    print("\(name)  (\(dir.path))\n  music \(m.summary)")
+                    continue
+                }
                 print("\(name)  (\(dir.path))\n  unusable: \(error)")
             }
         }

@@ -1,1 +1,0 @@
-// Music module: transformer and music model over MIDI event tokens, FluidSynth rendering.

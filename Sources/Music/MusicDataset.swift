@@ -1,0 +1,203 @@
+// Music training data: a MIDI manifest, pieces as notes and performance tokens, augmented random windows.
+import AREngine
+import Foundation
+import MIDI
+import NNCore
+
+/// Errors about a music manifest or corpus; each names the manifest (and line) or the split.
+public enum MusicDataError: Error, CustomStringConvertible, Equatable {
+    case manifest(path: String, line: Int, reason: String)
+    case empty(path: String, split: String)
+    /// A MIDI file with no notes to learn from or continue; `detail` adds what the reader tolerated, if anything.
+    case noNotes(detail: String)
+
+    public var description: String {
+        switch self {
+        case .noNotes(let d): return "the MIDI file holds no notes" + (d.isEmpty ? "" : " (\(d))")
+        case .manifest(let p, let l, let r): return "\(p):\(l): \(r)"
+        case .empty(let p, let s): return "\(p): no usable MIDI files in split '\(s)'"
+        }
+    }
+}
+
+/// A row of a music manifest: TSV with a header naming `path` and `split` (and usually `collection`);
+/// paths are relative to the manifest's folder.
+public struct MusicManifestRow: Equatable, Sendable {
+    public var path: String
+    public var collection: String
+    public var split: String
+    /// 1-based line in the manifest.
+    public var line: Int
+}
+
+/// One piece ready for training: its notes (sustain pedal already applied) and their tokens.
+public struct MusicPiece: Sendable {
+    public var path: String
+    public var notes: [Note]
+    /// `PerformanceTokenizer` tokens of `notes`, BOS ... EOS.
+    public var tokens: [Int]
+
+    public init(path: String, notes: [Note], tokenizer: PerformanceTokenizer = PerformanceTokenizer()) {
+        self.path = path
+        self.notes = notes
+        tokens = tokenizer.encode(notes: notes, sustain: false)
+    }
+}
+
+/// A MIDI file that could not be used, with a one-line reason.
+public struct SkippedFile: Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): skipped: \(reason)" }
+}
+
+public enum MusicCorpus {
+    /// Parses a manifest. - Throws: `MusicDataError.manifest` naming the line of a malformed row.
+    public static func readManifest(_ url: URL) throws -> [MusicManifestRow] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw MusicDataError.manifest(path: url.path, line: 0, reason: "cannot read the manifest as UTF-8 text")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        guard let header = lines.first, !header.isEmpty else {
+            throw MusicDataError.manifest(path: url.path, line: 1, reason: "empty manifest: expected a header 'path<TAB>collection<TAB>split'")
+        }
+        let cols = header.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let pi = cols.firstIndex(of: "path"), let si = cols.firstIndex(of: "split") else {
+            throw MusicDataError.manifest(path: url.path, line: 1, reason: "header must name 'path' and 'split' columns (tab-separated), got \(cols)")
+        }
+        let ci = cols.firstIndex(of: "collection")
+        var rows: [MusicManifestRow] = []
+        for (i, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count == cols.count else {
+                throw MusicDataError.manifest(path: url.path, line: i + 1, reason: "expected \(cols.count) tab-separated fields, got \(f.count)")
+            }
+            guard !f[pi].isEmpty else { throw MusicDataError.manifest(path: url.path, line: i + 1, reason: "empty path") }
+            rows.append(MusicManifestRow(path: f[pi], collection: ci.map { f[$0] } ?? "", split: f[si], line: i + 1))
+        }
+        return rows
+    }
+
+    /// Reads one MIDI file as a piece (sustain pedal applied to the notes).
+    /// - Throws: `MIDIError` for an unreadable or corrupt file; `MusicDataError.noNotes` if it holds no notes.
+    public static func loadPiece(_ url: URL) throws -> MusicPiece {
+        let file = try MIDIFile.read(url: url)
+        let notes = file.notes().applyingSustain(file.sustainSpans())
+        let piece = MusicPiece(path: url.path, notes: notes)
+        guard piece.tokens.count > 2 else { throw MusicDataError.noNotes(detail: file.warnings.first.map { "\($0)" } ?? "") }
+        return piece
+    }
+
+    /// Loads every file of `split`. Files that fail to parse or hold no notes are skipped and reported
+    /// through `skipped`, never fatal. - Parameter limit: at most this many files (0 = all).
+    public static func load(manifest url: URL, split: String, limit: Int = 0,
+                            skipped: (SkippedFile) -> Void = { _ in }) throws -> [MusicPiece] {
+        let base = url.deletingLastPathComponent()
+        var rows = try readManifest(url).filter { $0.split == split }
+        if limit > 0 { rows = Array(rows.prefix(limit)) }
+        var pieces: [MusicPiece] = []
+        for r in rows {
+            let file = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : base.appendingPathComponent(r.path)
+            do { pieces.append(try loadPiece(file)) } catch {
+                skipped(SkippedFile(path: file.path, reason: "\(error)"))
+            }
+        }
+        return pieces
+    }
+}
+
+/// Augmentation of training pieces (Music Transformer, Huang et al. 2018): a random transposition of
+/// `-maxTranspose...maxTranspose` semitones and a random time stretch in `1 ± maxStretch`, applied to the
+/// notes and re-tokenised for every window drawn.
+public struct MusicAugmentation: Codable, Equatable, Sendable {
+    public var maxTranspose: Int
+    public var maxStretch: Double
+    public static let none = MusicAugmentation(maxTranspose: 0, maxStretch: 0)
+    public static let standard = MusicAugmentation(maxTranspose: 3, maxStretch: 0.05)
+    public init(maxTranspose: Int, maxStretch: Double) {
+        self.maxTranspose = maxTranspose
+        self.maxStretch = maxStretch
+    }
+}
+
+/// Teacher-forcing data over performance tokens: training batches of `batchSize` random windows of
+/// `context + 1` tokens from augmented pieces (chosen in proportion to their length), and fixed
+/// validation windows that cover every validation token once (non-overlapping windows of `context + 1`
+/// tokens with stride `context`, the last padded with `ignoreIndex` = -1), without augmentation.
+/// Every token but each piece's leading BOS is scored exactly once, as in `NGramModel.evaluate`.
+public final class MusicTrainingData: TrainingData {
+    public let train: [MusicPiece]
+    public let valid: [MusicPiece]
+    public let context: Int
+    public let batchSize: Int
+    public let augmentation: MusicAugmentation
+    public let tokenizer = PerformanceTokenizer()
+    let cumulative: [Int]
+    let fixedValidation: [TokenBatch]
+
+    /// - Precondition: `train` is not empty, `context >= 1`, `batchSize >= 1`.
+    public init(train: [MusicPiece], valid: [MusicPiece], context: Int, batchSize: Int, augmentation: MusicAugmentation = .standard) {
+        precondition(!train.isEmpty && context >= 1 && batchSize >= 1)
+        self.train = train
+        self.valid = valid
+        self.context = context
+        self.batchSize = batchSize
+        self.augmentation = augmentation
+        var total = 0
+        cumulative = train.map { total += $0.tokens.count; return total }
+        fixedValidation = Self.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
+    }
+
+    /// Non-overlapping windows (stride `context`) of `context + 1` tokens over each sequence, padded with -1,
+    /// grouped into batches of at most `batchSize` rows.
+    public static func windows(_ seqs: [[Int]], context: Int, batchSize: Int) -> [TokenBatch] {
+        var rows: [[Int]] = []
+        for s in seqs where s.count >= 2 {
+            var start = 0
+            while start + 1 < s.count {
+                var w = Array(s[start..<min(s.count, start + context + 1)])
+                if w.count < context + 1 { w += [Int](repeating: -1, count: context + 1 - w.count) }
+                rows.append(w)
+                start += context
+            }
+        }
+        return stride(from: 0, to: rows.count, by: batchSize).map {
+            TokenBatch(tokens: Array(rows[$0..<min(rows.count, $0 + batchSize)]), ignoreIndex: -1)
+        }
+    }
+
+    /// Tokens of a training piece under a random augmentation.
+    public func augmentedTokens(_ piece: MusicPiece, rng: inout Xoshiro256) -> [Int] {
+        let a = augmentation
+        guard a.maxTranspose > 0 || a.maxStretch > 0 else { return piece.tokens }
+        let shift = a.maxTranspose > 0 ? rng.nextInt(below: 2 * a.maxTranspose + 1) - a.maxTranspose : 0
+        let factor = 1 + a.maxStretch * (2 * Double(rng.nextFloat()) - 1)
+        let notes = (try? piece.notes.transposed(by: shift).stretched(by: factor)) ?? piece.notes
+        return tokenizer.encode(notes: notes, sustain: false)
+    }
+
+    public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {
+        var rows: [[Int]] = []
+        for _ in 0..<batchSize {
+            let r = rng.nextInt(below: cumulative.last!)
+            var lo = 0, hi = cumulative.count - 1
+            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
+            let toks = augmentedTokens(train[lo], rng: &rng)
+            let n = context + 1
+            if toks.count > n {
+                let start = rng.nextInt(below: toks.count - n + 1)
+                rows.append(Array(toks[start..<(start + n)]))
+            } else {
+                rows.append(toks + [Int](repeating: -1, count: n - toks.count))
+            }
+        }
+        return TokenBatch(tokens: rows, ignoreIndex: -1)
+    }
+
+    public func validationBatches() -> [TokenBatch] { fixedValidation }
+
+    /// Number of scored validation tokens.
+    public var validationTokenCount: Int {
+        fixedValidation.reduce(0) { $0 + $1.tokens.reduce(0) { $0 + $1.dropFirst().filter { $0 >= 0 }.count } }
+    }
+}

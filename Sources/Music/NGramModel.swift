@@ -1,0 +1,119 @@
+// Interpolated Kneser-Ney n-gram language model over tokens: the baseline a neural model must beat.
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An interpolated Kneser-Ney n-gram model (Kneser & Ney 1995; Chen & Goodman 1998, "interpolated KN"
+/// with one absolute discount per order, `D_k = n1 / (n1 + 2 n2)` from that order's count-of-counts).
+///
+/// `P_k(w | h) = max(c_k(h w) - D_k, 0) / c_k(h ·) + D_k N1+(h ·) / c_k(h ·) · P_{k-1}(w | h')`,
+/// where `h'` drops the oldest token of `h`, `c_n` are raw counts at the highest order and `c_k` (k < n)
+/// continuation counts (the number of distinct tokens seen before the k-gram). A history never seen
+/// backs off entirely to `P_{k-1}`; `P_0` is uniform over the vocabulary, so every probability is > 0
+/// and they sum to 1 over the vocabulary. Sequences are padded on the left with `order - 1` copies of
+/// their first token (BOS), so the first real token has a full-length history.
+///
+/// N-grams are packed into a UInt64 (9 bits per token), which limits `order` to 1...7 and the
+/// vocabulary to 511 tokens.
+public final class NGramModel {
+    public let order: Int
+    public let vocabularySize: Int
+    /// counts[k-1]: k-gram → count (raw at the top order, continuation below).
+    var counts: [[UInt64: Int]]
+    /// contexts[k-1]: (k-1)-gram history → (sum of counts of its k-grams, number of distinct followers).
+    var contexts: [[UInt64: (total: Int, types: Int)]]
+    /// discounts[k-1]: D_k.
+    public private(set) var discounts: [Double]
+
+    /// - Precondition: `1 <= order <= 7`, `2 <= vocabularySize <= 511`, tokens in `0..<vocabularySize`.
+    public init(order: Int = 5, vocabularySize: Int, sequences: [[Int]]) {
+        precondition((1...7).contains(order), "n-gram order must be in 1...7, got \(order)")
+        precondition((2...511).contains(vocabularySize), "vocabulary must be in 2...511, got \(vocabularySize)")
+        self.order = order
+        self.vocabularySize = vocabularySize
+        counts = [[UInt64: Int]](repeating: [:], count: order)
+        contexts = [[UInt64: (total: Int, types: Int)]](repeating: [:], count: order)
+        discounts = [Double](repeating: 0.75, count: order)
+        // Raw counts of the top order.
+        for s in sequences where s.count >= 2 {
+            let p = Self.padded(s, order: order)
+            for i in (order - 1)..<p.count {
+                precondition(p[i] >= 0 && p[i] < vocabularySize, "token \(p[i]) outside the vocabulary")
+                counts[order - 1][Self.key(p, i - order + 1, order), default: 0] += 1
+            }
+        }
+        // Continuation counts: c_k(g) = number of distinct (k+1)-grams x·g.
+        if order >= 2 {
+            for k in stride(from: order - 1, through: 1, by: -1) {
+                var c: [UInt64: Int] = [:]
+                for g in counts[k].keys { c[Self.dropOldest(g, length: k + 1), default: 0] += 1 }
+                counts[k - 1] = c
+            }
+        }
+        for k in 1...order {
+            var ctx: [UInt64: (total: Int, types: Int)] = [:]
+            var n1 = 0, n2 = 0
+            for (g, c) in counts[k - 1] {
+                let h = g >> 9  // drop the newest token
+                let e = ctx[h] ?? (0, 0)
+                ctx[h] = (e.total + c, e.types + 1)
+                if c == 1 { n1 += 1 } else if c == 2 { n2 += 1 }
+            }
+            contexts[k - 1] = ctx
+            if n1 > 0 { discounts[k - 1] = min(0.99, max(0.05, Double(n1) / Double(n1 + 2 * n2))) }
+        }
+    }
+
+    static func padded(_ s: [Int], order: Int) -> [Int] {
+        [Int](repeating: s[0], count: order - 1) + s
+    }
+
+    /// Packs `s[start ..< start + length]` (oldest first) as base-512 digits of token + 1.
+    @inline(__always)
+    static func key(_ s: [Int], _ start: Int, _ length: Int) -> UInt64 {
+        var k: UInt64 = 0
+        for i in start..<(start + length) { k = (k << 9) | UInt64(s[i] + 1) }
+        return k
+    }
+
+    /// Removes the oldest (most significant) token of a packed `length`-gram.
+    @inline(__always)
+    static func dropOldest(_ g: UInt64, length: Int) -> UInt64 {
+        g & ((1 << UInt64(9 * (length - 1))) - 1)
+    }
+
+    /// `P(w | history)` using the last `order - 1` tokens of `history` (shorter histories use lower orders).
+    public func probability(of w: Int, history: ArraySlice<Int>) -> Double {
+        let h = Array(history.suffix(order - 1))
+        var p = 1 / Double(vocabularySize)
+        let wd = UInt64(w + 1)
+        // From unigram up: P_k uses the last k-1 tokens of h.
+        for k in 1...order {
+            guard k - 1 <= h.count else { break }
+            let hk = Self.key(h, h.count - (k - 1), k - 1)
+            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
+            let c = counts[k - 1][(hk << 9) | wd] ?? 0
+            let d = discounts[k - 1]
+            p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
+        }
+        return p
+    }
+
+    /// Mean negative log-likelihood in nats per token over every token of each sequence after its first
+    /// (the BOS), with the sequence's own left-padded history.
+    public func evaluate(_ sequences: [[Int]]) -> (nats: Double, tokens: Int) {
+        var sum = 0.0, n = 0
+        for s in sequences where s.count >= 2 {
+            let p = Self.padded(s, order: order)
+            for i in order..<p.count {
+                sum -= log(probability(of: p[i], history: p[(i - order + 1)..<i]))
+                n += 1
+            }
+        }
+        return (n > 0 ? sum / Double(n) : .nan, n)
+    }
+}

@@ -1,0 +1,142 @@
+// `synth music generate`: continues a MIDI prime (or starts from nothing) and writes MIDI and optionally WAV.
+import AREngine
+import ArgumentParser
+import Audio
+import Foundation
+import MIDI
+import Music
+import NNCore
+import WaveNet
+
+struct MusicGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a MIDI prime with a music model; write MIDI (prime + continuation) and optionally WAV.",
+        discussion: """
+            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime
+            longer than the model's context conditions the model on its last context-length tokens only (a note
+            on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of
+            music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model
+            slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track
+            (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or
+            /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
+            """)
+
+    @Option(help: ArgumentHelp("Model name (in voices/) or folder.", valueName: "NAME|DIR"))
+    var model = "music"
+    @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows.", valueName: "IN.mid"))
+    var prime: String?
+    @Option(help: "Use only the first S seconds of the prime.")
+    var primeSeconds: Double?
+    @Option(help: "Seconds of music to generate (default 20 unless --tokens is given).")
+    var seconds: Double?
+    @Option(help: "Number of tokens to generate instead of --seconds.")
+    var tokens: Int?
+    @Option(help: ArgumentHelp("Softmax temperature (0 = greedy).", valueName: "T"))
+    var temperature: Float = 1.0
+    @Option(help: "Keep the k most probable tokens (0 = off).")
+    var topK = 0
+    @Option(help: "Nucleus sampling mass in (0, 1] (1 = off).")
+    var topP: Float = 1.0
+    @Option(help: "Drop tokens below this fraction of the most probable one, in [0, 1) (0 = off).")
+    var minP: Float = 0
+    @Option(help: "Repetition penalty over the last 64 tokens (1 = off).")
+    var repetitionPenalty: Float = 1.0
+    @Option(help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
+    var beam: Int?
+    @Option(help: "Beam search length penalty (score = log-prob / length^penalty).")
+    var lengthPenalty: Float = 1.0
+    @Option(help: "Random seed; the same seed gives the same music.")
+    var seed: UInt64 = 1
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file.", valueName: "OUT.mid"))
+    var output: String
+    @Option(help: ArgumentHelp("Also render a mono 16-bit WAV through FluidSynth.", valueName: "OUT.wav"))
+    var wav: String?
+    @Option(help: "Sample rate of the WAV in Hz.")
+    var sampleRate = 44100
+    @Option(help: ArgumentHelp("SoundFont for --wav (default: $SYNTH_SOUNDFONT, then Debian's GM SoundFonts).", valueName: "FILE.sf2"))
+    var soundfont: String?
+
+    func makeSampler() throws -> Sampler {
+        do {
+            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+        } catch { throw ValidationError("\(error)") }
+    }
+
+    func validate() throws {
+        _ = try makeSampler()
+        if seconds != nil && tokens != nil { throw ValidationError("give --seconds or --tokens, not both") }
+        if let s = seconds, !(s > 0 && s <= 3600) { throw ValidationError("--seconds must be in (0, 3600], got \(s)") }
+        if let t = tokens, !(t >= 1 && t <= 1_000_000) { throw ValidationError("--tokens must be in 1...1000000, got \(t)") }
+        if let b = beam {
+            guard let t = tokens else { throw ValidationError("--beam needs --tokens (beam search counts tokens, not seconds)") }
+            do { _ = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
+        if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
+        if let p = prime, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--prime: no such file: \(p)") }
+        guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let net = try MusicModel.load(try VoiceLibrary.resolve(model))
+        // Resolve the SoundFont before any work, so a missing one fails fast.
+        let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
+        let p: MusicPrime
+        if let path = prime {
+            do { p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds) } catch {
+                throw RuntimeError("\(path): \(error)")
+            }
+            for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
+        } else {
+            p = .empty
+        }
+        let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
+        var sampler = try makeSampler()
+        let start = Date()
+        let result: (tokens: [Int], primeTruncated: Bool)
+        let total: Int
+        switch length {
+        case .tokens(let n): total = n
+        case .seconds(let s): total = Int(s * 100)
+        }
+        let bar = ProgressLine("generating", total: total, unit: tokens != nil ? "tokens" : "cs")
+        let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
+        var contextLength = Int.max
+        if case .transformer(let m) = net { contextLength = m.contextLength }
+        if let b = beam, let t = tokens {
+            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
+            let found: [Int]
+            switch net {
+            case .transformer(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            case .wavenet(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            }
+            result = (found, p.tokens.count > contextLength)
+        } else {
+            switch net {
+            case .transformer(let m):
+                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+            case .wavenet(let m):
+                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+            }
+        }
+        let dt = Date().timeIntervalSince(start)
+        if result.primeTruncated {
+            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(contextLength); the model is conditioned on its last \(contextLength) tokens (the output keeps the whole prime)")
+        }
+        let all = p.tokens + result.tokens
+        let notes = PerformanceTokenizer().decode(all)
+        let audio = try renderer.map { try $0.render(notes: notes) }
+        try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
+        if let wav, let audio, let r = renderer {
+            try AudioIO.writeWAV(audio, sampleRate: r.sampleRate, to: URL(fileURLWithPath: wav))
+        }
+        let newNotes = PerformanceTokenizer().decode(result.tokens).count
+        printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
+                        output, p.tokens.count, result.tokens.count, MusicGeneration.seconds(of: result.tokens), newNotes, dt,
+                        Double(result.tokens.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
+    }
+}

@@ -1,0 +1,173 @@
+// `synth music train`: fits a transformer (or a token WaveNet) on a MIDI manifest, with augmentation and resume.
+import AREngine
+import ArgumentParser
+import Foundation
+import MIDI
+import Music
+import NNCore
+
+struct MusicTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a music model on the MIDI files of a manifest.",
+        discussion: """
+            The manifest is TSV with a header naming `path`, `collection` and `split` (`train` or `valid`);
+            paths are relative to the manifest. Files that fail to parse or hold no notes are listed and skipped.
+            Training draws random windows of --context + 1 tokens, each from a piece transposed by a random
+            -3...+3 semitones and time-stretched by a random factor in [0.95, 1.05] (--no-augment to disable).
+            Validation covers every valid-split token once, unaugmented. It logs train and valid loss (nats and
+            bits per token), checkpoints every --checkpoint-every steps and on Ctrl-C, and keeps the best model
+            by validation loss in OUT/best/ (a model folder). Resume with --resume.
+            """)
+
+    @Option(help: ArgumentHelp("MIDI manifest (TSV with path, collection, split).", valueName: "MANIFEST"))
+    var data: String
+    @Option(help: ArgumentHelp("Run folder for checkpoints, train.log and the best model.", valueName: "DIR"))
+    var out: String
+    @Flag(help: "Continue the newest complete checkpoint in --out (model flags then come from it).")
+    var resume = false
+
+    @Option(help: "Model family: transformer or wavenet.")
+    var model = "transformer"
+    @Option(help: "Total optimizer steps (a resumed run continues up to this).")
+    var steps = 20000
+    @Option(help: "Windows per batch.")
+    var batch = 16
+    @Option(help: "Context length in tokens (window length; the transformer's positions).")
+    var context = 256
+    @Option(help: "Transformer width.")
+    var dModel = 128
+    @Option(help: "Transformer attention heads.")
+    var heads = 4
+    @Option(help: "Transformer blocks.")
+    var layers = 4
+    @Option(help: "Transformer MLP width (0 = 4 × d-model).")
+    var dFF = 0
+    @Option(help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
+    var dilationCycle = 7
+    @Option(help: "WaveNet dilation cycles.")
+    var stacks = 2
+    @Option(help: "WaveNet residual channels (gate = 2×, skip = 2×).")
+    var residual = 64
+    @Flag(help: "Disable transposition and time-stretch augmentation.")
+    var noAugment = false
+    @Option(help: "Peak learning rate (Adam).")
+    var lr: Float = 1e-3
+    @Option(help: "Linear warm-up steps before cosine decay.")
+    var warmup = 200
+    @Option(help: "Global gradient-norm clipping threshold.")
+    var clip: Float = 1
+    @Option(help: "Save a checkpoint every N steps.")
+    var checkpointEvery = 250
+    @Option(help: "Compute validation loss every N steps.")
+    var validateEvery = 250
+    @Option(help: "Print train loss every N steps.")
+    var logEvery = 25
+    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    var timeLimit: Double = 0
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+    @Option(help: "Random seed (initialisation and batches).")
+    var seed: UInt64 = 1
+    @Option(help: "Use at most N files per split (quick experiments); 0 = all.")
+    var maxFiles = 0
+
+    func validate() throws {
+        guard ["transformer", "wavenet"].contains(model) else { throw ValidationError("--model must be transformer or wavenet, got \(model)") }
+        guard steps > 0, batch > 0 else { throw ValidationError("--steps and --batch must be > 0") }
+        guard context >= 2, context <= 8192 else { throw ValidationError("--context must be in 2...8192, got \(context)") }
+        guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
+        guard layers > 0, dFF >= 0 else { throw ValidationError("--layers must be > 0 and --d-ff >= 0") }
+        guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else { throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0") }
+        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        let manifest = URL(fileURLWithPath: data), runDir = URL(fileURLWithPath: out)
+        let store = CheckpointStore(runDirectory: runDir)
+        let net: MusicModel
+        var resumeFrom: URL?
+        if resume {
+            let latest = try store.latest()
+            net = try MusicModel.fromConfig(try Data(contentsOf: latest.appendingPathComponent("config.json")),
+                                            file: latest.appendingPathComponent("config.json").path)
+            resumeFrom = latest
+        } else {
+            if !store.completeCheckpoints().isEmpty {
+                throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
+            }
+            let V = PerformanceTokenizer.vocabularySize
+            if model == "transformer" {
+                let m = TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
+                                                                   nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
+                m.initialize(seed: seed)
+                net = .transformer(m)
+            } else {
+                let m = WaveNetTokenModel(config: WaveNetTokenConfig(
+                    vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
+                    residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
+                m.initialize(seed: seed)
+                net = .wavenet(m)
+            }
+        }
+        // A resumed transformer keeps its own context length.
+        var window = context
+        if case .transformer(let m) = net { window = m.config.contextLength }
+
+        var skippedCount = 0
+        func skipped(_ s: SkippedFile) { printErr(s.description); skippedCount += 1 }
+        let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, skipped: skipped)
+        guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
+        let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, skipped: skipped)
+        let dataset = MusicTrainingData(train: train, valid: valid, context: window, batchSize: batch,
+                                        augmentation: noAugment ? .none : .standard)
+        printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
+                 "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
+        printErr("model: \(net.summary)")
+
+        let options = TrainingOptions(
+            steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
+            clipNorm: clip, checkpointEvery: checkpointEvery, validateEvery: validateEvery, logEvery: logEvery, seed: seed)
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        let logURL = runDir.appendingPathComponent("train.log")
+        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        defer { try? log.close() }
+        func emit(_ s: String) {
+            printErr(s)
+            log.write(Data((s + "\n").utf8))
+        }
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
+        let configJSON = try net.configJSON()
+        func report(_ event: TrainingEvent) {
+            switch event {
+            case let .train(step, loss, lr, norm, pps, elapsed):
+                emit(String(format: "step %d  train %.4f nats  lr %.2e  |g| %.2f  %.0f tokens/s  %@ trained",
+                            step, loss, lr, norm, pps, formatDuration(elapsed)))
+            case let .validation(step, loss, bits, best):
+                emit(String(format: "step %d  valid %.4f nats (%.3f bits/token)%@", step, loss, bits, best ? "  best" : ""))
+            case let .checkpoint(step, path):
+                emit("step \(step)  checkpoint \(path)")
+            }
+        }
+        let stop = { stopRequested != 0 || Date() > deadline }
+        switch net {
+        case .transformer(let m):
+            let trainer = Trainer(model: m, options: options, checkpoints: store)
+            if let from = resumeFrom { try trainer.resume(from: from); emit("resumed from \(from.path) at step \(trainer.state.step)") }
+            try trainer.train(dataset, configJSON: configJSON, shouldStop: stop, report: report)
+        case .wavenet(let m):
+            let trainer = Trainer(model: m, options: options, checkpoints: store)
+            if let from = resumeFrom { try trainer.resume(from: from); emit("resumed from \(from.path) at step \(trainer.state.step)") }
+            try trainer.train(dataset, configJSON: configJSON, shouldStop: stop, report: report)
+        }
+        if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
+    }
+}

@@ -1,0 +1,63 @@
+// Continuation: stops on music time or token count, never samples BOS/EOS, slides past the context, same seed = same music.
+import AREngine
+import MIDI
+import NNCore
+import XCTest
+@testable import Music
+
+final class GenerationTests: XCTestCase {
+    func model() -> TransformerModel {
+        let m = TransformerModel(config: TransformerConfig(vocabSize: PerformanceTokenizer.vocabularySize, contextLength: 16,
+                                                           dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
+        m.initialize(seed: 1)
+        // Make time shifts and the (masked) markers likely so the test exercises both.
+        for t in [PerformanceTokenizer.eos, PerformanceTokenizer.bos, 300] { m.params.value("head.bias")[t] = 4 }
+        return m
+    }
+
+    func testSecondsTokensSlidingWindowAndDeterminism() throws {
+        let m = model()
+        let prime = [PerformanceTokenizer.bos] + (0..<30).map { $0 % 2 == 0 ? 60 : 300 }
+        var s1 = try Sampler(temperature: 1, seed: 7)
+        let r = MusicGeneration.continuation(m, prime: prime, length: .seconds(10), sampler: &s1)
+        XCTAssertTrue(r.primeTruncated)  // 31 tokens > context 16
+        XCTAssertFalse(r.tokens.contains(PerformanceTokenizer.bos) || r.tokens.contains(PerformanceTokenizer.eos))
+        let secs = MusicGeneration.seconds(of: r.tokens)
+        XCTAssertGreaterThanOrEqual(secs, 10)
+        XCTAssertLessThan(secs, 11)  // the last shift may overshoot by less than one second
+        XCTAssertGreaterThan(r.tokens.count, 16)  // went past the context by sliding
+        var s2 = try Sampler(temperature: 1, seed: 7)
+        XCTAssertEqual(MusicGeneration.continuation(m, prime: prime, length: .seconds(10), sampler: &s2).tokens, r.tokens)
+        var s3 = try Sampler(temperature: 1, seed: 7)
+        XCTAssertEqual(MusicGeneration.continuation(m, prime: [PerformanceTokenizer.bos], length: .tokens(40), sampler: &s3).tokens.count, 40)
+        // Any token sequence decodes.
+        XCTAssertNoThrow(try MIDIFile(notes: PerformanceTokenizer().decode(prime + r.tokens)).encoded())
+    }
+
+    func testPrimeFromMIDI() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("p.mid")
+        try MIDIFile(notes: scale(8)).write(to: url)
+        let p = try MusicPrime(midi: url, maxSeconds: 1.2)
+        XCTAssertEqual(p.tokens.first, PerformanceTokenizer.bos)
+        XCTAssertNotEqual(p.tokens.last, PerformanceTokenizer.eos)
+        XCTAssertEqual(PerformanceTokenizer().decode(p.tokens).map(\.pitch), [60, 62, 64])
+        let empty = dir.appendingPathComponent("empty.mid")
+        try MIDIFile(notes: []).write(to: empty)
+        XCTAssertThrowsError(try MusicPrime(midi: empty)) { XCTAssertEqual("\($0)", "the MIDI file holds no notes") }
+    }
+
+    func testBeamOfOneIsGreedy() throws {
+        let m = TransformerModel(config: TransformerConfig(vocabSize: PerformanceTokenizer.vocabularySize, contextLength: 16,
+                                                           dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
+        m.initialize(seed: 2)
+        var rng = Xoshiro256(seed: 3)
+        for i in 0..<m.params.count { m.params.values[i] += rng.nextGaussian() * 0.2 }
+        let prime = [PerformanceTokenizer.bos, 60, 300, 64]
+        var greedy = try Sampler(temperature: 0)
+        let g = MusicGeneration.continuation(m, prime: prime, length: .tokens(11), sampler: &greedy).tokens
+        let b = MusicGeneration.beamContinuation(m, prime: prime, search: try BeamSearch(beamWidth: 1, maxLength: 11, eosToken: PerformanceTokenizer.eos))
+        XCTAssertEqual(b, g)  // within the context (4 + 11 < 16): both see the same history
+    }
+}

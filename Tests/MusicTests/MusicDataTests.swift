@@ -1,0 +1,66 @@
+// Music data: manifests, skipped files, augmented windows and validation windows.
+import AREngine
+import MIDI
+import NNCore
+import XCTest
+@testable import Music
+
+func tempDir() -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("music-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A C-major scale, quarter notes at 0.5 s.
+func scale(_ n: Int = 8, from pitch: Int = 60) -> [Note] {
+    let steps = [0, 2, 4, 5, 7, 9, 11, 12]
+    return (0..<n).map { Note(pitch: pitch + steps[$0 % 8], velocity: 80, start: Double($0) * 0.5, end: Double($0) * 0.5 + 0.45) }
+}
+
+final class MusicDataTests: XCTestCase {
+    func testManifestLoadingSkipsBadFiles() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try MIDIFile(notes: scale()).write(to: dir.appendingPathComponent("good.mid"))
+        try MIDIFile(notes: []).write(to: dir.appendingPathComponent("empty.mid"))
+        let good = try Data(contentsOf: dir.appendingPathComponent("good.mid"))
+        try Data("not midi".utf8).write(to: dir.appendingPathComponent("corrupt.mid"))
+        try good.prefix(10).write(to: dir.appendingPathComponent("truncated.mid"))
+        let manifest = dir.appendingPathComponent("MANIFEST.tsv")
+        try Data("path\tcollection\tsplit\ngood.mid\tx\ttrain\nempty.mid\tx\ttrain\ncorrupt.mid\tx\ttrain\ntruncated.mid\tx\ttrain\nmissing.mid\tx\ttrain\ngood.mid\tx\tvalid\n".utf8).write(to: manifest)
+        var skipped: [SkippedFile] = []
+        let train = try MusicCorpus.load(manifest: manifest, split: "train") { skipped.append($0) }
+        XCTAssertEqual(train.count, 1)
+        XCTAssertEqual(skipped.map { URL(fileURLWithPath: $0.path).lastPathComponent }, ["empty.mid", "corrupt.mid", "truncated.mid", "missing.mid"])
+        XCTAssertTrue(skipped[0].reason.contains("no notes"), skipped[0].reason)
+        XCTAssertTrue(skipped[1].reason.contains("not a Standard MIDI File"), skipped[1].reason)
+        XCTAssertEqual(train[0].tokens.first, PerformanceTokenizer.bos)
+        XCTAssertEqual(train[0].tokens.last, PerformanceTokenizer.eos)
+        // A malformed manifest row is an error naming the line.
+        try Data("path\tcollection\tsplit\ngood.mid\tx\n".utf8).write(to: manifest)
+        XCTAssertThrowsError(try MusicCorpus.load(manifest: manifest, split: "train")) {
+            XCTAssertEqual("\($0)", "\(manifest.path):2: expected 3 tab-separated fields, got 2")
+        }
+    }
+
+    func testTrainingWindowsAreAugmentedAndValidationCoversEveryToken() {
+        let pieces = [MusicPiece(path: "a", notes: scale(40)), MusicPiece(path: "b", notes: scale(3, from: 70))]
+        let data = MusicTrainingData(train: pieces, valid: pieces, context: 16, batchSize: 3)
+        var rng = Xoshiro256(seed: 1)
+        var pitchesSeen = Set<Int>()
+        for _ in 0..<50 {
+            let b = data.trainingBatch(rng: &rng)
+            XCTAssertEqual(b.batch, 3)
+            XCTAssertEqual(b.time, 16)
+            for row in b.tokens { for t in row where t >= 0 && t < 128 { pitchesSeen.insert(t) } }
+        }
+        // Transposition of ±3 reaches pitches below and above the untransposed range.
+        XCTAssertTrue(pitchesSeen.contains(57) && pitchesSeen.contains(77), "\(pitchesSeen.sorted())")
+        // Validation: every token after each BOS is a target exactly once.
+        let total = pieces.reduce(0) { $0 + $1.tokens.count - 1 }
+        XCTAssertEqual(data.validationTokenCount, total)
+        let v = data.validationBatches()
+        XCTAssertEqual(v.flatMap(\.tokens).first, pieces[0].tokens.prefix(17).map { $0 })
+        XCTAssertEqual(v.map(\.tokens.count).reduce(0, +), (pieces[0].tokens.count - 1 + 15) / 16 + (pieces[1].tokens.count - 1 + 15) / 16)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class MusicTestsPlaceholder: XCTestCase { func testNothingYet() {} }

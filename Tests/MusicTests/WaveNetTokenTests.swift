@@ -1,0 +1,62 @@
+// The WaveNet stack over tokens: trains through the same loss interface, cached == full, gradients.
+import AREngine
+import NNCore
+import XCTest
+@testable import Music
+
+final class WaveNetTokenTests: XCTestCase {
+    func tinyModel() -> WaveNetTokenModel {
+        let m = WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: 13, dilations: [1, 2, 4, 1], residualChannels: 4,
+                                                             gateChannels: 6, skipChannels: 5))
+        m.initialize(seed: 4)
+        var rng = Xoshiro256(seed: 8)
+        for i in 0..<m.parameters.count { m.parameters.values[i] += rng.nextGaussian() * 0.2 }
+        return m
+    }
+
+    func testCachedStepMatchesFullForward() {
+        let m = tinyModel()
+        let seqs = [[0, 3, 7, 7, 1, 12, 2, 4, 5, 11], [9, 8, 1, 2, 3, 4, 6, 6, 0, 1]]
+        let full = m.logits(seqs)
+        let V = m.vocabularySize, T = seqs[0].count
+        var state = m.makeState(batch: 2)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: 2 * V)
+        defer { out.deallocate() }
+        for pass in 0..<2 {
+            m.reset(&state)
+            var maxDiff: Float = 0
+            for t in 0..<T {
+                m.step([seqs[0][t], seqs[1][t]], state: &state, logits: out)
+                for b in 0..<2 { for v in 0..<V { maxDiff = max(maxDiff, abs(out[b * V + v] - full[(b * T + t) * V + v])) } }
+            }
+            XCTAssertLessThan(maxDiff, 1e-4, "pass \(pass): cached vs full logits, max |diff| \(maxDiff)")
+        }
+    }
+
+    func testLossGradientsMatchFiniteDifferences() {
+        let m = tinyModel()
+        let batch = TokenBatch(tokens: [[1, 4, 2, 9, 10, 3, 3, 0], [5, 5, 6, 7, 8, 2, -1, -1]])
+        m.parameters.zeroGrads()
+        let (_, count) = m.loss(batch, backward: true)
+        XCTAssertEqual(count, 12)
+        let analytic = Array(UnsafeBufferPointer(start: m.parameters.grads, count: m.parameters.count))
+        func loss() -> Double { let r = m.loss(batch, backward: false); return r.sum / Double(r.count) }
+        for name in ["input_embedding", "layers.1.conv.weight", "layers.3.out.weight", "post.conv2.weight", "cond.conv.bias"] {
+            let e = m.parameters.entry(name)!
+            analytic.withUnsafeBufferPointer { a in
+                assertGradientsMatch(name, x: m.parameters.values + e.offset, count: e.count, analytic: a.baseAddress! + e.offset,
+                                     maxChecks: 8, eps: 1e-2, loss: loss)
+            }
+        }
+    }
+
+    func testConfigRoundTripsThroughModelFolder() throws {
+        let m = tinyModel()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wntok-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try MusicModel.wavenet(m).save(to: dir)
+        guard case .wavenet(let back) = try MusicModel.load(dir) else { return XCTFail("wrong family") }
+        XCTAssertEqual(back.config, m.config)
+        XCTAssertEqual(back.logits([[1, 2, 3]]), m.logits([[1, 2, 3]]))
+    }
+}
