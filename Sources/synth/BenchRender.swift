@@ -9,10 +9,7 @@ struct BenchRender: ParsableCommand {
         commandName: "bench-render",
         abstract: "Measure batch-rendering throughput (used by scripts/bench-render.sh).",
         discussion: """
-            Renders threads x B utterances of --seconds each (random normalised log-mels, speakers in turn) for each B, \
-            with the same BatchRenderer as `synth render` (no file I/O), and prints seconds of audio per wall-clock \
-            second. Uses --voice if it resolves, else the reference configuration (2 x 10 dilations, R 64, G 128, \
-            S 128) with random weights.
+            Renders threads x B utterances of --seconds each (random normalised log-mels, speakers in turn) for each B, with the same BatchRenderer as `synth render` (no file I/O), and prints seconds of audio per wall-clock second. Uses --voice if it resolves, else the reference configuration (2 x 10 dilations, R 64, G 128, S 128) with random weights.
             """,
         shouldDisplay: false)
 

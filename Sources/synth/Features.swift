@@ -8,11 +8,7 @@ struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the voice's normalised log-mel features of a recording as .npy.",
         discussion: """
-            OUT.npy is float32, C order, shape [frames, mel_bins], frames = 1 + samples / hop_length, holding \
-            (ln(max(mel_power, log_floor)) - feature_mean) / feature_std with the voice's config.json values \
-            (librosa-compatible mel power spectrogram, centred frames). Any such array, e.g. from an external \
-            acoustic model, can be rendered with `synth vocode X.npy` or as a `synth render` input. \
-            See docs/features.md.
+            OUT.npy is float32, C order, shape [frames, mel_bins], frames = 1 + samples / hop_length, holding (ln(max(mel_power, log_floor)) - feature_mean) / feature_std with the voice's config.json values (librosa-compatible mel power spectrogram, centred frames). Any such array, e.g. from an external acoustic model, can be rendered with `synth vocode X.npy` or as a `synth render` input. See docs/features.md.
             """)
 
     @Argument(help: ArgumentHelp("Input audio file (WAV, FLAC, OGG, ...).", valueName: "IN"))

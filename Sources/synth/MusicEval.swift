@@ -11,9 +11,7 @@ struct MusicEval: ParsableCommand {
         commandName: "eval",
         abstract: "Report the NLL of a music model and of an n-gram baseline on a split.",
         discussion: """
-            Both are scored on the same tokens: every token after each piece's BOS in the chosen split
-            (performance encoding, no augmentation). The baseline is an interpolated Kneser-Ney n-gram fitted
-            on the train split. The model reads non-overlapping windows of its context length.
+            Both are scored on the same tokens: every token after each piece's BOS in the chosen split (performance encoding, no augmentation). The baseline is an interpolated Kneser-Ney n-gram fitted on the train split. The model reads non-overlapping windows of its context length.
             """)
 
     @Option(help: ArgumentHelp("MIDI manifest (TSV with path, collection, split).", valueName: "MANIFEST"))

@@ -13,13 +13,7 @@ struct MusicGenerate: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a MIDI prime with a music model; write MIDI (prime + continuation) and optionally WAV.",
         discussion: """
-            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime
-            longer than the model's context conditions the model on its last context-length tokens only (a note
-            on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of
-            music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model
-            slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track
-            (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or
-            /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
+            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
             """)
 
     @Option(help: ArgumentHelp("Model name (in voices/) or folder.", valueName: "NAME|DIR"))

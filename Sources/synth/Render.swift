@@ -10,24 +10,11 @@ struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render many utterances from a manifest, B at a time in lockstep.",
         discussion: """
-            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. \
-            `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of \
-            normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. \
-            `speaker` names the speaker embedding (it need not be the speaker of the recording). `output` is a \
-            file name inside --out (default: the input's name with .wav); `seed` defaults to \
-            `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: \
-            `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
+            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
 
-            Resumable: outputs that already exist are skipped (they are written atomically, so an existing \
-            file is complete); kill and rerun at any time. Bad lines are reported with their line number at \
-            the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or \
-            skipped, 1 if any failed.
+            Resumable: outputs that already exist are skipped (they are written atomically, so an existing file is complete); kill and rerun at any time. Bad lines are reported with their line number at the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or skipped, 1 if any failed.
 
-            Sharding: --shard K/N renders data rows i with i mod N == K (K is 0-based, 0 <= K < N). Without \
-            --shard, the shard comes from SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of \
-            SLURM_ARRAY_TASK_COUNT in a Slurm job array, or from JOB_COMPLETION_INDEX of SYNTH_SHARDS in a \
-            Kubernetes indexed Job; otherwise everything is rendered. Duplicate output names are checked over \
-            the whole manifest, so shards never write the same file. See docs/scale-out.md.
+            Sharding: --shard K/N renders data rows i with i mod N == K (K is 0-based, 0 <= K < N). Without --shard, the shard comes from SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of SLURM_ARRAY_TASK_COUNT in a Slurm job array, or from JOB_COMPLETION_INDEX of SYNTH_SHARDS in a Kubernetes indexed Job; otherwise everything is rendered. Duplicate output names are checked over the whole manifest, so shards never write the same file. See docs/scale-out.md.
             """)
 
     @Argument(help: ArgumentHelp("CSV/TSV manifest with input, speaker[, output][, seed] columns.", valueName: "MANIFEST"))
