@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore"]),
-        .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
