@@ -10,6 +10,9 @@ echo
 echo "# synth vocode samples/arctic_a0009.wav (default voice, 1 thread)"
 mkdir -p out
 /usr/bin/time -f "peak memory (max RSS): %M KB" "$BIN" vocode samples/arctic_a0009.wav -o out/bench.wav 2>&1 | grep -E "real-time factor|peak memory"
+echo
+echo "# synth music generate: tokens/s of cached (KV-cache) generation, voices/music, 1 thread"
+"$BIN" music generate --tokens 2000 --seed 1 -o out/bench.mid 2>&1 | grep -E "tokens/s"
 if [ -x scripts/bench-render.sh ]; then
     echo
     bash scripts/bench-render.sh
