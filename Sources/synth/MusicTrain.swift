@@ -45,24 +45,7 @@ struct MusicTrain: ParsableCommand {
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
-    @Option(help: "Peak learning rate (Adam).")
-    var lr: Float = 1e-3
-    @Option(help: "Linear warm-up steps before cosine decay.")
-    var warmup = 200
-    @Option(help: "Global gradient-norm clipping threshold.")
-    var clip: Float = 1
-    @Option(help: "Save a checkpoint every N steps.")
-    var checkpointEvery = 250
-    @Option(help: "Compute validation loss every N steps.")
-    var validateEvery = 250
-    @Option(help: "Print train loss every N steps.")
-    var logEvery = 25
-    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
-    var timeLimit: Double = 0
-    @Option(help: "OpenBLAS threads.")
-    var threads = 1
-    @Option(help: "Random seed (initialisation and batches).")
-    var seed: UInt64 = 1
+    @OptionGroup var training: TrainingFlags
     @Option(help: "Use at most N files per split (quick experiments); 0 = all.")
     var maxFiles = 0
 
@@ -73,14 +56,11 @@ struct MusicTrain: ParsableCommand {
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
         guard layers > 0, dFF >= 0 else { throw ValidationError("--layers must be > 0 and --d-ff >= 0") }
         guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else { throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0") }
         guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
     }
 
     func run() throws {
-        BLAS.setThreads(threads)
+        BLAS.setThreads(training.threads)
         let manifest = URL(fileURLWithPath: data), runDir = URL(fileURLWithPath: out)
         let store = CheckpointStore(runDirectory: runDir)
         let net: MusicModel
@@ -98,13 +78,13 @@ struct MusicTrain: ParsableCommand {
             if model == "transformer" {
                 let m = TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
                                                                    nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
-                m.initialize(seed: seed)
+                m.initialize(seed: training.seed)
                 net = .transformer(m)
             } else {
                 let m = WaveNetTokenModel(config: WaveNetTokenConfig(
                     vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                     residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
-                m.initialize(seed: seed)
+                m.initialize(seed: training.seed)
                 net = .wavenet(m)
             }
         }
@@ -123,45 +103,15 @@ struct MusicTrain: ParsableCommand {
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
         printErr("model: \(net.summary)")
 
-        let options = TrainingOptions(
-            steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
-            clipNorm: clip, checkpointEvery: checkpointEvery, validateEvery: validateEvery, logEvery: logEvery, seed: seed)
-        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
-        let logURL = runDir.appendingPathComponent("train.log")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-        let log = try FileHandle(forWritingTo: logURL)
-        log.seekToEndOfFile()
-        defer { try? log.close() }
-        func emit(_ s: String) {
-            printErr(s)
-            log.write(Data((s + "\n").utf8))
-        }
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
-        let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
-        let configJSON = try net.configJSON()
-        func report(_ event: TrainingEvent) {
-            switch event {
-            case let .train(step, loss, lr, norm, pps, elapsed):
-                emit(String(format: "step %d  train %.4f nats  lr %.2e  |g| %.2f  %.0f tokens/s  %@ trained",
-                            step, loss, lr, norm, pps, formatDuration(elapsed)))
-            case let .validation(step, loss, bits, best):
-                emit(String(format: "step %d  valid %.4f nats (%.3f bits/token)%@", step, loss, bits, best ? "  best" : ""))
-            case let .checkpoint(step, path):
-                emit("step \(step)  checkpoint \(path)")
-            }
-        }
-        let stop = { stopRequested != 0 || Date() > deadline }
+        let options = training.options(steps: steps), configJSON = try net.configJSON()
+        let perStep = batch * window
         switch net {
         case .transformer(let m):
-            let trainer = Trainer(model: m, options: options, checkpoints: store)
-            if let from = resumeFrom { try trainer.resume(from: from); emit("resumed from \(from.path) at step \(trainer.state.step)") }
-            try trainer.train(dataset, configJSON: configJSON, shouldStop: stop, report: report)
+            try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
+                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep)
         case .wavenet(let m):
-            let trainer = Trainer(model: m, options: options, checkpoints: store)
-            if let from = resumeFrom { try trainer.resume(from: from); emit("resumed from \(from.path) at step \(trainer.state.step)") }
-            try trainer.train(dataset, configJSON: configJSON, shouldStop: stop, report: report)
+            try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
+                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep)
         }
-        if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
     }
 }

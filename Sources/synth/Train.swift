@@ -6,9 +6,6 @@ import Foundation
 import NNCore
 import WaveNet
 
-/// Set by SIGINT/SIGTERM; the trainer checks it every step, saves a checkpoint and stops.
-nonisolated(unsafe) var stopRequested: Int32 = 0
-
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a WaveNet voice on recordings listed in a manifest.",
@@ -33,24 +30,7 @@ struct Train: ParsableCommand {
     var batch = 8
     @Option(help: "Segment length in samples (rounded down to a multiple of hop length).")
     var segment = 4000
-    @Option(help: "Peak learning rate (Adam).")
-    var lr: Float = 1e-3
-    @Option(help: "Linear warm-up steps before cosine decay.")
-    var warmup = 200
-    @Option(help: "Global gradient-norm clipping threshold.")
-    var clip: Float = 1
-    @Option(help: "Save a checkpoint every N steps.")
-    var checkpointEvery = 200
-    @Option(help: "Compute validation loss every N steps.")
-    var validateEvery = 200
-    @Option(help: "Print train loss every N steps.")
-    var logEvery = 20
-    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
-    var timeLimit: Double = 0
-    @Option(help: "OpenBLAS threads.")
-    var threads = 1
-    @Option(help: "Random seed (initialisation and batches).")
-    var seed: UInt64 = 1
+    @OptionGroup var training: TrainingFlags
     @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
 
@@ -78,9 +58,6 @@ struct Train: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else { throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0") }
         guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1 else { throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1") }
         guard residual > 0, gate > 0, gate % 2 == 0, skip > 0, condChannels > 0, speakerDim > 0 else {
             throw ValidationError("channel counts must be > 0 and --gate even")
@@ -89,7 +66,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(threads)
+        BLAS.setThreads(training.threads)
         let manifestURL = URL(fileURLWithPath: data)
         let runDir = URL(fileURLWithPath: out)
         let store = CheckpointStore(runDirectory: runDir)
@@ -151,47 +128,15 @@ struct Train: ParsableCommand {
         let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch)
 
         let model = WaveNetModel(config: config)
-        model.initialize(seed: seed)
+        model.initialize(seed: training.seed)
         printErr("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
                  String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                         1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
                         model.params.count, 2 * Double(config.macsPerSample) / 1e6))
-        let options = TrainingOptions(
-            steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
-            clipNorm: clip, checkpointEvery: checkpointEvery, validateEvery: validateEvery, logEvery: logEvery, seed: seed)
-        let trainer = Trainer(model: WaveNetTrainable(model: model), options: options, checkpoints: store)
-        if let from = resumeFrom {
-            try trainer.resume(from: from)
-            printErr("resumed from \(from.path) at step \(trainer.state.step)")
-        }
-        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let configJSON = try enc.encode(config)
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
-        let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
-        let logURL = runDir.appendingPathComponent("train.log")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-        let log = try FileHandle(forWritingTo: logURL)
-        log.seekToEndOfFile()
-        func emit(_ s: String) {
-            printErr(s)
-            log.write(Data((s + "\n").utf8))
-        }
-        try trainer.train(dataset, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
-            switch event {
-            case let .train(step, loss, lr, norm, pps, elapsed):
-                let eta = Double((steps - step) * batch * dataset.segment) / max(pps, 1)
-                emit(String(format: "step %d/%d  train %.4f nats  lr %.2e  |g| %.2f  %.0f samples/s  %@ trained  ETA %@",
-                            step, steps, loss, lr, norm, pps, formatDuration(elapsed), formatDuration(eta)))
-            case let .validation(step, loss, bits, best):
-                emit(String(format: "step %d  valid %.4f nats (%.3f bits/sample)%@", step, loss, bits, best ? "  best" : ""))
-            case let .checkpoint(step, path):
-                emit("step \(step)  checkpoint \(path)")
-            }
-        }
-        try? log.close()
-        if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
+        try runTraining(trainer, data: dataset, configJSON: try enc.encode(config), runDirectory: runDir, resumeFrom: resumeFrom,
+                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment)
     }
 }

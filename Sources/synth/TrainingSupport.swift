@@ -1,0 +1,89 @@
+// What `synth train` and `synth music train` share: optimizer and schedule flags, and the run loop with
+// train.log, Ctrl-C/SIGTERM checkpoints, a wall-clock limit and progress lines with ETA.
+import AREngine
+import ArgumentParser
+import Foundation
+import NNCore
+
+/// Set by SIGINT/SIGTERM; the trainer checks it every step, saves a checkpoint and stops.
+nonisolated(unsafe) var stopRequested: Int32 = 0
+
+/// Optimizer, schedule and bookkeeping options common to every training command.
+struct TrainingFlags: ParsableArguments {
+    @Option(help: "Peak learning rate (Adam).")
+    var lr: Float = 1e-3
+    @Option(help: "Linear warm-up steps before cosine decay (to lr/20 at --steps).")
+    var warmup = 200
+    @Option(help: "Global gradient-norm clipping threshold.")
+    var clip: Float = 1
+    @Option(help: "Save a checkpoint every N steps.")
+    var checkpointEvery = 250
+    @Option(help: "Compute validation loss every N steps.")
+    var validateEvery = 250
+    @Option(help: "Print train loss every N steps.")
+    var logEvery = 25
+    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    var timeLimit: Double = 0
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+    @Option(help: "Random seed (initialisation and batches).")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
+        guard warmup >= 0, clip >= 0 else { throw ValidationError("--warmup and --clip must be >= 0") }
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else {
+            throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0")
+        }
+        guard timeLimit >= 0 else { throw ValidationError("--time-limit must be >= 0, got \(timeLimit)") }
+    }
+
+    func options(steps: Int) -> TrainingOptions {
+        TrainingOptions(
+            steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
+            clipNorm: clip, checkpointEvery: checkpointEvery, validateEvery: validateEvery, logEvery: logEvery, seed: seed)
+    }
+}
+
+/// Runs `trainer` to its step count, appending every progress line to `RUN/train.log` as well as stderr.
+/// - Parameters:
+///   - unit: what a position is ("samples", "tokens"), for the throughput and bits lines.
+///   - positionsPerStep: scored positions per step, for the ETA.
+func runTraining<M: TrainableModel, D: TrainingData>(
+    _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
+    unit: String, positionsPerStep: Int
+) throws where D.Batch == M.Batch {
+    try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    let logURL = runDirectory.appendingPathComponent("train.log")
+    if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+    let log = try FileHandle(forWritingTo: logURL)
+    log.seekToEndOfFile()
+    defer { try? log.close() }
+    func emit(_ s: String) {
+        printErr(s)
+        log.write(Data((s + "\n").utf8))
+    }
+    if let from = resumeFrom {
+        try trainer.resume(from: from)
+        emit("resumed from \(from.path) at step \(trainer.state.step)")
+    }
+    signal(SIGINT) { _ in stopRequested = 1 }
+    signal(SIGTERM) { _ in stopRequested = 1 }
+    let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
+    let steps = trainer.options.steps
+    let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
+    try trainer.train(data, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
+        switch event {
+        case let .train(step, loss, lr, norm, pps, elapsed):
+            let eta = Double((steps - step) * positionsPerStep) / max(pps, 1)
+            emit(String(format: "step %d/%d  train %.4f nats  lr %.2e  |g| %.2f  %.0f %@/s  %@ trained  ETA %@",
+                        step, steps, loss, lr, norm, pps, unit, formatDuration(elapsed), formatDuration(eta)))
+        case let .validation(step, loss, bits, best):
+            emit(String(format: "step %d  valid %.4f nats (%.3f bits/%@)%@", step, loss, bits, singular, best ? "  best" : ""))
+        case let .checkpoint(step, path):
+            emit("step \(step)  checkpoint \(path)")
+        }
+    }
+    if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
+}
