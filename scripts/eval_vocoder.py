@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Objective intelligibility and quality of a vocoded file against its reference recording.
 
-Usage: python3 scripts/eval_vocoder.py REFERENCE.wav VOCODED.wav
+Usage: python3 scripts/eval_vocoder.py REFERENCE.wav VOCODED.wav [--text "the sentence"]
 
 Prints STOI (Taal et al. 2011, 0..1; ~0.6 is unintelligible, >0.85 clearly intelligible), wide-band PESQ
-(ITU-T P.862.2, 1..4.5) and the log-mel spectral distance in dB. Needs: pip install pystoi pesq soundfile numpy librosa.
-Not used by the test suite.
+(ITU-T P.862.2, 1..4.5), the log-mel distance in dB, and, if pocketsphinx is installed (it ships an English
+acoustic model, so it runs offline), what CMU PocketSphinx recognises in both files and the word error rate of
+the vocoded file against --text (default: the recognition of the reference).
+Needs: pip install pystoi pesq soundfile numpy librosa [pocketsphinx]. Not used by the test suite.
 """
+import argparse
 import sys
 
 import librosa
@@ -16,9 +19,39 @@ from pesq import pesq
 from pystoi import stoi
 
 
-def main(ref_path, deg_path):
-    ref, sr = sf.read(ref_path, dtype="float32")
-    deg, sr2 = sf.read(deg_path, dtype="float32")
+def recognise(x, sr):
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        return None
+    if sr != 16000:
+        x = librosa.resample(x, orig_sr=sr, target_sr=16000)
+    d = Decoder(samprate=16000)
+    d.start_utt()
+    d.process_raw((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
+    d.end_utt()
+    return d.hyp().hypstr if d.hyp() else ""
+
+
+def wer(ref, hyp):
+    r, h = ref.lower().split(), hyp.lower().split()
+    d = np.zeros((len(r) + 1, len(h) + 1), dtype=int)
+    d[:, 0] = range(len(r) + 1)
+    d[0, :] = range(len(h) + 1)
+    for i in range(1, len(r) + 1):
+        for j in range(1, len(h) + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (r[i - 1] != h[j - 1]))
+    return d[len(r), len(h)] / max(len(r), 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("reference")
+    ap.add_argument("vocoded")
+    ap.add_argument("--text", help="the sentence spoken (lower case, no punctuation)")
+    a = ap.parse_args()
+    ref, sr = sf.read(a.reference, dtype="float32")
+    deg, sr2 = sf.read(a.vocoded, dtype="float32")
     if ref.ndim > 1:
         ref = ref.mean(axis=1)
     if sr2 != sr:
@@ -35,10 +68,13 @@ def main(ref_path, deg_path):
     m1 = np.log10(np.maximum(librosa.feature.melspectrogram(y=ref, **kw), 1e-5))
     m2 = np.log10(np.maximum(librosa.feature.melspectrogram(y=deg, **kw), 1e-5))
     lsd = 10 * np.sqrt(np.mean((m1 - m2) ** 2))
-    print(f"STOI {s:.3f}  PESQ-WB {p:.2f}  log-mel distance {lsd:.2f} dB  ({deg_path})")
+    line = f"STOI {s:.3f}  PESQ-WB {p:.2f}  log-mel distance {lsd:.2f} dB"
+    heard = recognise(deg, sr)
+    if heard is not None:
+        truth = a.text or recognise(ref, sr)
+        line += f"  WER {wer(truth, heard):.2f}  ASR: \"{heard}\" (reference: \"{truth}\")"
+    print(f"{line}  ({a.vocoded})")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main()
