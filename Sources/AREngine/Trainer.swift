@@ -136,9 +136,10 @@ public final class Trainer<Model: TrainableModel> {
             }
             if state.step % options.validateEvery == 0 || state.step == options.steps {
                 let v = validate(data)
-                let best = v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true)
+                // Without validation data (v is NaN), best/ follows the latest weights so a voice folder always exists.
+                let best = v.isNaN || (v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true))
                 if best {
-                    state.bestValidLoss = v
+                    if v.isFinite { state.bestValidLoss = v }
                     if let store = checkpoints { try store.saveBest(params: params, configJSON: configJSON, validLoss: v, step: state.step) }
                 }
                 report(.validation(step: state.step, loss: v, bitsPerPosition: v / log(2.0), isBest: best))

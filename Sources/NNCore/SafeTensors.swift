@@ -92,7 +92,7 @@ public enum SafeTensors {
             else { throw TensorFileError.corrupt(file: path, reason: "tensor '\(name)' data out of bounds or wrong size") }
             var floats = [Float](repeating: 0, count: count)
             floats.withUnsafeMutableBytes { dst in
-                data.copyBytes(to: dst, from: (base + offs[0])..<(base + offs[1]))
+                _ = data.copyBytes(to: dst, from: (base + offs[0])..<(base + offs[1]))
             }
             tensors[name] = (shape, floats)
         }

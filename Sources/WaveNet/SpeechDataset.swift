@@ -66,7 +66,11 @@ public enum SpeechManifest {
             guard !f[pi].isEmpty, !f[si].isEmpty else {
                 throw DatasetError.manifest(path: url.path, line: i + 1, reason: "empty path or speaker")
             }
-            rows.append(ManifestRow(path: f[pi], speaker: f[si], split: spi.map { f[$0] } ?? "train", line: i + 1))
+            let split = spi.map { f[$0] } ?? "train"
+            guard split == "train" || split == "valid" else {
+                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "split must be 'train' or 'valid', got '\(split)'")
+            }
+            rows.append(ManifestRow(path: f[pi], speaker: f[si], split: split, line: i + 1))
         }
         return rows
     }

@@ -24,6 +24,9 @@ public struct Voice {
         guard let data = FileManager.default.contents(atPath: cfgURL.path) else {
             throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing or unreadable")
         }
+        if let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let kind = obj["model_type"] as? String {
+            throw VoiceError.invalidConfig(file: cfgURL.path, reason: "this folder holds a music model (model_type \(kind)), not a vocoder voice; use it with `synth music generate --model`")
+        }
         let config: WaveNetConfig
         do { config = try JSONDecoder().decode(WaveNetConfig.self, from: data) } catch let e as DecodingError {
             throw VoiceError.invalidConfig(file: cfgURL.path, reason: Self.describe(e))
@@ -104,6 +107,7 @@ public enum VoiceLibrary {
            fm.fileExists(atPath: (nameOrPath as NSString).appendingPathComponent("config.json")) {
             return URL(fileURLWithPath: nameOrPath)
         }
-        throw VoiceError.unknownVoice(name: nameOrPath, searched: searchPaths().map(\.path), available: installed().map(\.name))
+        let existing = searchPaths().filter { fm.fileExists(atPath: $0.path) }
+        throw VoiceError.unknownVoice(name: nameOrPath, searched: existing.map(\.path), available: installed().map(\.name))
     }
 }

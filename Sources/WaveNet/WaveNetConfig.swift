@@ -14,7 +14,7 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
         case .invalidConfig(let f, let r): return "\(f): invalid voice config: \(r)"
         case .unknownVoice(let n, let s, let a):
             let list = a.isEmpty ? "no voices installed" : "available: \(a.joined(separator: ", "))"
-            return "unknown voice '\(n)' (looked in \(s.joined(separator: ", ")); \(list)"
+            return "unknown voice '\(n)' (looked in \(s.joined(separator: ", "))); \(list)"
         case .unknownSpeaker(let n, let a):
             return "unknown speaker '\(n)'; this voice has: \(a.joined(separator: ", "))"
         case .incompatibleFeatures(let r): return "features do not match the voice: \(r)"

@@ -16,6 +16,7 @@ final class ProgressLine {
     let unit: String
     let start = Date()
     var last = Date.distantPast
+    var finished = false
     let isTTY = isatty(2) != 0
 
     init(_ label: String, total: Int, unit: String) {
@@ -26,7 +27,8 @@ final class ProgressLine {
 
     func update(_ done: Int, extra: String = "") {
         let now = Date()
-        guard done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
+        guard !finished, done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
+        if done >= total { finished = true }
         last = now
         let dt = now.timeIntervalSince(start)
         let rate = dt > 0 ? Double(done) / dt : 0
@@ -47,6 +49,16 @@ func formatDuration(_ s: Double) -> String {
     guard s.isFinite else { return "?" }
     let t = Int(s.rounded())
     return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+}
+
+/// Fails before any work if an output file's folder does not exist (so a long run never ends in
+/// "cannot write"). - Throws: `ValidationError` naming the folder.
+func checkOutputFolder(_ path: String, option: String) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw ValidationError("\(option): output folder \(dir) does not exist")
+    }
 }
 
 /// Options shared by commands that sample from a voice.

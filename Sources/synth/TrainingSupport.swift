@@ -56,9 +56,9 @@ func runTraining<M: TrainableModel, D: TrainingData>(
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logURL = runDirectory.appendingPathComponent("train.log")
-    if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+    if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
     let log = try FileHandle(forWritingTo: logURL)
-    log.seekToEndOfFile()
+    _ = log.seekToEndOfFile()
     defer { try? log.close() }
     func emit(_ s: String) {
         printErr(s)
@@ -68,10 +68,20 @@ func runTraining<M: TrainableModel, D: TrainingData>(
         try trainer.resume(from: from)
         emit("resumed from \(from.path) at step \(trainer.state.step)")
     }
+    let steps = trainer.options.steps
+    if trainer.state.step >= steps {
+        printErr("already at step \(trainer.state.step) of --steps \(steps); raise --steps to train further")
+        return
+    }
+    if trainer.options.schedule.warmupSteps >= steps {
+        printErr("note: --warmup \(trainer.options.schedule.warmupSteps) >= --steps \(steps): the learning rate never leaves warm-up")
+    }
+    if data.validationBatches().isEmpty {
+        printErr("note: no validation data (no usable valid-split rows): best/ will hold the latest weights at each validation step")
+    }
     signal(SIGINT) { _ in stopRequested = 1 }
     signal(SIGTERM) { _ in stopRequested = 1 }
     let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
-    let steps = trainer.options.steps
     let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
     try trainer.train(data, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
         switch event {
@@ -79,6 +89,8 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             let eta = Double((steps - step) * positionsPerStep) / max(pps, 1)
             emit(String(format: "step %d/%d  train %.4f nats  lr %.2e  |g| %.2f  %.0f %@/s  %@ trained  ETA %@",
                         step, steps, loss, lr, norm, pps, unit, formatDuration(elapsed), formatDuration(eta)))
+        case let .validation(step, loss, _, _) where loss.isNaN:
+            emit("step \(step)  no validation data; best/ holds these weights")
         case let .validation(step, loss, bits, best):
             emit(String(format: "step %d  valid %.4f nats (%.3f bits/%@)%@", step, loss, bits, singular, best ? "  best" : ""))
         case let .checkpoint(step, path):
@@ -86,4 +98,5 @@ func runTraining<M: TrainableModel, D: TrainingData>(
         }
     }
     if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
+    else if Date() > deadline { printErr("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
 }

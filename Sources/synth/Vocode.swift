@@ -24,6 +24,10 @@ struct Vocode: ParsableCommand {
     @OptionGroup var voiceOptions: VoiceOptions
     @OptionGroup var sampling: SamplingOptions
 
+    func validate() throws {
+        try checkOutputFolder(output, option: "-o")
+    }
+
     func run() throws {
         let (voice, speaker) = try voiceOptions.load()
         let vocoder = try Vocoder(voice: voice)
@@ -37,7 +41,7 @@ struct Vocode: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
         let audio = Double(count) / Double(c.features.sampleRate)
-        printErr(String(format: "wrote %@: %.2f s of audio in %.2f s, real-time factor %.3f (%.2fx faster than real time), %.0f samples/s",
-                        output, audio, dt, dt / audio, audio / dt, Double(count) / dt))
+        printErr(String(format: "wrote %@ (speaker %@): %.2f s of audio in %.2f s, real-time factor %.3f (%.2fx faster than real time), %.0f samples/s",
+                        output, c.speakers[speaker], audio, dt, dt / audio, audio / dt, Double(count) / dt))
     }
 }

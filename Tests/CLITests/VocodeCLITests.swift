@@ -100,6 +100,9 @@ final class VocodeCLITests: XCTestCase {
         let w = try Data(contentsOf: weights)
         try w.prefix(w.count / 2).write(to: weights)
         assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "model.safetensors", output: out)
+        // A music model folder is not a voice.
+        let music = CLI.repoRoot.appendingPathComponent("voices/music")
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", music.path]), "holds a music model", output: out)
     }
 
     func testInvalidOptionsExitNonZero() throws {
