@@ -57,6 +57,11 @@ struct Render: ParsableCommand {
             shardSpec = try shard.map { try RenderShard(parsing: $0) }
                 ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
         } catch { throw ValidationError("\(error)") }
+        guard FileManager.default.fileExists(atPath: manifest) else { throw ValidationError("MANIFEST: no such file: \(manifest)") }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
+            throw ValidationError("--out: \(out) is a file, not a folder")
+        }
         let v = try Voice.load(try VoiceLibrary.resolve(voice))
         let c = v.config
         let overrideSpeaker = try speaker.map { try c.speakerIndex($0) }
