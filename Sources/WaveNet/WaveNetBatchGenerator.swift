@@ -109,11 +109,11 @@ public final class WaveNetBatchGenerator {
     /// inactive slots are ignored), and advances their `time`. Returns `logits` (`[B, classes]`).
     @discardableResult
     public func step(previous: UnsafePointer<Int32>) -> UnsafeMutablePointer<Float> {
-        let c = model.config, p = model.params, W = p.values, B = slots
+        let c = model.config, W = model.params.values, B = slots, head = model.headOffsets
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G, RS = R + S
         let hop = c.features.hopLength
         var n = 0
-        let emb = W + p.entry("input_embedding")!.offset
+        let emb = W + head.embedding
         for b in 0..<B where active[b] {
             rows[n] = Int32(b); n += 1
             let (f0, f1, w) = WaveNetModel.framePosition(sample: time[b], hop: hop, frames: frames[b])
@@ -144,9 +144,9 @@ public final class WaveNetBatchGenerator {
             queuePos[l] = queuePos[l] + 1 == d ? 0 : queuePos[l] + 1
         }
         for r in 0..<n { let b = Int(rows[r]); synth_relu(skip + b * S, S, skip + b * S) }
-        synth_vecmat_rows(skip, S, p.value("post.conv1.weight"), p.value("post.conv1.bias"), S, S, y2, S, rows, n)
+        synth_vecmat_rows(skip, S, W + head.post1W, W + head.post1B, S, S, y2, S, rows, n)
         for r in 0..<n { let b = Int(rows[r]); synth_relu(y2 + b * S, S, y2 + b * S) }
-        synth_vecmat_rows(y2, S, p.value("post.conv2.weight"), p.value("post.conv2.bias"), S, c.classes, logits, c.classes, rows, n)
+        synth_vecmat_rows(y2, S, W + head.post2W, W + head.post2B, S, c.classes, logits, c.classes, rows, n)
         for r in 0..<n { time[Int(rows[r])] += 1 }
         return logits
     }

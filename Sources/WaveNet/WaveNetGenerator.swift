@@ -20,8 +20,6 @@ public final class WaveNetGenerator {
     var condH, condP: UnsafeMutablePointer<Float>          // [F, C], [F, L*G]
     let spkE, spkP: UnsafeMutablePointer<Float>           // [E], [L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
-    /// Offsets of the input embedding and post-net tensors in the flat parameter buffer (resolved once).
-    let embeddingOffset, post1W, post1B, post2W, post2B: Int
     public private(set) var frames = 0
     /// Index of the next sample to generate.
     public private(set) var time = 0
@@ -39,12 +37,6 @@ public final class WaveNetGenerator {
         condH = m.floats(maxFrames * c.condChannels); condP = m.floats(maxFrames * c.layers * G)
         spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(c.layers * G)
         speakerIndex = .allocate(capacity: 1)
-        let p = model.params
-        embeddingOffset = p.entry("input_embedding")!.offset
-        post1W = p.entry("post.conv1.weight")!.offset
-        post1B = p.entry("post.conv1.bias")!.offset
-        post2W = p.entry("post.conv2.weight")!.offset
-        post2B = p.entry("post.conv2.bias")!.offset
     }
 
     deinit { speakerIndex.deallocate() }
@@ -75,7 +67,8 @@ public final class WaveNetGenerator {
         let c = model.config, W = model.params.values
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G
         let (f0, f1, w) = WaveNetModel.framePosition(sample: time, hop: c.features.hopLength, frames: frames)
-        h.update(from: W + embeddingOffset + input * R, count: R)
+        let head = model.headOffsets
+        h.update(from: W + head.embedding + input * R, count: R)
         skip.update(repeating: 0, count: S)
         let offs = model.layerOffsets
         for l in 0..<c.layers {
@@ -93,9 +86,9 @@ public final class WaveNetGenerator {
             for i in 0..<S { skip[i] += o[R + i] }
         }
         synth_relu(skip, S, skip)
-        synth_vecmat(skip, W + post1W, W + post1B, S, S, y2)
+        synth_vecmat(skip, W + head.post1W, W + head.post1B, S, S, y2)
         synth_relu(y2, S, y2)
-        synth_vecmat(y2, W + post2W, W + post2B, S, c.classes, logits)
+        synth_vecmat(y2, W + head.post2W, W + head.post2B, S, c.classes, logits)
         time += 1
         return logits
     }

@@ -61,6 +61,12 @@ public final class WaveNetModel {
 
     /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
     struct LayerOffsets { let conv, convBias, out, outBias: Int }
+    /// Offsets of the input embedding and the post-net tensors, resolved once for the generators.
+    struct HeadOffsets { let embedding, post1W, post1B, post2W, post2B: Int }
+    lazy var headOffsets = HeadOffsets(
+        embedding: params.entry("input_embedding")!.offset,
+        post1W: params.entry("post.conv1.weight")!.offset, post1B: params.entry("post.conv1.bias")!.offset,
+        post2W: params.entry("post.conv2.weight")!.offset, post2B: params.entry("post.conv2.bias")!.offset)
     lazy var layerOffsets: [LayerOffsets] = (0..<config.layers).map { l in
         LayerOffsets(
             conv: params.entry("layers.\(l).conv.weight")!.offset,
