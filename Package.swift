@@ -51,11 +51,13 @@ let package = Package(
 
         .testTarget(name: "AudioTests", dependencies: ["Audio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "NNCoreTests", dependencies: ["NNCore"]),
+        // Finite-difference helpers shared by the test targets below; built only with the tests.
+        .target(name: "TestSupport", dependencies: ["NNCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
-        .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore"]),
+        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

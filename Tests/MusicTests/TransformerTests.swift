@@ -1,6 +1,7 @@
 // Transformer: LayerNorm, GELU and attention gradients, the full model against finite differences, cached == full.
 import AREngine
 import NNCore
+import TestSupport
 import XCTest
 @testable import Music
 
@@ -28,9 +29,9 @@ final class TransformerTests: XCTestCase {
         let dx = Buf(zeros: n * C), dg = Buf(zeros: C), db = Buf(zeros: C), dy = Buf(r)
         Layers.layerNormBackward(x: x.p, rows: n, channels: C, gamma: g.p, mean: mean.p, rstd: rstd.p, dy: dy.p,
                                  dx: dx.p, dGamma: dg.p, dBeta: db.p)
-        assertGradientsMatch("x", x: x.p, count: x.count, analytic: dx.p, loss: loss)
-        assertGradientsMatch("gamma", x: g.p, count: C, analytic: dg.p, loss: loss)
-        assertGradientsMatch("beta", x: b.p, count: C, analytic: db.p, loss: loss)
+        assertGradientsMatch("x", x: x.p, count: x.count, analytic: dx.p, tolerance: .music, loss: loss)
+        assertGradientsMatch("gamma", x: g.p, count: C, analytic: dg.p, tolerance: .music, loss: loss)
+        assertGradientsMatch("beta", x: b.p, count: C, analytic: db.p, tolerance: .music, loss: loss)
     }
 
     func testGELUGradient() {
@@ -38,7 +39,7 @@ final class TransformerTests: XCTestCase {
         func loss() -> Double { Layers.geluForward(x: x.p, count: 20, y: y.p); return dot(y.p, r) }
         let dx = Buf(zeros: 20), dy = Buf(r)
         Layers.geluBackward(x: x.p, dy: dy.p, count: 20, dx: dx.p)
-        assertGradientsMatch("x", x: x.p, count: 20, analytic: dx.p, maxChecks: 20, loss: loss)
+        assertGradientsMatch("x", x: x.p, count: 20, analytic: dx.p, tolerance: .music.checking(20), loss: loss)
         // Known values: gelu(0) = 0, gelu(1) ≈ 0.8412 (tanh form).
         let z = Buf([0, 1]), o = Buf(zeros: 2)
         Layers.geluForward(x: z.p, count: 2, y: o.p)
@@ -65,7 +66,7 @@ final class TransformerTests: XCTestCase {
         let dqkv = Buf(zeros: qkv.count), dAtt = Buf(zeros: T * T), dOut = Buf(r)
         Attention.backward(qkv: qkv.p, att: att.p, dOut: dOut.p, batch: B, time: T, channels: C, heads: H,
                            dqkv: dqkv.p, dAtt: dAtt.p)
-        assertGradientsMatch("qkv", x: qkv.p, count: qkv.count, analytic: dqkv.p, maxChecks: 80, loss: loss)
+        assertGradientsMatch("qkv", x: qkv.p, count: qkv.count, analytic: dqkv.p, tolerance: .music.checking(80), loss: loss)
     }
 
     func testFullModelGradientsMatchFiniteDifferences() {
@@ -79,7 +80,7 @@ final class TransformerTests: XCTestCase {
         for (k, e) in m.params.entries.enumerated() {
             analytic.withUnsafeBufferPointer { a in
                 assertGradientsMatch(e.name, x: m.params.values + e.offset, count: e.count, analytic: a.baseAddress! + e.offset,
-                                     maxChecks: 6, seed: UInt64(k), loss: loss)
+                                     tolerance: .music.checking(6, seed: UInt64(k)), loss: loss)
             }
         }
     }

@@ -1,4 +1,5 @@
 // Every layer's backward checked against central finite differences.
+import TestSupport
 import XCTest
 @testable import NNCore
 
@@ -53,7 +54,7 @@ final class LayerGradientTests: XCTestCase {
         }
         let dx = Buf(zeros: x.count), dw = Buf(zeros: w.count), db = Buf(zeros: b.count)
         Layers.conv1dBackward(x: xb.p, time: T, batch: B, inC: inC, weight: wb.p, offsets: offsets, outC: outC, dy: r, dx: dx.p, dWeight: dw.p, dBias: db.p)
-        assertGradientsMatch("dx", xb, analytic: dx, maxChecks: 200) { loss() }
+        assertGradientsMatch("dx", xb, analytic: dx, tolerance: .layer.checking(200)) { loss() }
         assertGradientsMatch("dW", wb, analytic: dw) { loss() }
         assertGradientsMatch("db", bb, analytic: db) { loss() }
     }
@@ -102,7 +103,7 @@ final class LayerGradientTests: XCTestCase {
         var dz = [Float](repeating: 0, count: z.count)
         Layers.gateBackward(da: r, t: t, s: s, rows: n, half: h, dz: &dz)
         let zb = Buf(z), dzb = Buf(dz)
-        assertGradientsMatch("dz", zb, analytic: dzb, eps: 1e-3) {
+        assertGradientsMatch("dz", zb, analytic: dzb, tolerance: GradientTolerance(eps: 1e-3)) {
             var tt = [Float](repeating: 0, count: n * h), ss = tt, aa = tt
             Layers.gateForward(z: zb.p, rows: n, half: h, t: &tt, s: &ss, a: &aa)
             return dot(aa, r)
@@ -151,7 +152,7 @@ final class LayerGradientTests: XCTestCase {
         let tg: [Int32] = [3, 0]
         let g = Buf(zeros: 8)
         Layers.softmaxCrossEntropy(logits: lg.p, targets: tg, rows: 2, vocab: 4, scale: 1, dLogits: g.p)
-        assertGradientsMatch("dLogits", lg, analytic: g, eps: 1e-3) {
+        assertGradientsMatch("dLogits", lg, analytic: g, tolerance: GradientTolerance(eps: 1e-3)) {
             var tmp = [Float](repeating: 0, count: 8)
             return Layers.softmaxCrossEntropy(logits: lg.p, targets: tg, rows: 2, vocab: 4, scale: 1, dLogits: &tmp)
         }

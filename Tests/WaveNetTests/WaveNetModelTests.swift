@@ -1,6 +1,7 @@
 // WaveNet: gradients against finite differences, and cached generation against the full forward pass.
 import DSP
 import NNCore
+import TestSupport
 import XCTest
 @testable import WaveNet
 
@@ -114,15 +115,4 @@ final class WaveNetModelTests: XCTestCase {
             } }
         }
     }
-}
-
-/// Central finite difference of `loss` with respect to `x[i]`.
-func numericGradient(_ x: UnsafeMutablePointer<Float>, _ i: Int, eps: Float, _ loss: () -> Double) -> Double {
-    let old = x[i]
-    x[i] = old + eps
-    let lp = loss()
-    x[i] = old - eps
-    let lm = loss()
-    x[i] = old
-    return (lp - lm) / (2 * Double(eps))
 }
