@@ -28,6 +28,7 @@ let package = Package(
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
         .target(name: "AtomicIO"),
+        .target(name: "Tabular"),
         .target(name: "Audio", dependencies: ["AtomicIO", "CSndFile", "CSampleRate"], swiftSettings: optimize),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
         // Our own vectorised kernels (gates, softmax, small vector-matrix products); needs AVX2 + FMA.
@@ -37,9 +38,9 @@ let package = Package(
         ),
         .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
         .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
-        .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio"], swiftSettings: optimize),
+        .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
-        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "CFluidSynth"], swiftSettings: optimize),
+        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",
             dependencies: [
@@ -49,6 +50,7 @@ let package = Package(
             swiftSettings: optimize
         ),
 
+        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
         // Finite-difference helpers shared by the test targets below; built only with the tests.

@@ -3,10 +3,10 @@ import AREngine
 import Foundation
 import MIDI
 import NNCore
+import Tabular
 
-/// Errors about a music manifest or corpus; each names the manifest (and line) or the split.
+/// Errors about a music corpus (manifest format errors are `TableError`s).
 public enum MusicDataError: Error, CustomStringConvertible, Equatable {
-    case manifest(path: String, line: Int, reason: String)
     case empty(path: String, split: String)
     /// A MIDI file with no notes to learn from or continue; `detail` adds what the reader tolerated, if anything.
     case noNotes(detail: String)
@@ -14,13 +14,12 @@ public enum MusicDataError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noNotes(let d): return "the MIDI file holds no notes" + (d.isEmpty ? "" : " (\(d))")
-        case .manifest(let p, let l, let r): return "\(p):\(l): \(r)"
         case .empty(let p, let s): return "\(p): no usable MIDI files in split '\(s)'"
         }
     }
 }
 
-/// A row of a music manifest: TSV with a header naming `path` and `split` (and usually `collection`);
+/// A row of a music manifest: TSV or CSV with a header naming `path` and `split` (and usually `collection`);
 /// paths are relative to the manifest's folder.
 public struct MusicManifestRow: Equatable, Sendable {
     public var path: String
@@ -52,30 +51,19 @@ public struct SkippedFile: Sendable, CustomStringConvertible {
 }
 
 public enum MusicCorpus {
-    /// Parses a manifest. - Throws: `MusicDataError.manifest` naming the line of a malformed row.
+    /// Parses a manifest (the `Table` format: TSV or CSV).
+    /// - Throws: `TableError` for an unreadable file, a header without `path` and `split`, or a malformed row
+    ///   (wrong field count, empty path), naming the line.
     public static func readManifest(_ url: URL) throws -> [MusicManifestRow] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw MusicDataError.manifest(path: url.path, line: 0, reason: "cannot read the manifest as UTF-8 text")
+        let table = try Table.read(url)
+        let cols = try table.require(["path", "split"], expected: "path, split[, collection]")
+        let (pi, si) = (cols[0], cols[1])
+        let ci = table.column("collection")
+        return try table.rows.map { row in
+            let f = try table.fields(row)
+            guard !f[pi].isEmpty else { throw TableError.row(path: table.path, line: row.line, reason: "empty path") }
+            return MusicManifestRow(path: f[pi], collection: ci.map { f[$0] } ?? "", split: f[si], line: row.line)
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        guard let header = lines.first, !header.isEmpty else {
-            throw MusicDataError.manifest(path: url.path, line: 1, reason: "empty manifest: expected a header 'path<TAB>collection<TAB>split'")
-        }
-        let cols = header.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let pi = cols.firstIndex(of: "path"), let si = cols.firstIndex(of: "split") else {
-            throw MusicDataError.manifest(path: url.path, line: 1, reason: "header must name 'path' and 'split' columns (tab-separated), got \(cols)")
-        }
-        let ci = cols.firstIndex(of: "collection")
-        var rows: [MusicManifestRow] = []
-        for (i, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count == cols.count else {
-                throw MusicDataError.manifest(path: url.path, line: i + 1, reason: "expected \(cols.count) tab-separated fields, got \(f.count)")
-            }
-            guard !f[pi].isEmpty else { throw MusicDataError.manifest(path: url.path, line: i + 1, reason: "empty path") }
-            rows.append(MusicManifestRow(path: f[pi], collection: ci.map { f[$0] } ?? "", split: f[si], line: i + 1))
-        }
-        return rows
     }
 
     /// Reads one MIDI file as a piece (sustain pedal applied to the notes).

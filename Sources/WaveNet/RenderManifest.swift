@@ -1,19 +1,6 @@
 // Render manifests (CSV/TSV: input, speaker[, output][, seed]), per-line checks, output names, seeds and shards.
 import Foundation
-
-/// Problems with a render manifest as a whole (a bad header). Problems with single rows are not thrown:
-/// they are collected in `RenderManifest.problems` so the other rows still render.
-public enum RenderManifestError: Error, CustomStringConvertible, Equatable {
-    case unreadable(path: String)
-    case header(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .unreadable(let p): return "\(p): cannot read the manifest as UTF-8 text"
-        case .header(let p, let r): return "\(p):1: \(r)"
-        }
-    }
-}
+import Tabular
 
 /// One data row of a render manifest.
 public struct RenderLine: Equatable, Sendable {
@@ -38,8 +25,8 @@ public struct RenderProblem: Equatable, Sendable {
 }
 
 /// A parsed render manifest: a header naming `input` and `speaker` (and optionally `output` and `seed`),
-/// then one utterance per line. Tab-separated if the header holds a tab, comma-separated otherwise;
-/// CSV fields may be double-quoted (`""` inside quotes is a quote).
+/// then one utterance per line, in the `Table` format (TSV or CSV with double quotes). Problems with single
+/// rows are not thrown: they are collected in `problems` so the other rows still render.
 ///
 /// Output names: the `output` column, else the input's file name with its extension replaced by `.wav`;
 /// `.wav` is appended when missing. Names must be plain file names (no `/`, not starting with `.`).
@@ -52,39 +39,26 @@ public struct RenderManifest: Sendable {
     /// Number of data rows (renderable lines + problems).
     public var rowCount: Int { lines.count + problems.count }
 
+    /// - Throws: `TableError.unreadable` or `.header` (see `parse`).
     public static func read(_ url: URL) throws -> RenderManifest {
-        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
-            throw RenderManifestError.unreadable(path: url.path)
-        }
-        return try parse(text, path: url.path)
+        try parse(Table.read(url))
     }
 
-    /// - Throws: `RenderManifestError.header` when the header is missing or lacks `input` or `speaker`.
+    /// - Throws: `TableError.header` when the header is missing or lacks `input` or `speaker`.
     public static func parse(_ text: String, path: String) throws -> RenderManifest {
-        let raw = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        guard let header = raw.first, !header.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw RenderManifestError.header(path: path, reason: "empty manifest: expected a header naming 'input' and 'speaker' columns")
-        }
-        let sep: Character = header.contains("\t") ? "\t" : ","
-        let cols = (splitFields(header, sep) ?? []).map { $0.lowercased() }
-        guard let ii = cols.firstIndex(of: "input"), let si = cols.firstIndex(of: "speaker") else {
-            let missing = ["input", "speaker"].filter { !cols.contains($0) }
-            throw RenderManifestError.header(path: path, reason:
-                "missing column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: " and ")); the header must name input, speaker[, output][, seed], got \(cols)")
-        }
-        let oi = cols.firstIndex(of: "output"), di = cols.firstIndex(of: "seed")
-        var out = RenderManifest(path: path, lines: [], problems: [])
+        try parse(Table.parse(text, path: path))
+    }
+
+    static func parse(_ table: Table) throws -> RenderManifest {
+        let cols = try table.require(["input", "speaker"], expected: "input, speaker[, output][, seed]")
+        let (ii, si) = (cols[0], cols[1])
+        let oi = table.column("output"), di = table.column("seed")
+        var out = RenderManifest(path: table.path, lines: [], problems: [])
         var firstUse: [String: Int] = [:]
-        var index = 0
-        for (i, rawLine) in raw.enumerated().dropFirst() where !rawLine.trimmingCharacters(in: .whitespaces).isEmpty {
-            let lineNo = i + 1
-            defer { index += 1 }
-            func problem(_ r: String) { out.problems.append(RenderProblem(line: lineNo, index: index, reason: r)) }
-            guard let f = splitFields(rawLine, sep) else { problem("unterminated quoted field"); continue }
-            guard f.count == cols.count else {
-                problem("expected \(cols.count) fields (\(cols.joined(separator: ", "))), got \(f.count)"); continue
-            }
+        for row in table.rows {
+            func problem(_ r: String) { out.problems.append(RenderProblem(line: row.line, index: row.index, reason: r)) }
+            if let p = row.problem { problem(p); continue }
+            let f = row.fields
             let input = f[ii], speaker = f[si]
             guard !input.isEmpty else { problem("empty input"); continue }
             guard !speaker.isEmpty else { problem("empty speaker"); continue }
@@ -104,31 +78,10 @@ public struct RenderManifest: Sendable {
             if let first = firstUse[name] {
                 problem("duplicate output name '\(name)' (already used on line \(first))"); continue
             }
-            firstUse[name] = lineNo
-            out.lines.append(RenderLine(line: lineNo, index: index, input: input, speaker: speaker, output: name, seed: seed))
+            firstUse[name] = row.line
+            out.lines.append(RenderLine(line: row.line, index: row.index, input: input, speaker: speaker, output: name, seed: seed))
         }
         return out
-    }
-
-    /// Splits one line into trimmed fields; double quotes group a field (`""` is a literal quote).
-    /// Returns nil for an unterminated quote.
-    static func splitFields(_ line: String, _ sep: Character) -> [String]? {
-        var fields: [String] = [], cur = "", quoted = false, wasQuoted = false
-        var it = Array(line)[...]
-        while let ch = it.popFirst() {
-            if quoted {
-                if ch == "\"" {
-                    if it.first == "\"" { cur.append("\""); it.removeFirst() } else { quoted = false }
-                } else { cur.append(ch) }
-            } else if ch == "\"" && cur.trimmingCharacters(in: .whitespaces).isEmpty {
-                quoted = true; wasQuoted = true; cur = ""
-            } else if ch == sep {
-                fields.append(wasQuoted ? cur : cur.trimmingCharacters(in: .whitespaces)); cur = ""; wasQuoted = false
-            } else { cur.append(ch) }
-        }
-        if quoted { return nil }
-        fields.append(wasQuoted ? cur : cur.trimmingCharacters(in: .whitespaces))
-        return fields
     }
 
     /// The seed of a line: its `seed` column if given, else `base &+ fnv1a64(output name)` (FNV-1a, 64-bit,

@@ -4,6 +4,7 @@ import Audio
 import DSP
 import Foundation
 import NNCore
+import Tabular
 
 /// One utterance ready for training: mu-law classes and un-normalised log-mels.
 public struct Utterance {
@@ -42,37 +43,22 @@ public struct ManifestRow: Equatable {
 }
 
 public enum SpeechManifest {
-    /// Parses a manifest. - Throws: `DatasetError.manifest` naming the line of a malformed row.
+    /// Parses a manifest (the `Table` format: TSV or CSV).
+    /// - Throws: `TableError` for an unreadable file, a header without `path` and `speaker`, or a malformed row
+    ///   (wrong field count, empty path or speaker, a split other than `train` or `valid`), naming the line.
     public static func read(_ url: URL) throws -> [ManifestRow] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw DatasetError.manifest(path: url.path, line: 0, reason: "cannot read the manifest as UTF-8 text")
-        }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        guard let header = lines.first, !header.isEmpty else {
-            throw DatasetError.manifest(path: url.path, line: 1, reason: "empty manifest: expected a header with path and speaker columns")
-        }
-        let sep: Character = header.contains("\t") ? "\t" : ","
-        let cols = header.split(separator: sep, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let pi = cols.firstIndex(of: "path"), let si = cols.firstIndex(of: "speaker") else {
-            throw DatasetError.manifest(path: url.path, line: 1, reason: "header must name 'path' and 'speaker' columns, got \(cols)")
-        }
-        let spi = cols.firstIndex(of: "split")
-        var rows: [ManifestRow] = []
-        for (i, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            let f = line.split(separator: sep, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count == cols.count else {
-                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "expected \(cols.count) fields, got \(f.count)")
-            }
-            guard !f[pi].isEmpty, !f[si].isEmpty else {
-                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "empty path or speaker")
-            }
+        let table = try Table.read(url)
+        let cols = try table.require(["path", "speaker"], expected: "path, speaker[, split]")
+        let (pi, si) = (cols[0], cols[1])
+        let spi = table.column("split")
+        return try table.rows.map { row in
+            let f = try table.fields(row)
+            func bad(_ r: String) -> TableError { .row(path: table.path, line: row.line, reason: r) }
+            guard !f[pi].isEmpty, !f[si].isEmpty else { throw bad("empty path or speaker") }
             let split = spi.map { f[$0] } ?? "train"
-            guard split == "train" || split == "valid" else {
-                throw DatasetError.manifest(path: url.path, line: i + 1, reason: "split must be 'train' or 'valid', got '\(split)'")
-            }
-            rows.append(ManifestRow(path: f[pi], speaker: f[si], split: split, line: i + 1))
+            guard split == "train" || split == "valid" else { throw bad("split must be 'train' or 'valid', got '\(split)'") }
+            return ManifestRow(path: f[pi], speaker: f[si], split: split, line: row.line)
         }
-        return rows
     }
 }
 

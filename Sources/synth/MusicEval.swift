@@ -14,7 +14,7 @@ struct MusicEval: ParsableCommand {
             Both are scored on the same tokens: every token after each piece's BOS in the chosen split (performance encoding, no augmentation). The baseline is an interpolated Kneser-Ney n-gram fitted on the train split. The model reads non-overlapping windows of its context length.
             """)
 
-    @Option(help: ArgumentHelp("MIDI manifest (TSV with path, collection, split).", valueName: "MANIFEST"))
+    @Option(help: ArgumentHelp("MIDI manifest (TSV/CSV with path, collection, split).", valueName: "MANIFEST"))
     var data: String
     @Option(help: "Split to score.")
     var split = "valid"

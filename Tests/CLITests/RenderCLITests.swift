@@ -45,7 +45,7 @@ final class RenderCLITests: CLITestCase {
                              (6, "expected float32 ('<f4'), got '<f8'"),
                              (7, "shape [20, 5], expected [frames, 3]"),
                              (8, "missing.npy: audio file not found"),
-                             (9, "expected 3 fields")] {
+                             (9, "expected 3 comma-separated fields (input, speaker, output), got 1")] {
             XCTAssertTrue(r.stderr.contains("m.csv:\(line): ") && r.stderr.components(separatedBy: "\n").contains {
                 $0.contains("m.csv:\(line): ") && $0.contains(text)
             }, "line \(line) should report '\(text)':\n\(r.stderr)")

@@ -39,7 +39,7 @@ final class MusicDataTests: XCTestCase {
         // A malformed manifest row is an error naming the line.
         try Data("path\tcollection\tsplit\ngood.mid\tx\n".utf8).write(to: manifest)
         XCTAssertThrowsError(try MusicCorpus.load(manifest: manifest, split: "train")) {
-            XCTAssertEqual("\($0)", "\(manifest.path):2: expected 3 tab-separated fields, got 2")
+            XCTAssertEqual("\($0)", "\(manifest.path):2: expected 3 tab-separated fields (path, collection, split), got 2")
         }
     }
 

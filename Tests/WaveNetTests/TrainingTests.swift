@@ -105,7 +105,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(try SpeechManifest.read(csv).first?.split, "train")
         let bad = dir.appendingPathComponent("bad.tsv")
         try "path\tspeaker\na.flac\tx\nb.flac\n".write(to: bad, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try SpeechManifest.read(bad)) { XCTAssertTrue("\($0)".hasSuffix("bad.tsv:3: expected 2 fields, got 1"), "\($0)") }
+        XCTAssertThrowsError(try SpeechManifest.read(bad)) { XCTAssertTrue("\($0)".hasSuffix("bad.tsv:3: expected 2 tab-separated fields (path, speaker), got 1"), "\($0)") }
         let badSplit = dir.appendingPathComponent("split.tsv")
         try "path\tspeaker\tsplit\na.flac\tx\tvalidation\n".write(to: badSplit, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try SpeechManifest.read(badSplit)) { XCTAssertTrue("\($0)".hasSuffix("split.tsv:2: split must be 'train' or 'valid', got 'validation'"), "\($0)") }
