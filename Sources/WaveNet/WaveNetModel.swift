@@ -59,6 +59,31 @@ public final class WaveNetModel {
         params.initNormal("post.conv2.weight", std: 0.5 * he(S), rng: &rng)
     }
 
+    /// A copy of `base` for fine-tuning that knows `newSpeakers` as well as the base's speakers.
+    ///
+    /// The speaker list becomes the base's speakers (same indices) followed by the names of `newSpeakers` that
+    /// the base does not know, in the order given. Every tensor is copied; the `speaker_embedding` rows of the
+    /// new speakers start at the mean of the base's rows, so a new speaker begins as the "average" voice.
+    public static func extending(_ base: WaveNetModel, speakers newSpeakers: [String]) -> WaveNetModel {
+        var config = base.config
+        var seen = Set(config.speakers)
+        for s in newSpeakers where seen.insert(s).inserted { config.speakers.append(s) }
+        let model = WaveNetModel(config: config)
+        for e in base.params.entries where e.name != "speaker_embedding" {
+            model.params.value(e.name).update(from: base.params.values + e.offset, count: e.count)
+        }
+        let E = config.speakerEmbeddingDim, old = base.config.speakers.count
+        let src = base.params.value("speaker_embedding"), dst = model.params.value("speaker_embedding")
+        dst.update(from: src, count: old * E)
+        for k in 0..<E {
+            var mean: Float = 0
+            for s in 0..<old { mean += src[s * E + k] }
+            mean /= Float(old)
+            for s in old..<config.speakers.count { dst[s * E + k] = mean }
+        }
+        return model
+    }
+
     /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
     struct LayerOffsets { let conv, convBias, out, outBias: Int }
     /// Offsets of the input embedding and the post-net tensors, resolved once for the generators.

@@ -13,6 +13,8 @@ struct Train: ParsableCommand {
             The manifest is TSV or CSV with a header naming `path` and `speaker` columns and an optional `split` column (`train` or `valid`); paths are relative to the manifest. Audio is read with libsndfile (WAV, FLAC, OGG...), mixed to mono, resampled to --sample-rate, and trimmed of leading and trailing silence.
 
             Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C, and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+
+            Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
             """)
 
     @Option(help: ArgumentHelp("Speech manifest (TSV/CSV with path, speaker[, split]).", valueName: "MANIFEST"))
@@ -24,6 +26,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the newest complete checkpoint in --out.")
     var resume = false
 
+    @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape, features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
+    var initFrom: String?
+
     @Option(help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 20000
     @Option(help: "Segments per batch.")
@@ -34,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
 
-    // Model shape (ignored with --resume).
+    // Model shape (ignored with --resume or --init-from).
     @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1).")
     var dilationCycle = 8
     @Option(help: "Number of dilation cycles (stacks).")
@@ -62,6 +67,9 @@ struct Train: ParsableCommand {
         guard residual > 0, gate > 0, gate % 2 == 0, skip > 0, condChannels > 0, speakerDim > 0 else {
             throw ValidationError("channel counts must be > 0 and --gate even")
         }
+        if resume && initFrom != nil {
+            throw ValidationError("--init-from starts a new run; --resume continues one (its checkpoint already holds the weights): pass one of them")
+        }
         guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
     }
 
@@ -72,6 +80,7 @@ struct Train: ParsableCommand {
         let store = CheckpointStore(runDirectory: runDir)
         var config: WaveNetConfig
         var resumeFrom: URL?
+        var baseVoice: Voice?
         if resume {
             let latest = try store.latest()
             let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
@@ -81,17 +90,27 @@ struct Train: ParsableCommand {
             if !store.completeCheckpoints().isEmpty {
                 throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
             }
-            var features = FeatureConfig.default
-            features.sampleRate = sampleRate
-            config = WaveNetConfig(
-                dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
-                gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
-                speakers: ["?"], features: features, preemphasis: preemphasis)
+            if let initFrom {
+                let voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                baseVoice = voice
+                config = voice.config
+            } else {
+                var features = FeatureConfig.default
+                features.sampleRate = sampleRate
+                config = WaveNetConfig(
+                    dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
+                    gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
+                    speakers: ["?"], features: features, preemphasis: preemphasis)
+            }
         }
         // Data.
         let rows = try SpeechManifest.read(manifestURL)
-        let base = manifestURL.deletingLastPathComponent()
-        let speakers = resume ? config.speakers : Array(Set(rows.map(\.speaker))).sorted()
+        let manifestFolder = manifestURL.deletingLastPathComponent()
+        let manifestSpeakers = Array(Set(rows.map(\.speaker))).sorted()
+        // A resumed run knows its speakers; fine-tuning keeps the base voice's (same indices) and appends new ones.
+        let speakers = resume ? config.speakers
+            : baseVoice != nil ? config.speakers + manifestSpeakers.filter { !config.speakers.contains($0) }
+            : manifestSpeakers
         let loader = try SpeechLoader(features: config.features, classes: config.classes, preemphasis: config.preemphasis)
         func load(_ split: String) throws -> [Utterance] {
             var sel = rows.filter { $0.split == split }
@@ -102,7 +121,7 @@ struct Train: ParsableCommand {
                 guard let spk = speakers.firstIndex(of: r.speaker) else {
                     throw DatasetError.manifest(path: manifestURL.path, line: r.line, reason: "speaker '\(r.speaker)' is not in the resumed voice")
                 }
-                let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : base.appendingPathComponent(r.path)
+                let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : manifestFolder.appendingPathComponent(r.path)
                 do {
                     if let u = try loader.load(url, speaker: spk) { utts.append(u) }
                 } catch {
@@ -115,7 +134,7 @@ struct Train: ParsableCommand {
         let trainUtts = try load("train")
         guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }
         let validUtts = try load("valid")
-        if !resume {
+        if !resume && baseVoice == nil {
             config.speakers = speakers
             let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
             config.featureMean = stats.mean
@@ -127,8 +146,17 @@ struct Train: ParsableCommand {
                         trainUtts.count, seconds / 60, validUtts.count, speakers.count))
         let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch)
 
-        let model = WaveNetModel(config: config)
-        model.initialize(seed: training.seed)
+        let model: WaveNetModel
+        if let base = baseVoice {
+            model = WaveNetModel.extending(base.model, speakers: speakers)
+            config = model.config
+            let added = speakers.filter { !base.config.speakers.contains($0) }
+            printErr("fine-tuning voice '\(base.name)': \(base.config.speakers.count) speakers kept, " +
+                     (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))
+        } else {
+            model = WaveNetModel(config: config)
+            model.initialize(seed: training.seed)
+        }
         printErr("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
                  String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                         1000 * Double(config.receptiveField) / Double(config.features.sampleRate),

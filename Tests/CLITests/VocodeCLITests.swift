@@ -2,6 +2,7 @@
 import Audio
 import Foundation
 import NNCore
+import WaveNet
 import XCTest
 
 final class VocodeCLITests: XCTestCase {
@@ -172,6 +173,31 @@ final class VocodeCLITests: XCTestCase {
         let b = try CLI.run(["train", "--data", bad.path, "--out", dir.appendingPathComponent("run2").path, "--steps", "1"])
         XCTAssertNotEqual(b.status, 0)
         XCTAssertTrue(b.stderr.contains("bad.tsv:3:"), b.stderr)
+    }
+}
+
+extension VocodeCLITests {
+    /// `--init-from` starts from a voice: its shape (not the CLI's defaults), its speakers first, new ones added.
+    func testFineTuneAVoiceOnNewSpeakers() throws {
+        let base = try writeTinyVoice(in: dir, name: "base", speakers: ["klettres-en", "alice"])
+        let manifest = CLI.fixture("speech/MANIFEST.tsv")
+        let run = dir.appendingPathComponent("ft")
+        let args = ["train", "--data", manifest.path, "--out", run.path, "--init-from", base.path, "--segment", "800",
+                    "--batch", "2", "--steps", "2", "--lr", "3e-4", "--warmup", "1", "--validate-every", "2", "--log-every", "1"]
+        let r = try CLI.run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("fine-tuning voice 'base': 2 speakers kept, added klettres-cs"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("model: 4 layers"), r.stderr)
+        let best = try Voice.load(run.appendingPathComponent("best"))
+        XCTAssertEqual(best.config.speakers, ["klettres-en", "alice", "klettres-cs"])
+        XCTAssertEqual(best.config.residualChannels, 8)
+        let v = try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", dir.appendingPathComponent("ft.wav").path,
+                             "--voice", run.appendingPathComponent("best").path, "--speaker", "klettres-cs"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        // Starting a run and continuing one are exclusive; an unknown base voice is named.
+        assertFails(try CLI.run(args + ["--resume"]), "--init-from starts a new run")
+        assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("ft2").path, "--init-from", "nosuchvoice"]),
+                    "unknown voice 'nosuchvoice'")
     }
 }
 

@@ -41,6 +41,32 @@ final class WaveNetModelTests: XCTestCase {
         XCTAssertEqual(Double(2 * c.macsPerSample) / 1e6, 1.24, accuracy: 0.05)
     }
 
+    /// Fine-tuning start: known speakers keep their index and row, new ones start at the mean row, and every
+    /// other tensor is copied, so a known speaker's logits are unchanged.
+    func testExtendingAVoiceWithNewSpeakers() {
+        let base = WaveNetModel(config: tinyConfig(speakers: ["a", "b"]))
+        base.initialize(seed: 3)
+        let m = WaveNetModel.extending(base, speakers: ["c", "b", "d", "c"])
+        XCTAssertEqual(m.config.speakers, ["a", "b", "c", "d"])
+        XCTAssertEqual(m.params.entry("speaker_embedding")?.shape, [4, 2])
+        let e0 = base.params.value("speaker_embedding"), e = m.params.value("speaker_embedding")
+        for k in 0..<2 {
+            XCTAssertEqual(e[k], e0[k]); XCTAssertEqual(e[2 + k], e0[2 + k])
+            XCTAssertEqual(e[4 + k], (e0[k] + e0[2 + k]) / 2, accuracy: 1e-6)
+            XCTAssertEqual(e[6 + k], e[4 + k])
+        }
+        let w0 = base.params.value("layers.2.out.weight"), w = m.params.value("layers.2.out.weight")
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: w, count: 10)), Array(UnsafeBufferPointer(start: w0, count: 10)))
+        // Speaker "b" (index 1 in both) gives the same logits through both models.
+        var b = tinyBatch(base.config, time: 12, batch: 1, seed: 4)
+        b.speakers = [1]
+        let ws0 = WaveNetWorkspace(config: base.config, time: 12, batch: 1, frames: b.frames)
+        let ws = WaveNetWorkspace(config: m.config, time: 12, batch: 1, frames: b.frames)
+        base.run(b, workspace: ws0, backward: false)
+        m.run(b, workspace: ws, backward: false)
+        for i in 0..<(12 * base.config.classes) { XCTAssertEqual(ws.logits[i], ws0.logits[i]) }
+    }
+
     /// Every parameter's gradient (a sample of entries in each tensor) matches central differences.
     func testFullModelGradientsMatchFiniteDifferences() {
         let c = tinyConfig()
