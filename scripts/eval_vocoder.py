@@ -4,7 +4,9 @@
 Usage: python3 scripts/eval_vocoder.py REFERENCE.wav VOCODED.wav [--text "the sentence"]
 
 Prints STOI (Taal et al. 2011, 0..1; ~0.6 is unintelligible, >0.85 clearly intelligible), wide-band PESQ
-(ITU-T P.862.2, 1..4.5), the log-mel distance in dB, and, if pocketsphinx is installed (it ships an English
+(ITU-T P.862.2, 1..4.5), the log-mel distance in dB, the pitch metrics of CARGAN (Morrison et al. 2021):
+voiced/unvoiced F1 and F0 RMSE in cents over frames voiced in both, from librosa's pYIN (60-500 Hz,
+frame 1024, hop 200), which show whether the harmonics of voiced speech are there, and, if pocketsphinx is installed (it ships an English
 acoustic model, so it runs offline), what CMU PocketSphinx recognises in both files and the word error rate of
 the vocoded file against --text (default: the recognition of the reference).
 Needs: pip install pystoi pesq soundfile numpy librosa [pocketsphinx]. Not used by the test suite.
@@ -44,6 +46,22 @@ def wer(ref, hyp):
     return d[len(r), len(h)] / max(len(r), 1)
 
 
+def pitch(x, sr):
+    f0, voiced, _ = librosa.pyin(x, fmin=60, fmax=500, sr=sr, frame_length=1024, hop_length=200)
+    return f0, voiced
+
+
+def pitch_metrics(ref, deg, sr):
+    """Voiced/unvoiced F1 of `deg` against `ref`, and F0 RMSE in cents over frames voiced in both."""
+    f_r, v_r = pitch(ref, sr)
+    f_d, v_d = pitch(deg, sr)
+    tp = np.sum(v_r & v_d)
+    f1 = 2 * tp / max(np.sum(v_r) + np.sum(v_d), 1)
+    both = v_r & v_d
+    cents = 1200 * np.log2(f_d[both] / f_r[both]) if both.any() else np.array([np.nan])
+    return f1, float(np.sqrt(np.mean(cents ** 2)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("reference")
@@ -68,7 +86,8 @@ def main():
     m1 = np.log10(np.maximum(librosa.feature.melspectrogram(y=ref, **kw), 1e-5))
     m2 = np.log10(np.maximum(librosa.feature.melspectrogram(y=deg, **kw), 1e-5))
     lsd = 10 * np.sqrt(np.mean((m1 - m2) ** 2))
-    line = f"STOI {s:.3f}  PESQ-WB {p:.2f}  log-mel distance {lsd:.2f} dB"
+    f1, cents = pitch_metrics(ref, deg, sr)
+    line = f"STOI {s:.3f}  PESQ-WB {p:.2f}  log-mel distance {lsd:.2f} dB  V/UV F1 {f1:.3f}  F0 RMSE {cents:.0f} cents"
     heard = recognise(deg, sr)
     if heard is not None:
         truth = a.text or recognise(ref, sr)
