@@ -45,6 +45,8 @@ public final class Vocoder {
         public var mels: [Float]
         public var frames: Int
         public var sampleCount: Int
+        /// The input waveform at the voice's rate (nil for `.npy` input): what `speakerScores` reads.
+        public var samples: [Float]?
     }
 
     /// Reads an input the way every command does: a `.npy` file (by extension) is taken as normalised
@@ -62,12 +64,12 @@ public final class Vocoder {
             if let i = a.data.firstIndex(where: { !$0.isFinite }) {
                 throw VocoderError.nonFiniteFeatures(path: url.path, frame: i / c.melBins, bin: i % c.melBins)
             }
-            return Conditioning(mels: a.data, frames: a.shape[0], sampleCount: a.shape[0] * c.features.hopLength)
+            return Conditioning(mels: a.data, frames: a.shape[0], sampleCount: a.shape[0] * c.features.hopLength, samples: nil)
         }
         let x = try AudioIO.readMono(url, sampleRate: c.features.sampleRate)
         if Silence.isSilent(x) { throw VocoderError.silentInput(path: url.path) }
         let (mels, frames) = features(of: x)
-        return Conditioning(mels: mels, frames: frames, sampleCount: x.count)
+        return Conditioning(mels: mels, frames: frames, sampleCount: x.count, samples: x)
     }
 
     /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.
@@ -102,5 +104,45 @@ public final class Vocoder {
         SpeechLoader.deemphasize(&out, coef: c.preemphasis)
         progress(sampleCount, sampleCount)
         return out
+    }
+}
+
+extension Vocoder {
+    /// How well each of the voice's speakers explains a recording, for `--speaker auto`: the mean teacher-forced
+    /// cross-entropy in nats/sample (lower is better) of its first `seconds` of speech, one value per speaker
+    /// in `config.speakers` order.
+    ///
+    /// Leading silence is trimmed (40 dB below the loudest frame), and the excerpt is scored in frame-aligned
+    /// segments of `segment` samples, as validation scores held-out audio. In copy synthesis the recording is
+    /// the input, so this picks the speaker embedding under which the model finds the input most likely (a
+    /// maximum-likelihood speaker choice; its pitch range and recording conditions matter most). The cost is one
+    /// forward pass per speaker over the excerpt. `progress(done, total)` counts speakers.
+    public func speakerScores(samples x: [Float], seconds: Double = 1.5, segment: Int = 2000,
+                              progress: (Int, Int) -> Void = { _, _ in }) -> [Double] {
+        let c = voice.config, hop = c.features.hopLength
+        let speech = Silence.trimSilence(x, frameLength: c.features.winLength, hopLength: hop)
+        let lo = speech.isEmpty ? 0 : speech.lowerBound / hop * hop
+        let excerpt = Array(x[lo..<min(x.count, lo + Int(seconds * Double(c.features.sampleRate)))])
+        let T = min(segment, excerpt.count) / hop * hop
+        guard T > 0 else { return [Double](repeating: 0, count: c.speakers.count) }
+        let classes = SpeechLoader.preemphasize(excerpt, coef: c.preemphasis).map { Int32(MuLaw.encode($0, classes: c.classes)) }
+        let base = Utterance(path: "", speaker: 0, classes: classes, logMel: mel.logMel(excerpt),
+                             frames: mel.frameCount(for: excerpt.count))
+        let starts = Array(stride(from: 0, through: excerpt.count - T, by: T))
+        let scorer = WaveNetTrainable(model: voice.model)
+        return c.speakers.indices.map { s in
+            var u = base
+            u.speaker = s
+            var sum = 0.0, count = 0
+            // At most 4 segments per forward pass keeps the workspace near 4 x segment rows.
+            for i in stride(from: 0, to: starts.count, by: 4) {
+                let picks = starts[i..<min(i + 4, starts.count)].map { (u, $0) }
+                let r = scorer.loss(SpeechTrainingData.makeBatch(picks, config: c, segment: T), backward: false)
+                sum += r.sum
+                count += r.count
+            }
+            progress(s + 1, c.speakers.count)
+            return sum / Double(max(count, 1))
+        }
     }
 }

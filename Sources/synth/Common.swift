@@ -85,11 +85,20 @@ struct VoiceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
     var voice: String = "default"
 
-    @Option(help: "Speaker whose embedding conditions the voice (default: the voice's first speaker).")
+    @Option(help: "Speaker whose embedding conditions the voice (default: the voice's first speaker). With an input recording (vocode), `auto` picks the speaker under which the voice finds the input most likely.")
     var speaker: String?
 
-    func load() throws -> (Voice, Int) {
+    /// `--speaker auto`: the caller chooses the speaker from its input recording.
+    var isAuto: Bool { speaker?.lowercased() == "auto" }
+
+    /// The voice and the speaker index; with `--speaker auto`, `auto` chooses it from the voice (and is
+    /// required: commands without an input recording pass nil and get a one-line error).
+    func load(auto: ((Voice) throws -> Int)? = nil) throws -> (Voice, Int) {
         let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        if isAuto {
+            guard let auto else { throw ValidationError("--speaker auto needs an input recording (synth vocode); name a speaker instead") }
+            return (v, try auto(v))
+        }
         let s = try speaker.map { try v.config.speakerIndex($0) } ?? 0
         return (v, s)
     }

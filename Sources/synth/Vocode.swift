@@ -12,6 +12,8 @@ struct Vocode: ParsableCommand {
         discussion: """
             Computes the voice's log-mel features from IN (any file libsndfile reads, at any rate and channel count: it is mixed to mono and resampled to the voice's rate), then generates the waveform one sample at a time, conditioned on those features and a speaker embedding. Prints the real-time factor (seconds of compute per second of audio) when done.
 
+            --speaker auto scores the first 1.5 s of speech in IN under every speaker of the voice (one teacher-forced forward pass each) and uses the one under which it is most likely; a speaker whose pitch and recording conditions resemble IN's sounds clearer.
+
             IN may also be a .npy float32 array [frames, mel_bins] of normalised log-mels (see `synth features`).
             """)
 
@@ -29,10 +31,21 @@ struct Vocode: ParsableCommand {
     }
 
     func run() throws {
-        let (voice, speaker) = try voiceOptions.load()
-        let vocoder = try Vocoder(voice: voice)
+        var vocoder: Vocoder!
+        var cond: Vocoder.Conditioning!
+        let (voice, speaker) = try voiceOptions.load { voice in
+            vocoder = try Vocoder(voice: voice)
+            cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+            guard let x = cond.samples else {
+                throw ValidationError("--speaker auto needs an audio input to score, not log-mels (.npy); name a speaker instead")
+            }
+            return chooseSpeaker(vocoder, samples: x)
+        }
+        if vocoder == nil {
+            vocoder = try Vocoder(voice: voice)
+            cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+        }
         let c = voice.config
-        let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
         let (mels, frames, count) = (cond.mels, cond.frames, cond.sampleCount)
         var sampler = try sampling.makeSampler()
         let bar = ProgressLine("vocoding", total: count, unit: "samples")
@@ -44,4 +57,16 @@ struct Vocode: ParsableCommand {
         printErr(String(format: "wrote %@ (speaker %@): %.2f s of audio in %.2f s, real-time factor %.3f (%.2fx faster than real time), %.0f samples/s",
                         output, c.speakers[speaker], audio, dt, dt / audio, audio / dt, Double(count) / dt))
     }
+}
+
+/// `--speaker auto`: the speaker under which the voice finds the input most likely, with the scores on stderr.
+func chooseSpeaker(_ vocoder: Vocoder, samples: [Float]) -> Int {
+    let names = vocoder.voice.config.speakers
+    let bar = ProgressLine("scoring speakers", total: names.count, unit: "speakers")
+    let scores = vocoder.speakerScores(samples: samples) { d, _ in bar.update(d) }
+    let best = scores.indices.min { scores[$0] < scores[$1] } ?? 0
+    let ranked = scores.indices.sorted { scores[$0] < scores[$1] }.prefix(3)
+        .map { String(format: "%@ %.3f", names[$0], scores[$0]) }.joined(separator: ", ")
+    printErr("speaker auto: \(names[best]) (nats/sample of the input, best first: \(ranked))")
+    return best
 }

@@ -201,6 +201,26 @@ extension VocodeCLITests {
     }
 }
 
+extension VocodeCLITests {
+    /// `--speaker auto` with the shipped voice names the speaker of held-out (valid split) recordings, and is
+    /// refused where there is no recording to score.
+    func testSpeakerAutoIdentifiesHeldOutSpeakers() throws {
+        let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
+        for (file, speaker) in [("alpha_30cf3d7d.flac", "klettres-en"), ("alpha_8f6fb8eb.flac", "klettres-cs")] {
+            let out = dir.appendingPathComponent("auto-\(speaker).wav")
+            let r = try CLI.run(["vocode", CLI.fixture("speech/\(file)").path, "-o", out.path, "--voice", shipped.path, "--speaker", "auto"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("speaker auto: \(speaker) ("), r.stderr)
+            XCTAssertTrue(r.stderr.contains("(speaker \(speaker))"), r.stderr)
+        }
+        let npy = dir.appendingPathComponent("x.npy")
+        XCTAssertEqual(try CLI.run(["features", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", npy.path, "--voice", voice.path]).status, 0)
+        let out = dir.appendingPathComponent("npy.wav")
+        assertFails(try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--speaker", "auto"]), "--speaker auto needs an audio input", output: out)
+        assertFails(try CLI.run(["generate", "-o", out.path, "--voice", voice.path, "--speaker", "auto"]), "--speaker auto needs an input recording", output: out)
+    }
+}
+
 /// Writes interleaved stereo float samples as a 16-bit WAV using libsndfile via a mono trick-free path.
 func writeStereo(_ interleaved: [Float], rate: Int, to url: URL) throws {
     // RIFF/WAVE PCM16 header written by hand for the test input (the product only writes mono).
