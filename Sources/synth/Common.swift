@@ -91,15 +91,18 @@ struct VoiceOptions: ParsableArguments {
     /// `--speaker auto`: the caller chooses the speaker from its input recording.
     var isAuto: Bool { speaker?.lowercased() == "auto" }
 
-    /// The voice and the speaker index; with `--speaker auto`, `auto` chooses it from the voice (and is
-    /// required: commands without an input recording pass nil and get a one-line error).
-    func load(auto: ((Voice) throws -> Int)? = nil) throws -> (Voice, Int) {
-        let v = try Voice.load(try VoiceLibrary.resolve(voice))
-        if isAuto {
-            guard let auto else { throw ValidationError("--speaker auto needs an input recording (synth vocode); name a speaker instead") }
-            return (v, try auto(v))
-        }
-        let s = try speaker.map { try v.config.speakerIndex($0) } ?? 0
-        return (v, s)
+    /// The voice named by `--voice`. - Throws: `VoiceError` for an unknown or broken voice.
+    func loadVoice() throws -> Voice { try Voice.load(try VoiceLibrary.resolve(voice)) }
+
+    /// The index of `--speaker` in `voice` (0 when omitted). - Throws: `VoiceError.unknownSpeaker`, or a
+    /// one-line error for `auto`, which only a command with an input recording can resolve.
+    func speakerIndex(in voice: Voice) throws -> Int {
+        if isAuto { throw ValidationError("--speaker auto needs an input recording (synth vocode); name a speaker instead") }
+        return try speaker.map { try voice.config.speakerIndex($0) } ?? 0
+    }
+
+    func load() throws -> (Voice, Int) {
+        let v = try loadVoice()
+        return (v, try speakerIndex(in: v))
     }
 }

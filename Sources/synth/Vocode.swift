@@ -31,19 +31,17 @@ struct Vocode: ParsableCommand {
     }
 
     func run() throws {
-        var vocoder: Vocoder!
-        var cond: Vocoder.Conditioning!
-        let (voice, speaker) = try voiceOptions.load { voice in
-            vocoder = try Vocoder(voice: voice)
-            cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+        let voice = try voiceOptions.loadVoice()
+        let vocoder = try Vocoder(voice: voice)
+        let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+        let speaker: Int
+        if voiceOptions.isAuto {
             guard let x = cond.samples else {
                 throw ValidationError("--speaker auto needs an audio input to score, not log-mels (.npy); name a speaker instead")
             }
-            return chooseSpeaker(vocoder, samples: x)
-        }
-        if vocoder == nil {
-            vocoder = try Vocoder(voice: voice)
-            cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+            speaker = chooseSpeaker(vocoder, samples: x)
+        } else {
+            speaker = try voiceOptions.speakerIndex(in: voice)
         }
         let c = voice.config
         let (mels, frames, count) = (cond.mels, cond.frames, cond.sampleCount)
