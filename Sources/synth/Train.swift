@@ -134,11 +134,14 @@ struct Train: ParsableCommand {
         let trainUtts = try load("train")
         guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }
         let validUtts = try load("valid")
-        if !resume && baseVoice == nil {
+        if !resume {
             config.speakers = speakers
-            let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
-            config.featureMean = stats.mean
-            config.featureStd = stats.std
+            // A fine-tuned voice keeps the normalisation its weights were trained with.
+            if baseVoice == nil {
+                let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
+                config.featureMean = stats.mean
+                config.featureStd = stats.std
+            }
         }
         try config.validate()
         let seconds = Double(trainUtts.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
@@ -149,7 +152,7 @@ struct Train: ParsableCommand {
         let model: WaveNetModel
         if let base = baseVoice {
             model = WaveNetModel.extending(base.model, speakers: speakers)
-            config = model.config
+            precondition(model.config == config, "extended voice differs from the run's config")
             let added = speakers.filter { !base.config.speakers.contains($0) }
             printErr("fine-tuning voice '\(base.name)': \(base.config.speakers.count) speakers kept, " +
                      (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))
