@@ -145,4 +145,10 @@ extension Vocoder {
             return sum / Double(max(count, 1))
         }
     }
+
+    /// The speaker with the lowest `speakerScores` (ties: the first), and all the scores.
+    public func bestSpeaker(samples x: [Float], progress: (Int, Int) -> Void = { _, _ in }) -> (index: Int, scores: [Double]) {
+        let scores = speakerScores(samples: x, progress: progress)
+        return (scores.indices.min { scores[$0] < scores[$1] } ?? 0, scores)
+    }
 }

@@ -10,7 +10,7 @@ struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render many utterances from a manifest, B at a time in lockstep.",
         discussion: """
-            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
+            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording), or is `auto` for the speaker under which the voice finds the input audio most likely (as `synth vocode --speaker auto`; scored before rendering). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
 
             Resumable: outputs that already exist are skipped (they are written atomically, so an existing file is complete); kill and rerun at any time. Bad lines are reported with their line number at the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or skipped, 1 if any failed.
 
@@ -26,7 +26,7 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
     var voice: String = "default"
 
-    @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column.")
+    @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's most likely speaker, as `synth vocode --speaker auto`).")
     var speaker: String?
 
     @Option(help: "Utterances generated in lockstep per thread (B).")
@@ -64,7 +64,9 @@ struct Render: ParsableCommand {
         }
         let v = try Voice.load(try VoiceLibrary.resolve(voice))
         let c = v.config
-        let overrideSpeaker = try speaker.map { try c.speakerIndex($0) }
+        // -1 stands for `auto`: chosen per line from its audio before rendering.
+        func speakerIndex(_ name: String) throws -> Int { name.lowercased() == "auto" ? -1 : try c.speakerIndex(name) }
+        let overrideSpeaker = try speaker.map(speakerIndex)
         let manifestURL = URL(fileURLWithPath: manifest)
         let m = try RenderManifest.read(manifestURL)
         let base = manifestURL.deletingLastPathComponent()
@@ -81,11 +83,10 @@ struct Render: ParsableCommand {
         for l in m.lines where shardSpec.contains(l.index) {
             let spk: Int
             if let s = overrideSpeaker { spk = s } else {
-                guard let s = c.speakers.firstIndex(of: l.speaker) else {
-                    failures.append((l.line, "\(VoiceError.unknownSpeaker(name: l.speaker, available: c.speakers))"))
+                do { spk = try speakerIndex(l.speaker) } catch {
+                    failures.append((l.line, "\(error)"))
                     continue
                 }
-                spk = s
             }
             // Temporary files of an earlier, killed run of this line (only this shard writes this name).
             for name in existing where name.hasPrefix(".\(l.output).tmp-") {
@@ -94,12 +95,24 @@ struct Render: ParsableCommand {
             if existing.contains(l.output) { skipped += 1; continue }
             todo.append((l, spk))
         }
+        let vocoder = try Vocoder(voice: v)
+        let url = { (l: RenderLine) in l.input.hasPrefix("/") ? URL(fileURLWithPath: l.input) : base.appendingPathComponent(l.input) }
+        let auto = todo.indices.filter { todo[$0].speaker < 0 }
+        if !auto.isEmpty {
+            let chosen = chooseSpeakers(auto.map { url(todo[$0].line) }, vocoder: vocoder, threads: threads)
+            for (k, i) in auto.enumerated() {
+                switch chosen[k] {
+                case .success(let s): todo[i].speaker = s
+                case .failure(let e): failures.append((todo[i].line.line, "\(e)"))
+                }
+            }
+            todo.removeAll { $0.speaker < 0 }
+        }
         let total = todo.count + skipped + failures.count
         printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(total) lines, \(skipped) already done, " +
                  "\(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
 
         let state = RenderState(total: total, done: skipped + failures.count, todo: todo.count, sampleRate: c.features.sampleRate)
-        let vocoder = try Vocoder(voice: v)
         let renderers = try (0..<min(threads, max(1, todo.count))).map { _ in
             try BatchRenderer(voice: v, batch: batch, temperature: temperature)
         }
@@ -109,9 +122,8 @@ struct Render: ParsableCommand {
             renderers[t].run(next: {
                 while let i = state.take(max: lines.count) {
                     let (l, spk) = lines[i]
-                    let url = l.input.hasPrefix("/") ? URL(fileURLWithPath: l.input) : base.appendingPathComponent(l.input)
                     do {
-                        let cond = try vocoder.conditioning(for: url)
+                        let cond = try vocoder.conditioning(for: url(l))
                         state.started(samples: cond.sampleCount)
                         return RenderRequest(id: i, mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount,
                                              speaker: spk, seed: RenderManifest.seed(for: l, base: baseSeed))
@@ -207,4 +219,32 @@ final class RenderState: @unchecked Sendable {
             printErr(line)
         }
     }
+}
+
+/// `speaker auto` lines of a render: each input's most likely speaker (`Vocoder.bestSpeaker`), scored on
+/// `threads` threads, with a summary on stderr. An input that cannot be read, or is `.npy` log-mels, fails.
+func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<Int, Error>] {
+    let names = vocoder.voice.config.speakers
+    let lock = NSLock()
+    var results = [Result<Int, Error>](repeating: .failure(ValidationError("not scored")), count: inputs.count)
+    var next = 0
+    let bar = ProgressLine("scoring speakers (auto)", total: inputs.count, unit: "lines")
+    DispatchQueue.concurrentPerform(iterations: max(1, min(threads, inputs.count))) { _ in
+        while true {
+            lock.lock(); let i = next; next += 1; lock.unlock()
+            guard i < inputs.count else { return }
+            let r = Result<Int, Error> {
+                guard let x = try vocoder.conditioning(for: inputs[i]).samples else {
+                    throw ValidationError("speaker auto needs an audio input to score, not log-mels (.npy)")
+                }
+                return vocoder.bestSpeaker(samples: x).index
+            }
+            lock.lock(); results[i] = r; bar.update(min(next, inputs.count)); lock.unlock()
+        }
+    }
+    var counts: [Int: Int] = [:]
+    for case .success(let s) in results { counts[s, default: 0] += 1 }
+    let summary = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\(names[$0.key]) \($0.value)" }
+    printErr("speaker auto: \(counts.values.reduce(0, +)) line(s) scored: " + summary.joined(separator: ", "))
+    return results
 }

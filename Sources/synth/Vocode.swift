@@ -61,8 +61,7 @@ struct Vocode: ParsableCommand {
 func chooseSpeaker(_ vocoder: Vocoder, samples: [Float]) -> Int {
     let names = vocoder.voice.config.speakers
     let bar = ProgressLine("scoring speakers", total: names.count, unit: "speakers")
-    let scores = vocoder.speakerScores(samples: samples) { d, _ in bar.update(d) }
-    let best = scores.indices.min { scores[$0] < scores[$1] } ?? 0
+    let (best, scores) = vocoder.bestSpeaker(samples: samples) { d, _ in bar.update(d) }
     let ranked = scores.indices.sorted { scores[$0] < scores[$1] }.prefix(3)
         .map { String(format: "%@ %.3f", names[$0], scores[$0]) }.joined(separator: ", ")
     printErr("speaker auto: \(names[best]) (nats/sample of the input, best first: \(ranked))")

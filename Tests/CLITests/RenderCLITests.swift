@@ -88,6 +88,25 @@ final class RenderCLITests: CLITestCase {
         XCTAssertTrue(bad.stderr.contains("unknown speaker 'nobody'; this voice has: a, b, c"), bad.stderr)
     }
 
+    /// `auto` in the speaker column picks each recording's most likely speaker of the shipped voice (the held-out
+    /// klettres-en and klettres-cs clips), renders what `synth vocode --speaker auto` renders, and fails for .npy input.
+    func testSpeakerAutoInTheManifest() throws {
+        let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
+        try writeMels("m.npy", frames: 12, seed: 1, bins: 80)
+        let en = CLI.fixture("speech/alpha_30cf3d7d.flac").path, cs = CLI.fixture("speech/alpha_8f6fb8eb.flac").path
+        let manifest = try write("input\tspeaker\toutput\tseed\n\(en)\tauto\ten\t5\n\(cs)\tAUTO\tcs\t6\nm.npy\tauto\tm\t7\n", to: "m.tsv")
+        let out = tmp.appendingPathComponent("o")
+        let r = try run(["render", manifest.path, "--out", out.path, "--voice", shipped.path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("speaker auto: 2 line(s) scored: klettres-cs 1, klettres-en 1"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("m.tsv:4: speaker auto needs an audio input"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), ["cs.wav", "en.wav"])
+        let alone = tmp.appendingPathComponent("alone.wav")
+        let v = try run(["vocode", en, "-o", alone.path, "--voice", shipped.path, "--speaker", "auto", "--seed", "5"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        XCTAssertEqual(try Data(contentsOf: alone), try Data(contentsOf: out.appendingPathComponent("en.wav")))
+    }
+
     /// Shards (from --shard and from Slurm / Kubernetes variables) partition the manifest; their union is the full run.
     func testShardsPartitionTheManifest() throws {
         let voice = try makeVoice()
