@@ -12,7 +12,7 @@ build: deps
 
 demo: build
 	@mkdir -p out
-	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav --speaker klettres-en
+	$(BIN) vocode samples/arctic_a0009.wav -o out/demo.wav --speaker auto
 
 test: deps
 	bash scripts/test.sh
