@@ -53,8 +53,8 @@ let package = Package(
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
-        // Finite-difference helpers shared by the test targets below; built only with the tests.
-        .target(name: "TestSupport", dependencies: ["NNCore"], path: "Tests/TestSupport"),
+        // Gradient and cached-generation checks shared by the test targets below; built only with the tests.
+        .target(name: "TestSupport", dependencies: ["NNCore", "AREngine"], path: "Tests/TestSupport"),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -88,20 +88,7 @@ final class TransformerTests: XCTestCase {
     func testCachedStepMatchesFullForward() {
         let m = tinyTransformer(seed: 11)
         let seqs = [[0, 3, 7, 7, 1, 10, 2, 4, 5], [9, 8, 1, 2, 3, 4, 6, 6, 0]]
-        let full = m.logits(seqs)
-        let V = m.vocabularySize, T = seqs[0].count
-        var state = m.makeState(batch: 2)
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: 2 * V)
-        defer { out.deallocate() }
-        for pass in 0..<2 {  // the second pass checks that `reset` really rewinds the cache
-            m.reset(&state)
-            var maxDiff: Float = 0
-            for t in 0..<T {
-                m.step([seqs[0][t], seqs[1][t]], state: &state, logits: out)
-                for b in 0..<2 { for v in 0..<V { maxDiff = max(maxDiff, abs(out[b * V + v] - full[(b * T + t) * V + v])) } }
-            }
-            XCTAssertLessThan(maxDiff, 1e-4, "pass \(pass): cached vs full logits, max |diff| \(maxDiff)")
-        }
+        assertCachedStepsMatchFullForward(m, seqs)
     }
 
     func testConfigRoundTripAndValidation() throws {

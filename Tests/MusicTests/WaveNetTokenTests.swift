@@ -18,20 +18,7 @@ final class WaveNetTokenTests: XCTestCase {
     func testCachedStepMatchesFullForward() {
         let m = tinyModel()
         let seqs = [[0, 3, 7, 7, 1, 12, 2, 4, 5, 11], [9, 8, 1, 2, 3, 4, 6, 6, 0, 1]]
-        let full = m.logits(seqs)
-        let V = m.vocabularySize, T = seqs[0].count
-        var state = m.makeState(batch: 2)
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: 2 * V)
-        defer { out.deallocate() }
-        for pass in 0..<2 {
-            m.reset(&state)
-            var maxDiff: Float = 0
-            for t in 0..<T {
-                m.step([seqs[0][t], seqs[1][t]], state: &state, logits: out)
-                for b in 0..<2 { for v in 0..<V { maxDiff = max(maxDiff, abs(out[b * V + v] - full[(b * T + t) * V + v])) } }
-            }
-            XCTAssertLessThan(maxDiff, 1e-4, "pass \(pass): cached vs full logits, max |diff| \(maxDiff)")
-        }
+        assertCachedStepsMatchFullForward(m, seqs)
     }
 
     func testLossGradientsMatchFiniteDifferences() {
