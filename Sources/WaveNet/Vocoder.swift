@@ -134,10 +134,9 @@ extension Vocoder {
             var u = base
             u.speaker = s
             var sum = 0.0, count = 0
-            // At most 4 segments per forward pass keeps the workspace near 4 x segment rows.
-            for i in stride(from: 0, to: starts.count, by: 4) {
-                let picks = starts[i..<min(i + 4, starts.count)].map { (u, $0) }
-                let r = scorer.loss(SpeechTrainingData.makeBatch(picks, config: c, segment: T), backward: false)
+            // One segment per forward pass keeps the workspace at `segment` rows (about 60 MB for the default voice).
+            for start in starts {
+                let r = scorer.loss(SpeechTrainingData.makeBatch([(u, start)], config: c, segment: T), backward: false)
                 sum += r.sum
                 count += r.count
             }
