@@ -67,6 +67,8 @@ def main():
     ap.add_argument("reference")
     ap.add_argument("vocoded")
     ap.add_argument("--text", help="the sentence spoken (lower case, no punctuation)")
+    ap.add_argument("--no-asr", action="store_true",
+                    help="skip the word error rate (for references that are not English speech)")
     a = ap.parse_args()
     ref, sr = sf.read(a.reference, dtype="float32")
     deg, sr2 = sf.read(a.vocoded, dtype="float32")
@@ -88,7 +90,7 @@ def main():
     lsd = 10 * np.sqrt(np.mean((m1 - m2) ** 2))
     f1, cents = pitch_metrics(ref, deg, sr)
     line = f"STOI {s:.3f}  PESQ-WB {p:.2f}  log-mel distance {lsd:.2f} dB  V/UV F1 {f1:.3f}  F0 RMSE {cents:.0f} cents"
-    heard = recognise(deg, sr)
+    heard = None if a.no_asr else recognise(deg, sr)
     if heard is not None:
         truth = a.text or recognise(ref, sr)
         line += f"  WER {wer(truth, heard):.2f}  ASR: \"{heard}\" (reference: \"{truth}\")"
