@@ -13,10 +13,4 @@ for s in $speakers; do
   "$bin" vocode samples/arctic_a0009.wav -o "$out/$s.wav" --voice "$voice" --speaker "$s" --seed 1 2>/dev/null
   echo "$s $(python3 scripts/eval_vocoder.py samples/arctic_a0009.wav "$out/$s.wav" --text "$text" 2>/dev/null)"
 done | tee "$out/scores.txt"
-python3 - "$out/scores.txt" <<'PY'
-import re, sys
-rows = [l for l in open(sys.argv[1]) if "STOI" in l]
-for key in ["STOI", "PESQ-WB", "V/UV F1", "WER"]:
-    v = [float(re.search(re.escape(key) + r" ([-0-9.]+)", l).group(1)) for l in rows]
-    print(f"{key}: mean {sum(v) / len(v):.3f}, min {min(v):.3f}, max {max(v):.3f} over {len(v)} speakers")
-PY
+python3 scripts/summarise_scores.py "$out/scores.txt" STOI PESQ-WB "V/UV F1" WER

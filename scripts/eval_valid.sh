@@ -39,10 +39,4 @@ for ref in "$out"/reference/*.wav; do
   "$bin" vocode "$ref" -o "$out/$speaker.wav" --voice "$voice" --speaker "$speaker" --seed 1 "$@" 2>/dev/null
   echo "$speaker $(python3 scripts/eval_vocoder.py "$ref" "$out/$speaker.wav" --no-asr 2>/dev/null | sed 's/  (.*//')"
 done | tee "$out/scores.txt"
-python3 - "$out/scores.txt" <<'PY'
-import re, sys
-rows = [l for l in open(sys.argv[1]) if "STOI" in l]
-for key in ["STOI", "PESQ-WB", "V/UV F1", "log-mel distance"]:
-    v = [float(re.search(re.escape(key) + r" ([-0-9.]+)", l).group(1)) for l in rows]
-    print(f"{key}: mean {sum(v) / len(v):.3f}, min {min(v):.3f}, max {max(v):.3f} over {len(v)} speakers")
-PY
+python3 scripts/summarise_scores.py "$out/scores.txt" STOI PESQ-WB "V/UV F1" "log-mel distance"
