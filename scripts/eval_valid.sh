@@ -14,25 +14,20 @@ data=${DATA:-../shared/data/speech}
 bin=.build/release/synth
 mkdir -p "$out/reference"
 python3 - "$data" "$out/reference" <<'PY'
-import os, sys
+import csv, os, sys
 import numpy as np, soundfile as sf
 data, out = sys.argv[1:]
 clips = {}
-with open(os.path.join(data, "MANIFEST.tsv")) as f:
-    header = f.readline().rstrip("\n").split("\t")
-    for line in f:
-        row = dict(zip(header, line.rstrip("\n").split("\t")))
+with open(os.path.join(data, "MANIFEST.tsv"), newline="") as f:
+    for row in csv.DictReader(f, delimiter="\t"):
         if row["split"] == "valid":
             clips.setdefault(row["speaker"], []).append(row["path"])
 for speaker, paths in clips.items():
-    target = os.path.join(out, speaker + ".wav")
-    if os.path.exists(target):
-        continue
     parts = []
     for p in sorted(paths):
         y, sr = sf.read(os.path.join(data, p), dtype="float32")
         parts += [y if y.ndim == 1 else y.mean(axis=1), np.zeros(sr // 4, dtype=np.float32)]
-    sf.write(target, np.concatenate(parts), sr, subtype="PCM_16")
+    sf.write(os.path.join(out, speaker + ".wav"), np.concatenate(parts), sr, subtype="PCM_16")
 PY
 for ref in "$out"/reference/*.wav; do
   speaker=$(basename "$ref" .wav)
