@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
             Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C, and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
 
             Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
+
+            Grow a voice into a larger model with --init-from and --grow (e.g. `--init-from default --grow --residual 64 --gate 128 --skip 128`): the new model starts out computing exactly what the voice computes (new channels and layers begin with zero read-out weights, after Net2Net, Chen et al. 2016) and training then puts the new capacity to use, so a bigger voice does not start again from noise.
             """)
 
     @Option(help: ArgumentHelp("Speech manifest (TSV/CSV with path, speaker[, split]).", valueName: "MANIFEST"))
@@ -29,6 +31,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape, features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
     var initFrom: String?
 
+    @Flag(help: "With --init-from: grow the voice to the model-shape flags below (channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
+    var grow = false
+
     @Option(help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 20000
     @Option(help: "Segments per batch.")
@@ -39,7 +44,7 @@ struct Train: ParsableCommand {
     @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
 
-    // Model shape (ignored with --resume or --init-from).
+    // Model shape (ignored with --resume, and with --init-from unless --grow).
     @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1).")
     var dilationCycle = 8
     @Option(help: "Number of dilation cycles (stacks).")
@@ -70,6 +75,9 @@ struct Train: ParsableCommand {
         if resume && initFrom != nil {
             throw ValidationError("--init-from starts a new run; --resume continues one (its checkpoint already holds the weights): pass one of them")
         }
+        if grow && initFrom == nil {
+            throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
+        }
         guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
     }
 
@@ -90,17 +98,25 @@ struct Train: ParsableCommand {
             if !store.completeCheckpoints().isEmpty {
                 throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
             }
+            var features = FeatureConfig.default
+            features.sampleRate = sampleRate
+            let shape = WaveNetConfig(
+                dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
+                gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
+                speakers: ["?"], features: features, preemphasis: preemphasis)
             if let initFrom {
-                let voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                if grow {
+                    let grown = try WaveNetModel.growing(voice.model, to: shape, seed: training.seed)
+                    printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters " +
+                             "(residual \(grown.config.residualChannels), gate \(grown.config.gateChannels), " +
+                             "skip \(grown.config.skipChannels), \(grown.config.layers) layers)")
+                    voice = Voice(name: voice.name, directory: voice.directory, model: grown)
+                }
                 baseVoice = voice
                 config = voice.config
             } else {
-                var features = FeatureConfig.default
-                features.sampleRate = sampleRate
-                config = WaveNetConfig(
-                    dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
-                    gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
-                    speakers: ["?"], features: features, preemphasis: preemphasis)
+                config = shape
             }
         }
         // Data.

@@ -234,3 +234,38 @@ func writeStereo(_ interleaved: [Float], rate: Int, to url: URL) throws {
     for v in interleaved { u16(UInt16(bitPattern: Int16(max(-1, min(1, v)) * 32767))) }
     try d.write(to: url)
 }
+
+extension VocodeCLITests {
+    /// `--init-from V --grow` gives a larger model that starts with V's validation loss (same data, same seed,
+    /// a learning rate too small to move anything), and refuses to shrink or to run without a base voice.
+    func testGrowAVoiceKeepsItsLossAtTheStart() throws {
+        let base = try writeTinyVoice(in: dir, name: "base", speakers: ["klettres-en", "alice"])
+        let manifest = CLI.fixture("speech/MANIFEST.tsv")
+        func train(_ name: String, _ extra: [String]) throws -> (RunResult, Double?) {
+            let r = try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent(name).path,
+                                 "--init-from", base.path, "--segment", "800", "--batch", "2", "--steps", "1", "--lr", "1e-9",
+                                 "--warmup", "1", "--validate-every", "1", "--log-every", "1"] + extra)
+            // "step 1  valid 3.3055 nats (...)" (progress lines end in \r, log lines in \n).
+            let line = r.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first { $0.hasPrefix("step ") && $0.contains(" valid ") }
+            let words = line?.split(separator: " ") ?? []
+            let valid = words.firstIndex(of: "valid").flatMap { Double(words[$0 + 1]) }
+            return (r, valid)
+        }
+        let (r0, v0) = try train("same", [])
+        XCTAssertEqual(r0.status, 0, r0.stderr)
+        let (r1, v1) = try train("grown", ["--grow", "--residual", "12", "--gate", "20", "--skip", "10", "--cond-channels", "8",
+                                           "--speaker-dim", "6", "--dilation-cycle", "4", "--stacks", "2"])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        XCTAssertTrue(r1.stderr.contains("growing voice 'base':"), r1.stderr)
+        XCTAssertTrue(r1.stderr.contains("model: 8 layers"), r1.stderr)
+        let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
+        XCTAssertEqual(grown.config.residualChannels, 12)
+        XCTAssertEqual(grown.config.speakers, ["klettres-en", "alice", "klettres-cs"])
+        let a = try XCTUnwrap(v0, r0.stderr), b = try XCTUnwrap(v1, r1.stderr)
+        XCTAssertGreaterThan(a, 1)
+        XCTAssertEqual(b, a, accuracy: 2e-4, "valid loss of the grown model at the start")
+        assertFails(try train("small", ["--grow", "--skip", "4"]).0, "skip channels can only grow: the voice has 8, asked for 4")
+        assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("g").path, "--grow"]),
+                    "--grow needs --init-from")
+    }
+}

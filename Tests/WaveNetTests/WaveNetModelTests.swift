@@ -142,3 +142,77 @@ final class WaveNetModelTests: XCTestCase {
         }
     }
 }
+
+/// Growing a voice (`WaveNetModel.growing`): the larger model starts with the same outputs and its new units learn.
+final class WaveNetGrowthTests: XCTestCase {
+    func grownPair() throws -> (WaveNetModel, WaveNetModel) {
+        let base = WaveNetModel(config: tinyConfig())
+        base.initialize(seed: 11)
+        // Perturb the biases too, so that a wrongly placed copy cannot hide behind zeros.
+        var rng = Xoshiro256(seed: 12)
+        for e in base.params.entries where e.name.hasSuffix("bias") { base.params.initNormal(e.name, std: 0.3, rng: &rng) }
+        var target = tinyConfig()
+        target.dilations = [1, 8, 2, 4, 1, 2]   // two new layers, one between old ones and one at the end
+        target.residualChannels = 6
+        target.gateChannels = 10
+        target.skipChannels = 7
+        target.condChannels = 4
+        target.speakerEmbeddingDim = 3
+        return (base, try WaveNetModel.growing(base, to: target, seed: 13))
+    }
+
+    func testGrownModelGivesTheSameLogits() throws {
+        let (base, grown) = try grownPair()
+        XCTAssertEqual(grown.config.layers, 6)
+        XCTAssertEqual(grown.params.entry("layers.3.conv.weight")?.shape, [2, 6, 10])
+        XCTAssertEqual(grown.config.featureMean, base.config.featureMean)
+        XCTAssertGreaterThan(grown.params.count, base.params.count)
+        for spk: Int32 in [0, 1] {
+            var b = tinyBatch(base.config, time: 24, batch: 1, seed: 14)
+            b.speakers = [spk]
+            let ws0 = WaveNetWorkspace(config: base.config, time: 24, batch: 1, frames: b.frames)
+            let ws = WaveNetWorkspace(config: grown.config, time: 24, batch: 1, frames: b.frames)
+            let (l0, _) = base.run(b, workspace: ws0, backward: false)
+            let (l1, _) = grown.run(b, workspace: ws, backward: false)
+            XCTAssertEqual(l1, l0, accuracy: 1e-5 * abs(l0))
+            var worst: Float = 0
+            for i in 0..<(24 * base.config.classes) { worst = max(worst, abs(ws.logits[i] - ws0.logits[i])) }
+            XCTAssertLessThan(worst, 1e-5, "speaker \(spk): max |grown - base| logit = \(worst)")
+        }
+    }
+
+    /// The zero read-out weights of the new units get a gradient at once, so training can use them.
+    func testNewUnitsReceiveGradients() throws {
+        let (_, grown) = try grownPair()
+        let b = tinyBatch(grown.config, time: 24, batch: 2, seed: 15)
+        let ws = WaveNetWorkspace(config: grown.config, time: 24, batch: 2, frames: b.frames)
+        grown.params.zeroGrads()
+        grown.run(b, workspace: ws, backward: true)
+        func gradNorm(_ name: String, from: Int, count: Int) -> Float {
+            let g = grown.params.grad(name)
+            return (from..<(from + count)).reduce(0) { $0 + g[$1] * g[$1] }.squareRoot()
+        }
+        // New layer 1 (dilation 8): its whole read-out is zero and must get a gradient.
+        XCTAssertEqual(grown.params.value("layers.1.out.weight")[0], 0)
+        XCTAssertGreaterThan(gradNorm("layers.1.out.weight", from: 0, count: 5 * 13), 1e-6)
+        // Old layer 0: the read-out row of a new gate unit (tanh unit 4 of 5).
+        XCTAssertEqual(grown.params.value("layers.0.out.weight")[4 * 13], 0)
+        XCTAssertGreaterThan(gradNorm("layers.0.out.weight", from: 4 * 13, count: 13), 1e-6)
+        // Post-net rows reading the new skip channels (5, 6).
+        XCTAssertGreaterThan(gradNorm("post.conv1.weight", from: 5 * 7, count: 14), 1e-6)
+    }
+
+    func testShrinkingOrReorderingIsRefused() {
+        let base = WaveNetModel(config: tinyConfig())
+        var smaller = tinyConfig()
+        smaller.skipChannels = 4
+        XCTAssertThrowsError(try WaveNetModel.growing(base, to: smaller, seed: 1)) { e in
+            XCTAssertTrue("\(e)".contains("skip channels can only grow: the voice has 5, asked for 4"), "\(e)")
+        }
+        var reordered = tinyConfig()
+        reordered.dilations = [1, 4, 2, 1]
+        XCTAssertThrowsError(try WaveNetModel.growing(base, to: reordered, seed: 1)) { e in
+            XCTAssertTrue("\(e)".contains("not a subsequence"), "\(e)")
+        }
+    }
+}

@@ -1,0 +1,130 @@
+// Growing a trained WaveNet into a larger one that computes the same function (Net2Net-style).
+import NNCore
+
+extension WaveNetModel {
+    /// A larger copy of `base` whose outputs are, at the start, exactly those of `base`: a way to give a voice
+    /// more capacity without starting its training again.
+    ///
+    /// Follows the function-preserving idea of Net2Net (Chen, Goodfellow and Shlens, "Net2Net: Accelerating
+    /// Learning via Knowledge Transfer", ICLR 2016) with zero-initialised read-out instead of unit copying:
+    /// - every old weight is copied to the same unit in the new tensor (gate units keep their tanh or sigmoid
+    ///   half: old tanh unit `j` becomes new unit `j`, old sigmoid unit `G/2 + j` becomes `G'/2 + j`);
+    /// - a new unit (residual, gate, skip, conditioning or speaker channel, or a whole new layer) gets random
+    ///   input weights, drawn as in `initialize(seed:)`, and every weight that *reads* a new unit is zero, so
+    ///   it cannot change the output until training moves those weights. The new unit's activation is not
+    ///   zero, so the first step's gradient reaches the zero read-out weights, and the step after reaches
+    ///   its input weights: the new units do learn;
+    /// - new layers (dilations in `target` that are not matched by the base's, in order) have zero `out`
+    ///   weights, so each starts as the identity on the residual stream and adds nothing to the skip sum.
+    ///
+    /// - Parameters:
+    ///   - base: the trained model.
+    ///   - target: the new shape: its `dilations`, `residualChannels`, `gateChannels`, `skipChannels`,
+    ///     `condChannels` and `speakerEmbeddingDim` are used; everything else (features, normalisation,
+    ///     pre-emphasis, classes, speakers) is taken from `base`.
+    ///   - seed: seed of the new units' random weights.
+    /// - Returns: the grown model; its config is `base.config` with the six shape fields of `target`.
+    /// - Throws: `VoiceError.invalidConfig` when a channel count would shrink, or the base's dilations are not
+    ///   a subsequence of the target's (a layer can be added anywhere, none removed or changed).
+    public static func growing(_ base: WaveNetModel, to target: WaveNetConfig, seed: UInt64) throws -> WaveNetModel {
+        let o = base.config
+        var c = o
+        c.dilations = target.dilations
+        c.residualChannels = target.residualChannels
+        c.gateChannels = target.gateChannels
+        c.skipChannels = target.skipChannels
+        c.condChannels = target.condChannels
+        c.speakerEmbeddingDim = target.speakerEmbeddingDim
+        func fail(_ reason: String) -> VoiceError { .invalidConfig(file: "--grow", reason: reason) }
+        for (name, old, new) in [("residual channels", o.residualChannels, c.residualChannels),
+                                 ("gate channels", o.gateChannels, c.gateChannels),
+                                 ("skip channels", o.skipChannels, c.skipChannels),
+                                 ("conditioning channels", o.condChannels, c.condChannels),
+                                 ("speaker embedding size", o.speakerEmbeddingDim, c.speakerEmbeddingDim)] where new < old {
+            throw fail("\(name) can only grow: the voice has \(old), asked for \(new)")
+        }
+        try c.validate(file: "--grow")
+        // Old layer l -> new layer layerMap[l]: the first matching dilation after the previous match.
+        var layerMap: [Int] = []
+        var next = 0
+        for d in o.dilations {
+            while next < c.dilations.count && c.dilations[next] != d { next += 1 }
+            guard next < c.dilations.count else {
+                throw fail("the voice's dilations \(o.dilations) are not a subsequence of \(c.dilations) (layers can be added, not removed)")
+            }
+            layerMap.append(next)
+            next += 1
+        }
+
+        let model = WaveNetModel(config: c)
+        model.initialize(seed: seed)
+        let R0 = o.residualChannels, G0 = o.gateChannels, H0 = G0 / 2, S0 = o.skipChannels
+        let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels
+        let gateMap = (0..<G0).map { $0 < H0 ? $0 : H + ($0 - H0) }
+        let identity = { (n: Int) in Array(0..<n) }
+        let from = base.params, to = model.params
+
+        /// Copies tensor `name` of the base, viewed as `[blocks, rowMap.count, colMap.count]`, into tensor `dst`
+        /// (default: the same name) of the new model, viewed as `[blocks', rows, cols]`: old block `b`, row `r`,
+        /// column `k` go to `blockMap[b]`, `rowMap[r]`, `colMap[k]`. Rows are the input axis of every weight
+        /// here: with `zeroNewRows`, the rows that are not images of old rows (weights reading new units) are
+        /// zeroed first in every block.
+        func copy(_ name: String, into dst: String? = nil, blockMap: [Int] = [0], rowMap: [Int], rows: Int,
+                  colMap: [Int], cols: Int, zeroNewRows: Bool) {
+            let dstName = dst ?? name
+            let src = from.value(name), out = to.value(dstName)
+            let blocks = to.entry(dstName)!.count / (rows * cols)
+            if zeroNewRows {
+                let old = Set(rowMap)
+                for b in 0..<blocks {
+                    for r in 0..<rows where !old.contains(r) { (out + (b * rows + r) * cols).update(repeating: 0, count: cols) }
+                }
+            }
+            for (b, nb) in blockMap.enumerated() {
+                for (r, nr) in rowMap.enumerated() {
+                    for (k, nk) in colMap.enumerated() {
+                        out[(nb * rows + nr) * cols + nk] = src[(b * rowMap.count + r) * colMap.count + k]
+                    }
+                }
+            }
+        }
+        /// Per-layer gate columns of the conditioning and speaker projections, `[in, layers * G]`.
+        let projCols = layerMap.flatMap { nl in gateMap.map { nl * G + $0 } }
+
+        copy("input_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
+        copy("cond.conv.weight", blockMap: [0, 1, 2], rowMap: identity(o.melBins), rows: c.melBins,
+             colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
+        copy("cond.conv.bias", rowMap: [0], rows: 1, colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
+        copy("cond.proj.weight", rowMap: identity(o.condChannels), rows: c.condChannels,
+             colMap: projCols, cols: c.layers * G, zeroNewRows: true)
+        copy("speaker_embedding", rowMap: identity(o.speakers.count), rows: c.speakers.count,
+             colMap: identity(o.speakerEmbeddingDim), cols: c.speakerEmbeddingDim, zeroNewRows: false)
+        copy("speaker.proj.weight", rowMap: identity(o.speakerEmbeddingDim), rows: c.speakerEmbeddingDim,
+             colMap: projCols, cols: c.layers * G, zeroNewRows: true)
+        let outCols = identity(R0) + (0..<S0).map { R + $0 }
+        let matched = Set(layerMap)
+        for l in 0..<c.layers where !matched.contains(l) {
+            // A new layer reads only the old residual channels and starts with a zero read-out (identity).
+            let w = to.value("layers.\(l).conv.weight")
+            for tap in 0..<2 {
+                for r in R0..<R { (w + (tap * R + r) * G).update(repeating: 0, count: G) }
+            }
+            to.value("layers.\(l).out.weight").update(repeating: 0, count: H * (R + S))
+        }
+        for (l, nl) in layerMap.enumerated() {
+            copy("layers.\(l).conv.weight", into: "layers.\(nl).conv.weight", blockMap: [0, 1], rowMap: identity(R0), rows: R,
+                 colMap: gateMap, cols: G, zeroNewRows: true)
+            copy("layers.\(l).conv.bias", into: "layers.\(nl).conv.bias", rowMap: [0], rows: 1, colMap: gateMap, cols: G,
+                 zeroNewRows: false)
+            copy("layers.\(l).out.weight", into: "layers.\(nl).out.weight", rowMap: identity(H0), rows: H,
+                 colMap: outCols, cols: R + S, zeroNewRows: true)
+            copy("layers.\(l).out.bias", into: "layers.\(nl).out.bias", rowMap: [0], rows: 1, colMap: outCols, cols: R + S,
+                 zeroNewRows: false)
+        }
+        copy("post.conv1.weight", rowMap: identity(S0), rows: S, colMap: identity(S0), cols: S, zeroNewRows: true)
+        copy("post.conv1.bias", rowMap: [0], rows: 1, colMap: identity(S0), cols: S, zeroNewRows: false)
+        copy("post.conv2.weight", rowMap: identity(S0), rows: S, colMap: identity(o.classes), cols: c.classes, zeroNewRows: true)
+        copy("post.conv2.bias", rowMap: [0], rows: 1, colMap: identity(o.classes), cols: c.classes, zeroNewRows: false)
+        return model
+    }
+}
