@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the newest complete checkpoint in --out.")
     var resume = false
 
-    @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape, features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
+    @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape (unless --grow), features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored without --grow); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
     var initFrom: String?
 
     @Flag(help: "With --init-from: grow the voice to the model-shape flags below (channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
