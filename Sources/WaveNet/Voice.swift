@@ -22,6 +22,9 @@ public struct Voice {
     public static func load(_ dir: URL) throws -> Voice {
         let cfgURL = dir.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: cfgURL.path) else {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("best/config.json").path) {
+                throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing; this is a training run folder: its voice is \(dir.appendingPathComponent("best").path)")
+            }
             throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing or unreadable")
         }
         if let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let kind = obj["model_type"] as? String {

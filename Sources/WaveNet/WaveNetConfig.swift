@@ -8,6 +8,7 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
     case unknownVoice(name: String, searched: [String], available: [String])
     case unknownSpeaker(name: String, available: [String])
     case incompatibleFeatures(reason: String)
+    case cannotGrow(reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +19,7 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
         case .unknownSpeaker(let n, let a):
             return "unknown speaker '\(n)'; this voice has: \(a.joined(separator: ", "))"
         case .incompatibleFeatures(let r): return "features do not match the voice: \(r)"
+        case .cannotGrow(let r): return "cannot grow the voice: \(r)"
         }
     }
 }

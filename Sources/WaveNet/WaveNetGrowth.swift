@@ -24,7 +24,7 @@ extension WaveNetModel {
     ///     pre-emphasis, classes, speakers) is taken from `base`.
     ///   - seed: seed of the new units' random weights.
     /// - Returns: the grown model; its config is `base.config` with the six shape fields of `target`.
-    /// - Throws: `VoiceError.invalidConfig` when a channel count would shrink, or the base's dilations are not
+    /// - Throws: `VoiceError.cannotGrow` when a channel count would shrink, or the base's dilations are not
     ///   a subsequence of the target's (a layer can be added anywhere, none removed or changed).
     public static func growing(_ base: WaveNetModel, to target: WaveNetConfig, seed: UInt64) throws -> WaveNetModel {
         let o = base.config
@@ -35,7 +35,7 @@ extension WaveNetModel {
         c.skipChannels = target.skipChannels
         c.condChannels = target.condChannels
         c.speakerEmbeddingDim = target.speakerEmbeddingDim
-        func fail(_ reason: String) -> VoiceError { .invalidConfig(file: "--grow", reason: reason) }
+        func fail(_ reason: String) -> VoiceError { .cannotGrow(reason: reason) }
         for (name, old, new) in [("residual channels", o.residualChannels, c.residualChannels),
                                  ("gate channels", o.gateChannels, c.gateChannels),
                                  ("skip channels", o.skipChannels, c.skipChannels),
@@ -43,7 +43,7 @@ extension WaveNetModel {
                                  ("speaker embedding size", o.speakerEmbeddingDim, c.speakerEmbeddingDim)] where new < old {
             throw fail("\(name) can only grow: the voice has \(old), asked for \(new)")
         }
-        try c.validate(file: "--grow")
+        do { try c.validate(file: "the grown voice") } catch VoiceError.invalidConfig(_, let reason) { throw fail(reason) }
         // Old layer l -> new layer layerMap[l]: the first matching dilation after the previous match.
         var layerMap: [Int] = []
         var next = 0

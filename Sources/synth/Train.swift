@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
 
             Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
 
-            Grow a voice into a larger model with --init-from and --grow (e.g. `--init-from default --grow --residual 64 --gate 128 --skip 128`): the new model starts out computing exactly what the voice computes (new channels and layers begin with zero read-out weights, after Net2Net, Chen et al. 2016) and training then puts the new capacity to use, so a bigger voice does not start again from noise.
+            Grow a voice into a larger model with --init-from and --grow (e.g. `--init-from default --grow --residual 96 --gate 192 --skip 192`): the new model starts out computing exactly what the voice computes (new channels and layers begin with zero read-out weights, after Net2Net, Chen et al. 2016) and training then puts the new capacity to use, so a bigger voice does not start again from noise.
             """)
 
     @Option(help: ArgumentHelp("Speech manifest (TSV/CSV with path, speaker[, split]).", valueName: "MANIFEST"))
@@ -72,9 +72,6 @@ struct Train: ParsableCommand {
         guard residual > 0, gate > 0, gate % 2 == 0, skip > 0, condChannels > 0, speakerDim > 0 else {
             throw ValidationError("channel counts must be > 0 and --gate even")
         }
-        if resume && initFrom != nil {
-            throw ValidationError("--init-from starts a new run; --resume continues one (its checkpoint already holds the weights): pass one of them")
-        }
         if grow && initFrom == nil {
             throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
         }
@@ -90,6 +87,10 @@ struct Train: ParsableCommand {
         var resumeFrom: URL?
         var baseVoice: Voice?
         if resume {
+            if initFrom != nil {
+                // "The same command plus --resume" continues a fine-tuning or growing run.
+                printErr("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
+            }
             let latest = try store.latest()
             let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
             config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
@@ -108,6 +109,10 @@ struct Train: ParsableCommand {
                 var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
                 if grow {
                     let grown = try WaveNetModel.growing(voice.model, to: shape, seed: training.seed)
+                    if grown.params.count == voice.model.params.count {
+                        printErr("note: --grow: the voice already has this shape (residual \(residual), gate \(gate), skip \(skip), " +
+                                 "\(stacks) x \(dilationCycle) layers); nothing grows. Pass larger sizes to grow it.")
+                    }
                     printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters " +
                              "(residual \(grown.config.residualChannels), gate \(grown.config.gateChannels), " +
                              "skip \(grown.config.skipChannels), \(grown.config.layers) layers)")

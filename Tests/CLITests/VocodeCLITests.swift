@@ -194,8 +194,16 @@ extension VocodeCLITests {
         let v = try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", dir.appendingPathComponent("ft.wav").path,
                              "--voice", run.appendingPathComponent("best").path, "--speaker", "klettres-cs"])
         XCTAssertEqual(v.status, 0, v.stderr)
-        // Starting a run and continuing one are exclusive; an unknown base voice is named.
-        assertFails(try CLI.run(args + ["--resume"]), "--init-from starts a new run")
+        // "The same command plus --resume" continues the run (the base voice is not loaded again).
+        var more = args + ["--resume"]
+        more[more.firstIndex(of: "--steps")! + 1] = "3"
+        let r2 = try CLI.run(more)
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("--init-from is not used again"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("step 3/3"), r2.stderr)
+        // A run folder is not a voice: the error points to its best/ folder. An unknown base voice is named.
+        assertFails(try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", dir.appendingPathComponent("r.wav").path,
+                                 "--voice", run.path, "--speaker", "alice"]), "this is a training run folder: its voice is \(run.path)/best")
         assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("ft2").path, "--init-from", "nosuchvoice"]),
                     "unknown voice 'nosuchvoice'")
     }
@@ -264,7 +272,11 @@ extension VocodeCLITests {
         let a = try XCTUnwrap(v0, r0.stderr), b = try XCTUnwrap(v1, r1.stderr)
         XCTAssertGreaterThan(a, 1)
         XCTAssertEqual(b, a, accuracy: 2e-4, "valid loss of the grown model at the start")
-        assertFails(try train("small", ["--grow", "--skip", "4"]).0, "skip channels can only grow: the voice has 8, asked for 4")
+        assertFails(try train("small", ["--grow", "--skip", "4"]).0, "cannot grow the voice: skip channels can only grow: the voice has 8, asked for 4")
+        let (same, _) = try train("same-shape", ["--grow", "--residual", "8", "--gate", "16", "--skip", "8", "--cond-channels", "8",
+                                                 "--speaker-dim", "4", "--dilation-cycle", "4", "--stacks", "1"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stderr.contains("note: --grow: the voice already has this shape"), same.stderr)
         assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("g").path, "--grow"]),
                     "--grow needs --init-from")
     }
