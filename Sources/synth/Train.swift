@@ -166,8 +166,14 @@ struct Train: ParsableCommand {
         }
         try config.validate()
         let seconds = Double(trainUtts.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
-        printErr(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
-                        trainUtts.count, seconds / 60, validUtts.count, speakers.count))
+        // Summary lines go to stderr now and to the head of this invocation's part of train.log.
+        var header: [String] = []
+        func summary(_ line: String) {
+            printErr(line)
+            header.append(line)
+        }
+        summary(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
+                       trainUtts.count, seconds / 60, validUtts.count, speakers.count))
         let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch)
 
         let model: WaveNetModel
@@ -175,20 +181,20 @@ struct Train: ParsableCommand {
             model = WaveNetModel.extending(base.model, speakers: speakers)
             precondition(model.config == config, "extended voice differs from the run's config")
             let added = speakers.filter { !base.config.speakers.contains($0) }
-            printErr("fine-tuning voice '\(base.name)': \(base.config.speakers.count) speakers kept, " +
-                     (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))
+            summary("fine-tuning voice '\(base.name)': \(base.config.speakers.count) speakers kept, " +
+                    (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))
         } else {
             model = WaveNetModel(config: config)
             model.initialize(seed: training.seed)
         }
-        printErr("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
-                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
-                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
-                        model.params.count, 2 * Double(config.macsPerSample) / 1e6))
+        summary("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
+                String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
+                       1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
+                       model.params.count, 2 * Double(config.macsPerSample) / 1e6))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try runTraining(trainer, data: dataset, configJSON: try enc.encode(config), runDirectory: runDir, resumeFrom: resumeFrom,
-                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment)
+                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header)
     }
 }

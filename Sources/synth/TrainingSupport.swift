@@ -47,12 +47,14 @@ struct TrainingFlags: ParsableArguments {
 }
 
 /// Runs `trainer` to its step count, appending every progress line to `RUN/train.log` as well as stderr.
+/// Each invocation first logs a `#` line with the UTC time and the command line, then `header` (lines already
+/// shown on stderr, such as the data and model summary), so the log alone tells how the run was made.
 /// - Parameters:
 ///   - unit: what a position is ("samples", "tokens"), for the throughput and bits lines.
 ///   - positionsPerStep: scored positions per step, for the ETA.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int
+    unit: String, positionsPerStep: Int, header: [String] = []
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logURL = runDirectory.appendingPathComponent("train.log")
@@ -60,10 +62,13 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     let log = try FileHandle(forWritingTo: logURL)
     _ = log.seekToEndOfFile()
     defer { try? log.close() }
+    func logOnly(_ s: String) { log.write(Data((s + "\n").utf8)) }
     func emit(_ s: String) {
         printErr(s)
-        log.write(Data((s + "\n").utf8))
+        logOnly(s)
     }
+    logOnly("# \(ISO8601DateFormatter().string(from: Date())) " + CommandLine.arguments.joined(separator: " "))
+    header.forEach(logOnly)
     if let from = resumeFrom {
         try trainer.resume(from: from)
         emit("resumed from \(from.path) at step \(trainer.state.step)")
@@ -97,6 +102,6 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             emit("step \(step)  checkpoint \(path)")
         }
     }
-    if stopRequested != 0 { printErr("stopped on signal; resume with --resume") }
-    else if Date() > deadline { printErr("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
+    if stopRequested != 0 { emit("stopped on signal; resume with --resume") }
+    else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
 }

@@ -266,6 +266,10 @@ extension VocodeCLITests {
         XCTAssertEqual(r1.status, 0, r1.stderr)
         XCTAssertTrue(r1.stderr.contains("growing voice 'base':"), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("model: 8 layers"), r1.stderr)
+        // train.log alone tells how the run was made: the command line, then the data and model summary.
+        let log = try String(contentsOf: dir.appendingPathComponent("grown/train.log"), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(log.first?.hasPrefix("# ") == true && log.first?.contains(" train --data ") == true && log.first?.contains(" --grow") == true, "\(log)")
+        XCTAssertTrue(log.count > 2 && log[1].hasPrefix("data: 3 train utterances") && log[3].hasPrefix("model: 8 layers"), "\(log)")
         let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
         XCTAssertEqual(grown.config.residualChannels, 12)
         XCTAssertEqual(grown.config.speakers, ["klettres-en", "alice", "klettres-cs"])
