@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape (unless --grow), features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored without --grow); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
     var initFrom: String?
 
-    @Flag(help: "With --init-from: grow the voice to the model-shape flags below (channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
+    @Flag(help: "With --init-from: grow the voice to the model-shape flags below (sizes not given keep the voice's; channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
     var grow = false
 
     @Option(help: "Total optimizer steps (a resumed run continues up to this).")
@@ -44,32 +44,57 @@ struct Train: ParsableCommand {
     @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
 
-    // Model shape (ignored with --resume, and with --init-from unless --grow).
-    @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1).")
-    var dilationCycle = 8
-    @Option(help: "Number of dilation cycles (stacks).")
-    var stacks = 2
-    @Option(help: "Residual channels.")
-    var residual = 64
-    @Option(help: "Gate channels (tanh half + sigmoid half).")
-    var gate = 128
-    @Option(help: "Skip channels.")
-    var skip = 128
-    @Option(help: "Channels of the frame-rate conditioning network.")
-    var condChannels = 64
-    @Option(help: "Speaker embedding size.")
-    var speakerDim = 16
-    @Option(help: "Pre-emphasis coefficient before mu-law (0 = off).")
-    var preemphasis: Float = 0
-    @Option(help: "Sample rate of the voice in Hz.")
-    var sampleRate = 16000
+    // Model shape: a new run's, or with --init-from --grow the grown voice's (unset sizes keep the voice's).
+    // Ignored, with a note, by --resume (the checkpoint holds the shape) and by --init-from without --grow.
+    @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1) (default 8).")
+    var dilationCycle: Int?
+    @Option(help: "Number of dilation cycles (stacks) (default 2).")
+    var stacks: Int?
+    @Option(help: "Residual channels (default 64).")
+    var residual: Int?
+    @Option(help: "Gate channels, tanh half + sigmoid half (default 128).")
+    var gate: Int?
+    @Option(help: "Skip channels (default 128).")
+    var skip: Int?
+    @Option(help: "Channels of the frame-rate conditioning network (default 64).")
+    var condChannels: Int?
+    @Option(help: "Speaker embedding size (default 16).")
+    var speakerDim: Int?
+    @Option(help: "Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).")
+    var preemphasis: Float?
+    @Option(help: "Sample rate of the voice in Hz (default 16000; a new run only).")
+    var sampleRate: Int?
+
+    /// The model-shape flags given on the command line, as `--name`.
+    var shapeFlagsGiven: [String] {
+        [("--dilation-cycle", dilationCycle != nil), ("--stacks", stacks != nil), ("--residual", residual != nil),
+         ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
+         ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil)]
+            .filter(\.1).map(\.0)
+    }
+
+    /// The shape of a new model: the flags given, and for the rest `base`'s sizes (growing) or the defaults.
+    func shape(growing base: WaveNetConfig?) -> WaveNetConfig {
+        var features = base?.features ?? FeatureConfig.default
+        if base == nil, let sampleRate { features.sampleRate = sampleRate }
+        var dilations = WaveNetConfig.dilations(stacks: stacks ?? 2, cycle: dilationCycle ?? 8)
+        if let base, stacks == nil && dilationCycle == nil { dilations = base.dilations }
+        return WaveNetConfig(
+            dilations: dilations, residualChannels: residual ?? base?.residualChannels ?? 64,
+            gateChannels: gate ?? base?.gateChannels ?? 128, skipChannels: skip ?? base?.skipChannels ?? 128,
+            condChannels: condChannels ?? base?.condChannels ?? 64,
+            speakerEmbeddingDim: speakerDim ?? base?.speakerEmbeddingDim ?? 16,
+            speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0)
+    }
 
     func validate() throws {
         guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
-        guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1 else { throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1") }
-        guard residual > 0, gate > 0, gate % 2 == 0, skip > 0, condChannels > 0, speakerDim > 0 else {
+        guard (1...14).contains(dilationCycle ?? 8), (stacks ?? 2) >= 1 else {
+            throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1")
+        }
+        guard [residual, gate, skip, condChannels, speakerDim].allSatisfy({ ($0 ?? 1) > 0 }), (gate ?? 2) % 2 == 0 else {
             throw ValidationError("channel counts must be > 0 and --gate even")
         }
         if grow && initFrom == nil {
@@ -91,6 +116,10 @@ struct Train: ParsableCommand {
                 // "The same command plus --resume" continues a fine-tuning or growing run.
                 printErr("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
             }
+            if !shapeFlagsGiven.isEmpty {
+                printErr("note: --resume takes the model's shape and features from the checkpoint; ignored: " +
+                         shapeFlagsGiven.joined(separator: ", "))
+            }
             let latest = try store.latest()
             let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
             config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
@@ -99,19 +128,20 @@ struct Train: ParsableCommand {
             if !store.completeCheckpoints().isEmpty {
                 throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
             }
-            var features = FeatureConfig.default
-            features.sampleRate = sampleRate
-            let shape = WaveNetConfig(
-                dilations: WaveNetConfig.dilations(stacks: stacks, cycle: dilationCycle), residualChannels: residual,
-                gateChannels: gate, skipChannels: skip, condChannels: condChannels, speakerEmbeddingDim: speakerDim,
-                speakers: ["?"], features: features, preemphasis: preemphasis)
             if let initFrom {
                 var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                let featureFlags = shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" }
+                if !grow && !shapeFlagsGiven.isEmpty || grow && !featureFlags.isEmpty {
+                    let ignored = grow ? featureFlags : shapeFlagsGiven
+                    printErr("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
+                             ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
+                }
                 if grow {
-                    let grown = try WaveNetModel.growing(voice.model, to: shape, seed: training.seed)
+                    let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
                     if grown.params.count == voice.model.params.count {
-                        printErr("note: --grow: the voice already has this shape (residual \(residual), gate \(gate), skip \(skip), " +
-                                 "\(stacks) x \(dilationCycle) layers); nothing grows. Pass larger sizes to grow it.")
+                        printErr("note: --grow: the voice already has this shape (residual \(grown.config.residualChannels), " +
+                                 "gate \(grown.config.gateChannels), skip \(grown.config.skipChannels), \(grown.config.layers) layers); " +
+                                 "nothing grows. Pass larger sizes to grow it.")
                     }
                     printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters " +
                              "(residual \(grown.config.residualChannels), gate \(grown.config.gateChannels), " +
@@ -121,7 +151,7 @@ struct Train: ParsableCommand {
                 baseVoice = voice
                 config = voice.config
             } else {
-                config = shape
+                config = shape(growing: nil)
             }
         }
         // Data.

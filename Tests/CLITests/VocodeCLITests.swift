@@ -281,6 +281,13 @@ extension VocodeCLITests {
                                                  "--speaker-dim", "4", "--dilation-cycle", "4", "--stacks", "1"])
         XCTAssertEqual(same.status, 0, same.stderr)
         XCTAssertTrue(same.stderr.contains("note: --grow: the voice already has this shape"), same.stderr)
+        // Sizes not given keep the voice's; without --grow, given sizes are ignored with a note.
+        let (partial, _) = try train("partial", ["--grow", "--residual", "12"])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        let p = try Voice.load(dir.appendingPathComponent("partial/best")).config
+        XCTAssertEqual([p.residualChannels, p.gateChannels, p.skipChannels, p.layers], [12, 16, 8, 4])
+        let (kept, _) = try train("kept", ["--residual", "12"])
+        XCTAssertTrue(kept.stderr.contains("note: --init-from keeps the voice's shape and features; ignored: --residual (add --grow to grow it)"), kept.stderr)
         assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("g").path, "--grow"]),
                     "--grow needs --init-from")
     }
