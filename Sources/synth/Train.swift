@@ -130,9 +130,9 @@ struct Train: ParsableCommand {
             }
             if let initFrom {
                 var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
-                let featureFlags = shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" }
-                if !grow && !shapeFlagsGiven.isEmpty || grow && !featureFlags.isEmpty {
-                    let ignored = grow ? featureFlags : shapeFlagsGiven
+                // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
+                let ignored = grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven
+                if !ignored.isEmpty {
                     printErr("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
                              ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
                 }
