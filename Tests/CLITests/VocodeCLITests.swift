@@ -45,6 +45,13 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run(["vocode", input.path, "-o", out3.path, "--voice", voice.path, "--speaker", "bob", "--seed", "4"]).status, 0)
         XCTAssertEqual(try Data(contentsOf: out), try Data(contentsOf: out2))
         XCTAssertNotEqual(try Data(contentsOf: out), try Data(contentsOf: out3))
+        // Truncating the distribution (nucleus, min-p) changes what seed 3 draws.
+        for (flag, value) in [("--top-p", "0.5"), ("--min-p", "0.5")] {
+            let o = dir.appendingPathComponent("trunc\(flag).wav")
+            let t = try CLI.run(["vocode", input.path, "-o", o.path, "--voice", voice.path, "--speaker", "bob", "--seed", "3", flag, value])
+            XCTAssertEqual(t.status, 0, t.stderr)
+            XCTAssertNotEqual(try Data(contentsOf: o), try Data(contentsOf: out), flag)
+        }
         XCTAssertEqual(listing(dir).filter { $0.hasPrefix(".") }, [], "temporary files left behind")
     }
 
@@ -111,6 +118,12 @@ final class VocodeCLITests: XCTestCase {
         let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--temperature=-1"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("temperature must be"), r.stderr)
+        for (flag, value) in [("--top-p", "0"), ("--top-p", "1.5"), ("--min-p", "1")] {
+            let bad = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, flag, value])
+            XCTAssertNotEqual(bad.status, 0, "\(flag) \(value)")
+            XCTAssertTrue(bad.stderr.contains("\(flag.dropFirst(2)) must be in"), bad.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        }
         XCTAssertNotEqual(try CLI.run(["vocode", input.path]).status, 0) // missing -o
         XCTAssertNotEqual(try CLI.run(["generate", "--voice", voice.path, "--seconds", "0"]).status, 0)
         // An output folder that does not exist: clear error, nothing written.
