@@ -66,10 +66,18 @@ public final class Vocoder {
             }
             return Conditioning(mels: a.data, frames: a.shape[0], sampleCount: a.shape[0] * c.features.hopLength, samples: nil)
         }
-        let x = try AudioIO.readMono(url, sampleRate: c.features.sampleRate)
-        if Silence.isSilent(x) { throw VocoderError.silentInput(path: url.path) }
+        let x = try waveform(of: url)
         let (mels, frames) = features(of: x)
         return Conditioning(mels: mels, frames: frames, sampleCount: x.count, samples: x)
+    }
+
+    /// An audio input as `conditioning(for:)` reads it, without its features: mono samples in [-1, 1] at the
+    /// voice's sample rate (libsndfile, libsamplerate). What `speakerScores` needs.
+    /// - Throws: `AudioError` for an unreadable file, `VocoderError.silentInput` for silent audio.
+    public func waveform(of url: URL) throws -> [Float] {
+        let x = try AudioIO.readMono(url, sampleRate: voice.config.features.sampleRate)
+        if Silence.isSilent(x) { throw VocoderError.silentInput(path: url.path) }
+        return x
     }
 
     /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.

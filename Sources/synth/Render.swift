@@ -234,10 +234,11 @@ func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<
             lock.lock(); let i = next; next += 1; lock.unlock()
             guard i < inputs.count else { return }
             let r = Result<Int, Error> {
-                guard let x = try vocoder.conditioning(for: inputs[i]).samples else {
+                // Only the waveform: the features are computed once, when the line is rendered.
+                guard inputs[i].pathExtension.lowercased() != "npy" else {
                     throw ValidationError("speaker auto needs an audio input to score, not log-mels (.npy)")
                 }
-                return vocoder.bestSpeaker(samples: x).index
+                return vocoder.bestSpeaker(samples: try vocoder.waveform(of: inputs[i])).index
             }
             lock.lock(); results[i] = r; bar.update(min(next, inputs.count)); lock.unlock()
         }
