@@ -62,6 +62,37 @@ public enum SpeechManifest {
     }
 }
 
+extension SpeechManifest {
+    /// Loads the rows of one split as utterances (`SpeechLoader.load`: trimmed, pre-emphasised, mu-law classes
+    /// and log-mels), in manifest order; files that are silent after trimming are left out. Relative paths are
+    /// resolved against `manifest`'s folder; speakers are numbered by their index in `speakers`.
+    /// `limit > 0` keeps the first `limit` rows of the split. `progress(done, total)` counts files.
+    /// - Throws: `DatasetError.manifest` naming the line, for a speaker not in `speakers` or a file that cannot
+    ///   be read.
+    public static func utterances(_ rows: [ManifestRow], split: String, manifest: URL, speakers: [String],
+                                  loader: SpeechLoader, limit: Int = 0,
+                                  progress: (Int, Int) -> Void = { _, _ in }) throws -> [Utterance] {
+        var sel = rows.filter { $0.split == split }
+        if limit > 0 { sel = Array(sel.prefix(limit)) }
+        let folder = manifest.deletingLastPathComponent()
+        var utts: [Utterance] = []
+        for (i, r) in sel.enumerated() {
+            guard let spk = speakers.firstIndex(of: r.speaker) else {
+                throw DatasetError.manifest(path: manifest.path, line: r.line,
+                                            reason: "speaker '\(r.speaker)' is not one of the voice's speakers (\(speakers.joined(separator: ", ")))")
+            }
+            let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : folder.appendingPathComponent(r.path)
+            do {
+                if let u = try loader.load(url, speaker: spk) { utts.append(u) }
+            } catch {
+                throw DatasetError.manifest(path: manifest.path, line: r.line, reason: "\(error)")
+            }
+            progress(i + 1, sel.count)
+        }
+        return utts
+    }
+}
+
 /// Loads and prepares utterances: read (libsndfile), mix down and resample (libsamplerate), trim
 /// leading and trailing silence (`top_db`), pre-emphasise, mu-law encode, and compute log-mels.
 public struct SpeechLoader {
@@ -175,9 +206,12 @@ public final class SpeechTrainingData: TrainingData {
 
     public func validationBatches() -> [WaveNetBatch] { fixedValidation }
 
-    /// Builds a time-major batch from (utterance, start sample) pairs; `start` is a multiple of hop.
-    /// The input at step t is the class of sample start+t-1 (the true previous sample, or silence at 0).
-    static func makeBatch(_ picks: [(Utterance, Int)], config c: WaveNetConfig, segment T: Int) -> WaveNetBatch {
+    /// Builds a time-major teacher-forcing batch from (utterance, start sample) pairs: `T` samples of each,
+    /// `start` a multiple of hop_length and `start + T <= sampleCount`. The input at step t is the class of
+    /// sample start+t-1 (the true previous sample, or silence at 0), the target that of sample start+t; the
+    /// conditioning is `T / hop + 1` normalised log-mel frames from frame `start / hop` (the last frame repeated
+    /// past the utterance's end).
+    public static func makeBatch(_ picks: [(Utterance, Int)], config c: WaveNetConfig, segment T: Int) -> WaveNetBatch {
         let B = picks.count, hop = c.features.hopLength, M = c.melBins
         let frames = T / hop + 1
         let silence = Int32(MuLaw.encode(0, classes: c.classes))

@@ -156,7 +156,6 @@ struct Train: ParsableCommand {
         }
         // Data.
         let rows = try SpeechManifest.read(manifestURL)
-        let manifestFolder = manifestURL.deletingLastPathComponent()
         let manifestSpeakers = Array(Set(rows.map(\.speaker))).sorted()
         // A resumed run knows its speakers; fine-tuning keeps the base voice's (same indices) and appends new ones.
         let speakers = resume ? config.speakers
@@ -164,23 +163,10 @@ struct Train: ParsableCommand {
             : manifestSpeakers
         let loader = try SpeechLoader(features: config.features, classes: config.classes, preemphasis: config.preemphasis)
         func load(_ split: String) throws -> [Utterance] {
-            var sel = rows.filter { $0.split == split }
-            if maxUtterances > 0 { sel = Array(sel.prefix(maxUtterances)) }
-            let bar = ProgressLine("loading \(split)", total: sel.count, unit: "files")
-            var utts: [Utterance] = []
-            for (i, r) in sel.enumerated() {
-                guard let spk = speakers.firstIndex(of: r.speaker) else {
-                    throw DatasetError.manifest(path: manifestURL.path, line: r.line, reason: "speaker '\(r.speaker)' is not in the resumed voice")
-                }
-                let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : manifestFolder.appendingPathComponent(r.path)
-                do {
-                    if let u = try loader.load(url, speaker: spk) { utts.append(u) }
-                } catch {
-                    throw DatasetError.manifest(path: manifestURL.path, line: r.line, reason: "\(error)")
-                }
-                bar.update(i + 1)
-            }
-            return utts
+            let n = rows.filter { $0.split == split }.count
+            let bar = ProgressLine("loading \(split)", total: maxUtterances > 0 ? min(n, maxUtterances) : n, unit: "files")
+            return try SpeechManifest.utterances(rows, split: split, manifest: manifestURL, speakers: speakers, loader: loader,
+                                                 limit: maxUtterances) { d, _ in bar.update(d) }
         }
         let trainUtts = try load("train")
         guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }

@@ -305,3 +305,41 @@ extension VocodeCLITests {
                     "--grow needs --init-from")
     }
 }
+
+extension VocodeCLITests {
+    /// `synth eval` scores real recordings: its per-speaker figures equal the teacher-forced full forward pass
+    /// over each whole file, computed here independently, and bad input is refused in one line.
+    func testEvalScoresEachFileWholeAndRefusesBadInput() throws {
+        let tiny = try writeTinyVoice(in: dir, name: "evalvoice", speakers: ["klettres-cs", "klettres-en"])
+        let manifest = CLI.fixture("speech/MANIFEST.tsv")
+        let r = try CLI.run(["eval", "--data", manifest.path, "--voice", tiny.path, "--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("split valid: 2 files"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("scoring 100.0%"), r.stderr)
+        // The independent figure: each valid file prepared as training prepares it, one full forward pass each.
+        let v = try Voice.load(tiny)
+        let loader = try SpeechLoader(features: v.config.features, classes: v.config.classes, preemphasis: v.config.preemphasis)
+        let trainable = WaveNetTrainable(model: v.model)
+        var total = (nats: 0.0, samples: 0)
+        for (file, speaker) in [("alpha_8f6fb8eb.flac", "klettres-cs"), ("alpha_30cf3d7d.flac", "klettres-en")] {
+            let u = try XCTUnwrap(try loader.load(CLI.fixture("speech/\(file)"), speaker: try v.config.speakerIndex(speaker)))
+            let f = trainable.loss(SpeechTrainingData.makeBatch([(u, 0)], config: v.config, segment: u.sampleCount), backward: false)
+            total.nats += f.sum
+            total.samples += f.count
+            let row = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix(speaker + " ") }, r.stdout)
+            let fields = row.split(separator: " ")
+            XCTAssertEqual(Int(fields[2]), f.count, String(row))
+            XCTAssertEqual(try XCTUnwrap(Double(fields[3])), f.sum / Double(f.count), accuracy: 2e-4, String(row))
+        }
+        let all = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("all ") }, r.stdout).split(separator: " ")
+        XCTAssertEqual(try XCTUnwrap(Double(all[3])), total.nats / Double(total.samples), accuracy: 2e-4)
+        // Bad input: a speaker the voice lacks (named with its line), a split with no files, a missing manifest, a bad split name.
+        assertFails(try CLI.run(["eval", "--data", manifest.path, "--voice", voice.path]),
+                    "MANIFEST.tsv:5: speaker 'klettres-cs' is not one of the voice's speakers (alice, bob)")
+        let trainOnly = dir.appendingPathComponent("train-only.tsv")
+        try "path\tspeaker\n\(CLI.fixture("speech/alpha_30cf3d7d.flac").path)\tklettres-en\n".write(to: trainOnly, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["eval", "--data", trainOnly.path, "--voice", tiny.path]), "no usable utterances in split 'valid'")
+        assertFails(try CLI.run(["eval", "--data", dir.appendingPathComponent("none.tsv").path]), "--data: no such file")
+        assertFails(try CLI.run(["eval", "--data", manifest.path, "--split", "test"]), "--split must be train or valid")
+    }
+}

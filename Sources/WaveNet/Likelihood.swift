@@ -1,0 +1,58 @@
+// Exact teacher-forced likelihood of recordings under a voice, for `synth eval`.
+import DSP
+import Dispatch
+import Foundation
+
+/// Negative log-likelihood of utterances under a WaveNet voice, with teacher forcing.
+///
+/// Each utterance is scored whole, from its first sample, by the cached generator fed the true previous
+/// sample: every sample sees its full receptive field (zeros before the start, as in generation), unlike
+/// training's validation loss, which scores segments whose first samples see a truncated history.
+/// The cached generator gives the logits of the full forward pass (see `WaveNetGenerator`), so this is the
+/// model's exact NLL of the recording's mu-law classes (pre-emphasised, as trained).
+public enum SpeechLikelihood {
+    /// Summed NLL in nats of one utterance's mu-law classes, and the number of samples scored.
+    /// `generator` must belong to `model` and hold at least `u.frames` frames; `u.logMel` is normalised with
+    /// the config's `feature_mean`/`feature_std` as in training.
+    public static func score(_ u: Utterance, generator: WaveNetGenerator) -> (nats: Double, samples: Int) {
+        let c = generator.model.config, M = c.melBins
+        var mels = u.logMel
+        for f in 0..<u.frames { for k in 0..<M { mels[f * M + k] = (u.logMel[f * M + k] - c.featureMean[k]) / c.featureStd[k] } }
+        generator.start(mels: mels, frames: u.frames, speaker: u.speaker)
+        var previous = MuLaw.encode(0, classes: c.classes)
+        var sum = 0.0
+        for t in 0..<u.sampleCount {
+            let logits = generator.step(previous: previous)
+            let target = Int(u.classes[t])
+            var mx = logits[0]
+            for k in 1..<c.classes { mx = max(mx, logits[k]) }
+            var z: Float = 0
+            for k in 0..<c.classes { z += expf(logits[k] - mx) }
+            sum += Double(mx + logf(z) - logits[target])
+            previous = target
+        }
+        return (sum, u.sampleCount)
+    }
+
+    /// Scores utterances on `threads` threads (one generator each), returning one `(nats, samples)` per
+    /// utterance in input order; the result does not depend on `threads`. Call `BLAS.setThreads(1)` first
+    /// when `threads > 1`. `progress(samplesDone, samplesTotal)` is called after each utterance, one call at a time.
+    public static func score(_ utts: [Utterance], model: WaveNetModel, threads: Int,
+                             progress: @escaping (Int, Int) -> Void = { _, _ in }) -> [(nats: Double, samples: Int)] {
+        let maxFrames = utts.map(\.frames).max() ?? 1
+        let total = utts.reduce(0) { $0 + $1.sampleCount }
+        let lock = NSLock()
+        var results = [(nats: Double, samples: Int)](repeating: (0, 0), count: utts.count)
+        var next = 0, done = 0
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, utts.count))) { _ in
+            let gen = WaveNetGenerator(model: model, maxFrames: maxFrames)
+            while true {
+                lock.lock(); let i = next; next += 1; lock.unlock()
+                guard i < utts.count else { return }
+                let r = score(utts[i], generator: gen)
+                lock.lock(); results[i] = r; done += r.samples; progress(done, total); lock.unlock()
+            }
+        }
+        return results
+    }
+}
