@@ -9,6 +9,18 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var bestValidLoss: Double?
     public var positionsSeen: Int
     public var secondsTrained: Double
+    /// `TrainingData.validationSignature` of the set `bestValidLoss` was measured on (nil in older checkpoints).
+    public var validationSet: String?
+
+    public init(step: Int, rngState: [UInt64], bestValidLoss: Double?, positionsSeen: Int, secondsTrained: Double,
+                validationSet: String? = nil) {
+        self.step = step
+        self.rngState = rngState
+        self.bestValidLoss = bestValidLoss
+        self.positionsSeen = positionsSeen
+        self.secondsTrained = secondsTrained
+        self.validationSet = validationSet
+    }
 
     enum CodingKeys: String, CodingKey {
         case step
@@ -16,6 +28,7 @@ public struct TrainerState: Codable, Equatable, Sendable {
         case bestValidLoss = "best_valid_loss"
         case positionsSeen = "positions_seen"
         case secondsTrained = "seconds_trained"
+        case validationSet = "validation_set"
     }
 }
 

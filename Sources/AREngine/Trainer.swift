@@ -19,6 +19,13 @@ public protocol TrainingData {
     func trainingBatch(rng: inout Xoshiro256) -> Batch
     /// A fixed set of validation batches (the same every call).
     func validationBatches() -> [Batch]
+    /// Names the validation set (saved with each checkpoint); when a resumed run's differs, the best
+    /// validation loss is re-scored on the new set. Empty by default.
+    var validationSignature: String { get }
+}
+
+extension TrainingData {
+    public var validationSignature: String { "" }
 }
 
 /// Hyper-parameters of a training run (saved in every checkpoint).
@@ -57,6 +64,9 @@ public enum TrainingEvent {
     case train(step: Int, loss: Double, learningRate: Float, gradNorm: Float, positionsPerSecond: Double, elapsed: Double)
     /// Validation loss in nats and bits per position.
     case validation(step: Int, loss: Double, bitsPerPosition: Double, isBest: Bool)
+    /// A resumed run's validation set changed: `bestRescored` is the best weights' loss on the new set
+    /// (nil if the run has no best weights to score, so the next validation sets the best).
+    case validationSetChanged(from: String?, to: String, bestRescored: Double?)
     case checkpoint(step: Int, path: String)
 }
 
@@ -95,6 +105,21 @@ public final class Trainer<Model: TrainableModel> {
         return count > 0 ? sum / Double(count) : .nan
     }
 
+    /// The loss on `data`'s validation set of the weights saved in `best/` (nil if there are none); the
+    /// model's own weights are restored afterwards.
+    /// - Throws: `TensorFileError` if best/model.safetensors is unreadable or does not match the model.
+    public func validateBest<D: TrainingData>(_ data: D) throws -> Double? where D.Batch == Model.Batch {
+        guard let store = checkpoints else { return nil }
+        let file = store.bestDirectory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        let params = model.parameters
+        let current = Array(UnsafeBufferPointer(start: params.values, count: params.count))
+        defer { params.values.update(from: current, count: current.count) }
+        try params.load(try SafeTensors.read(file).tensors, source: file.path)
+        let v = validate(data)
+        return v.isFinite ? v : nil
+    }
+
     /// Trains until `options.steps` or until `shouldStop` returns true (checked every step; a stop
     /// saves a checkpoint first). Saves checkpoints every `checkpointEvery` steps and at the end.
     public func train<D: TrainingData>(
@@ -106,6 +131,14 @@ public final class Trainer<Model: TrainableModel> {
         var windowStart = Date()
         let sessionStart = Date(), secondsBefore = state.secondsTrained
         var lastSaved = state.step
+        if state.validationSet != data.validationSignature {
+            // A best loss measured on other validation data cannot be compared with the new figures.
+            if state.step > 0, state.bestValidLoss != nil {
+                state.bestValidLoss = try validateBest(data)
+                report(.validationSetChanged(from: state.validationSet, to: data.validationSignature, bestRescored: state.bestValidLoss))
+            }
+            state.validationSet = data.validationSignature
+        }
         func save() throws {
             state.rngState = rng.state
             state.secondsTrained = secondsBefore + Date().timeIntervalSince(sessionStart)

@@ -157,8 +157,11 @@ public final class SpeechTrainingData: TrainingData {
     let cumulative: [Int]
     let fixedValidation: [WaveNetBatch]
 
+    /// - Parameter validationSegments: validation segments, rounded up to a multiple of `batchSize`. They
+    ///   are centred on evenly spaced points of the valid split's concatenated samples, so each file counts
+    ///   in proportion to its length (as in `synth eval`, which scores every sample).
     /// - Throws: `DatasetError.tooShort` if no training utterance holds a full segment.
-    public init(config: WaveNetConfig, train: [Utterance], valid: [Utterance], segment: Int, batchSize: Int, validationSegments: Int = 16) throws {
+    public init(config: WaveNetConfig, train: [Utterance], valid: [Utterance], segment: Int, batchSize: Int, validationSegments: Int = 96) throws {
         let hop = config.features.hopLength
         self.config = config
         let seg = segment / hop * hop
@@ -172,22 +175,29 @@ public final class SpeechTrainingData: TrainingData {
         var total = 0
         for u in trainUtts { total += u.sampleCount - seg; c.append(total) }
         cumulative = c
-        // Validation: evenly spread segments, deterministic.
+        // Validation: deterministic segments centred on evenly spaced points of the valid samples.
         var vb: [WaveNetBatch] = []
+        let count = (max(1, validationSegments) + batchSize - 1) / batchSize * batchSize
+        var ends: [Int] = []
+        var validSamples = 0
+        for u in validUtts { validSamples += u.sampleCount; ends.append(validSamples) }
         if !validUtts.isEmpty {
-            // Spread the segments over the utterances: utterance i*stride, start at a fixed frame.
             var picks: [(Utterance, Int)] = []
-            for i in 0..<validationSegments {
-                let u = validUtts[(i * 7919) % validUtts.count]
-                let maxStart = (u.sampleCount - seg - 1) / hop
-                picks.append((u, (maxStart / 2) * hop))
+            for k in 0..<count {
+                let point = Int((Double(k) + 0.5) * Double(validSamples) / Double(count))
+                let i = ends.firstIndex { $0 > point } ?? validUtts.count - 1
+                let u = validUtts[i]
+                let within = point - (ends[i] - u.sampleCount)
+                let lastFrame = (u.sampleCount - seg - 1) / hop
+                picks.append((u, min(max(0, (within - seg / 2) / hop), lastFrame) * hop))
             }
             for chunk in stride(from: 0, to: picks.count, by: batchSize) {
-                let p = Array(picks[chunk..<min(chunk + batchSize, picks.count)])
-                if p.count == batchSize { vb.append(Self.makeBatch(p, config: config, segment: seg)) }
+                vb.append(Self.makeBatch(Array(picks[chunk..<chunk + batchSize]), config: config, segment: seg))
             }
         }
         fixedValidation = vb
+        validationSignature = validUtts.isEmpty ? "no validation data"
+            : "\(count) segments of \(seg) samples from \(validUtts.count) valid files, \(validSamples) samples"
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> WaveNetBatch {
@@ -205,6 +215,7 @@ public final class SpeechTrainingData: TrainingData {
     }
 
     public func validationBatches() -> [WaveNetBatch] { fixedValidation }
+    public let validationSignature: String
 
     /// Builds a time-major teacher-forcing batch from (utterance, start sample) pairs: `T` samples of each,
     /// `start` a multiple of hop_length and `start + T <= sampleCount`. The input at step t is the class of

@@ -43,6 +43,8 @@ struct Train: ParsableCommand {
     @OptionGroup var training: TrainingFlags
     @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
+    @Option(help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
+    var validSegments = 96
 
     // Model shape: a new run's, or with --init-from --grow the grown voice's (unset sizes keep the voice's).
     // Ignored, with a note, by --resume (the checkpoint holds the shape) and by --init-from without --grow.
@@ -91,6 +93,7 @@ struct Train: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
+        guard validSegments > 0 else { throw ValidationError("--valid-segments must be > 0, got \(validSegments)") }
         guard (1...14).contains(dilationCycle ?? 8), (stacks ?? 2) >= 1 else {
             throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1")
         }
@@ -190,7 +193,9 @@ struct Train: ParsableCommand {
         }
         summary(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
                        trainUtts.count, seconds / 60, validUtts.count, speakers.count))
-        let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch)
+        let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch,
+                                                validationSegments: validSegments)
+        summary("validation: \(dataset.validationSignature)")
 
         let model: WaveNetModel
         if let base = baseVoice {

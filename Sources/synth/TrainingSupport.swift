@@ -98,6 +98,10 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             emit("step \(step)  no validation data; best/ holds these weights")
         case let .validation(step, loss, bits, best):
             emit(String(format: "step %d  valid %.4f nats (%.3f bits/%@)%@", step, loss, bits, singular, best ? "  best" : ""))
+        case let .validationSetChanged(from, to, rescored):
+            let was = from.map { "was \($0)" } ?? "an older checkpoint did not record it"
+            emit("note: the validation set changed (now \(to); \(was)); " + (rescored.map {
+                String(format: "best/ re-scored on it: %.4f nats", $0) } ?? "the next validation sets best/"))
         case let .checkpoint(step, path):
             emit("step \(step)  checkpoint \(path)")
         }

@@ -176,6 +176,12 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertTrue(r2.stderr.contains("resumed from"), r2.stderr)
         XCTAssertTrue(r2.stderr.contains("step 6/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("step 2/6  train"), r2.stderr)
+        XCTAssertFalse(r2.stderr.contains("validation set changed"), r2.stderr)
+        // Another validation set on resume: best/ is scored on it before training goes on.
+        let r3 = try CLI.run(common + ["--steps", "8", "--resume", "--valid-segments", "4"])
+        XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertTrue(r3.stderr.contains("note: the validation set changed (now 4 segments of 800 samples from 2 valid files, 26976 samples; was 96 segments"), r3.stderr)
+        XCTAssertTrue(r3.stderr.contains("best/ re-scored on it: "), r3.stderr)
         let best = run.appendingPathComponent("best")
         let out = dir.appendingPathComponent("trained.wav")
         let v = try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", out.path, "--voice", best.path, "--speaker", "klettres-en"])
@@ -282,7 +288,8 @@ extension VocodeCLITests {
         // train.log alone tells how the run was made: the command line, then the data and model summary.
         let log = try String(contentsOf: dir.appendingPathComponent("grown/train.log"), encoding: .utf8).split(separator: "\n")
         XCTAssertTrue(log.first?.hasPrefix("# ") == true && log.first?.contains(" train --data ") == true && log.first?.contains(" --grow") == true, "\(log)")
-        XCTAssertTrue(log.count > 2 && log[1].hasPrefix("data: 3 train utterances") && log[3].hasPrefix("model: 8 layers"), "\(log)")
+        XCTAssertTrue(log.count > 4 && log[1].hasPrefix("data: 3 train utterances") && log[4].hasPrefix("model: 8 layers"), "\(log)")
+        XCTAssertEqual(log[2], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples")
         let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
         XCTAssertEqual(grown.config.residualChannels, 12)
         XCTAssertEqual(grown.config.speakers, ["klettres-en", "alice", "klettres-cs"])

@@ -20,12 +20,12 @@ func syntheticUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt
 }
 
 final class TrainingTests: XCTestCase {
-    func makeTrainer(steps: Int, dir: URL?) throws -> (Trainer<WaveNetTrainable>, SpeechTrainingData, WaveNetModel) {
+    func makeTrainer(steps: Int, dir: URL?, validationSegments: Int = 2) throws -> (Trainer<WaveNetTrainable>, SpeechTrainingData, WaveNetModel) {
         let c = tinyConfig()
         let model = WaveNetModel(config: c)
         model.initialize(seed: 1)
         let utts = syntheticUtterances(c, count: 6, length: 200, seed: 2)
-        let data = try SpeechTrainingData(config: c, train: Array(utts.prefix(4)), valid: Array(utts.suffix(2)), segment: 40, batchSize: 2, validationSegments: 2)
+        let data = try SpeechTrainingData(config: c, train: Array(utts.prefix(4)), valid: Array(utts.suffix(2)), segment: 40, batchSize: 2, validationSegments: validationSegments)
         let opts = TrainingOptions(steps: steps, schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 2, totalSteps: 20, minLR: 1e-3),
                                    checkpointEvery: 5, validateEvery: 5, logEvery: 5, seed: 3)
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: opts, checkpoints: dir.map { CheckpointStore(runDirectory: $0) })
@@ -66,6 +66,57 @@ final class TrainingTests: XCTestCase {
         for i in 0..<m1.params.count { worst = max(worst, abs(m1.params.values[i] - m3.params.values[i])) }
         XCTAssertEqual(worst, 0, "resumed weights differ by up to \(worst)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: store.bestDirectory.appendingPathComponent("model.safetensors").path))
+    }
+
+    /// Validation segments are rounded up to whole batches and spread over the valid audio by length.
+    func testValidationSegmentsFollowTheValidAudio() throws {
+        var c = tinyConfig()
+        c.featureStd = [1, 1, 1]
+        let short = syntheticUtterances(c, count: 1, length: 400, seed: 4)[0]
+        var long = syntheticUtterances(c, count: 1, length: 1200, seed: 5)[0]
+        long.speaker = 1
+        let data = try SpeechTrainingData(config: c, train: [long], valid: [short, long], segment: 40, batchSize: 2, validationSegments: 3)
+        let batches = data.validationBatches()
+        XCTAssertEqual(batches.map(\.batch), [2, 2])
+        // Points 200, 600, 1000, 1400 of the 1,600 valid samples: one in the short file, three in the long one.
+        XCTAssertEqual(batches.flatMap(\.speakers), [0, 1, 1, 1])
+        // The first segment is centred on sample 200: it starts at frame 45 (sample 180).
+        XCTAssertEqual(batches[0].targets[0], short.classes[180])
+        XCTAssertEqual(data.validationSignature, "4 segments of 40 samples from 2 valid files, 1600 samples")
+    }
+
+    /// Resuming with another validation set re-scores the best weights on it, so the best loss compares like
+    /// with like; the model's own weights are left as they were.
+    func testChangedValidationSetRescoresTheBestWeights() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("revalid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (first, data1, _) = try makeTrainer(steps: 5, dir: dir)
+        try first.train(data1, configJSON: Data("{}".utf8)) { _ in }
+        XCTAssertEqual(first.state.validationSet, data1.validationSignature)
+        let (second, data2, model) = try makeTrainer(steps: 6, dir: dir, validationSegments: 6)
+        XCTAssertNotEqual(data2.validationSignature, data1.validationSignature)
+        try second.resume(from: try CheckpointStore(runDirectory: dir).latest())
+        // The figure to expect: best/ loaded into a separate model and scored on the new set.
+        let best = WaveNetModel(config: tinyConfig())
+        let file = dir.appendingPathComponent("best/model.safetensors")
+        try best.params.load(try SafeTensors.read(file).tensors, source: file.path)
+        var sum = 0.0, count = 0
+        for b in data2.validationBatches() { let r = WaveNetTrainable(model: best).loss(b, backward: false); sum += r.sum; count += r.count }
+        // Scoring best/ restores the model's weights (scrambled here so that they differ from best/).
+        var rng = Xoshiro256(seed: 11)
+        for i in 0..<model.params.count { model.params.values[i] = rng.nextGaussian() * 0.3 }
+        let scrambled = Array(UnsafeBufferPointer(start: model.params.values, count: model.params.count))
+        let rescored = try XCTUnwrap(try second.validateBest(data2))
+        XCTAssertEqual(rescored, sum / Double(count), accuracy: 1e-9)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.params.values, count: model.params.count)), scrambled)
+        XCTAssertNotEqual(second.validate(data2), rescored, accuracy: 1e-3)
+        var events: [TrainingEvent] = []
+        try second.train(data2, configJSON: Data("{}".utf8)) { events.append($0) }
+        guard case let .validationSetChanged(from, to, bestRescored)? = events.first else { return XCTFail("\(events)") }
+        XCTAssertEqual(from, data1.validationSignature)
+        XCTAssertEqual(to, data2.validationSignature)
+        XCTAssertEqual(try XCTUnwrap(bestRescored), rescored, accuracy: 1e-9)
+        XCTAssertEqual(second.state.validationSet, data2.validationSignature)
     }
 
     /// A stop request (SIGINT in the CLI) saves a checkpoint before returning.
