@@ -2,6 +2,7 @@
 import DSP
 import Dispatch
 import Foundation
+import NNCore
 
 /// Negative log-likelihood of utterances under a WaveNet voice, with teacher forcing.
 ///
@@ -23,13 +24,10 @@ public enum SpeechLikelihood {
         var sum = 0.0
         for t in 0..<u.sampleCount {
             let logits = generator.step(previous: previous)
-            let target = Int(u.classes[t])
-            var mx = logits[0]
-            for k in 1..<c.classes { mx = max(mx, logits[k]) }
-            var z: Float = 0
-            for k in 0..<c.classes { z += expf(logits[k] - mx) }
-            sum += Double(mx + logf(z) - logits[target])
-            previous = target
+            var target = u.classes[t]
+            // dLogits aliases the logits, which the next step overwrites anyway.
+            sum += Layers.softmaxCrossEntropy(logits: logits, targets: &target, rows: 1, vocab: c.classes, scale: 0, dLogits: logits)
+            previous = Int(target)
         }
         return (sum, u.sampleCount)
     }
