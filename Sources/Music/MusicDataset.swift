@@ -136,6 +136,8 @@ public final class MusicTrainingData: TrainingData {
         fixedValidation = Self.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
     }
 
+    public var validationSignature: String { "\(validationTokenCount) tokens of \(valid.count) valid pieces in windows of \(context + 1)" }
+
     /// Non-overlapping windows (stride `context`) of `context + 1` tokens over each sequence, padded with -1,
     /// grouped into batches of at most `batchSize` rows.
     public static func windows(_ seqs: [[Int]], context: Int, batchSize: Int) -> [TokenBatch] {

@@ -59,6 +59,7 @@ final class MusicDataTests: XCTestCase {
         // Validation: every token after each BOS is a target exactly once.
         let total = pieces.reduce(0) { $0 + $1.tokens.count - 1 }
         XCTAssertEqual(data.validationTokenCount, total)
+        XCTAssertEqual(data.validationSignature, "\(total) tokens of 2 valid pieces in windows of 17")
         let v = data.validationBatches()
         XCTAssertEqual(v.flatMap(\.tokens).first, pieces[0].tokens.prefix(17).map { $0 })
         XCTAssertEqual(v.map(\.tokens.count).reduce(0, +), (pieces[0].tokens.count - 1 + 15) / 16 + (pieces[1].tokens.count - 1 + 15) / 16)
