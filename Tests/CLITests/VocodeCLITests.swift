@@ -153,8 +153,12 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(opt), "help lacks \(opt)")
         }
         let t = try CLI.run(["train", "--help"])
-        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment"] {
+        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments"] {
             XCTAssertTrue(t.stdout.contains(opt), "train help lacks \(opt)")
+        }
+        let e = try CLI.run(["eval", "--help"])
+        for opt in ["--data", "--split", "--voice", "--threads", "nats", "receptive field"] {
+            XCTAssertTrue(e.stdout.contains(opt), "eval help lacks \(opt)")
         }
     }
 
