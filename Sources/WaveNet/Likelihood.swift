@@ -16,10 +16,8 @@ public enum SpeechLikelihood {
     /// `generator` must belong to `model` and hold at least `u.frames` frames; `u.logMel` is normalised with
     /// the config's `feature_mean`/`feature_std` as in training.
     public static func score(_ u: Utterance, generator: WaveNetGenerator) -> (nats: Double, samples: Int) {
-        let c = generator.model.config, M = c.melBins
-        var mels = u.logMel
-        for f in 0..<u.frames { for k in 0..<M { mels[f * M + k] = (u.logMel[f * M + k] - c.featureMean[k]) / c.featureStd[k] } }
-        generator.start(mels: mels, frames: u.frames, speaker: u.speaker)
+        let c = generator.model.config
+        generator.start(mels: c.normalize(logMel: u.logMel), frames: u.frames, speaker: u.speaker)
         var previous = MuLaw.encode(0, classes: c.classes)
         var sum = 0.0
         for t in 0..<u.sampleCount {

@@ -82,10 +82,7 @@ public final class Vocoder {
 
     /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.
     public func normalize(logMel: [Float], frames: Int) -> (mels: [Float], frames: Int) {
-        let c = voice.config, M = c.melBins
-        var out = logMel
-        for f in 0..<frames { for k in 0..<M { out[f * M + k] = (logMel[f * M + k] - c.featureMean[k]) / c.featureStd[k] } }
-        return (out, frames)
+        (voice.config.normalize(logMel: logMel), frames)
     }
 
     /// Generates `sampleCount` samples (in [-1, 1], at the voice's sample rate) conditioned on normalised

@@ -97,6 +97,14 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     public var receptiveField: Int { dilations.reduce(1) { $0 + (kernelSize - 1) * $1 } + 1 }
     public var melBins: Int { features.nMels }
 
+    /// Raw natural-log mels `[frames, mel_bins]` normalised per bin: `(log_mel - feature_mean) / feature_std`.
+    public func normalize(logMel: [Float]) -> [Float] {
+        let M = melBins
+        var out = logMel
+        for i in out.indices { out[i] = (logMel[i] - featureMean[i % M]) / featureStd[i % M] }
+        return out
+    }
+
     /// Multiply-adds per generated sample (the per-sample network, excluding frame-rate conditioning).
     public var macsPerSample: Int {
         let g2 = gateChannels / 2

@@ -43,11 +43,8 @@ struct Eval: ParsableCommand {
         let c = v.config
         let manifest = URL(fileURLWithPath: data)
         let rows = try SpeechManifest.read(manifest)
-        let n = rows.filter { $0.split == split }.count
         let loader = try SpeechLoader(features: c.features, classes: c.classes, preemphasis: c.preemphasis)
-        let loading = ProgressLine("loading \(split)", total: maxUtterances > 0 ? min(n, maxUtterances) : n, unit: "files")
-        let utts = try SpeechManifest.utterances(rows, split: split, manifest: manifest, speakers: c.speakers, loader: loader,
-                                                 limit: maxUtterances) { d, _ in loading.update(d) }
+        let utts = try loadSplit(rows, split, manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
         guard !utts.isEmpty else { throw DatasetError.empty(path: manifest.path, split: split) }
         let total = utts.reduce(0) { $0 + $1.sampleCount }
         let bar = ProgressLine("scoring", total: total, unit: "samples")

@@ -166,10 +166,7 @@ struct Train: ParsableCommand {
             : manifestSpeakers
         let loader = try SpeechLoader(features: config.features, classes: config.classes, preemphasis: config.preemphasis)
         func load(_ split: String) throws -> [Utterance] {
-            let n = rows.filter { $0.split == split }.count
-            let bar = ProgressLine("loading \(split)", total: maxUtterances > 0 ? min(n, maxUtterances) : n, unit: "files")
-            return try SpeechManifest.utterances(rows, split: split, manifest: manifestURL, speakers: speakers, loader: loader,
-                                                 limit: maxUtterances) { d, _ in bar.update(d) }
+            try loadSplit(rows, split, manifest: manifestURL, speakers: speakers, loader: loader, limit: maxUtterances)
         }
         let trainUtts = try load("train")
         guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }

@@ -4,6 +4,7 @@ import AREngine
 import ArgumentParser
 import Foundation
 import NNCore
+import WaveNet
 
 /// Set by SIGINT/SIGTERM; the trainer checks it every step, saves a checkpoint and stops.
 nonisolated(unsafe) var stopRequested: Int32 = 0
@@ -108,4 +109,13 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     }
     if stopRequested != 0 { emit("stopped on signal; resume with --resume") }
     else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
+}
+
+/// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.
+func loadSplit(_ rows: [ManifestRow], _ split: String, manifest: URL, speakers: [String], loader: SpeechLoader,
+               limit: Int) throws -> [Utterance] {
+    let n = rows.filter { $0.split == split }.count
+    let bar = ProgressLine("loading \(split)", total: limit > 0 ? min(n, limit) : n, unit: "files")
+    return try SpeechManifest.utterances(rows, split: split, manifest: manifest, speakers: speakers, loader: loader,
+                                         limit: limit) { d, _ in bar.update(d) }
 }
