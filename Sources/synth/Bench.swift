@@ -11,13 +11,13 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var voiceOptions: VoiceOptions
 
-    @Option(help: "Seconds of audio to generate per measurement.")
+    @Option(parsing: .unconditional, help: "Seconds of audio to generate per measurement.")
     var seconds: Double = 3
 
-    @Option(help: "Teacher-forced training steps per measurement (batch 8 x 4000 samples).")
+    @Option(parsing: .unconditional, help: "Teacher-forced training steps per measurement (batch 8 x 4000 samples).")
     var trainSteps = 3
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads.")
     var threads = 1
 
     func validate() throws {

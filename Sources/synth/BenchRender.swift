@@ -17,9 +17,9 @@ struct BenchRender: ParsableCommand {
     var voice: String = "default"
     @Option(help: "Comma-separated batch sizes.")
     var batches: String = "1,4,16"
-    @Option(help: "Threads (one batch each).")
+    @Option(parsing: .unconditional, help: "Threads (one batch each).")
     var threads = 2
-    @Option(help: "Seconds of audio per utterance.")
+    @Option(parsing: .unconditional, help: "Seconds of audio per utterance.")
     var seconds: Double = 1
 
     func run() throws {

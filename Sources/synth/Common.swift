@@ -63,16 +63,16 @@ func checkOutputFolder(_ path: String, option: String) throws {
 
 /// Options shared by commands that sample from a voice.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Random seed; the same seed gives the same output.")
+    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same output.")
     var seed: UInt64 = 1
 
-    @Option(help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy argmax, which tends to produce silence; 1 = the model's distribution).", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy argmax, which tends to produce silence; 1 = the model's distribution).", valueName: "T"))
     var temperature: Float = 1.0
 
-    @Option(help: ArgumentHelp("Nucleus (top-p) sampling: draw each sample from the smallest set of mu-law classes holding this much probability, in (0, 1] (1 = off). Measured on the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw each sample from the smallest set of mu-law classes holding this much probability, in (0, 1] (1 = off). Measured on the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
     var topP: Float = 1.0
 
-    @Option(help: ArgumentHelp("min-p sampling: drop mu-law classes below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop mu-law classes below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
     var minP: Float = 0
 
     func makeSampler() throws -> Sampler {

@@ -24,10 +24,10 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
     var voice = "default"
 
-    @Option(help: "Score only the first N files of the split (0: all).")
+    @Option(parsing: .unconditional, help: "Score only the first N files of the split (0: all).")
     var maxUtterances = 0
 
-    @Option(help: "Threads, one file at a time each. The figures do not depend on it.")
+    @Option(parsing: .unconditional, help: "Threads, one file at a time each. The figures do not depend on it.")
     var threads = 1
 
     func validate() throws {

@@ -13,7 +13,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var voiceOptions: VoiceOptions
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(help: "Seconds of audio to generate.")
+    @Option(parsing: .unconditional, help: "Seconds of audio to generate.")
     var seconds: Double = 2
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Output WAV file.", valueName: "OUT.wav"))

@@ -22,9 +22,9 @@ struct MusicEval: ParsableCommand {
     var model = "music"
     @Flag(help: "Only fit and score the n-gram baseline.")
     var ngramOnly = false
-    @Option(help: "Order of the Kneser-Ney n-gram baseline (1...7).")
+    @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...7).")
     var order = 5
-    @Option(help: "Window length for models without a fixed context (token WaveNet).")
+    @Option(parsing: .unconditional, help: "Window length for models without a fixed context (token WaveNet).")
     var context = 256
 
     func validate() throws {

@@ -20,33 +20,33 @@ struct MusicGenerate: ParsableCommand {
     var model = "music"
     @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows.", valueName: "IN.mid"))
     var prime: String?
-    @Option(help: "Use only the first S seconds of the prime.")
+    @Option(parsing: .unconditional, help: "Use only the first S seconds of the prime.")
     var primeSeconds: Double?
-    @Option(help: "Seconds of music to generate (default 20 unless --tokens is given).")
+    @Option(parsing: .unconditional, help: "Seconds of music to generate (default 20 unless --tokens is given).")
     var seconds: Double?
-    @Option(help: "Number of tokens to generate instead of --seconds.")
+    @Option(parsing: .unconditional, help: "Number of tokens to generate instead of --seconds.")
     var tokens: Int?
-    @Option(help: ArgumentHelp("Softmax temperature (0 = greedy).", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Softmax temperature (0 = greedy).", valueName: "T"))
     var temperature: Float = 1.0
-    @Option(help: "Keep the k most probable tokens (0 = off).")
+    @Option(parsing: .unconditional, help: "Keep the k most probable tokens (0 = off).")
     var topK = 0
-    @Option(help: "Nucleus sampling mass in (0, 1] (1 = off).")
+    @Option(parsing: .unconditional, help: "Nucleus sampling mass in (0, 1] (1 = off).")
     var topP: Float = 1.0
-    @Option(help: "Drop tokens below this fraction of the most probable one, in [0, 1) (0 = off).")
+    @Option(parsing: .unconditional, help: "Drop tokens below this fraction of the most probable one, in [0, 1) (0 = off).")
     var minP: Float = 0
-    @Option(help: "Repetition penalty over the last 64 tokens (1 = off).")
+    @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 tokens (1 = off).")
     var repetitionPenalty: Float = 1.0
-    @Option(help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
+    @Option(parsing: .unconditional, help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
     var beam: Int?
-    @Option(help: "Beam search length penalty (score = log-prob / length^penalty).")
+    @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
     var lengthPenalty: Float = 1.0
-    @Option(help: "Random seed; the same seed gives the same music.")
+    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same music.")
     var seed: UInt64 = 1
     @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file.", valueName: "OUT.mid"))
     var output: String
     @Option(help: ArgumentHelp("Also render a mono 16-bit WAV through FluidSynth.", valueName: "OUT.wav"))
     var wav: String?
-    @Option(help: "Sample rate of the WAV in Hz.")
+    @Option(parsing: .unconditional, help: "Sample rate of the WAV in Hz.")
     var sampleRate = 44100
     @Option(help: ArgumentHelp("SoundFont for --wav (default: $SYNTH_SOUNDFONT, then Debian's GM SoundFonts).", valueName: "FILE.sf2"))
     var soundfont: String?

@@ -23,30 +23,30 @@ struct MusicTrain: ParsableCommand {
 
     @Option(help: "Model family: transformer or wavenet.")
     var model = "transformer"
-    @Option(help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 20000
-    @Option(help: "Windows per batch.")
+    @Option(parsing: .unconditional, help: "Windows per batch.")
     var batch = 16
-    @Option(help: "Context length in tokens (window length; the transformer's positions).")
+    @Option(parsing: .unconditional, help: "Context length in tokens (window length; the transformer's positions).")
     var context = 256
-    @Option(help: "Transformer width.")
+    @Option(parsing: .unconditional, help: "Transformer width.")
     var dModel = 128
-    @Option(help: "Transformer attention heads.")
+    @Option(parsing: .unconditional, help: "Transformer attention heads.")
     var heads = 4
-    @Option(help: "Transformer blocks.")
+    @Option(parsing: .unconditional, help: "Transformer blocks.")
     var layers = 4
-    @Option(help: "Transformer MLP width (0 = 4 × d-model).")
+    @Option(parsing: .unconditional, help: "Transformer MLP width (0 = 4 × d-model).")
     var dFF = 0
-    @Option(help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
+    @Option(parsing: .unconditional, help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
     var dilationCycle = 7
-    @Option(help: "WaveNet dilation cycles.")
+    @Option(parsing: .unconditional, help: "WaveNet dilation cycles.")
     var stacks = 2
-    @Option(help: "WaveNet residual channels (gate = 2×, skip = 2×).")
+    @Option(parsing: .unconditional, help: "WaveNet residual channels (gate = 2×, skip = 2×).")
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
     @OptionGroup var training: TrainingFlags
-    @Option(help: "Use at most N files per split (quick experiments); 0 = all.")
+    @Option(parsing: .unconditional, help: "Use at most N files per split (quick experiments); 0 = all.")
     var maxFiles = 0
 
     func validate() throws {

@@ -29,19 +29,19 @@ struct Render: ParsableCommand {
     @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's most likely speaker, as `synth vocode --speaker auto`).")
     var speaker: String?
 
-    @Option(help: "Utterances generated in lockstep per thread (B).")
+    @Option(parsing: .unconditional, help: "Utterances generated in lockstep per thread (B).")
     var batch = 16
 
-    @Option(help: "Threads, each rendering its own batch; OpenBLAS is kept single-threaded.")
+    @Option(parsing: .unconditional, help: "Threads, each rendering its own batch; OpenBLAS is kept single-threaded.")
     var threads = 2
 
     @Option(help: ArgumentHelp("Render only data rows i with i mod N == K (0-based K); default from Slurm/Kubernetes variables, else all.", valueName: "K/N"))
     var shard: String?
 
-    @Option(help: "Base seed; a line without a seed column uses base + FNV-1a-64(output name).")
+    @Option(parsing: .unconditional, help: "Base seed; a line without a seed column uses base + FNV-1a-64(output name).")
     var seed: UInt64 = 1
 
-    @Option(help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy).", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy).", valueName: "T"))
     var temperature: Float = 1.0
 
     func validate() throws {

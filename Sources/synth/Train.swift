@@ -34,37 +34,37 @@ struct Train: ParsableCommand {
     @Flag(help: "With --init-from: grow the voice to the model-shape flags below (sizes not given keep the voice's; channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
     var grow = false
 
-    @Option(help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 20000
-    @Option(help: "Segments per batch.")
+    @Option(parsing: .unconditional, help: "Segments per batch.")
     var batch = 8
-    @Option(help: "Segment length in samples (rounded down to a multiple of hop length).")
+    @Option(parsing: .unconditional, help: "Segment length in samples (rounded down to a multiple of hop length).")
     var segment = 4000
     @OptionGroup var training: TrainingFlags
-    @Option(help: "Use at most N utterances per split (for quick experiments); 0 = all.")
+    @Option(parsing: .unconditional, help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
-    @Option(help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
+    @Option(parsing: .unconditional, help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
     var validSegments = 96
 
     // Model shape: a new run's, or with --init-from --grow the grown voice's (unset sizes keep the voice's).
     // Ignored, with a note, by --resume (the checkpoint holds the shape) and by --init-from without --grow.
-    @Option(help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1) (default 8).")
+    @Option(parsing: .unconditional, help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1) (default 8).")
     var dilationCycle: Int?
-    @Option(help: "Number of dilation cycles (stacks) (default 2).")
+    @Option(parsing: .unconditional, help: "Number of dilation cycles (stacks) (default 2).")
     var stacks: Int?
-    @Option(help: "Residual channels (default 64).")
+    @Option(parsing: .unconditional, help: "Residual channels (default 64).")
     var residual: Int?
-    @Option(help: "Gate channels, tanh half + sigmoid half (default 128).")
+    @Option(parsing: .unconditional, help: "Gate channels, tanh half + sigmoid half (default 128).")
     var gate: Int?
-    @Option(help: "Skip channels (default 128).")
+    @Option(parsing: .unconditional, help: "Skip channels (default 128).")
     var skip: Int?
-    @Option(help: "Channels of the frame-rate conditioning network (default 64).")
+    @Option(parsing: .unconditional, help: "Channels of the frame-rate conditioning network (default 64).")
     var condChannels: Int?
-    @Option(help: "Speaker embedding size (default 16).")
+    @Option(parsing: .unconditional, help: "Speaker embedding size (default 16).")
     var speakerDim: Int?
-    @Option(help: "Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).")
+    @Option(parsing: .unconditional, help: "Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).")
     var preemphasis: Float?
-    @Option(help: "Sample rate of the voice in Hz (default 16000; a new run only).")
+    @Option(parsing: .unconditional, help: "Sample rate of the voice in Hz (default 16000; a new run only).")
     var sampleRate: Int?
 
     /// The model-shape flags given on the command line, as `--name`.

@@ -11,23 +11,23 @@ nonisolated(unsafe) var stopRequested: Int32 = 0
 
 /// Optimizer, schedule and bookkeeping options common to every training command.
 struct TrainingFlags: ParsableArguments {
-    @Option(help: "Peak learning rate (Adam).")
+    @Option(parsing: .unconditional, help: "Peak learning rate (Adam).")
     var lr: Float = 1e-3
-    @Option(help: "Linear warm-up steps before cosine decay (to lr/20 at --steps).")
+    @Option(parsing: .unconditional, help: "Linear warm-up steps before cosine decay (to lr/20 at --steps).")
     var warmup = 200
-    @Option(help: "Global gradient-norm clipping threshold.")
+    @Option(parsing: .unconditional, help: "Global gradient-norm clipping threshold.")
     var clip: Float = 1
-    @Option(help: "Save a checkpoint every N steps.")
+    @Option(parsing: .unconditional, help: "Save a checkpoint every N steps.")
     var checkpointEvery = 250
-    @Option(help: "Compute validation loss every N steps.")
+    @Option(parsing: .unconditional, help: "Compute validation loss every N steps.")
     var validateEvery = 250
-    @Option(help: "Print train loss every N steps.")
+    @Option(parsing: .unconditional, help: "Print train loss every N steps.")
     var logEvery = 25
-    @Option(help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
     var timeLimit: Double = 0
-    @Option(help: "OpenBLAS threads.")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads.")
     var threads = 1
-    @Option(help: "Random seed (initialisation and batches).")
+    @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).")
     var seed: UInt64 = 1
 
     func validate() throws {

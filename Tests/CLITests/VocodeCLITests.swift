@@ -115,9 +115,12 @@ final class VocodeCLITests: XCTestCase {
 
     func testInvalidOptionsExitNonZero() throws {
         let input = CLI.fixture("speech/alpha_8f6fb8eb.flac"), out = dir.appendingPathComponent("o.wav")
-        let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--temperature=-1"])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("temperature must be"), r.stderr)
+        // A negative number after a flag is its value (not a missing value), so the range check answers.
+        for args in [["--temperature=-1"], ["--temperature", "-1"]] {
+            let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path] + args)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains("temperature must be"), r.stderr)
+        }
         for (flag, value) in [("--top-p", "0"), ("--top-p", "1.5"), ("--min-p", "1")] {
             let bad = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, flag, value])
             XCTAssertNotEqual(bad.status, 0, "\(flag) \(value)")
@@ -125,7 +128,14 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
         }
         XCTAssertNotEqual(try CLI.run(["vocode", input.path]).status, 0) // missing -o
-        XCTAssertNotEqual(try CLI.run(["generate", "--voice", voice.path, "--seconds", "0"]).status, 0)
+        for seconds in ["0", "-1"] {
+            let g = try CLI.run(["generate", "--voice", voice.path, "--seconds", seconds, "-o", out.path])
+            XCTAssertNotEqual(g.status, 0)
+            XCTAssertTrue(g.stderr.contains("--seconds must be in (0, 600], got \(Double(seconds)!)"), g.stderr)
+        }
+        let s = try CLI.run(["generate", "--voice", voice.path, "--seed", "-3", "-o", out.path])
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertTrue(s.stderr.contains("'-3' is invalid for '--seed"), s.stderr)
         // An output folder that does not exist: clear error, nothing written.
         let deep = dir.appendingPathComponent("missing/dir/o.wav")
         let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
