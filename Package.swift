@@ -6,6 +6,14 @@ let optimize: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
+// Our C kernels are plain C written for the compiler to vectorise. On x86-64 they are built for AVX2 + FMA
+// (Haswell, 2013, and later); elsewhere (arm64 has NEON as its baseline) with the compiler's defaults.
+#if arch(x86_64)
+let kernelFlags = ["-O3", "-mavx2", "-mfma", "-fno-math-errno"]
+#else
+let kernelFlags = ["-O3", "-fno-math-errno"]
+#endif
+
 let package = Package(
     name: "synth",
     platforms: [.macOS(.v13)],
@@ -31,10 +39,10 @@ let package = Package(
         .target(name: "Tabular"),
         .target(name: "Audio", dependencies: ["AtomicIO", "CSndFile", "CSampleRate"], swiftSettings: optimize),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
-        // Our own vectorised kernels (gates, softmax, small vector-matrix products); needs AVX2 + FMA.
+        // Our own vectorised kernels (gates, softmax, small vector-matrix products); see kernelFlags above.
         .target(
             name: "CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-fno-math-errno"])]
+            cSettings: [.unsafeFlags(kernelFlags)]
         ),
         .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
         .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
