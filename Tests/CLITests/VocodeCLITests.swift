@@ -70,7 +70,9 @@ final class VocodeCLITests: XCTestCase {
 
     func testMissingCorruptEmptyAndSilentInputs() throws {
         let out = dir.appendingPathComponent("o.wav")
-        assertFails(try CLI.run(["vocode", dir.appendingPathComponent("nope.wav").path, "-o", out.path, "--voice", voice.path]), "nope.wav", output: out)
+        let missing = try CLI.run(["vocode", dir.appendingPathComponent("nope.wav").path, "-o", out.path, "--voice", voice.path])
+        assertFails(missing, "nope.wav", output: out)
+        XCTAssertEqual(missing.status, 1, "bad input exits 1 (invalid options exit 64)")
         let corrupt = dir.appendingPathComponent("corrupt.wav")
         try Data((0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: corrupt)
         assertFails(try CLI.run(["vocode", corrupt.path, "-o", out.path, "--voice", voice.path]), "corrupt.wav", output: out)
@@ -118,7 +120,7 @@ final class VocodeCLITests: XCTestCase {
         // A negative number after a flag is its value (not a missing value), so the range check answers.
         for args in [["--temperature=-1"], ["--temperature", "-1"]] {
             let r = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path] + args)
-            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.status, 64, "invalid options exit with sysexits' EX_USAGE")
             XCTAssertTrue(r.stderr.contains("temperature must be"), r.stderr)
         }
         for (flag, value) in [("--top-p", "0"), ("--top-p", "1.5"), ("--min-p", "1")] {
