@@ -6,8 +6,9 @@ let optimize: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
-// Our C kernels are plain C written for the compiler to vectorise. On x86-64 they are built for AVX2 + FMA
-// (Haswell, 2013, and later); elsewhere (arm64 has NEON as its baseline) with the compiler's defaults.
+// Our C kernels are plain C written for the compiler to vectorise. Built on x86-64, they use AVX2 + FMA (Intel
+// from 2013, AMD from 2015); built elsewhere (arm64 has NEON as its baseline), the compiler's defaults. The
+// choice follows the machine that builds, so a cross-compile from x86-64 would need this edited.
 #if arch(x86_64)
 let kernelFlags = ["-O3", "-mavx2", "-mfma", "-fno-math-errno"]
 #else
