@@ -154,6 +154,11 @@ public final class SpeechTrainingData: TrainingData {
     /// Segment length in samples (a multiple of hop_length) and segments per batch.
     public let segment: Int
     public let batchSize: Int
+    /// Standard deviation, in mu-law classes, of the Gaussian noise added to the teacher-forced inputs of
+    /// training batches (rounded to whole classes and clamped to the class range); targets and validation
+    /// batches stay clean. 0 = off. Noise injection after FFTNet (Jin et al. 2018, section 2.3.2): the model
+    /// learns not to trust its past samples exactly, as it cannot when it generates from its own draws.
+    public var inputNoise: Float = 0
     let cumulative: [Int]
     let fixedValidation: [WaveNetBatch]
 
@@ -211,7 +216,15 @@ public final class SpeechTrainingData: TrainingData {
             let maxFrameStart = (u.sampleCount - segment - 1) / hop
             picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
         }
-        return Self.makeBatch(picks, config: config, segment: segment)
+        var batch = Self.makeBatch(picks, config: config, segment: segment)
+        if inputNoise > 0 {
+            let top = Float(config.classes - 1)
+            for i in batch.inputs.indices {
+                let noisy = (Float(batch.inputs[i]) + inputNoise * rng.nextGaussian()).rounded()
+                batch.inputs[i] = Int32(min(max(noisy, 0), top))
+            }
+        }
+        return batch
     }
 
     public func validationBatches() -> [WaveNetBatch] { fixedValidation }

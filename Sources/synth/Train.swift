@@ -41,6 +41,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Segment length in samples (rounded down to a multiple of hop length).")
     var segment = 4000
     @OptionGroup var training: TrainingFlags
+    @Option(parsing: .unconditional, help: "Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume.")
+    var inputNoise: Float = 0
     @Option(parsing: .unconditional, help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
     @Option(parsing: .unconditional, help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
@@ -93,6 +95,7 @@ struct Train: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
+        guard inputNoise >= 0, inputNoise.isFinite else { throw ValidationError("--input-noise must be >= 0, got \(inputNoise)") }
         guard validSegments > 0 else { throw ValidationError("--valid-segments must be > 0, got \(validSegments)") }
         guard (1...14).contains(dilationCycle ?? 8), (stacks ?? 2) >= 1 else {
             throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1")
@@ -193,6 +196,8 @@ struct Train: ParsableCommand {
         let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch,
                                                 validationSegments: validSegments)
         summary("validation: \(dataset.validationSignature)")
+        dataset.inputNoise = inputNoise
+        if inputNoise > 0 { summary(String(format: "input noise: %.2f mu-law classes (std) on teacher-forced inputs", inputNoise)) }
 
         let model: WaveNetModel
         if let base = baseVoice {

@@ -138,6 +138,11 @@ final class VocodeCLITests: XCTestCase {
         let s = try CLI.run(["generate", "--voice", voice.path, "--seed", "-3", "-o", out.path])
         XCTAssertNotEqual(s.status, 0)
         XCTAssertTrue(s.stderr.contains("'-3' is invalid for '--seed"), s.stderr)
+        let n = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", dir.appendingPathComponent("nr").path,
+                             "--input-noise", "-1"])
+        XCTAssertEqual(n.status, 64)
+        XCTAssertTrue(n.stderr.contains("--input-noise must be >= 0, got -1.0"), n.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("nr").path))
         // An output folder that does not exist: clear error, nothing written.
         let deep = dir.appendingPathComponent("missing/dir/o.wav")
         let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
@@ -165,7 +170,7 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(opt), "help lacks \(opt)")
         }
         let t = try CLI.run(["train", "--help"])
-        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments"] {
+        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments", "--input-noise"] {
             XCTAssertTrue(t.stdout.contains(opt), "train help lacks \(opt)")
         }
         let e = try CLI.run(["eval", "--help"])
@@ -187,9 +192,10 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertTrue(r1.stderr.contains("samples/s"), r1.stderr)
         // A second fresh run into the same folder is refused; --resume continues from step 4.
         XCTAssertNotEqual(try CLI.run(common + ["--steps", "6"]).status, 0)
-        let r2 = try CLI.run(common + ["--steps", "6", "--resume"])
+        let r2 = try CLI.run(common + ["--steps", "6", "--resume", "--input-noise", "2"])
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertTrue(r2.stderr.contains("resumed from"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("input noise: 2.00 mu-law classes (std) on teacher-forced inputs"), r2.stderr)
         XCTAssertTrue(r2.stderr.contains("step 6/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("step 2/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("validation set changed"), r2.stderr)

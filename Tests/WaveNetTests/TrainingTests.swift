@@ -172,4 +172,31 @@ final class TrainingTests: XCTestCase {
         SpeechLoader.deemphasize(&y, coef: 0.85)
         for i in 0..<100 { XCTAssertEqual(y[i], x[i], accuracy: 1e-5) }
     }
+
+    /// Noise injection perturbs only the teacher-forced inputs of training batches, by a rounded Gaussian of the
+    /// given standard deviation in classes; the same RNG picks the same segments, so targets match the clean batch.
+    func testInputNoisePerturbsOnlyTrainingInputs() throws {
+        var c = tinyConfig()
+        c.classes = 256
+        let utts = syntheticUtterances(c, count: 4, length: 4000, seed: 6)
+        let clean = try SpeechTrainingData(config: c, train: utts, valid: utts, segment: 400, batchSize: 4, validationSegments: 4)
+        let noisy = try SpeechTrainingData(config: c, train: utts, valid: utts, segment: 400, batchSize: 4, validationSegments: 4)
+        noisy.inputNoise = 3
+        var r1 = Xoshiro256(seed: 9), r2 = Xoshiro256(seed: 9)
+        let a = clean.trainingBatch(rng: &r1), b = noisy.trainingBatch(rng: &r2)
+        XCTAssertEqual(a.targets, b.targets)
+        XCTAssertEqual(a.mels, b.mels)
+        XCTAssertEqual(a.speakers, b.speakers)
+        let d = zip(a.inputs, b.inputs).map { Double($1 - $0) }
+        let mean = d.reduce(0, +) / Double(d.count)
+        let std = (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot()
+        // A rounded N(0, 3^2) has standard deviation (9 + 1/12)^0.5 = 3.01; 1,600 draws give about +-0.06.
+        XCTAssertEqual(mean, 0, accuracy: 0.25)
+        XCTAssertEqual(std, 3.01, accuracy: 0.2)
+        XCTAssertTrue(b.inputs.allSatisfy { (0..<256).contains($0) })
+        XCTAssertEqual(clean.validationBatches().map(\.inputs), noisy.validationBatches().map(\.inputs))
+        // Off by default: the same seed gives the same inputs.
+        var r3 = Xoshiro256(seed: 9)
+        XCTAssertEqual(clean.trainingBatch(rng: &r3).inputs, a.inputs)
+    }
 }
