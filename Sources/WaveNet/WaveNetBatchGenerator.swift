@@ -27,7 +27,7 @@ public final class WaveNetBatchGenerator {
     let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>   // [B, R], [B, G], [B, G/2], [B, R+S], [B, S], [B, S]
     /// Raw logits of the latest step, `[B, classes]` (nats, before softmax); rows of inactive slots are stale.
     public let logits: UnsafeMutablePointer<Float>
-    var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b, C]
+    var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b, condActivationsPerFrame]
     var condP: [UnsafeMutablePointer<Float>]     // slot b: [F_b, L*G] per-frame projections of every layer
     var capacity: [Int]                          // frames allocated in condH/condP of each slot
     let spkE, spkP: UnsafeMutablePointer<Float>  // [B, E], [B, L*G]
@@ -81,7 +81,7 @@ public final class WaveNetBatchGenerator {
         precondition(F >= 1 && mels.count == F * c.melBins, "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
         if capacity[b] < F {
-            condH[b] = scratch.floats(F * c.condChannels)
+            condH[b] = scratch.floats(F * c.condActivationsPerFrame)
             condP[b] = scratch.floats(F * LG)
             capacity[b] = F
         }

@@ -40,8 +40,14 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     public var skipChannels: Int
     /// Output classes of the mu-law softmax (256 = 8-bit mu-law).
     public var classes: Int = 256
-    /// Hidden channels of the frame-rate conditioning network (a kernel-3 convolution over mel frames + ReLU).
+    /// Hidden channels of the frame-rate conditioning network (a kernel-3 convolution over mel frames + ReLU,
+    /// then `condLayers` residual blocks).
     public var condChannels: Int
+    /// Residual blocks of the conditioning network after its first convolution, each
+    /// `h += ReLU(conv3(h)) · W + b` on `[frames, C]`: every block widens the mel context the network sees by one
+    /// frame on each side (3 + 2 x `condLayers` frames in all). 0 (the default, and the value of voices saved
+    /// without the field) is the single convolution.
+    public var condLayers: Int = 0
     /// Size of the learned speaker embedding (global conditioning).
     public var speakerEmbeddingDim: Int
     /// Speaker names, in embedding-row order.
@@ -63,6 +69,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case gateChannels = "gate_channels"
         case skipChannels = "skip_channels"
         case condChannels = "cond_channels"
+        case condLayers = "cond_layers"
         case speakerEmbeddingDim = "speaker_embedding_dim"
         case featureMean = "feature_mean"
         case featureStd = "feature_std"
@@ -71,7 +78,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     public init(
         dilations: [Int], residualChannels: Int, gateChannels: Int, skipChannels: Int, classes: Int = 256,
         condChannels: Int, speakerEmbeddingDim: Int, speakers: [String], features: FeatureConfig = .default,
-        preemphasis: Float = 0
+        preemphasis: Float = 0, condLayers: Int = 0
     ) {
         self.dilations = dilations
         self.residualChannels = residualChannels
@@ -85,7 +92,31 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         self.featureMean = [Float](repeating: 0, count: features.nMels)
         self.featureStd = [Float](repeating: 1, count: features.nMels)
         self.preemphasis = preemphasis
+        self.condLayers = condLayers
     }
+
+    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis` and `cond_layers` may be absent (their defaults).
+    public init(from decoder: Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        dilations = try k.decode([Int].self, forKey: .dilations)
+        kernelSize = try k.decodeIfPresent(Int.self, forKey: .kernelSize) ?? 2
+        residualChannels = try k.decode(Int.self, forKey: .residualChannels)
+        gateChannels = try k.decode(Int.self, forKey: .gateChannels)
+        skipChannels = try k.decode(Int.self, forKey: .skipChannels)
+        classes = try k.decodeIfPresent(Int.self, forKey: .classes) ?? 256
+        condChannels = try k.decode(Int.self, forKey: .condChannels)
+        condLayers = try k.decodeIfPresent(Int.self, forKey: .condLayers) ?? 0
+        speakerEmbeddingDim = try k.decode(Int.self, forKey: .speakerEmbeddingDim)
+        speakers = try k.decode([String].self, forKey: .speakers)
+        features = try k.decode(FeatureConfig.self, forKey: .features)
+        featureMean = try k.decode([Float].self, forKey: .featureMean)
+        featureStd = try k.decode([Float].self, forKey: .featureStd)
+        preemphasis = try k.decodeIfPresent(Float.self, forKey: .preemphasis) ?? 0
+    }
+
+    /// Floats of saved conditioning activations per frame: the first convolution's output and, per residual
+    /// block, its ReLU output and its result (`C x (1 + 2 x condLayers)`); the last `C` are the network's output.
+    public var condActivationsPerFrame: Int { condChannels * (1 + 2 * condLayers) }
 
     /// Dilations 1, 2, 4, ..., 2^(cycle-1), repeated `stacks` times.
     public static func dilations(stacks: Int, cycle: Int) -> [Int] {
@@ -124,6 +155,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard skipChannels > 0 else { throw fail("skip_channels must be > 0, got \(skipChannels)") }
         guard classes >= 2, classes <= 65536 else { throw fail("classes must be in 2...65536, got \(classes)") }
         guard condChannels > 0 else { throw fail("cond_channels must be > 0, got \(condChannels)") }
+        guard (0...16).contains(condLayers) else { throw fail("cond_layers must be in 0...16, got \(condLayers)") }
         guard speakerEmbeddingDim > 0 else { throw fail("speaker_embedding_dim must be > 0, got \(speakerEmbeddingDim)") }
         guard !speakers.isEmpty else { throw fail("speakers must not be empty") }
         guard Set(speakers).count == speakers.count else { throw fail("speakers contains duplicate names") }

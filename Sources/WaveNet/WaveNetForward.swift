@@ -11,8 +11,11 @@ extension WaveNetModel {
         return (f, min(f + 1, frames - 1), Float(t - f * hop) / Float(hop))
     }
 
-    /// Frame-rate conditioning: `condH = ReLU(conv3(mels))`, `condP = condH · cond.proj`,
-    /// `spkP = speaker_embedding[spk] · speaker.proj`. Shared with generation.
+    /// Frame-rate conditioning, shared with generation. With `X = F * batch * C` floats per stage, `condH` holds
+    /// (time-major, `[frames, batch, C]` each) `h_0 = ReLU(conv3(mels))`, then for each residual block k
+    /// `u_k = ReLU(conv3_k(h_k))` and `h_(k+1) = h_k + u_k · W_k + b_k`, at offsets `(2k + 1) X` and `(2k + 2) X`;
+    /// `condP = h_K · cond.proj` (K = cond_layers) and `spkP = speaker_embedding[spk] · speaker.proj`.
+    /// `condH` must hold `frames * batch * condActivationsPerFrame` floats.
     func conditioningForward(
         mels: UnsafePointer<Float>, frames: Int, batch: Int, speakers: UnsafePointer<Int32>,
         condH: UnsafeMutablePointer<Float>, condP: UnsafeMutablePointer<Float>,
@@ -22,8 +25,18 @@ extension WaveNetModel {
         Layers.conv1dForward(
             x: mels, time: frames, batch: batch, inC: c.melBins, weight: p.value("cond.conv.weight"),
             offsets: [-1, 0, 1], bias: p.value("cond.conv.bias"), outC: C, y: condH)
-        Layers.reluForward(x: condH, count: frames * batch * C, y: condH)
-        Layers.denseForward(x: condH, rows: frames * batch, inDim: C, weight: p.value("cond.proj.weight"),
+        let X = frames * batch * C
+        Layers.reluForward(x: condH, count: X, y: condH)
+        for k in 0..<c.condLayers {
+            let hk = condH + 2 * k * X, uk = hk + X, next = uk + X
+            Layers.conv1dForward(x: hk, time: frames, batch: batch, inC: C, weight: p.value("cond.blocks.\(k).conv.weight"),
+                                 offsets: [-1, 0, 1], bias: p.value("cond.blocks.\(k).conv.bias"), outC: C, y: uk)
+            Layers.reluForward(x: uk, count: X, y: uk)
+            next.update(from: hk, count: X)
+            Layers.denseForward(x: uk, rows: frames * batch, inDim: C, weight: p.value("cond.blocks.\(k).out.weight"),
+                                bias: p.value("cond.blocks.\(k).out.bias"), outDim: C, y: next, accumulate: true)
+        }
+        Layers.denseForward(x: condH + 2 * c.condLayers * X, rows: frames * batch, inDim: C, weight: p.value("cond.proj.weight"),
                             bias: nil, outDim: LG, y: condP)
         Layers.embeddingForward(table: p.value("speaker_embedding"), dim: c.speakerEmbeddingDim,
                                 indices: speakers, rows: batch, out: spkE)
@@ -150,11 +163,25 @@ extension WaveNetModel {
                 for j in 0..<LG { let g = src[j]; c0[j] += (1 - w) * g; c1[j] += w * g; sp[j] += g }
             }
         }
-        let C = c.condChannels, E = c.speakerEmbeddingDim
-        ws.dCondH.update(repeating: 0, count: F * B * C)
-        Layers.denseBackward(x: ws.condH, rows: F * B, inDim: C, weight: p.value("cond.proj.weight"), outDim: LG,
-                             dy: ws.dCondP, dx: ws.dCondH, dWeight: p.grad("cond.proj.weight"), dBias: nil)
-        Layers.reluBackward(dy: ws.dCondH, y: ws.condH, count: F * B * C, dx: ws.dCondH)
+        let C = c.condChannels, E = c.speakerEmbeddingDim, X = F * B * C, K = c.condLayers
+        // ws.dCondH holds ∂loss/∂h_k, then (after it) scratch for ∂loss/∂u_k.
+        let dH = ws.dCondH, dU = ws.dCondH + X
+        dH.update(repeating: 0, count: X)
+        Layers.denseBackward(x: ws.condH + 2 * K * X, rows: F * B, inDim: C, weight: p.value("cond.proj.weight"), outDim: LG,
+                             dy: ws.dCondP, dx: dH, dWeight: p.grad("cond.proj.weight"), dBias: nil)
+        for k in stride(from: K - 1, through: 0, by: -1) {
+            // h_(k+1) = h_k + u_k · W_k + b_k: dH passes through unchanged and the block adds its share.
+            let hk = ws.condH + 2 * k * X, uk = hk + X
+            dU.update(repeating: 0, count: X)
+            Layers.denseBackward(x: uk, rows: F * B, inDim: C, weight: p.value("cond.blocks.\(k).out.weight"), outDim: C,
+                                 dy: dH, dx: dU, dWeight: p.grad("cond.blocks.\(k).out.weight"),
+                                 dBias: p.grad("cond.blocks.\(k).out.bias"))
+            Layers.reluBackward(dy: dU, y: uk, count: X, dx: dU)
+            Layers.conv1dBackward(x: hk, time: F, batch: B, inC: C, weight: p.value("cond.blocks.\(k).conv.weight"),
+                                  offsets: [-1, 0, 1], outC: C, dy: dU, dx: dH,
+                                  dWeight: p.grad("cond.blocks.\(k).conv.weight"), dBias: p.grad("cond.blocks.\(k).conv.bias"))
+        }
+        Layers.reluBackward(dy: dH, y: ws.condH, count: X, dx: dH)
         b.mels.withUnsafeBufferPointer { mels in
             Layers.conv1dBackward(x: mels.baseAddress!, time: F, batch: B, inC: c.melBins, weight: p.value("cond.conv.weight"),
                                   offsets: [-1, 0, 1], outC: C, dy: ws.dCondH, dx: nil,

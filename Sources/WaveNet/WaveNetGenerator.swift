@@ -17,7 +17,7 @@ public final class WaveNetGenerator {
     let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>
     /// Raw logits of the latest step, `[classes]` (nats, before softmax).
     public let logits: UnsafeMutablePointer<Float>
-    var condH, condP: UnsafeMutablePointer<Float>          // [F, C], [F, L*G]
+    var condH, condP: UnsafeMutablePointer<Float>          // [F, condActivationsPerFrame], [F, L*G]
     let spkE, spkP: UnsafeMutablePointer<Float>           // [E], [L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
     public private(set) var frames = 0
@@ -34,7 +34,7 @@ public final class WaveNetGenerator {
         queuePos = [Int](repeating: 0, count: c.layers)
         h = m.floats(R); z = m.floats(G); a = m.floats(G / 2); o = m.floats(R + S); skip = m.floats(S); y2 = m.floats(S)
         logits = m.floats(c.classes)
-        condH = m.floats(maxFrames * c.condChannels); condP = m.floats(maxFrames * c.layers * G)
+        condH = m.floats(maxFrames * c.condActivationsPerFrame); condP = m.floats(maxFrames * c.layers * G)
         spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(c.layers * G)
         speakerIndex = .allocate(capacity: 1)
     }

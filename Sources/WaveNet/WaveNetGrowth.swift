@@ -15,16 +15,18 @@ extension WaveNetModel {
     ///   zero, so the first step's gradient reaches the zero read-out weights, and the step after reaches
     ///   its input weights: the new units do learn;
     /// - new layers (dilations in `target` that are not matched by the base's, in order) have zero `out`
-    ///   weights, so each starts as the identity on the residual stream and adds nothing to the skip sum.
+    ///   weights, so each starts as the identity on the residual stream and adds nothing to the skip sum;
+    /// - new residual blocks of the conditioning network (`target.condLayers` above the base's) come after the
+    ///   base's and also start with zero `out` weights, so each starts as the identity on the frame features.
     ///
     /// - Parameters:
     ///   - base: the trained model.
     ///   - target: the new shape: its `dilations`, `residualChannels`, `gateChannels`, `skipChannels`,
-    ///     `condChannels` and `speakerEmbeddingDim` are used; everything else (features, normalisation,
-    ///     pre-emphasis, classes, speakers) is taken from `base`.
+    ///     `condChannels`, `condLayers` and `speakerEmbeddingDim` are used; everything else (features,
+    ///     normalisation, pre-emphasis, classes, speakers) is taken from `base`.
     ///   - seed: seed of the new units' random weights.
-    /// - Returns: the grown model; its config is `base.config` with the six shape fields of `target`.
-    /// - Throws: `VoiceError.cannotGrow` when a channel count would shrink, or the base's dilations are not
+    /// - Returns: the grown model; its config is `base.config` with the seven shape fields of `target`.
+    /// - Throws: `VoiceError.cannotGrow` when a channel or block count would shrink, or the base's dilations are not
     ///   a subsequence of the target's (a layer can be added anywhere, none removed or changed).
     public static func growing(_ base: WaveNetModel, to target: WaveNetConfig, seed: UInt64) throws -> WaveNetModel {
         let o = base.config
@@ -34,12 +36,14 @@ extension WaveNetModel {
         c.gateChannels = target.gateChannels
         c.skipChannels = target.skipChannels
         c.condChannels = target.condChannels
+        c.condLayers = target.condLayers
         c.speakerEmbeddingDim = target.speakerEmbeddingDim
         func fail(_ reason: String) -> VoiceError { .cannotGrow(reason: reason) }
         for (name, old, new) in [("residual channels", o.residualChannels, c.residualChannels),
                                  ("gate channels", o.gateChannels, c.gateChannels),
                                  ("skip channels", o.skipChannels, c.skipChannels),
                                  ("conditioning channels", o.condChannels, c.condChannels),
+                                 ("conditioning blocks", o.condLayers, c.condLayers),
                                  ("speaker embedding size", o.speakerEmbeddingDim, c.speakerEmbeddingDim)] where new < old {
             throw fail("\(name) can only grow: the voice has \(old), asked for \(new)")
         }
@@ -95,6 +99,19 @@ extension WaveNetModel {
         copy("cond.conv.weight", blockMap: [0, 1, 2], rowMap: identity(o.melBins), rows: c.melBins,
              colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
         copy("cond.conv.bias", rowMap: [0], rows: 1, colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
+        let condMap = identity(o.condChannels)
+        for k in 0..<o.condLayers {
+            // Old blocks keep their units; weights reading the new channels of the frame features start at zero.
+            copy("cond.blocks.\(k).conv.weight", blockMap: [0, 1, 2], rowMap: condMap, rows: c.condChannels,
+                 colMap: condMap, cols: c.condChannels, zeroNewRows: true)
+            copy("cond.blocks.\(k).conv.bias", rowMap: [0], rows: 1, colMap: condMap, cols: c.condChannels, zeroNewRows: false)
+            copy("cond.blocks.\(k).out.weight", rowMap: condMap, rows: c.condChannels, colMap: condMap, cols: c.condChannels,
+                 zeroNewRows: true)
+            copy("cond.blocks.\(k).out.bias", rowMap: [0], rows: 1, colMap: condMap, cols: c.condChannels, zeroNewRows: false)
+        }
+        for k in o.condLayers..<c.condLayers {
+            to.value("cond.blocks.\(k).out.weight").update(repeating: 0, count: c.condChannels * c.condChannels)
+        }
         copy("cond.proj.weight", rowMap: identity(o.condChannels), rows: c.condChannels,
              colMap: projCols, cols: c.layers * G, zeroNewRows: true)
         copy("speaker_embedding", rowMap: identity(o.speakers.count), rows: c.speakers.count,

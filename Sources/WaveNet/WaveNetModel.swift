@@ -7,6 +7,8 @@ import NNCore
 /// |---|---|
 /// | `input_embedding` | `[classes, R]` (embedding of the previous sample's mu-law class) |
 /// | `cond.conv.weight`, `cond.conv.bias` | `[3, mel_bins, C]`, `[C]` (frame-rate conv, kernel 3, then ReLU) |
+/// | `cond.blocks.{k}.conv.weight`, `.conv.bias` | `[3, C, C]`, `[C]` (residual block k < cond_layers: kernel-3 conv, ReLU) |
+/// | `cond.blocks.{k}.out.weight`, `.out.bias` | `[C, C]`, `[C]` (the block's 1x1 read-out, added to its input) |
 /// | `cond.proj.weight` | `[C, layers*G]` (every layer's conditioning projection, once per frame) |
 /// | `speaker_embedding` | `[speakers, E]` |
 /// | `speaker.proj.weight` | `[E, layers*G]` |
@@ -25,6 +27,12 @@ public final class WaveNetModel {
         p.add("input_embedding", shape: [c.classes, R])
         p.add("cond.conv.weight", shape: [3, c.melBins, c.condChannels])
         p.add("cond.conv.bias", shape: [c.condChannels])
+        for k in 0..<c.condLayers {
+            p.add("cond.blocks.\(k).conv.weight", shape: [3, c.condChannels, c.condChannels])
+            p.add("cond.blocks.\(k).conv.bias", shape: [c.condChannels])
+            p.add("cond.blocks.\(k).out.weight", shape: [c.condChannels, c.condChannels])
+            p.add("cond.blocks.\(k).out.bias", shape: [c.condChannels])
+        }
         p.add("cond.proj.weight", shape: [c.condChannels, L * G])
         p.add("speaker_embedding", shape: [c.speakers.count, c.speakerEmbeddingDim])
         p.add("speaker.proj.weight", shape: [c.speakerEmbeddingDim, L * G])
@@ -48,6 +56,10 @@ public final class WaveNetModel {
         func he(_ fanIn: Int) -> Float { (1 / Float(fanIn)).squareRoot() }
         params.initNormal("input_embedding", std: 1, rng: &rng)
         params.initNormal("cond.conv.weight", std: he(3 * c.melBins), rng: &rng)
+        for k in 0..<c.condLayers {
+            params.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
+            params.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
+        }
         params.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
         params.initNormal("speaker_embedding", std: 1, rng: &rng)
         params.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
@@ -140,7 +152,7 @@ public final class WaveNetWorkspace {
     let y2: UnsafeMutablePointer<Float>       // [N, S] post-net hidden (after ReLU)
     /// Logits `[time, batch, classes]` after `run(_:workspace:backward: false)`; overwritten by their gradient otherwise.
     public let logits: UnsafeMutablePointer<Float>
-    let condH: UnsafeMutablePointer<Float>    // [F, B, C] conditioning hidden (after ReLU)
+    let condH: UnsafeMutablePointer<Float>    // [F, B, condActivationsPerFrame] conditioning activations (see conditioningForward)
     let condP: UnsafeMutablePointer<Float>    // [F, B, L*G] per-frame projections of every layer
     let spkE, spkP: UnsafeMutablePointer<Float> // [B, E], [B, L*G]
     let condUp: UnsafeMutablePointer<Float>   // [N, L*G] per-sample conditioning (interpolated frames + speaker)
@@ -158,11 +170,11 @@ public final class WaveNetWorkspace {
         h = m.floats((L + 1) * N * R)
         t = m.floats(L * N * H); s = m.floats(L * N * H); a = m.floats(L * N * H)
         z = m.floats(N * G); skip = m.floats(N * S); y2 = m.floats(N * S); logits = m.floats(N * c.classes)
-        condH = m.floats(FB * c.condChannels); condP = m.floats(FB * LG)
+        condH = m.floats(FB * c.condActivationsPerFrame); condP = m.floats(FB * LG)
         spkE = m.floats(batch * c.speakerEmbeddingDim); spkP = m.floats(batch * LG)
         condUp = m.floats(N * LG)
         dh = m.floats(N * R); dz = m.floats(N * G); da = m.floats(N * H); dSkip = m.floats(N * S); dY = m.floats(N * S)
-        dCondUp = m.floats(N * LG); dCondP = m.floats(FB * LG); dCondH = m.floats(FB * c.condChannels)
+        dCondUp = m.floats(N * LG); dCondP = m.floats(FB * LG); dCondH = m.floats(2 * FB * c.condChannels)
         dSpkP = m.floats(batch * LG); dSpkE = m.floats(batch * c.speakerEmbeddingDim)
         targets = .allocate(capacity: N); inputs = .allocate(capacity: N); speakers = .allocate(capacity: batch)
     }

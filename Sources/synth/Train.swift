@@ -62,6 +62,8 @@ struct Train: ParsableCommand {
     var skip: Int?
     @Option(parsing: .unconditional, help: "Channels of the frame-rate conditioning network (default 64).")
     var condChannels: Int?
+    @Option(parsing: .unconditional, help: "Residual blocks (kernel-3 conv, ReLU, 1x1) after the first conditioning conv; each widens the mel context by a frame on each side (default 0).")
+    var condLayers: Int?
     @Option(parsing: .unconditional, help: "Speaker embedding size (default 16).")
     var speakerDim: Int?
     @Option(parsing: .unconditional, help: "Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).")
@@ -73,6 +75,7 @@ struct Train: ParsableCommand {
     var shapeFlagsGiven: [String] {
         [("--dilation-cycle", dilationCycle != nil), ("--stacks", stacks != nil), ("--residual", residual != nil),
          ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
+         ("--cond-layers", condLayers != nil),
          ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil)]
             .filter(\.1).map(\.0)
     }
@@ -88,7 +91,8 @@ struct Train: ParsableCommand {
             gateChannels: gate ?? base?.gateChannels ?? 128, skipChannels: skip ?? base?.skipChannels ?? 128,
             condChannels: condChannels ?? base?.condChannels ?? 64,
             speakerEmbeddingDim: speakerDim ?? base?.speakerEmbeddingDim ?? 16,
-            speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0)
+            speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0,
+            condLayers: condLayers ?? base?.condLayers ?? 0)
     }
 
     func validate() throws {
@@ -103,6 +107,7 @@ struct Train: ParsableCommand {
         guard [residual, gate, skip, condChannels, speakerDim].allSatisfy({ ($0 ?? 1) > 0 }), (gate ?? 2) % 2 == 0 else {
             throw ValidationError("channel counts must be > 0 and --gate even")
         }
+        guard (0...16).contains(condLayers ?? 0) else { throw ValidationError("--cond-layers must be in 0...16, got \(condLayers!)") }
         if grow && initFrom == nil {
             throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
         }
@@ -144,14 +149,13 @@ struct Train: ParsableCommand {
                 }
                 if grow {
                     let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
+                    let g = grown.config
+                    let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
+                        "\(g.layers) layers, \(g.condLayers) conditioning blocks of \(g.condChannels) channels"
                     if grown.params.count == voice.model.params.count {
-                        printErr("note: --grow: the voice already has this shape (residual \(grown.config.residualChannels), " +
-                                 "gate \(grown.config.gateChannels), skip \(grown.config.skipChannels), \(grown.config.layers) layers); " +
-                                 "nothing grows. Pass larger sizes to grow it.")
+                        printErr("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
                     }
-                    printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters " +
-                             "(residual \(grown.config.residualChannels), gate \(grown.config.gateChannels), " +
-                             "skip \(grown.config.skipChannels), \(grown.config.layers) layers)")
+                    printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters (\(shapeText))")
                     voice = Voice(name: voice.name, directory: voice.directory, model: grown)
                 }
                 baseVoice = voice

@@ -7,7 +7,7 @@ import XCTest
 
 final class BatchGeneratorTests: XCTestCase {
     func tinyVoice(seed: UInt64 = 21) -> Voice {
-        let m = WaveNetModel(config: tinyConfig())
+        let m = WaveNetModel(config: tinyConfig(condLayers: 1))
         m.initialize(seed: seed)
         return Voice(name: "tiny", directory: URL(fileURLWithPath: "/nonexistent"), model: m)
     }

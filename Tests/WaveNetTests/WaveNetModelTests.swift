@@ -6,13 +6,13 @@ import XCTest
 @testable import WaveNet
 
 /// A tiny voice configuration for tests (hop 4 so a few samples span several frames).
-func tinyConfig(speakers: [String] = ["a", "b"]) -> WaveNetConfig {
+func tinyConfig(speakers: [String] = ["a", "b"], condLayers: Int = 0) -> WaveNetConfig {
     var f = FeatureConfig.default
     f.hopLength = 4
     f.nMels = 3
     return WaveNetConfig(
         dilations: [1, 2, 4, 1], residualChannels: 4, gateChannels: 6, skipChannels: 5, classes: 7,
-        condChannels: 3, speakerEmbeddingDim: 2, speakers: speakers, features: f)
+        condChannels: 3, speakerEmbeddingDim: 2, speakers: speakers, features: f, condLayers: condLayers)
 }
 
 func tinyBatch(_ c: WaveNetConfig, time: Int, batch: Int, seed: UInt64) -> WaveNetBatch {
@@ -67,11 +67,24 @@ final class WaveNetModelTests: XCTestCase {
         for i in 0..<(12 * base.config.classes) { XCTAssertEqual(ws.logits[i], ws0.logits[i]) }
     }
 
-    /// Every parameter's gradient (a sample of entries in each tensor) matches central differences.
+    /// Every parameter's gradient (a sample of entries in each tensor) matches central differences, with the
+    /// single-convolution conditioning network and with two residual blocks after it.
     func testFullModelGradientsMatchFiniteDifferences() {
-        let c = tinyConfig()
+        // Seeds where no ReLU input lies within the finite-difference step of 0 (at seed 5, two blocks put one
+        // post-net pre-activation 3e-4 from its kink, where a central difference measures half the slope).
+        checkGradients(tinyConfig(condLayers: 0), seed: 5)
+        checkGradients(tinyConfig(condLayers: 2), seed: 6)
+    }
+
+    func checkGradients(_ c: WaveNetConfig, seed: UInt64) {
         let m = WaveNetModel(config: c)
-        m.initialize(seed: 5)
+        m.initialize(seed: seed)
+        // Non-zero conditioning biases, so that one added in the wrong place shows. (The other biases stay zero:
+        // random ones put ReLU kinks within the finite-difference step of some entries.)
+        var brng = Xoshiro256(seed: 7)
+        for e in m.params.entries where e.name.hasPrefix("cond.") && e.name.hasSuffix("bias") {
+            m.params.initNormal(e.name, std: 0.2, rng: &brng)
+        }
         let b = tinyBatch(c, time: 12, batch: 2, seed: 6)
         let ws = WaveNetWorkspace(config: c, time: 12, batch: 2, frames: b.frames)
         m.params.zeroGrads()
@@ -88,14 +101,17 @@ final class WaveNetModelTests: XCTestCase {
                 let i = e.offset + rng.nextInt(below: e.count)
                 let num = numericGradient(m.params.values, i, eps: 2e-3) { loss() }
                 let ana = Double(analytic[i])
-                XCTAssertEqual(ana, num, accuracy: 3e-3 + 3e-2 * abs(num), "\(e.name) flat index \(i - e.offset)")
+                XCTAssertEqual(ana, num, accuracy: 3e-3 + 3e-2 * abs(num), "\(e.name) flat index \(i - e.offset), cond_layers \(c.condLayers)")
             }
         }
     }
 
     /// Fast WaveNet generation with queues gives the same logits as the teacher-forced full pass.
     func testCachedGenerationEqualsFullForward() {
-        let c = tinyConfig()
+        for condLayers in [0, 2] { checkCachedGeneration(tinyConfig(condLayers: condLayers)) }
+    }
+
+    func checkCachedGeneration(_ c: WaveNetConfig) {
         let m = WaveNetModel(config: c)
         m.initialize(seed: 8)
         let T = 40
@@ -117,6 +133,23 @@ final class WaveNetModelTests: XCTestCase {
         gen.start(mels: b.mels, frames: b.frames, speaker: Int(b.speakers[0]))
         let again = gen.step(previous: Int(b.inputs[0]))
         for k in 0..<c.classes { XCTAssertEqual(again[k], first[k], accuracy: 1e-4) }
+    }
+
+    /// config.json round-trips `cond_layers`; a voice saved before the field existed reads as 0 blocks.
+    func testConditioningBlocksInConfigJSON() throws {
+        let c = tinyConfig(condLayers: 2)
+        let json = try JSONEncoder().encode(c)
+        XCTAssertEqual(try JSONDecoder().decode(WaveNetConfig.self, from: json), c)
+        var dict = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+        XCTAssertEqual(dict["cond_layers"] as? Int, 2)
+        dict["cond_layers"] = nil
+        let old = try JSONDecoder().decode(WaveNetConfig.self, from: try JSONSerialization.data(withJSONObject: dict))
+        XCTAssertEqual(old.condLayers, 0)
+        XCTAssertEqual(WaveNetModel(config: c).params.entry("cond.blocks.1.conv.weight")?.shape, [3, 3, 3])
+        XCTAssertEqual(c.condActivationsPerFrame, 15)
+        var bad = c
+        bad.condLayers = 17
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("cond_layers must be in 0...16, got 17"), "\($0)") }
     }
 
     /// Each sequence in a batch is independent: batch-of-2 logits equal the two single runs.
@@ -146,7 +179,7 @@ final class WaveNetModelTests: XCTestCase {
 /// Growing a voice (`WaveNetModel.growing`): the larger model starts with the same outputs and its new units learn.
 final class WaveNetGrowthTests: XCTestCase {
     func grownPair() throws -> (WaveNetModel, WaveNetModel) {
-        let base = WaveNetModel(config: tinyConfig())
+        let base = WaveNetModel(config: tinyConfig(condLayers: 1))
         base.initialize(seed: 11)
         // Perturb the biases too, so that a wrongly placed copy cannot hide behind zeros.
         var rng = Xoshiro256(seed: 12)
@@ -157,6 +190,7 @@ final class WaveNetGrowthTests: XCTestCase {
         target.gateChannels = 10
         target.skipChannels = 7
         target.condChannels = 4
+        target.condLayers = 2                   // one new conditioning block after the old one
         target.speakerEmbeddingDim = 3
         return (base, try WaveNetModel.growing(base, to: target, seed: 13))
     }
@@ -200,6 +234,11 @@ final class WaveNetGrowthTests: XCTestCase {
         XCTAssertGreaterThan(gradNorm("layers.0.out.weight", from: 4 * 13, count: 13), 1e-6)
         // Post-net rows reading the new skip channels (5, 6).
         XCTAssertGreaterThan(gradNorm("post.conv1.weight", from: 5 * 7, count: 14), 1e-6)
+        // The new conditioning block's read-out, and the old block's row reading the new frame channel (3 of 4).
+        XCTAssertEqual(grown.params.value("cond.blocks.1.out.weight")[0], 0)
+        XCTAssertGreaterThan(gradNorm("cond.blocks.1.out.weight", from: 0, count: 16), 1e-6)
+        XCTAssertEqual(grown.params.value("cond.blocks.0.out.weight")[3 * 4], 0)
+        XCTAssertGreaterThan(gradNorm("cond.blocks.0.out.weight", from: 3 * 4, count: 4), 1e-6)
     }
 
     func testShrinkingOrReorderingIsRefused() {
@@ -213,6 +252,10 @@ final class WaveNetGrowthTests: XCTestCase {
         reordered.dilations = [1, 4, 2, 1]
         XCTAssertThrowsError(try WaveNetModel.growing(base, to: reordered, seed: 1)) { e in
             XCTAssertTrue("\(e)".contains("not a subsequence"), "\(e)")
+        }
+        let blocks = WaveNetModel(config: tinyConfig(condLayers: 2))
+        XCTAssertThrowsError(try WaveNetModel.growing(blocks, to: tinyConfig(condLayers: 1), seed: 1)) { e in
+            XCTAssertTrue("\(e)".contains("conditioning blocks can only grow: the voice has 2, asked for 1"), "\(e)")
         }
     }
 }
