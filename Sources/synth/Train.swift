@@ -217,7 +217,8 @@ struct Train: ParsableCommand {
         summary("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
-                       model.params.count, 2 * Double(config.macsPerSample) / 1e6))
+                       model.params.count, 2 * Double(config.macsPerSample) / 1e6) +
+                ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(config.condLayers) residual block\(config.condLayers == 1 ? "" : "s"))")
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -170,7 +170,7 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(opt), "help lacks \(opt)")
         }
         let t = try CLI.run(["train", "--help"])
-        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments", "--input-noise"] {
+        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments", "--input-noise", "--cond-layers"] {
             XCTAssertTrue(t.stdout.contains(opt), "train help lacks \(opt)")
         }
         let e = try CLI.run(["eval", "--help"])
@@ -303,10 +303,11 @@ extension VocodeCLITests {
         let (r0, v0) = try train("same", [])
         XCTAssertEqual(r0.status, 0, r0.stderr)
         let (r1, v1) = try train("grown", ["--grow", "--residual", "12", "--gate", "20", "--skip", "10", "--cond-channels", "8",
-                                           "--speaker-dim", "6", "--dilation-cycle", "4", "--stacks", "2"])
+                                           "--cond-layers", "1", "--speaker-dim", "6", "--dilation-cycle", "4", "--stacks", "2"])
         XCTAssertEqual(r1.status, 0, r1.stderr)
         XCTAssertTrue(r1.stderr.contains("growing voice 'base':"), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("model: 8 layers"), r1.stderr)
+        XCTAssertTrue(r1.stderr.contains("conditioning on 5 mel frames (1 residual block)"), r1.stderr)
         // train.log alone tells how the run was made: the command line, then the data and model summary.
         let log = try String(contentsOf: dir.appendingPathComponent("grown/train.log"), encoding: .utf8).split(separator: "\n")
         XCTAssertTrue(log.first?.hasPrefix("# ") == true && log.first?.contains(" train --data ") == true && log.first?.contains(" --grow") == true, "\(log)")
@@ -314,6 +315,7 @@ extension VocodeCLITests {
         XCTAssertEqual(log[2], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples")
         let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
         XCTAssertEqual(grown.config.residualChannels, 12)
+        XCTAssertEqual(grown.config.condLayers, 1)
         XCTAssertEqual(grown.config.speakers, ["klettres-en", "alice", "klettres-cs"])
         let a = try XCTUnwrap(v0, r0.stderr), b = try XCTUnwrap(v1, r1.stderr)
         XCTAssertGreaterThan(a, 1)
