@@ -202,7 +202,8 @@ public final class SpeechTrainingData: TrainingData {
         }
         fixedValidation = vb
         validationSignature = validUtts.isEmpty ? "no validation data"
-            : "\(count) segments of \(seg) samples from \(validUtts.count) valid files, \(validSamples) samples"
+            : "\(count) segments of \(seg) samples from \(validUtts.count) valid files, \(validSamples) samples, " +
+              "\(config.conditioningReach) mel frame\(config.conditioningReach == 1 ? "" : "s") of context on each side"
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> WaveNetBatch {
@@ -233,11 +234,13 @@ public final class SpeechTrainingData: TrainingData {
     /// Builds a time-major teacher-forcing batch from (utterance, start sample) pairs: `T` samples of each,
     /// `start` a multiple of hop_length and `start + T <= sampleCount`. The input at step t is the class of
     /// sample start+t-1 (the true previous sample, or silence at 0), the target that of sample start+t; the
-    /// conditioning is `T / hop + 1` normalised log-mel frames from frame `start / hop` (the last frame repeated
-    /// past the utterance's end).
+    /// conditioning is `T / hop + 1` normalised log-mel frames from frame `start / hop`, with `framePad =
+    /// conditioningReach` frames of context on each side, so that the conditioning network computes what it
+    /// computes over the whole utterance in generation (`WaveNetModel.utteranceConditioning`); frames outside
+    /// the utterance are zeros there and here.
     public static func makeBatch(_ picks: [(Utterance, Int)], config c: WaveNetConfig, segment T: Int) -> WaveNetBatch {
-        let B = picks.count, hop = c.features.hopLength, M = c.melBins
-        let frames = T / hop + 1
+        let B = picks.count, hop = c.features.hopLength, M = c.melBins, pad = c.conditioningReach
+        let frames = T / hop + 1 + 2 * pad
         let silence = Int32(MuLaw.encode(0, classes: c.classes))
         var inputs = [Int32](repeating: 0, count: T * B), targets = inputs
         var mels = [Float](repeating: 0, count: frames * B * M)
@@ -246,14 +249,15 @@ public final class SpeechTrainingData: TrainingData {
                 targets[t * B + b] = u.classes[start + t]
                 inputs[t * B + b] = start + t > 0 ? u.classes[start + t - 1] : silence
             }
-            let f0 = start / hop
+            let first = start / hop - pad
             for f in 0..<frames {
-                let src = min(f0 + f, u.frames - 1)
+                let src = first + f
+                guard src >= 0, src < u.frames else { continue }
                 for k in 0..<M { mels[(f * B + b) * M + k] = (u.logMel[src * M + k] - c.featureMean[k]) / c.featureStd[k] }
             }
         }
         return WaveNetBatch(time: T, batch: B, inputs: inputs, targets: targets, mels: mels, frames: frames,
-                            speakers: picks.map { Int32($0.0.speaker) })
+                            speakers: picks.map { Int32($0.0.speaker) }, framePad: pad)
     }
 
     /// Per-mel-bin mean and standard deviation of log-mels over utterances (for `feature_mean`/`feature_std`).

@@ -27,9 +27,9 @@ public final class WaveNetBatchGenerator {
     let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>   // [B, R], [B, G], [B, G/2], [B, R+S], [B, S], [B, S]
     /// Raw logits of the latest step, `[B, classes]` (nats, before softmax); rows of inactive slots are stale.
     public let logits: UnsafeMutablePointer<Float>
-    var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b, condActivationsPerFrame]
+    var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b + 2 reach, condActivationsPerFrame]
     var condP: [UnsafeMutablePointer<Float>]     // slot b: [F_b, L*G] per-frame projections of every layer
-    var capacity: [Int]                          // frames allocated in condH/condP of each slot
+    var capacity: [Int]                          // frames (with padding) allocated in condH/condP of each slot
     let spkE, spkP: UnsafeMutablePointer<Float>  // [B, E], [B, L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
     let rows: UnsafeMutablePointer<Int32>        // active slot indices, ascending
@@ -80,19 +80,20 @@ public final class WaveNetBatchGenerator {
         precondition(b >= 0 && b < slots, "slot \(b) out of range 0..<\(slots)")
         precondition(F >= 1 && mels.count == F * c.melBins, "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
-        if capacity[b] < F {
-            condH[b] = scratch.floats(F * c.condActivationsPerFrame)
-            condP[b] = scratch.floats(F * LG)
-            capacity[b] = F
+        let padded = F + 2 * c.conditioningReach
+        if capacity[b] < padded {
+            condH[b] = scratch.floats(padded * c.condActivationsPerFrame)
+            condP[b] = scratch.floats(padded * LG)
+            capacity[b] = padded
         }
         for (l, q) in queues.enumerated() {
             for p in 0..<c.dilations[l] { (q + (p * slots + b) * R).update(repeating: 0, count: R) }
         }
         speakerIndex.pointee = Int32(speaker)
         mels.withUnsafeBufferPointer { mp in
-            model.conditioningForward(mels: mp.baseAddress!, frames: F, batch: 1, speakers: speakerIndex,
-                                      condH: condH[b], condP: condP[b],
-                                      spkE: spkE + b * c.speakerEmbeddingDim, spkP: spkP + b * LG)
+            model.utteranceConditioning(mels: mp.baseAddress!, frames: F, speaker: speakerIndex,
+                                        condH: condH[b], condP: condP[b],
+                                        spkE: spkE + b * c.speakerEmbeddingDim, spkP: spkP + b * LG)
         }
         frames[b] = F
         time[b] = 0

@@ -118,6 +118,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// block, its ReLU output and its result (`C x (1 + 2 x condLayers)`); the last `C` are the network's output.
     public var condActivationsPerFrame: Int { condChannels * (1 + 2 * condLayers) }
 
+    /// Frames on each side of a frame that the conditioning network reads (its kernel-3 convolutions):
+    /// `condLayers + 1`. Training segments carry this many context frames on each side (`WaveNetBatch.framePad`).
+    public var conditioningReach: Int { condLayers + 1 }
+
     /// Dilations 1, 2, 4, ..., 2^(cycle-1), repeated `stacks` times.
     public static func dilations(stacks: Int, cycle: Int) -> [Int] {
         (0..<stacks).flatMap { _ in (0..<cycle).map { 1 << $0 } }

@@ -44,6 +44,28 @@ extension WaveNetModel {
                             bias: nil, outDim: LG, y: spkP)
     }
 
+    /// Conditioning of one whole utterance for generation, computed as training computes it for a segment
+    /// (`WaveNetBatch.framePad`): the mels `[frames, mel_bins]` with `conditioningReach` zero frames on each side
+    /// go through `conditioningForward`; `condP` then holds the utterance's own frames, `[frames, L*G]`, from
+    /// its start. `condH` and `condP` must hold `frames + 2 * conditioningReach` frames. Not per sample: it
+    /// allocates the padded copy of the mels.
+    func utteranceConditioning(
+        mels: UnsafePointer<Float>, frames: Int, speaker: UnsafePointer<Int32>,
+        condH: UnsafeMutablePointer<Float>, condP: UnsafeMutablePointer<Float>,
+        spkE: UnsafeMutablePointer<Float>, spkP: UnsafeMutablePointer<Float>
+    ) {
+        let c = config, P = c.conditioningReach, M = c.melBins, LG = c.layers * c.gateChannels
+        var padded = [Float](repeating: 0, count: (frames + 2 * P) * M)
+        padded.withUnsafeMutableBufferPointer { p in
+            (p.baseAddress! + P * M).update(from: mels, count: frames * M)
+            conditioningForward(mels: p.baseAddress!, frames: frames + 2 * P, batch: 1, speakers: speaker,
+                                condH: condH, condP: condP, spkE: spkE, spkP: spkP)
+        }
+        // Drop the padding frames: move frames P..<P+frames to the front (forward copy; the target is lower).
+        let src = condP + P * LG
+        for i in 0..<(frames * LG) { condP[i] = src[i] }
+    }
+
     /// Runs the teacher-forced forward pass; with `backward`, also accumulates every parameter's gradient
     /// of the mean cross-entropy into `params.grads` (it does not zero them first).
     ///
@@ -57,7 +79,8 @@ extension WaveNetModel {
         precondition(b.inputs.count == N && b.targets.count == N && b.speakers.count == B && b.mels.count == F * B * c.melBins,
                      "batch arrays do not match time \(T), batch \(B), frames \(F)")
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, L = c.layers, V = c.classes
-        let LG = L * G, RS = R + S, hop = c.features.hopLength
+        let LG = L * G, RS = R + S, hop = c.features.hopLength, P = b.framePad, segFrames = F - 2 * P
+        precondition(P >= 0 && segFrames >= 1, "framePad \(P) leaves no frames of the \(F)")
         for i in 0..<N { ws.inputs[i] = b.inputs[i]; ws.targets[i] = b.targets[i] }
         for i in 0..<B { ws.speakers[i] = b.speakers[i] }
         b.mels.withUnsafeBufferPointer { mels in
@@ -66,10 +89,10 @@ extension WaveNetModel {
         }
         // Upsample the conditioning to the sample rate (linear interpolation) and add the speaker term.
         for t in 0..<T {
-            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: F)
+            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: segFrames)
             for bi in 0..<B {
                 let dst = ws.condUp + (t * B + bi) * LG
-                let c0 = ws.condP + (f0 * B + bi) * LG, c1 = ws.condP + (f1 * B + bi) * LG, sp = ws.spkP + bi * LG
+                let c0 = ws.condP + ((P + f0) * B + bi) * LG, c1 = ws.condP + ((P + f1) * B + bi) * LG, sp = ws.spkP + bi * LG
                 for j in 0..<LG { dst[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] }
             }
         }
@@ -156,10 +179,10 @@ extension WaveNetModel {
         ws.dCondP.update(repeating: 0, count: F * B * LG)
         ws.dSpkP.update(repeating: 0, count: B * LG)
         for t in 0..<T {
-            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: F)
+            let (f0, f1, w) = Self.framePosition(sample: t, hop: hop, frames: segFrames)
             for bi in 0..<B {
                 let src = ws.dCondUp + (t * B + bi) * LG
-                let c0 = ws.dCondP + (f0 * B + bi) * LG, c1 = ws.dCondP + (f1 * B + bi) * LG, sp = ws.dSpkP + bi * LG
+                let c0 = ws.dCondP + ((P + f0) * B + bi) * LG, c1 = ws.dCondP + ((P + f1) * B + bi) * LG, sp = ws.dSpkP + bi * LG
                 for j in 0..<LG { let g = src[j]; c0[j] += (1 - w) * g; c1[j] += w * g; sp[j] += g }
             }
         }

@@ -17,7 +17,7 @@ public final class WaveNetGenerator {
     let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>
     /// Raw logits of the latest step, `[classes]` (nats, before softmax).
     public let logits: UnsafeMutablePointer<Float>
-    var condH, condP: UnsafeMutablePointer<Float>          // [F, condActivationsPerFrame], [F, L*G]
+    var condH, condP: UnsafeMutablePointer<Float>          // [F + 2 reach, condActivationsPerFrame], [F + 2 reach, L*G]
     let spkE, spkP: UnsafeMutablePointer<Float>           // [E], [L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
     public private(set) var frames = 0
@@ -34,7 +34,8 @@ public final class WaveNetGenerator {
         queuePos = [Int](repeating: 0, count: c.layers)
         h = m.floats(R); z = m.floats(G); a = m.floats(G / 2); o = m.floats(R + S); skip = m.floats(S); y2 = m.floats(S)
         logits = m.floats(c.classes)
-        condH = m.floats(maxFrames * c.condActivationsPerFrame); condP = m.floats(maxFrames * c.layers * G)
+        let padded = maxFrames + 2 * c.conditioningReach
+        condH = m.floats(padded * c.condActivationsPerFrame); condP = m.floats(padded * c.layers * G)
         spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(c.layers * G)
         speakerIndex = .allocate(capacity: 1)
     }
@@ -55,8 +56,8 @@ public final class WaveNetGenerator {
         for l in 0..<queuePos.count { queuePos[l] = 0 }
         speakerIndex.pointee = Int32(speaker)
         mels.withUnsafeBufferPointer { mp in
-            model.conditioningForward(mels: mp.baseAddress!, frames: frames, batch: 1, speakers: speakerIndex,
-                                      condH: condH, condP: condP, spkE: spkE, spkP: spkP)
+            model.utteranceConditioning(mels: mp.baseAddress!, frames: frames, speaker: speakerIndex,
+                                        condH: condH, condP: condP, spkE: spkE, spkP: spkP)
         }
     }
 

@@ -122,14 +122,19 @@ public struct WaveNetBatch {
     /// mu-law class to predict at each step, `[time, batch]`; negative entries are not scored.
     public var targets: [Int32]
     /// Normalised log-mel frames, `[frames, batch, mel_bins]`. Sample `t` of a segment sits at frame
-    /// position `t / hop_length` (frame `f` is centred on sample `f * hop_length`, as librosa's `center=True`),
-    /// so `frames >= time / hop_length + 1`.
+    /// position `framePad + t / hop_length` (frame `f` is centred on sample `f * hop_length`, as librosa's
+    /// `center=True`), so `frames >= time / hop_length + 1 + 2 * framePad`.
     public var mels: [Float]
     public var frames: Int
+    /// Frames of context before the segment's first frame and after its last: the conditioning network
+    /// reads them (so a segment's edge frames see the neighbours they have in the whole utterance, as in
+    /// generation) but no sample sits at them. 0 = none.
+    public var framePad: Int
     /// Speaker index of each segment, `[batch]`.
     public var speakers: [Int32]
 
-    public init(time: Int, batch: Int, inputs: [Int32], targets: [Int32], mels: [Float], frames: Int, speakers: [Int32]) {
+    public init(time: Int, batch: Int, inputs: [Int32], targets: [Int32], mels: [Float], frames: Int, speakers: [Int32],
+                framePad: Int = 0) {
         self.time = time
         self.batch = batch
         self.inputs = inputs
@@ -137,6 +142,7 @@ public struct WaveNetBatch {
         self.mels = mels
         self.frames = frames
         self.speakers = speakers
+        self.framePad = framePad
     }
 }
 

@@ -202,7 +202,7 @@ final class VocodeCLITests: XCTestCase {
         // Another validation set on resume: best/ is scored on it before training goes on.
         let r3 = try CLI.run(common + ["--steps", "8", "--resume", "--valid-segments", "4"])
         XCTAssertEqual(r3.status, 0, r3.stderr)
-        XCTAssertTrue(r3.stderr.contains("note: the validation set changed (now 4 segments of 800 samples from 2 valid files, 26976 samples; was 96 segments"), r3.stderr)
+        XCTAssertTrue(r3.stderr.contains("note: the validation set changed (now 4 segments of 800 samples from 2 valid files, 26976 samples, 1 mel frame of context on each side; was 96 segments"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("best/ re-scored on it: "), r3.stderr)
         let best = run.appendingPathComponent("best")
         let out = dir.appendingPathComponent("trained.wav")
@@ -312,7 +312,7 @@ extension VocodeCLITests {
         let log = try String(contentsOf: dir.appendingPathComponent("grown/train.log"), encoding: .utf8).split(separator: "\n")
         XCTAssertTrue(log.first?.hasPrefix("# ") == true && log.first?.contains(" train --data ") == true && log.first?.contains(" --grow") == true, "\(log)")
         XCTAssertTrue(log.count > 4 && log[1].hasPrefix("data: 3 train utterances") && log[4].hasPrefix("model: 8 layers"), "\(log)")
-        XCTAssertEqual(log[2], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples")
+        XCTAssertEqual(log[2], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples, 2 mel frames of context on each side")
         let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
         XCTAssertEqual(grown.config.residualChannels, 12)
         XCTAssertEqual(grown.config.condLayers, 1)

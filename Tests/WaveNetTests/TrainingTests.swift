@@ -82,7 +82,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(batches.flatMap(\.speakers), [0, 1, 1, 1])
         // The first segment is centred on sample 200: it starts at frame 45 (sample 180).
         XCTAssertEqual(batches[0].targets[0], short.classes[180])
-        XCTAssertEqual(data.validationSignature, "4 segments of 40 samples from 2 valid files, 1600 samples")
+        XCTAssertEqual(data.validationSignature, "4 segments of 40 samples from 2 valid files, 1600 samples, 1 mel frame of context on each side")
     }
 
     /// Resuming with another validation set re-scores the best weights on it, so the best loss compares like
@@ -198,5 +198,30 @@ final class TrainingTests: XCTestCase {
         // Off by default: the same seed gives the same inputs.
         var r3 = Xoshiro256(seed: 9)
         XCTAssertEqual(clean.trainingBatch(rng: &r3).inputs, a.inputs)
+    }
+
+    /// A training segment's conditioning equals the whole utterance's at the same frames, at the utterance's
+    /// start, middle and end: the batch carries the conditioning network's reach of context frames (zeros
+    /// outside the utterance, as the generator pads), so edge frames are not computed from zero padding.
+    func testSegmentConditioningMatchesTheWholeUtterance() throws {
+        let c = tinyConfig(condLayers: 2)
+        let m = WaveNetModel(config: c)
+        m.initialize(seed: 17)
+        let u = syntheticUtterances(c, count: 1, length: 400, seed: 18)[0]
+        let gen = WaveNetGenerator(model: m, maxFrames: u.frames)
+        gen.start(mels: c.normalize(logMel: u.logMel), frames: u.frames, speaker: u.speaker)
+        let T = 40, LG = c.layers * c.gateChannels
+        for start in [0, 200, 400 - T] {
+            let b = SpeechTrainingData.makeBatch([(u, start)], config: c, segment: T)
+            XCTAssertEqual(b.framePad, 3)
+            XCTAssertEqual(b.frames, T / 4 + 1 + 6)
+            let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: b.frames)
+            m.run(b, workspace: ws, backward: false)
+            var worst: Float = 0
+            for f in 0...(T / 4) {
+                for j in 0..<LG { worst = max(worst, abs(ws.condP[(3 + f) * LG + j] - gen.condP[(start / 4 + f) * LG + j])) }
+            }
+            XCTAssertLessThan(worst, 1e-5, "segment at \(start): max |segment - utterance| conditioning = \(worst)")
+        }
     }
 }

@@ -15,16 +15,26 @@ func tinyConfig(speakers: [String] = ["a", "b"], condLayers: Int = 0) -> WaveNet
         condChannels: 3, speakerEmbeddingDim: 2, speakers: speakers, features: f, condLayers: condLayers)
 }
 
+/// Random segments from the start of random utterances: `time / hop + 1` frames of random mels, with the
+/// conditioning's reach of zero frames on each side (`framePad`), as training batches at an utterance's start.
 func tinyBatch(_ c: WaveNetConfig, time: Int, batch: Int, seed: UInt64) -> WaveNetBatch {
     var rng = Xoshiro256(seed: seed)
-    let frames = time / c.features.hopLength + 1
+    let P = c.conditioningReach, frames = time / c.features.hopLength + 1 + 2 * P, M = c.melBins
+    let inner = (P * batch * M)..<((frames - P) * batch * M)
     return WaveNetBatch(
         time: time, batch: batch,
         inputs: (0..<(time * batch)).map { _ in Int32(rng.nextInt(below: c.classes)) },
         targets: (0..<(time * batch)).map { i in i % 5 == 3 ? -1 : Int32(rng.nextInt(below: c.classes)) },
-        mels: (0..<(frames * batch * c.melBins)).map { _ in rng.nextGaussian() },
+        mels: (0..<(frames * batch * M)).map { inner.contains($0) ? rng.nextGaussian() : 0 },
         frames: frames,
-        speakers: (0..<batch).map { _ in Int32(rng.nextInt(below: c.speakers.count)) })
+        speakers: (0..<batch).map { _ in Int32(rng.nextInt(below: c.speakers.count)) },
+        framePad: P)
+}
+
+/// Segment `b` of a batch's mels without the padding frames, `[frames - 2 framePad, mel_bins]`: what a
+/// generator is given for that utterance.
+func utteranceMels(_ x: WaveNetBatch, segment b: Int, melBins M: Int) -> [Float] {
+    (x.framePad..<(x.frames - x.framePad)).flatMap { f in (0..<M).map { x.mels[(f * x.batch + b) * M + $0] } }
 }
 
 final class WaveNetModelTests: XCTestCase {
@@ -120,7 +130,8 @@ final class WaveNetModelTests: XCTestCase {
         let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: b.frames)
         m.run(b, workspace: ws, backward: false)
         let gen = WaveNetGenerator(model: m, maxFrames: 64)
-        gen.start(mels: b.mels, frames: b.frames, speaker: Int(b.speakers[0]))
+        let mels = utteranceMels(b, segment: 0, melBins: c.melBins), frames = b.frames - 2 * b.framePad
+        gen.start(mels: mels, frames: frames, speaker: Int(b.speakers[0]))
         var worst: Float = 0
         for t in 0..<T {
             let logits = gen.step(previous: Int(b.inputs[t]))
@@ -130,7 +141,7 @@ final class WaveNetModelTests: XCTestCase {
         XCTAssertEqual(gen.time, T)
         // A restart reproduces the first step exactly (queues are reset).
         let first = Array(UnsafeBufferPointer(start: ws.logits, count: c.classes))
-        gen.start(mels: b.mels, frames: b.frames, speaker: Int(b.speakers[0]))
+        gen.start(mels: mels, frames: frames, speaker: Int(b.speakers[0]))
         let again = gen.step(previous: Int(b.inputs[0]))
         for k in 0..<c.classes { XCTAssertEqual(again[k], first[k], accuracy: 1e-4) }
     }
@@ -166,7 +177,7 @@ final class WaveNetModelTests: XCTestCase {
                 time: T, batch: 1,
                 inputs: (0..<T).map { b.inputs[$0 * 2 + bi] }, targets: [Int32](repeating: 0, count: T),
                 mels: (0..<b.frames).flatMap { f in (0..<c.melBins).map { b.mels[(f * 2 + bi) * c.melBins + $0] } },
-                frames: b.frames, speakers: [b.speakers[bi]])
+                frames: b.frames, speakers: [b.speakers[bi]], framePad: b.framePad)
             let w1 = WaveNetWorkspace(config: c, time: T, batch: 1, frames: b.frames)
             m.run(single, workspace: w1, backward: false)
             for t in 0..<T { for k in 0..<c.classes {
