@@ -156,7 +156,7 @@ public final class SpeechTrainingData: TrainingData {
     public let batchSize: Int
     /// Standard deviation, in mu-law classes, of the Gaussian noise added to the teacher-forced inputs of
     /// training batches (rounded to whole classes and clamped to the class range); targets and validation
-    /// batches stay clean. 0 = off. Noise injection after FFTNet (Jin et al. 2018, section 2.3.2): the model
+    /// batches stay clean. 0 = off. Noise injection after FFTNet (Jin et al. 2018): the model
     /// learns not to trust its past samples exactly, as it cannot when it generates from its own draws.
     public var inputNoise: Float = 0
     let cumulative: [Int]
