@@ -28,7 +28,7 @@ public final class WaveNetBatchGenerator {
     /// Raw logits of the latest step, `[B, classes]` (nats, before softmax); rows of inactive slots are stale.
     public let logits: UnsafeMutablePointer<Float>
     var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b + 2 reach, condActivationsPerFrame]
-    var condP: [UnsafeMutablePointer<Float>]     // slot b: [F_b, L*G] per-frame projections of every layer
+    var condP: [UnsafeMutablePointer<Float>]     // slot b: [F_b + 2 reach, L*G] per-frame projections (the first F_b used)
     var capacity: [Int]                          // frames (with padding) allocated in condH/condP of each slot
     let spkE, spkP: UnsafeMutablePointer<Float>  // [B, E], [B, L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>

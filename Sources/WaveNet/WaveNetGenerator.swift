@@ -17,7 +17,7 @@ public final class WaveNetGenerator {
     let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>
     /// Raw logits of the latest step, `[classes]` (nats, before softmax).
     public let logits: UnsafeMutablePointer<Float>
-    var condH, condP: UnsafeMutablePointer<Float>          // [F + 2 reach, condActivationsPerFrame], [F + 2 reach, L*G]
+    var condH, condP: UnsafeMutablePointer<Float>          // [F + 2 reach, condActivationsPerFrame], [F + 2 reach, L*G] (the first F of condP used)
     let spkE, spkP: UnsafeMutablePointer<Float>           // [E], [L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
     public private(set) var frames = 0
