@@ -94,7 +94,8 @@ extension SpeechManifest {
 }
 
 /// Loads and prepares utterances: read (libsndfile), mix down and resample (libsamplerate), trim
-/// leading and trailing silence (`top_db`), pre-emphasise, mu-law encode, and compute log-mels.
+/// leading and trailing silence (`top_db`), optionally change the speed, pre-emphasise, mu-law encode, and
+/// compute log-mels.
 public struct SpeechLoader {
     public var features: FeatureConfig
     public var classes: Int
@@ -102,6 +103,11 @@ public struct SpeechLoader {
     public var trimTopDB: Float = 40
     /// Silence kept on each side after trimming, in samples.
     public var trimMargin: Int = 800
+    /// Speed perturbation factor (Ko et al. 2015, "Audio augmentation for speech recognition"): the trimmed
+    /// audio is resampled with libsamplerate as if it had been recorded at `speed` times the sample rate, so
+    /// it plays `speed` times faster, with pitch and formants scaled by `speed` and `1 / speed` as many
+    /// samples. 1 = unchanged. Must be positive (`load` throws `AudioError.invalidArgument` otherwise).
+    public var speed: Double = 1
     let mel: MelSpectrogram
 
     public init(features: FeatureConfig, classes: Int, preemphasis: Float) throws {
@@ -135,6 +141,10 @@ public struct SpeechLoader {
             let lo = max(0, r.lowerBound - trimMargin) / features.hopLength * features.hopLength
             let hi = min(x.count, r.upperBound + trimMargin)
             x = Array(x[lo..<hi])
+        }
+        if speed != 1 {
+            let rate = features.sampleRate
+            x = try AudioIO.resample(x, from: Int((Double(rate) * speed).rounded()), to: rate, path: url.path)
         }
         if x.isEmpty { return nil }
         let lm = mel.logMel(x)

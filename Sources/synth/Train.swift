@@ -43,6 +43,8 @@ struct Train: ParsableCommand {
     @OptionGroup var training: TrainingFlags
     @Option(parsing: .unconditional, help: "Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume.")
     var inputNoise: Float = 0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume.", valueName: "FACTORS"))
+    var speedPerturb: String?
     @Option(parsing: .unconditional, help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
     @Option(parsing: .unconditional, help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
@@ -95,11 +97,26 @@ struct Train: ParsableCommand {
             condLayers: condLayers ?? base?.condLayers ?? 0)
     }
 
+    /// The --speed-perturb factors other than 1, in the order given.
+    func speedFactors() throws -> [Double] {
+        guard let speedPerturb else { return [] }
+        var factors: [Double] = []
+        for field in speedPerturb.split(separator: ",", omittingEmptySubsequences: false) {
+            let t = field.trimmingCharacters(in: .whitespaces)
+            guard let f = Double(t), (0.5...2).contains(f) else {
+                throw ValidationError("--speed-perturb takes comma-separated factors in 0.5...2 (e.g. 0.9,1.1), got '\(t)'")
+            }
+            if f != 1 && !factors.contains(f) { factors.append(f) }
+        }
+        return factors
+    }
+
     func validate() throws {
         guard steps > 0 else { throw ValidationError("--steps must be > 0, got \(steps)") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0, got \(batch)") }
         guard segment >= 400 else { throw ValidationError("--segment must be at least 400 samples, got \(segment)") }
         guard inputNoise >= 0, inputNoise.isFinite else { throw ValidationError("--input-noise must be >= 0, got \(inputNoise)") }
+        _ = try speedFactors()
         guard validSegments > 0 else { throw ValidationError("--valid-segments must be > 0, got \(validSegments)") }
         guard (1...14).contains(dilationCycle ?? 8), (stacks ?? 2) >= 1 else {
             throw ValidationError("--dilation-cycle must be in 1...14 and --stacks >= 1")
@@ -178,6 +195,13 @@ struct Train: ParsableCommand {
         let trainUtts = try load("train")
         guard !trainUtts.isEmpty else { throw DatasetError.empty(path: manifestURL.path, split: "train") }
         let validUtts = try load("valid")
+        var perturbed: [Utterance] = []
+        for f in try speedFactors() {
+            var l = loader
+            l.speed = f
+            perturbed += try loadSplit(rows, "train", manifest: manifestURL, speakers: speakers, loader: l, limit: maxUtterances,
+                                       label: "train at speed \(f)")
+        }
         if !resume {
             config.speakers = speakers
             // A fine-tuned voice keeps the normalisation its weights were trained with.
@@ -197,7 +221,12 @@ struct Train: ParsableCommand {
         }
         summary(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
                        trainUtts.count, seconds / 60, validUtts.count, speakers.count))
-        let dataset = try SpeechTrainingData(config: config, train: trainUtts, valid: validUtts, segment: segment, batchSize: batch,
+        if !perturbed.isEmpty {
+            let extra = Double(perturbed.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
+            summary(String(format: "speed perturbation: %@: %d more train utterances (%.1f min)",
+                           try speedFactors().map { "x\($0)" }.joined(separator: ", "), perturbed.count, extra / 60))
+        }
+        let dataset = try SpeechTrainingData(config: config, train: trainUtts + perturbed, valid: validUtts, segment: segment, batchSize: batch,
                                                 validationSegments: validSegments)
         summary("validation: \(dataset.validationSignature)")
         dataset.inputNoise = inputNoise

@@ -143,6 +143,13 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertEqual(n.status, 64)
         XCTAssertTrue(n.stderr.contains("--input-noise must be >= 0, got -1.0"), n.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("nr").path))
+        for bad in ["3", "0.9,", "fast"] {
+            let p = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", dir.appendingPathComponent("sp").path,
+                                 "--speed-perturb", bad])
+            XCTAssertEqual(p.status, 64)
+            XCTAssertTrue(p.stderr.contains("--speed-perturb takes comma-separated factors in 0.5...2 (e.g. 0.9,1.1), got '"), p.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sp").path))
+        }
         // An output folder that does not exist: clear error, nothing written.
         let deep = dir.appendingPathComponent("missing/dir/o.wav")
         let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
@@ -170,7 +177,8 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(opt), "help lacks \(opt)")
         }
         let t = try CLI.run(["train", "--help"])
-        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments", "--input-noise", "--cond-layers"] {
+        for opt in ["--data", "--out", "--resume", "--checkpoint-every", "--segment", "--valid-segments", "--input-noise", "--cond-layers",
+                    "--speed-perturb"] {
             XCTAssertTrue(t.stdout.contains(opt), "train help lacks \(opt)")
         }
         let e = try CLI.run(["eval", "--help"])
@@ -192,10 +200,12 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertTrue(r1.stderr.contains("samples/s"), r1.stderr)
         // A second fresh run into the same folder is refused; --resume continues from step 4.
         XCTAssertNotEqual(try CLI.run(common + ["--steps", "6"]).status, 0)
-        let r2 = try CLI.run(common + ["--steps", "6", "--resume", "--input-noise", "2"])
+        let r2 = try CLI.run(common + ["--steps", "6", "--resume", "--input-noise", "2", "--speed-perturb", "0.9,1,1.1"])
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertTrue(r2.stderr.contains("resumed from"), r2.stderr)
         XCTAssertTrue(r2.stderr.contains("input noise: 2.00 mu-law classes (std) on teacher-forced inputs"), r2.stderr)
+        // Two speed-perturbed copies of each of the fixture's 3 train files; the factor 1 is the original and is dropped.
+        XCTAssertTrue(r2.stderr.contains("speed perturbation: x0.9, x1.1: 6 more train utterances (0.1 min)"), r2.stderr)
         XCTAssertTrue(r2.stderr.contains("step 6/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("step 2/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("validation set changed"), r2.stderr)

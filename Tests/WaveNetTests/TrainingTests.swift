@@ -1,5 +1,6 @@
 // Training: the loss falls, checkpoints hold everything, and a resumed run continues exactly.
 import AREngine
+import Audio
 import DSP
 import Foundation
 import NNCore
@@ -171,6 +172,39 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(y[1], x[1] - 0.85 * x[0], accuracy: 1e-7)
         SpeechLoader.deemphasize(&y, coef: 0.85)
         for i in 0..<100 { XCTAssertEqual(y[i], x[i], accuracy: 1e-5) }
+    }
+
+    /// Speed perturbation plays the audio `speed` times faster: a 440 Hz tone loaded at speed 0.9 is the
+    /// 396 Hz tone, 1/0.9 times as long, sample for sample (within mu-law's quantisation); at 1.1 it is the
+    /// 484 Hz tone. The log-mels are those of the perturbed audio.
+    func testSpeedPerturbationResamplesTheAudio() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("speed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rate = 16000, n = 16000
+        let tone = (0..<n).map { 0.5 * sinf(2 * Float.pi * 440 * Float($0) / Float(rate)) }
+        let url = dir.appendingPathComponent("tone.wav")
+        try AudioIO.writeWAV(tone, sampleRate: rate, to: url)
+        var loader = try SpeechLoader(features: .default, classes: 256, preemphasis: 0)
+        for (speed, length) in [(0.9, 17778), (1.1, 14546)] {
+            loader.speed = speed
+            let u = try XCTUnwrap(try loader.load(url, speaker: 0, trim: false))
+            XCTAssertEqual(u.sampleCount, length, "speed \(speed)")
+            XCTAssertEqual(u.frames, 1 + length / 200, "speed \(speed)")
+            let y = MuLaw.decode(u.classes.map(Int.init), classes: 256)
+            // Away from the ends, where the resampler's filter runs off the signal.
+            var worst: Float = 0
+            for t in 200..<(length - 200) {
+                let want = 0.5 * sinf(2 * Float.pi * 440 * Float(speed) * Float(t) / Float(rate))
+                worst = max(worst, abs(y[t] - want))
+            }
+            XCTAssertLessThan(worst, 0.02, "speed \(speed)")
+        }
+        loader.speed = 1
+        let same = try XCTUnwrap(try loader.load(url, speaker: 0, trim: false))
+        XCTAssertEqual(same.sampleCount, n)
+        loader.speed = 0
+        XCTAssertThrowsError(try loader.load(url, speaker: 0, trim: false))
     }
 
     /// Noise injection perturbs only the teacher-forced inputs of training batches, by a rounded Gaussian of the
