@@ -6,14 +6,9 @@ let optimize: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
-// Our C kernels are plain C written for the compiler to vectorise. Built on x86-64, they use AVX2 + FMA (Intel
-// from 2013, AMD from 2015); built elsewhere (arm64 has NEON as its baseline), the compiler's defaults. The
-// choice follows the machine that builds, so a cross-compile from x86-64 would need this edited.
-#if arch(x86_64)
-let kernelFlags = ["-O3", "-mavx2", "-mfma", "-fno-math-errno"]
-#else
+// Our C kernels are plain C written for the compiler to vectorise. On x86-64 Linux each kernel is built for AVX2 +
+// FMA and for the baseline, and the CPU picks at load time (`SYNTH_DISPATCH` in Sources/CKernels/kernels.c).
 let kernelFlags = ["-O3", "-fno-math-errno"]
-#endif
 
 let package = Package(
     name: "synth",

@@ -4,12 +4,28 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float exp_approx(float x) {
+// Runtime dispatch on x86-64 (ELF): each exported kernel is compiled twice, for x86-64-v3 (AVX2 + FMA: Intel
+// from 2013, AMD from 2015) and for the x86-64 baseline (SSE2), and the dynamic loader picks the version the CPU
+// can run when the program starts (an ifunc; `target_clones`, GCC and Clang). A binary built here therefore
+// runs on any x86-64 CPU, at full speed on AVX2 ones. The shared bodies (`SYNTH_BODY`) are always inlined, so
+// each version compiles them for its own target and never calls one built for another. Elsewhere (arm64,
+// whose baseline has NEON; Mach-O, which has no ifuncs) the kernels are built once for the default target.
+#if defined(__x86_64__) && defined(__ELF__)
+#define SYNTH_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SYNTH_DISPATCH
+#endif
+#define SYNTH_BODY static inline __attribute__((always_inline))
+
+SYNTH_BODY float exp_approx(float x) {
     // exp(x) = 2^k * 2^f with k = round(x*log2(e)), polynomial for 2^f on [-0.5, 0.5] (Cephes-style).
     if (x > 88.0f) x = 88.0f;
     if (x < -87.0f) x = -87.0f;
     float t = x * 1.44269504088896341f;
-    float k = __builtin_roundf(t);
+    // round(t), half away from zero, by truncation: SSE2 converts with truncation, while roundf has no SSE2
+    // instruction (the baseline build would call libm once per element).
+    int32_t ki = (int32_t)(t + (t < 0 ? -0.5f : 0.5f));
+    float k = (float)ki;
     float f = x - k * 0.693359375f - k * -2.12194440e-4f; // x - k*ln2, split for precision
     float p = 1.9875691500E-4f;
     p = p * f + 1.3981999507E-3f;
@@ -18,15 +34,13 @@ static inline float exp_approx(float x) {
     p = p * f + 1.6666665459E-1f;
     p = p * f + 5.0000001201E-1f;
     p = p * f * f + f + 1.0f;
-    int32_t ki = (int32_t)k;
     union { uint32_t u; float f; } bits;
     bits.u = (uint32_t)(ki + 127) << 23;
     return p * bits.f;
 }
 
-float synth_expf(float x) { return exp_approx(x); }
-float synth_sigmoidf(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-float synth_tanhf(float x) {
+SYNTH_BODY float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+SYNTH_BODY float tanh_approx(float x) {
     // tanh(x) = sign(x) * (1 - e)/(1 + e), e = exp(-2|x|): no cancellation for large |x|.
     float ax = fabsf(x);
     if (ax < 0.0004f) return x; // tanh(x) ~ x - x^3/3; x^3/3 below float resolution here
@@ -35,7 +49,11 @@ float synth_tanhf(float x) {
     return x < 0 ? -r : r;
 }
 
-void synth_gate_forward(const float *z, size_t n, size_t h, float *t, float *s, float *a) {
+float synth_expf(float x) { return exp_approx(x); }
+float synth_sigmoidf(float x) { return sigmoid_approx(x); }
+float synth_tanhf(float x) { return tanh_approx(x); }
+
+SYNTH_DISPATCH void synth_gate_forward(const float *z, size_t n, size_t h, float *t, float *s, float *a) {
     for (size_t r = 0; r < n; r++) {
         const float *zt = z + r * 2 * h;
         const float *zs = zt + h;
@@ -43,17 +61,17 @@ void synth_gate_forward(const float *z, size_t n, size_t h, float *t, float *s, 
         if (t && s) {
             float *tr = t + r * h, *sr = s + r * h;
             for (size_t i = 0; i < h; i++) {
-                float tv = synth_tanhf(zt[i]);
-                float sv = synth_sigmoidf(zs[i]);
+                float tv = tanh_approx(zt[i]);
+                float sv = sigmoid_approx(zs[i]);
                 tr[i] = tv; sr[i] = sv; ar[i] = tv * sv;
             }
         } else {
-            for (size_t i = 0; i < h; i++) ar[i] = synth_tanhf(zt[i]) * synth_sigmoidf(zs[i]);
+            for (size_t i = 0; i < h; i++) ar[i] = tanh_approx(zt[i]) * sigmoid_approx(zs[i]);
         }
     }
 }
 
-void synth_gate_backward(const float *da, const float *t, const float *s, size_t n, size_t h, float *dz) {
+SYNTH_DISPATCH void synth_gate_backward(const float *da, const float *t, const float *s, size_t n, size_t h, float *dz) {
     for (size_t r = 0; r < n; r++) {
         const float *dar = da + r * h, *tr = t + r * h, *sr = s + r * h;
         float *dzt = dz + r * 2 * h, *dzs = dzt + h;
@@ -65,7 +83,7 @@ void synth_gate_backward(const float *da, const float *t, const float *s, size_t
     }
 }
 
-float synth_softmax_row(float *x, size_t v) {
+SYNTH_BODY float softmax_row(float *x, size_t v) {
     float m = -INFINITY;
     for (size_t i = 0; i < v; i++) m = x[i] > m ? x[i] : m;
     float sum = 0;
@@ -75,7 +93,9 @@ float synth_softmax_row(float *x, size_t v) {
     return m + logf(sum);
 }
 
-double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n, size_t v, float scale, float *dlogits) {
+SYNTH_DISPATCH float synth_softmax_row(float *x, size_t v) { return softmax_row(x, v); }
+
+SYNTH_DISPATCH double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n, size_t v, float scale, float *dlogits) {
     double total = 0;
     for (size_t r = 0; r < n; r++) {
         const float *l = logits + r * v;
@@ -84,7 +104,7 @@ double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n,
         if (tgt < 0) { memset(d, 0, v * sizeof(float)); continue; }
         float target_logit = l[tgt];
         if (d != l) memcpy(d, l, v * sizeof(float));
-        float lse = synth_softmax_row(d, v);
+        float lse = softmax_row(d, v);
         total += (double)(lse - target_logit);
         for (size_t i = 0; i < v; i++) d[i] *= scale;
         d[tgt] -= scale;
@@ -92,15 +112,15 @@ double synth_softmax_xent(const float *logits, const int32_t *targets, size_t n,
     return total;
 }
 
-void synth_relu(const float *x, size_t n, float *out) {
+SYNTH_DISPATCH void synth_relu(const float *x, size_t n, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
 }
 
-void synth_relu_backward(const float *dy, const float *y, size_t n, float *dx) {
+SYNTH_DISPATCH void synth_relu_backward(const float *dy, const float *y, size_t n, float *dx) {
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 }
 
-void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y) {
+SYNTH_BODY void vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y) {
     // Row-by-row axpy: streams W once, vectorises over `out`.
     size_t i = 0;
     for (; i + 4 <= in; i += 4) {
@@ -115,15 +135,19 @@ void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, flo
     }
 }
 
-void synth_vecmat(const float *x, const float *W, const float *b, size_t in, size_t out, float *y) {
+SYNTH_DISPATCH void synth_vecmat_acc(const float *x, const float *W, size_t in, size_t out, float *y) {
+    vecmat_acc(x, W, in, out, y);
+}
+
+SYNTH_DISPATCH void synth_vecmat(const float *x, const float *W, const float *b, size_t in, size_t out, float *y) {
     if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));
-    synth_vecmat_acc(x, W, in, out, y);
+    vecmat_acc(x, W, in, out, y);
 }
 
 // Same per-element expression and input blocking as synth_vecmat_acc, so every row is bitwise equal to the
 // single-row kernel. Up to four selected rows share each load of W (register blocking over rows).
-void synth_vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
-                           float *Y, size_t ldy, const int32_t *rows, size_t n) {
+SYNTH_BODY void vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
+                                   float *Y, size_t ldy, const int32_t *rows, size_t n) {
     size_t i = 0;
     for (; i + 4 <= in; i += 4) {
         const float *restrict w0 = W + i * out, *restrict w1 = w0 + out, *restrict w2 = w1 + out, *restrict w3 = w2 + out;
@@ -173,11 +197,16 @@ void synth_vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in
     }
 }
 
-void synth_vecmat_rows(const float *X, size_t ldx, const float *W, const float *b, size_t in, size_t out,
+SYNTH_DISPATCH void synth_vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
+                                          float *Y, size_t ldy, const int32_t *rows, size_t n) {
+    vecmat_rows_acc(X, ldx, W, in, out, Y, ldy, rows, n);
+}
+
+SYNTH_DISPATCH void synth_vecmat_rows(const float *X, size_t ldx, const float *W, const float *b, size_t in, size_t out,
                        float *Y, size_t ldy, const int32_t *rows, size_t n) {
     for (size_t r = 0; r < n; r++) {
         float *y = Y + (size_t)rows[r] * ldy;
         if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));
     }
-    synth_vecmat_rows_acc(X, ldx, W, in, out, Y, ldy, rows, n);
+    vecmat_rows_acc(X, ldx, W, in, out, Y, ldy, rows, n);
 }
