@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: builds the package and its tests (debug), runs the XCTest suite, and ends with one plain
-# summary line "N passed, N failed, N skipped" taken from XCTest's own count.
+# `make test`: builds the package and its tests (debug), runs the XCTest suite, on x86-64 runs the library tests
+# again on an emulated CPU without AVX (scripts/test-baseline-cpu.sh), and ends with one plain summary line
+# "N passed, N failed, N skipped" taken from XCTest's own count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests || exit $?
@@ -13,5 +14,6 @@ failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<< "$summary")
 skipped=0
 if grep -q "skipped" <<< "$summary"; then skipped=$(sed -E 's/.*with ([0-9]+) tests? skipped.*/\1/' <<< "$summary"); fi
 if [ -z "$summary" ]; then echo "no XCTest summary found" >&2; exit 1; fi
+bash scripts/test-baseline-cpu.sh || status=1
 echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 exit "$status"

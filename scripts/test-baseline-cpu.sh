@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Part of `make test` on x86-64: runs the library tests (every test but the CLI's, which start the native binary)
+# under qemu user-mode emulation of a Nehalem CPU (SSE4.2, no AVX), so the baseline versions of the C kernels
+# (SYNTH_DISPATCH in Sources/CKernels/kernels.c) are tested too. A kernel or flag that needs AVX2 there fails
+# with SIGILL. Installs Debian's qemu-user if it is missing. Needs the debug test build (`swift build --build-tests`).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ "$(uname -m)" = x86_64 ] || { echo "baseline CPU tests: not x86-64, nothing to do"; exit 0; }
+if ! command -v qemu-x86_64 >/dev/null 2>&1; then
+    echo "installing: qemu-user (for the baseline CPU tests)" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends qemu-user >/dev/null; } || exit 1
+fi
+bundle="$(swift build --show-bin-path)/synthPackageTests.xctest"
+[ -x "$bundle" ] || { echo "no test bundle at $bundle; run swift build --build-tests" >&2; exit 1; }
+classes=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -v '^CLITests\.' |
+          sed 's|/.*||' | sort -u | paste -sd, -)
+[ -n "$classes" ] || { echo "no tests listed by $bundle" >&2; exit 1; }
+# Under qemu, OpenBLAS's own CPU detection reads the host's model; pin it to the emulated CPU's kernels.
+log=.build/test-baseline.log
+OPENBLAS_CORETYPE=Nehalem qemu-x86_64 -cpu Nehalem "$bundle" "$classes" > "$log" 2>&1
+status=$?
+summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1)
+if [ "$status" -ne 0 ] || [ -z "$summary" ]; then
+    tail -n 12 "$log" >&2
+    echo "baseline CPU tests (qemu -cpu Nehalem, no AVX) failed with status $status; log: $log" >&2
+    exit 1
+fi
+echo "baseline CPU tests (qemu -cpu Nehalem, no AVX):$(sed -E 's/.*(Executed [0-9]+ tests?, with [0-9]+ failures?).*/ \1/' <<< "$summary")"
