@@ -147,7 +147,7 @@ SYNTH_DISPATCH void synth_vecmat(const float *x, const float *W, const float *b,
 // Same per-element expression and input blocking as synth_vecmat_acc, so every row is bitwise equal to the
 // single-row kernel. Up to four selected rows share each load of W (register blocking over rows).
 SYNTH_BODY void vecmat_rows_acc(const float *X, size_t ldx, const float *W, size_t in, size_t out,
-                                   float *Y, size_t ldy, const int32_t *rows, size_t n) {
+                                float *Y, size_t ldy, const int32_t *rows, size_t n) {
     size_t i = 0;
     for (; i + 4 <= in; i += 4) {
         const float *restrict w0 = W + i * out, *restrict w1 = w0 + out, *restrict w2 = w1 + out, *restrict w3 = w2 + out;
@@ -203,7 +203,7 @@ SYNTH_DISPATCH void synth_vecmat_rows_acc(const float *X, size_t ldx, const floa
 }
 
 SYNTH_DISPATCH void synth_vecmat_rows(const float *X, size_t ldx, const float *W, const float *b, size_t in, size_t out,
-                       float *Y, size_t ldy, const int32_t *rows, size_t n) {
+                                      float *Y, size_t ldy, const int32_t *rows, size_t n) {
     for (size_t r = 0; r < n; r++) {
         float *y = Y + (size_t)rows[r] * ldy;
         if (b) memcpy(y, b, out * sizeof(float)); else memset(y, 0, out * sizeof(float));

@@ -176,7 +176,7 @@ final class TrainingTests: XCTestCase {
 
     /// Speed perturbation plays the audio `speed` times faster: a 440 Hz tone loaded at speed 0.9 is the
     /// 396 Hz tone, 1/0.9 times as long, sample for sample (within mu-law's quantisation); at 1.1 it is the
-    /// 484 Hz tone. The log-mels are those of the perturbed audio.
+    /// 484 Hz tone, with as many log-mel frames as the perturbed audio has.
     func testSpeedPerturbationResamplesTheAudio() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("speed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
-// Hot element-wise and small matrix kernels of synth's NN core, in C so the compiler vectorises them (on x86-64 Linux, AVX2/FMA when the CPU has them: see kernels.c).
+// Hot element-wise and small matrix kernels of synth's NN core, in C so the compiler vectorises them (on x86-64
+// Linux with AVX2 + FMA when the CPU has them, chosen at load time: see kernels.c).
 #ifndef SYNTH_KERNELS_H
 #define SYNTH_KERNELS_H
 #include <stddef.h>
