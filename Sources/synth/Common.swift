@@ -51,14 +51,24 @@ func formatDuration(_ s: Double) -> String {
     return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
 }
 
-/// Fails before any work if an output file's folder does not exist (so a long run never ends in
-/// "cannot write"). - Throws: `ValidationError` naming the folder.
+/// Fails before any work if an output file cannot be written: its folder does not exist or does not let us
+/// create a file (probed by creating and removing one), or the path is a folder. So a long run never ends in
+/// "cannot write". - Throws: `ValidationError` naming the path or folder.
 func checkOutputFolder(_ path: String, option: String) throws {
+    let fm = FileManager.default
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+    guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
         throw ValidationError("\(option): output folder \(dir) does not exist")
     }
+    if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw ValidationError("\(option): \(path) is a folder; give a file name")
+    }
+    let probe = URL(fileURLWithPath: dir).appendingPathComponent(".synth-write-test-\(UUID().uuidString)").path
+    guard fm.createFile(atPath: probe, contents: nil) else {
+        throw ValidationError("\(option): cannot create files in output folder \(dir)")
+    }
+    try? fm.removeItem(atPath: probe)
 }
 
 /// Options shared by commands that sample from a voice.

@@ -155,6 +155,15 @@ final class VocodeCLITests: XCTestCase {
         let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
         XCTAssertNotEqual(w.status, 0)
         XCTAssertTrue(w.stderr.contains("missing/dir"), w.stderr)
+        // An output path that is a folder, and a folder that takes no new files: refused before any work.
+        let f = try CLI.run(["vocode", input.path, "-o", dir.path, "--voice", voice.path])
+        XCTAssertEqual(f.status, 64)
+        XCTAssertTrue(f.stderr.contains("-o: \(dir.path) is a folder; give a file name"), f.stderr)
+        let p = try CLI.run(["generate", "--voice", voice.path, "-o", "/proc/babble.wav"])
+        XCTAssertEqual(p.status, 64)
+        XCTAssertTrue(p.stderr.contains("-o: cannot create files in output folder /proc"), p.stderr)
+        // The write probe leaves nothing behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".synth-write-test") }, [])
     }
 
     func testGenerateAndVoicesListing() throws {
