@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the C libraries synth links (through pkg-config) and a General MIDI SoundFont, if missing.
 # Debian packages: libsndfile1-dev libfftw3-dev libopenblas-dev libsamplerate0-dev libfluidsynth-dev
-# and timgm6mb-soundfont. Runs apt-get only when something is missing.
+# and timgm6mb-soundfont. Runs apt-get only when something is missing. Extra Debian package names given as
+# arguments are installed too (scripts/test-baseline-cpu.sh passes qemu-user when it lacks qemu-x86_64).
 set -euo pipefail
 
 need=()
@@ -12,6 +13,7 @@ for pair in sndfile:libsndfile1-dev fftw3f:libfftw3-dev openblas:libopenblas-dev
 done
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(timgm6mb-soundfont)
+need+=("$@")
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

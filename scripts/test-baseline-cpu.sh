@@ -6,13 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(uname -m)" = x86_64 ] || { echo "baseline CPU tests: not x86-64, nothing to do"; exit 0; }
-if ! command -v qemu-x86_64 >/dev/null 2>&1; then
-    echo "installing: qemu-user (for the baseline CPU tests)" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends qemu-user >/dev/null; } || exit 1
-fi
+command -v qemu-x86_64 >/dev/null 2>&1 || bash scripts/install-deps.sh qemu-user || exit 1
 bundle="$(swift build --show-bin-path)/synthPackageTests.xctest"
 [ -x "$bundle" ] || { echo "no test bundle at $bundle; run swift build --build-tests" >&2; exit 1; }
 classes=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -v '^CLITests\.' |

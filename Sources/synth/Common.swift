@@ -54,7 +54,7 @@ func formatDuration(_ s: Double) -> String {
 /// Fails before any work if an output file cannot be written: its folder does not exist or does not let us
 /// create a file (probed by creating and removing one), or the path is a folder. So a long run never ends in
 /// "cannot write". - Throws: `ValidationError` naming the path or folder.
-func checkOutputFolder(_ path: String, option: String) throws {
+func checkOutputPath(_ path: String, option: String) throws {
     let fm = FileManager.default
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDir: ObjCBool = false

@@ -22,7 +22,7 @@ struct Features: ParsableCommand {
 
     func validate() throws {
         guard !input.lowercased().hasSuffix(".npy") else { throw ValidationError("IN must be audio, not .npy (it already holds features)") }
-        try checkOutputFolder(output, option: "-o")
+        try checkOutputPath(output, option: "-o")
     }
 
     func run() throws {

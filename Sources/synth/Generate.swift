@@ -20,7 +20,7 @@ struct Generate: ParsableCommand {
     var output: String = "babble.wav"
 
     func validate() throws {
-        try checkOutputFolder(output, option: "-o")
+        try checkOutputPath(output, option: "-o")
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600], got \(seconds)") }
     }
 

@@ -72,8 +72,8 @@ struct MusicGenerate: ParsableCommand {
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
         if let p = prime, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--prime: no such file: \(p)") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
-        try checkOutputFolder(output, option: "-o")
-        if let wav { try checkOutputFolder(wav, option: "--wav") }
+        try checkOutputPath(output, option: "-o")
+        if let wav { try checkOutputPath(wav, option: "--wav") }
     }
 
     func run() throws {

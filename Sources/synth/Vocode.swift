@@ -27,7 +27,7 @@ struct Vocode: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
-        try checkOutputFolder(output, option: "-o")
+        try checkOutputPath(output, option: "-o")
     }
 
     func run() throws {
