@@ -7,7 +7,8 @@ import MIDI
 /// Errors while rendering audio; each says how to fix it.
 public enum RenderError: Error, CustomStringConvertible, Equatable {
     case noSoundFont(searched: [String])
-    case soundFontUnreadable(path: String)
+    case notASoundFont(path: String)
+    case soundFontUnreadable(path: String, reason: String)
     case soundFontMissing(path: String)
     case synth(reason: String)
     case tooLong(seconds: Double)
@@ -16,7 +17,8 @@ public enum RenderError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .noSoundFont(let s):
             return "no SoundFont found (looked at $SYNTH_SOUNDFONT and \(s.joined(separator: ", "))); install timgm6mb-soundfont or fluid-soundfont-gm, or set SYNTH_SOUNDFONT=/path/to/file.sf2"
-        case .soundFontUnreadable(let p): return "\(p): FluidSynth cannot load this SoundFont"
+        case .notASoundFont(let p): return "\(p): not a SoundFont 2 file (no RIFF 'sfbk' header); give a General MIDI .sf2"
+        case .soundFontUnreadable(let p, let r): return "\(p): FluidSynth cannot load this SoundFont: \(r)"
         case .soundFontMissing(let p): return "\(p): no such SoundFont file (given by --soundfont or $SYNTH_SOUNDFONT)"
         case .synth(let r): return "FluidSynth: \(r)"
         case .tooLong(let s): return String(format: "refusing to render %.0f s of audio (limit 3600 s)", s)
@@ -37,12 +39,15 @@ public struct FluidSynthRenderer {
     ]
 
     /// `explicit` if given, else `$SYNTH_SOUNDFONT`, else the first Debian SoundFont that exists.
-    /// - Throws: `RenderError.soundFontMissing` for a named file that does not exist, `.noSoundFont` listing
-    ///   where it looked when none is named and no Debian SoundFont is installed.
+    /// - Throws: `RenderError.soundFontMissing` for a named file that does not exist, `.notASoundFont` for one
+    ///   without a SoundFont 2 header (`fluid_is_soundfont`), `.noSoundFont` listing where it looked when none
+    ///   is named and no Debian SoundFont is installed.
     public static func resolveSoundFont(_ explicit: String? = nil) throws -> String {
         let fm = FileManager.default
         if let p = explicit ?? ProcessInfo.processInfo.environment["SYNTH_SOUNDFONT"], !p.isEmpty {
             guard fm.fileExists(atPath: p) else { throw RenderError.soundFontMissing(path: p) }
+            // fluid_is_soundfont logs its own error line on a mismatch; ours says it in one.
+            guard capturingStandardError({ fluid_is_soundfont(p) != 0 }).0 else { throw RenderError.notASoundFont(path: p) }
             return p
         }
         guard let p = debianSoundFonts.first(where: { fm.fileExists(atPath: $0) }) else {
@@ -60,7 +65,7 @@ public struct FluidSynthRenderer {
     /// Seconds rendered after the last note-off (release and reverb tail).
     public let tail: Double
 
-    /// - Throws: `RenderError.noSoundFont` / `.soundFontUnreadable` (see `resolveSoundFont`).
+    /// - Throws: `RenderError.noSoundFont`, `.soundFontMissing` or `.notASoundFont` (see `resolveSoundFont`).
     public init(soundFont: String? = nil, sampleRate: Int = 44100, gain: Double = 1.0, effects: Bool = true, tail: Double = 1.5) throws {
         precondition(sampleRate >= 8000 && sampleRate <= 96000, "sample rate must be in 8000...96000 Hz")
         self.soundFont = try Self.resolveSoundFont(soundFont)
@@ -71,6 +76,8 @@ public struct FluidSynthRenderer {
     }
 
     /// Renders `notes` (times in seconds) to mono samples, from time 0 to the last note-off plus `tail`.
+    /// - Throws: `RenderError.tooLong` past 3600 s; `.soundFontUnreadable` with FluidSynth's first error line
+    ///   when the SoundFont has a valid header but does not load (truncated or corrupt).
     public func render(notes: [Note]) throws -> [Float] {
         let end = (notes.map(\.end).max() ?? 0) + tail
         guard end.isFinite, end <= 3600 else { throw RenderError.tooLong(seconds: end) }
@@ -86,7 +93,15 @@ public struct FluidSynthRenderer {
         fluid_settings_setint(settings, "synth.polyphony", 256)
         guard let synth = new_fluid_synth(settings) else { throw RenderError.synth(reason: "cannot create a synthesizer") }
         defer { delete_fluid_synth(synth) }
-        guard fluid_synth_sfload(synth, soundFont, 1) != FLUID_FAILED else { throw RenderError.soundFontUnreadable(path: soundFont) }
+        // FluidSynth and libinstpatch (its DLS loader, through GLib) report a failed load on stderr over several
+        // lines; capture them, pass them on if the load succeeds, and name the first error in ours if not.
+        let (loaded, messages) = capturingStandardError { fluid_synth_sfload(synth, soundFont, 1) != FLUID_FAILED }
+        guard loaded else {
+            let reason = messages.split(separator: "\n").first { $0.hasPrefix("fluidsynth: error: ") }
+                .map { String($0.dropFirst("fluidsynth: error: ".count)) } ?? "unknown error"
+            throw RenderError.soundFontUnreadable(path: soundFont, reason: reason)
+        }
+        if !messages.isEmpty { FileHandle.standardError.write(Data(messages.utf8)) }
 
         // (sample, isOn, channel, pitch, velocity, program)
         var events: [(at: Int, on: Bool, ch: Int32, key: Int32, vel: Int32, prog: Int32)] = []
@@ -140,4 +155,30 @@ public struct FluidSynthRenderer {
     public func writeWAV(notes: [Note], to url: URL) throws {
         try AudioIO.writeWAV(try render(notes: notes), sampleRate: sampleRate, to: url)
     }
+}
+
+/// Runs `body` with file descriptor 2 pointed at a temporary file, and returns its result and what was written
+/// to standard error meanwhile (anything any thread wrote). Without a temporary file, runs `body` uncaptured.
+private func capturingStandardError<T>(_ body: () -> T) -> (T, String) {
+    fflush(stderr)
+    guard let file = tmpfile() else { return (body(), "") }
+    defer { fclose(file) }
+    let saved = dup(2)
+    guard saved >= 0, dup2(fileno(file), 2) >= 0 else {
+        if saved >= 0 { close(saved) }
+        return (body(), "")
+    }
+    let result = body()
+    fflush(stderr)
+    dup2(saved, 2)
+    close(saved)
+    var text = Data()
+    lseek(fileno(file), 0, SEEK_SET)
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = read(fileno(file), &buffer, buffer.count)
+        guard n > 0 else { break }
+        text.append(contentsOf: buffer[0..<n])
+    }
+    return (result, String(decoding: text, as: UTF8.self))
 }

@@ -42,6 +42,9 @@ public enum MusicModel {
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw MusicModelError.invalidConfig(file: file, reason: "not a JSON object")
         }
+        if obj["model_type"] == nil, obj["speakers"] != nil, obj["dilations"] != nil {
+            throw MusicModelError.invalidConfig(file: file, reason: "this is a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`, and name a music model folder (such as voices/music) here")
+        }
         guard let t = obj["model_type"] as? String else {
             throw MusicModelError.invalidConfig(file: file, reason: "no \"model_type\" key (\"transformer\" or \"wavenet_tokens\")")
         }

@@ -49,8 +49,15 @@ final class FluidSynthTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let bogus = dir.appendingPathComponent("bogus.sf2")
         try Data("not a soundfont".utf8).write(to: bogus)
-        XCTAssertThrowsError(try FluidSynthRenderer(soundFont: bogus.path).render(notes: [Note(pitch: 60, velocity: 90, start: 0, end: 0.1)])) {
-            XCTAssertEqual("\($0)", "\(bogus.path): FluidSynth cannot load this SoundFont")
+        // No SoundFont header: refused when the renderer is made, before any work.
+        XCTAssertThrowsError(try FluidSynthRenderer(soundFont: bogus.path)) {
+            XCTAssertEqual("\($0)", "\(bogus.path): not a SoundFont 2 file (no RIFF 'sfbk' header); give a General MIDI .sf2")
+        }
+        // A valid header over a truncated body: FluidSynth's own reason, in one line.
+        let truncated = dir.appendingPathComponent("truncated.sf2")
+        try Data("RIFF\u{10}\0\0\0sfbkLIST".utf8).write(to: truncated)
+        XCTAssertThrowsError(try FluidSynthRenderer(soundFont: truncated.path).render(notes: [Note(pitch: 60, velocity: 90, start: 0, end: 0.1)])) {
+            XCTAssertEqual("\($0)", "\(truncated.path): FluidSynth cannot load this SoundFont: SoundFont file size mismatch")
         }
         XCTAssertThrowsError(try FluidSynthRenderer(soundFont: "/nonexistent/x.sf2")) {
             XCTAssertEqual("\($0)", "/nonexistent/x.sf2: no such SoundFont file (given by --soundfont or $SYNTH_SOUNDFONT)")
