@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "synth",
             dependencies: [
-                "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

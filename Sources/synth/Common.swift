@@ -45,6 +45,17 @@ final class ProgressLine {
     }
 }
 
+/// "1 speaker", "19 speakers": a count and a noun that takes -s in the plural.
+func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+/// "real-time factor 0.551, 1.81x faster than real time": compute seconds per audio second, and the speed-up
+/// (or slow-down) it means.
+func realTimeText(audioSeconds audio: Double, computeSeconds dt: Double) -> String {
+    guard audio > 0, dt > 0 else { return "real-time factor -" }
+    return String(format: "real-time factor %.3f, %.2fx %@ than real time", dt / audio, max(audio / dt, dt / audio),
+                  dt <= audio ? "faster" : "slower")
+}
+
 func formatDuration(_ s: Double) -> String {
     guard s.isFinite else { return "?" }
     let t = Int(s.rounded())

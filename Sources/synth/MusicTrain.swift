@@ -105,13 +105,17 @@ struct MusicTrain: ParsableCommand {
 
         let options = training.options(steps: steps), configJSON = try net.configJSON()
         let perStep = batch * window
+        let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
+            [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
         switch net {
         case .transformer(let m):
             try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
-                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep)
+                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
+                            settings: settings)
         case .wavenet(let m):
             try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
-                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep)
+                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
+                            settings: settings)
         }
     }
 }

@@ -146,10 +146,9 @@ struct Render: ParsableCommand {
         failures += state.failures
         failures.sort { $0.line < $1.line }
         let rendered = todo.count - state.failures.count
-        printErr(String(format: "rendered %d, skipped %d (already done), failed %d; %.1f s of audio in %.1f s (real-time factor %.3f, %.2fx faster than real time)",
+        printErr(String(format: "rendered %d, skipped %d (already done), failed %d; %.1f s of audio in %.1f s (%@)",
                         rendered, skipped, failures.count, state.audioSeconds, state.elapsed,
-                        state.audioSeconds > 0 ? state.elapsed / state.audioSeconds : 0,
-                        state.elapsed > 0 ? state.audioSeconds / state.elapsed : 0))
+                        realTimeText(audioSeconds: state.audioSeconds, computeSeconds: state.elapsed)))
         if !failures.isEmpty {
             printErr("failures:")
             for f in failures { printErr("  \(manifest):\(f.line): \(f.reason)") }

@@ -1,5 +1,6 @@
 // The synth command line: the root only dispatches to one subcommand per file.
 import ArgumentParser
+import Foundation
 
 @main
 struct Synth: ParsableCommand {
@@ -18,4 +19,19 @@ struct Synth: ParsableCommand {
             """,
         subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Eval.self, MusicCommand.self, Bench.self, BenchRender.self]
     )
+
+    /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,
+    /// e.g. `generate --speaker auto`) is reported with that subcommand's usage line and exit status 64, as a
+    /// parse-time error is; `ParsableCommand.main()` would print the root's `synth <subcommand>` instead.
+    static func main() {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch let error as ValidationError {
+            let usage = usageString(for: type(of: command))
+            // The usage line starts with the command path ("synth music generate"), then its arguments.
+            let path = usage.split(separator: " ").prefix { !"<[-".contains($0.first ?? "-") }.joined(separator: " ")
+            printErr("Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        } catch { exit(withError: error) }
+    }
 }

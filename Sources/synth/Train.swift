@@ -41,9 +41,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Segment length in samples (rounded down to a multiple of hop length).")
     var segment = 4000
     @OptionGroup var training: TrainingFlags
-    @Option(parsing: .unconditional, help: "Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume.")
+    @Option(parsing: .unconditional, help: "Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume (a resumed run notes any such flag that changed).")
     var inputNoise: Float = 0
-    @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume.", valueName: "FACTORS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume (a resumed run notes any such flag that changed).", valueName: "FACTORS"))
     var speedPerturb: String?
     @Option(parsing: .unconditional, help: "Use at most N utterances per split (for quick experiments); 0 = all.")
     var maxUtterances = 0
@@ -108,6 +108,9 @@ struct Train: ParsableCommand {
             }
             if f != 1 && !factors.contains(f) { factors.append(f) }
         }
+        guard !factors.isEmpty else {
+            throw ValidationError("--speed-perturb \(speedPerturb) adds nothing: the recordings at speed 1 are always used; give other factors, e.g. 0.9,1.1")
+        }
         return factors
     }
 
@@ -168,7 +171,7 @@ struct Train: ParsableCommand {
                     let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
                     let g = grown.config
                     let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
-                        "\(g.layers) layers, \(g.condLayers) conditioning blocks of \(g.condChannels) channels"
+                        "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
                     if grown.params.count == voice.model.params.count {
                         printErr("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
                     }
@@ -219,8 +222,8 @@ struct Train: ParsableCommand {
             printErr(line)
             header.append(line)
         }
-        summary(String(format: "data: %d train utterances (%.1f min after trimming), %d valid, %d speakers",
-                       trainUtts.count, seconds / 60, validUtts.count, speakers.count))
+        summary(String(format: "data: %@ (%.1f min after trimming), %d valid, %@",
+                       plural(trainUtts.count, "train utterance"), seconds / 60, validUtts.count, plural(speakers.count, "speaker")))
         if !perturbed.isEmpty {
             let extra = Double(perturbed.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
             summary(String(format: "speed perturbation: %@: %d more train utterances (%.1f min)",
@@ -237,21 +240,24 @@ struct Train: ParsableCommand {
             model = WaveNetModel.extending(base.model, speakers: speakers)
             precondition(model.config == config, "extended voice differs from the run's config")
             let added = speakers.filter { !base.config.speakers.contains($0) }
-            summary("fine-tuning voice '\(base.name)': \(base.config.speakers.count) speakers kept, " +
+            summary("fine-tuning voice '\(base.name)': \(plural(base.config.speakers.count, "speaker")) kept, " +
                     (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))
         } else {
             model = WaveNetModel(config: config)
             model.initialize(seed: training.seed)
         }
-        summary("model: \(config.layers) layers, receptive field \(config.receptiveField) samples " +
+        summary("model: \(plural(config.layers, "layer")), receptive field \(config.receptiveField) samples " +
                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
                        model.params.count, 2 * Double(config.macsPerSample) / 1e6) +
-                ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(config.condLayers) residual block\(config.condLayers == 1 ? "" : "s"))")
+                ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))")
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try runTraining(trainer, data: dataset, configJSON: try enc.encode(config), runDirectory: runDir, resumeFrom: resumeFrom,
-                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header)
+                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
+                        settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
+                            + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
+                                                   ("--max-utterances", "\(maxUtterances)")])
     }
 }

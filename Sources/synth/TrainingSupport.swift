@@ -2,6 +2,7 @@
 // train.log, Ctrl-C/SIGTERM checkpoints, a wall-clock limit and progress lines with ETA.
 import AREngine
 import ArgumentParser
+import AtomicIO
 import Foundation
 import NNCore
 import WaveNet
@@ -40,6 +41,11 @@ struct TrainingFlags: ParsableArguments {
         guard timeLimit >= 0 else { throw ValidationError("--time-limit must be >= 0, got \(timeLimit)") }
     }
 
+    /// The flags that shape how a run trains but are not in its checkpoints, as (flag, value) for `runTraining`.
+    var settings: [(String, String)] {
+        [("--lr", "\(lr)"), ("--warmup", "\(warmup)"), ("--clip", "\(clip)")]
+    }
+
     func options(steps: Int) -> TrainingOptions {
         TrainingOptions(
             steps: steps, schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps, minLR: lr / 20),
@@ -53,11 +59,26 @@ struct TrainingFlags: ParsableArguments {
 /// - Parameters:
 ///   - unit: what a position is ("samples", "tokens"), for the throughput and bits lines.
 ///   - positionsPerStep: scored positions per step, for the ETA.
+///   - settings: (flag, value) pairs that the command line gives anew on every invocation (batch, learning rate,
+///     augmentation...). They are kept in `RUN/settings.json`; a resumed invocation notes on stderr each one that
+///     differs from the previous invocation's, so a flag left off `--resume` does not change the run silently.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int, header: [String] = []
+    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = []
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    let settingsURL = runDirectory.appendingPathComponent("settings.json")
+    if resumeFrom != nil, let data = try? Data(contentsOf: settingsURL),
+       let previous = try? JSONDecoder().decode([String: String].self, from: data) {
+        for (flag, value) in settings {
+            if let was = previous[flag], was != value {
+                printErr("note: \(flag) was \(was) in this run's previous invocation and is now \(value)")
+            }
+        }
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try AtomicFile.write(try encoder.encode(Dictionary(settings, uniquingKeysWith: { $1 })), to: settingsURL)
     let logURL = runDirectory.appendingPathComponent("train.log")
     if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
     let log = try FileHandle(forWritingTo: logURL)

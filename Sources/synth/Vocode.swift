@@ -35,11 +35,14 @@ struct Vocode: ParsableCommand {
         let vocoder = try Vocoder(voice: voice)
         let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
         let speaker: Int
+        var scoring = ""
         if voiceOptions.isAuto {
             guard let x = cond.samples else {
                 throw ValidationError("--speaker auto needs an audio input to score, not log-mels (.npy); name a speaker instead")
             }
+            let t0 = Date()
             speaker = chooseSpeaker(vocoder, samples: x)
+            scoring = String(format: " (after %.2f s scoring speakers)", Date().timeIntervalSince(t0))
         } else {
             speaker = try voiceOptions.speakerIndex(in: voice)
         }
@@ -52,8 +55,9 @@ struct Vocode: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
         let audio = Double(count) / Double(c.features.sampleRate)
-        printErr(String(format: "wrote %@ (speaker %@): %.2f s of audio in %.2f s, real-time factor %.3f (%.2fx faster than real time), %.0f samples/s",
-                        output, c.speakers[speaker], audio, dt, dt / audio, audio / dt, Double(count) / dt))
+        printErr(String(format: "wrote %@ (speaker %@): %.2f s of audio generated in %.2f s%@, %@, %.0f samples/s",
+                        output, c.speakers[speaker], audio, dt, scoring, realTimeText(audioSeconds: audio, computeSeconds: dt),
+                        Double(count) / dt))
     }
 }
 

@@ -150,6 +150,10 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(p.stderr.contains("--speed-perturb takes comma-separated factors in 0.5...2 (e.g. 0.9,1.1), got '"), p.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sp").path))
         }
+        let one = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", dir.appendingPathComponent("sp").path,
+                               "--speed-perturb", "1"])
+        XCTAssertEqual(one.status, 64)
+        XCTAssertTrue(one.stderr.contains("--speed-perturb 1 adds nothing: the recordings at speed 1 are always used"), one.stderr)
         // An output folder that does not exist: clear error, nothing written.
         let deep = dir.appendingPathComponent("missing/dir/o.wav")
         let w = try CLI.run(["vocode", input.path, "-o", deep.path, "--voice", voice.path])
@@ -218,9 +222,15 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertTrue(r2.stderr.contains("step 6/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("step 2/6  train"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("validation set changed"), r2.stderr)
-        // Another validation set on resume: best/ is scored on it before training goes on.
-        let r3 = try CLI.run(common + ["--steps", "8", "--resume", "--valid-segments", "4"])
+        XCTAssertTrue(r2.stderr.contains("note: --input-noise was 0.0 in this run's previous invocation and is now 2.0"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("note: --speed-perturb was off in this run's previous invocation and is now 0.9,1,1.1"), r2.stderr)
+        XCTAssertFalse(r2.stderr.contains("note: --batch"), r2.stderr)
+        // Another validation set on resume: best/ is scored on it before training goes on. Leaving off the
+        // previous invocation's --speed-perturb is noted, not silent.
+        let r3 = try CLI.run(common + ["--steps", "8", "--resume", "--valid-segments", "4", "--input-noise", "2"])
         XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertTrue(r3.stderr.contains("note: --speed-perturb was 0.9,1,1.1 in this run's previous invocation and is now off"), r3.stderr)
+        XCTAssertFalse(r3.stderr.contains("note: --input-noise"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("note: the validation set changed (now 4 segments of 800 samples from 2 valid files, 26976 samples, 1 mel frame of context on each side; was 96 segments"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("best/ re-scored on it: "), r3.stderr)
         let best = run.appendingPathComponent("best")
@@ -280,12 +290,18 @@ extension VocodeCLITests {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stderr.contains("speaker auto: \(speaker) ("), r.stderr)
             XCTAssertTrue(r.stderr.contains("(speaker \(speaker))"), r.stderr)
+            XCTAssertTrue(r.stderr.contains(" s scoring speakers), real-time factor "), r.stderr)
         }
         let npy = dir.appendingPathComponent("x.npy")
         XCTAssertEqual(try CLI.run(["features", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", npy.path, "--voice", voice.path]).status, 0)
         let out = dir.appendingPathComponent("npy.wav")
         assertFails(try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--speaker", "auto"]), "--speaker auto needs an audio input", output: out)
-        assertFails(try CLI.run(["generate", "-o", out.path, "--voice", voice.path, "--speaker", "auto"]), "--speaker auto needs an input recording", output: out)
+        // Found only while running, yet reported as a usage error of `generate`, not of the root command.
+        let g = try CLI.run(["generate", "-o", out.path, "--voice", voice.path, "--speaker", "auto"])
+        assertFails(g, "--speaker auto needs an input recording", output: out)
+        XCTAssertEqual(g.status, 64)
+        XCTAssertTrue(g.stderr.contains("\nUsage: synth generate [--voice <NAME|DIR>]"), g.stderr)
+        XCTAssertTrue(g.stderr.contains("See 'synth generate --help'"), g.stderr)
     }
 }
 
