@@ -65,10 +65,20 @@ public struct FluidSynthRenderer {
     /// Seconds rendered after the last note-off (release and reverb tail).
     public let tail: Double
 
-    /// - Throws: `RenderError.noSoundFont`, `.soundFontMissing` or `.notASoundFont` (see `resolveSoundFont`).
+    /// A SoundFont named by `soundFont` or `$SYNTH_SOUNDFONT` is loaded once here, so that a corrupt file fails
+    /// before any work; Debian's are trusted and first loaded by `render`.
+    /// - Throws: `RenderError.noSoundFont`, `.soundFontMissing` or `.notASoundFont` (see `resolveSoundFont`);
+    ///   `.soundFontUnreadable` for a named file that FluidSynth cannot load.
     public init(soundFont: String? = nil, sampleRate: Int = 44100, gain: Double = 1.0, effects: Bool = true, tail: Double = 1.5) throws {
         precondition(sampleRate >= 8000 && sampleRate <= 96000, "sample rate must be in 8000...96000 Hz")
         self.soundFont = try Self.resolveSoundFont(soundFont)
+        if !Self.debianSoundFonts.contains(self.soundFont) {
+            guard let settings = new_fluid_settings() else { throw RenderError.synth(reason: "cannot create settings") }
+            defer { delete_fluid_settings(settings) }
+            guard let synth = new_fluid_synth(settings) else { throw RenderError.synth(reason: "cannot create a synthesizer") }
+            defer { delete_fluid_synth(synth) }
+            try Self.load(self.soundFont, into: synth)
+        }
         self.sampleRate = sampleRate
         self.gain = gain
         self.effects = effects
@@ -93,15 +103,7 @@ public struct FluidSynthRenderer {
         fluid_settings_setint(settings, "synth.polyphony", 256)
         guard let synth = new_fluid_synth(settings) else { throw RenderError.synth(reason: "cannot create a synthesizer") }
         defer { delete_fluid_synth(synth) }
-        // FluidSynth and libinstpatch (its DLS loader, through GLib) report a failed load on stderr over several
-        // lines; capture them, pass them on if the load succeeds, and name the first error in ours if not.
-        let (loaded, messages) = capturingStandardError { fluid_synth_sfload(synth, soundFont, 1) != FLUID_FAILED }
-        guard loaded else {
-            let reason = messages.split(separator: "\n").first { $0.hasPrefix("fluidsynth: error: ") }
-                .map { String($0.dropFirst("fluidsynth: error: ".count)) } ?? "unknown error"
-            throw RenderError.soundFontUnreadable(path: soundFont, reason: reason)
-        }
-        if !messages.isEmpty { FileHandle.standardError.write(Data(messages.utf8)) }
+        try Self.load(soundFont, into: synth)
 
         // (sample, isOn, channel, pitch, velocity, program)
         var events: [(at: Int, on: Bool, ch: Int32, key: Int32, vel: Int32, prog: Int32)] = []
@@ -144,6 +146,19 @@ public struct FluidSynthRenderer {
         }
         renderUntil(total)
         return out
+    }
+
+    /// Loads `soundFont` into `synth`. FluidSynth and libinstpatch (its DLS loader, through GLib) report a failed
+    /// load on stderr over several lines; they are captured, passed on if the load succeeds, and the first
+    /// error becomes the reason in ours if not. - Throws: `RenderError.soundFontUnreadable`.
+    static func load(_ soundFont: String, into synth: OpaquePointer) throws {
+        let (loaded, messages) = capturingStandardError { fluid_synth_sfload(synth, soundFont, 1) != FLUID_FAILED }
+        guard loaded else {
+            let reason = messages.split(separator: "\n").first { $0.hasPrefix("fluidsynth: error: ") }
+                .map { String($0.dropFirst("fluidsynth: error: ".count)) } ?? "unknown error"
+            throw RenderError.soundFontUnreadable(path: soundFont, reason: reason)
+        }
+        if !messages.isEmpty { FileHandle.standardError.write(Data(messages.utf8)) }
     }
 
     /// Renders a file's notes (sustain pedal applied).

@@ -43,7 +43,7 @@ public enum MusicModel {
             throw MusicModelError.invalidConfig(file: file, reason: "not a JSON object")
         }
         if obj["model_type"] == nil, obj["speakers"] != nil, obj["dilations"] != nil {
-            throw MusicModelError.invalidConfig(file: file, reason: "this is a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`, and name a music model folder (such as voices/music) here")
+            throw MusicModelError.notAMusicModel(file: file)
         }
         guard let t = obj["model_type"] as? String else {
             throw MusicModelError.invalidConfig(file: file, reason: "no \"model_type\" key (\"transformer\" or \"wavenet_tokens\")")

@@ -5,6 +5,8 @@ import Foundation
 public enum MusicModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(file: String, reason: String)
     case unknownModelType(file: String, type: String)
+    /// A vocoder voice's folder, named where a music model is expected.
+    case notAMusicModel(file: String)
     case missingFile(path: String)
 
     public var description: String {
@@ -12,6 +14,8 @@ public enum MusicModelError: Error, CustomStringConvertible, Equatable {
         case .invalidConfig(let f, let r): return "\(f): invalid model config: \(r)"
         case .unknownModelType(let f, let t):
             return "\(f): unknown model_type '\(t)' (expected \"transformer\" or \"wavenet_tokens\")"
+        case .notAMusicModel(let f):
+            return "\(f): this folder holds a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`, and name a music model folder (such as voices/music) here"
         case .missingFile(let p): return "\(p): no such file (a model folder holds config.json and model.safetensors)"
         }
     }

@@ -17,7 +17,8 @@ public struct Voice {
     }
 
     /// Loads and checks a voice folder.
-    /// - Throws: `VoiceError.invalidConfig` for a missing or malformed config.json, `TensorFileError`
+    /// - Throws: `VoiceError.invalidConfig` for a missing or malformed config.json, `.notAVoice` for a music
+    ///   model's folder, `TensorFileError`
     ///   for a missing or corrupt model file, or a tensor whose name or shape disagrees with the config.
     public static func load(_ dir: URL) throws -> Voice {
         let cfgURL = dir.appendingPathComponent("config.json")
@@ -28,7 +29,7 @@ public struct Voice {
             throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing or unreadable")
         }
         if let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let kind = obj["model_type"] as? String {
-            throw VoiceError.invalidConfig(file: cfgURL.path, reason: "this folder holds a music model (model_type \(kind)), not a vocoder voice; use it with `synth music generate --model`")
+            throw VoiceError.notAVoice(file: cfgURL.path, modelType: kind)
         }
         let config: WaveNetConfig
         do { config = try JSONDecoder().decode(WaveNetConfig.self, from: data) } catch let e as DecodingError {

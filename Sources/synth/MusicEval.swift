@@ -36,7 +36,7 @@ struct MusicEval: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         let manifest = URL(fileURLWithPath: data)
-        let net = ngramOnly ? nil : try MusicModel.load(try VoiceLibrary.resolve(model))
+        let net = ngramOnly ? nil : try MusicModel.load(try resolveMusicModel(model))
         func skipped(_ s: SkippedFile) { printErr(s.description) }
         let train = try MusicCorpus.load(manifest: manifest, split: "train", skipped: skipped)
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }

@@ -78,7 +78,7 @@ struct MusicGenerate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        let net = try MusicModel.load(try VoiceLibrary.resolve(model))
+        let net = try MusicModel.load(try resolveMusicModel(model))
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
         let p: MusicPrime
@@ -99,10 +99,14 @@ struct MusicGenerate: ParsableCommand {
         case .tokens(let n): total = n
         case .seconds(let s): total = Int(s * 100)
         }
-        let bar = ProgressLine("generating", total: total, unit: tokens != nil ? "tokens" : "cs")
-        let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
         var contextLength = Int.max
         if case .transformer(let m) = net { contextLength = m.contextLength }
+        if p.tokens.count > contextLength {
+            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(contextLength); the model is conditioned on its last \(contextLength) tokens (the output keeps the whole prime)")
+        }
+        // With --seconds, progress counts hundredths of a second of generated music.
+        let bar = ProgressLine("generating", total: total, unit: tokens != nil ? "tokens" : "centiseconds")
+        let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
         if let b = beam, let t = tokens {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
             let found: [Int]
@@ -120,9 +124,6 @@ struct MusicGenerate: ParsableCommand {
             }
         }
         let dt = Date().timeIntervalSince(start)
-        if result.primeTruncated {
-            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(contextLength); the model is conditioned on its last \(contextLength) tokens (the output keeps the whole prime)")
-        }
         let all = p.tokens + result.tokens
         let notes = PerformanceTokenizer().decode(all)
         let audio = try renderer.map { try $0.render(notes: notes) }

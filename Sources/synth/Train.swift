@@ -82,6 +82,21 @@ struct Train: ParsableCommand {
             .filter(\.1).map(\.0)
     }
 
+    /// The model-shape flags given with a value other than `config`'s (what --resume ignores, worth a note).
+    func shapeFlagsDiffering(from c: WaveNetConfig) -> [String] {
+        func differs<T: Equatable>(_ given: T?, _ current: T) -> Bool { given.map { $0 != current } ?? false }
+        let dilations = stacks != nil || dilationCycle != nil ? WaveNetConfig.dilations(stacks: stacks ?? 2, cycle: dilationCycle ?? 8) : nil
+        var out: [String] = []
+        if differs(dilations, c.dilations) { out += [("--dilation-cycle", dilationCycle), ("--stacks", stacks)].filter { $0.1 != nil }.map(\.0) }
+        let sizes: [(String, Bool)] = [
+            ("--residual", differs(residual, c.residualChannels)), ("--gate", differs(gate, c.gateChannels)),
+            ("--skip", differs(skip, c.skipChannels)), ("--cond-channels", differs(condChannels, c.condChannels)),
+            ("--cond-layers", differs(condLayers, c.condLayers)), ("--speaker-dim", differs(speakerDim, c.speakerEmbeddingDim)),
+            ("--preemphasis", differs(preemphasis, c.preemphasis)), ("--sample-rate", differs(sampleRate, c.features.sampleRate)),
+        ]
+        return out + sizes.filter(\.1).map(\.0)
+    }
+
     /// The shape of a new model: the flags given, and for the rest `base`'s sizes (growing) or the defaults.
     func shape(growing base: WaveNetConfig?) -> WaveNetConfig {
         var features = base?.features ?? FeatureConfig.default
@@ -136,6 +151,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(training.threads)
+        // Summary lines and notes go to stderr now and to the head of this invocation's part of train.log.
+        var header: [String] = []
+        func summary(_ line: String) {
+            printErr(line)
+            header.append(line)
+        }
         let manifestURL = URL(fileURLWithPath: data)
         let runDir = URL(fileURLWithPath: out)
         let store = CheckpointStore(runDirectory: runDir)
@@ -145,15 +166,17 @@ struct Train: ParsableCommand {
         if resume {
             if initFrom != nil {
                 // "The same command plus --resume" continues a fine-tuning or growing run.
-                printErr("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
-            }
-            if !shapeFlagsGiven.isEmpty {
-                printErr("note: --resume takes the model's shape and features from the checkpoint; ignored: " +
-                         shapeFlagsGiven.joined(separator: ", "))
+                summary("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
             }
             let latest = try store.latest()
             let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
             config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
+            // The same flags again are expected ("the same command plus --resume"); other values are worth a note.
+            let differing = shapeFlagsDiffering(from: config)
+            if !differing.isEmpty {
+                summary("note: --resume takes the model's shape and features from the checkpoint; ignored: " +
+                        differing.joined(separator: ", "))
+            }
             resumeFrom = latest
         } else {
             if !store.completeCheckpoints().isEmpty {
@@ -164,7 +187,7 @@ struct Train: ParsableCommand {
                 // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
                 let ignored = grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven
                 if !ignored.isEmpty {
-                    printErr("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
+                    summary("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
                              ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
                 }
                 if grow {
@@ -173,9 +196,9 @@ struct Train: ParsableCommand {
                     let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
                         "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
                     if grown.params.count == voice.model.params.count {
-                        printErr("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
+                        summary("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
                     }
-                    printErr("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters (\(shapeText))")
+                    summary("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters (\(shapeText))")
                     voice = Voice(name: voice.name, directory: voice.directory, model: grown)
                 }
                 baseVoice = voice
@@ -216,12 +239,6 @@ struct Train: ParsableCommand {
         }
         try config.validate()
         let seconds = Double(trainUtts.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
-        // Summary lines go to stderr now and to the head of this invocation's part of train.log.
-        var header: [String] = []
-        func summary(_ line: String) {
-            printErr(line)
-            header.append(line)
-        }
         summary(String(format: "data: %@ (%.1f min after trimming), %d valid, %@",
                        plural(trainUtts.count, "train utterance"), seconds / 60, validUtts.count, plural(speakers.count, "speaker")))
         if !perturbed.isEmpty {

@@ -67,18 +67,6 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = []
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-    let settingsURL = runDirectory.appendingPathComponent("settings.json")
-    if resumeFrom != nil, let data = try? Data(contentsOf: settingsURL),
-       let previous = try? JSONDecoder().decode([String: String].self, from: data) {
-        for (flag, value) in settings {
-            if let was = previous[flag], was != value {
-                printErr("note: \(flag) was \(was) in this run's previous invocation and is now \(value)")
-            }
-        }
-    }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try AtomicFile.write(try encoder.encode(Dictionary(settings, uniquingKeysWith: { $1 })), to: settingsURL)
     let logURL = runDirectory.appendingPathComponent("train.log")
     if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
     let log = try FileHandle(forWritingTo: logURL)
@@ -91,6 +79,18 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     }
     logOnly("# \(ISO8601DateFormatter().string(from: Date())) " + CommandLine.arguments.joined(separator: " "))
     header.forEach(logOnly)
+    let settingsURL = runDirectory.appendingPathComponent("settings.json")
+    if resumeFrom != nil, let data = try? Data(contentsOf: settingsURL),
+       let previous = try? JSONDecoder().decode([String: String].self, from: data) {
+        for (flag, value) in settings {
+            if let was = previous[flag], was != value {
+                emit("note: \(flag) was \(was) in this run's previous invocation and is now \(value)")
+            }
+        }
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try AtomicFile.write(try encoder.encode(Dictionary(settings, uniquingKeysWith: { $1 })), to: settingsURL)
     if let from = resumeFrom {
         try trainer.resume(from: from)
         emit("resumed from \(from.path) at step \(trainer.state.step)")

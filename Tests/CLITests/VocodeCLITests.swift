@@ -225,11 +225,20 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertTrue(r2.stderr.contains("note: --input-noise was 0.0 in this run's previous invocation and is now 2.0"), r2.stderr)
         XCTAssertTrue(r2.stderr.contains("note: --speed-perturb was off in this run's previous invocation and is now 0.9,1,1.1"), r2.stderr)
         XCTAssertFalse(r2.stderr.contains("note: --batch"), r2.stderr)
+        // The same shape flags as the checkpoint's are expected on --resume, not noted.
+        XCTAssertFalse(r2.stderr.contains("takes the model's shape"), r2.stderr)
         // Another validation set on resume: best/ is scored on it before training goes on. Leaving off the
         // previous invocation's --speed-perturb is noted, not silent.
-        let r3 = try CLI.run(common + ["--steps", "8", "--resume", "--valid-segments", "4", "--input-noise", "2"])
+        var common3 = common
+        common3[common3.firstIndex(of: "--residual")! + 1] = "16"
+        let r3 = try CLI.run(common3 + ["--steps", "8", "--resume", "--valid-segments", "4", "--input-noise", "2"])
         XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertTrue(r3.stderr.contains("note: --resume takes the model's shape and features from the checkpoint; ignored: --residual\n"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("note: --speed-perturb was 0.9,1,1.1 in this run's previous invocation and is now off"), r3.stderr)
+        // The notes are in train.log too, for a run started in the background.
+        let log = try String(contentsOf: run.appendingPathComponent("train.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("note: --resume takes the model's shape and features from the checkpoint; ignored: --residual\n"), log)
+        XCTAssertTrue(log.contains("note: --speed-perturb was 0.9,1,1.1 in this run's previous invocation and is now off\n"), log)
         XCTAssertFalse(r3.stderr.contains("note: --input-noise"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("note: the validation set changed (now 4 segments of 800 samples from 2 valid files, 26976 samples, 1 mel frame of context on each side; was 96 segments"), r3.stderr)
         XCTAssertTrue(r3.stderr.contains("best/ re-scored on it: "), r3.stderr)
@@ -343,11 +352,12 @@ extension VocodeCLITests {
         XCTAssertTrue(r1.stderr.contains("growing voice 'base':"), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("model: 8 layers"), r1.stderr)
         XCTAssertTrue(r1.stderr.contains("conditioning on 5 mel frames (1 residual block)"), r1.stderr)
-        // train.log alone tells how the run was made: the command line, then the data and model summary.
+        // train.log alone tells how the run was made: the command line, the growth, then the data and model summary.
         let log = try String(contentsOf: dir.appendingPathComponent("grown/train.log"), encoding: .utf8).split(separator: "\n")
         XCTAssertTrue(log.first?.hasPrefix("# ") == true && log.first?.contains(" train --data ") == true && log.first?.contains(" --grow") == true, "\(log)")
-        XCTAssertTrue(log.count > 4 && log[1].hasPrefix("data: 3 train utterances") && log[4].hasPrefix("model: 8 layers"), "\(log)")
-        XCTAssertEqual(log[2], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples, 2 mel frames of context on each side")
+        XCTAssertTrue(log.count > 5 && log[1].hasPrefix("growing voice 'base': 8792 -> 16386 parameters") &&
+                      log[2].hasPrefix("data: 3 train utterances") && log[5].hasPrefix("model: 8 layers"), "\(log)")
+        XCTAssertEqual(log[3], "validation: 96 segments of 800 samples from 2 valid files, 26976 samples, 2 mel frames of context on each side")
         let grown = try Voice.load(dir.appendingPathComponent("grown/best"))
         XCTAssertEqual(grown.config.residualChannels, 12)
         XCTAssertEqual(grown.config.condLayers, 1)
