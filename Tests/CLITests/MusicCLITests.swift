@@ -72,26 +72,22 @@ final class MusicCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("voices/default/config.json: this folder holds a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-        // A file that is not a SoundFont: one line of ours, none of FluidSynth's, before any generation.
-        let notSF2 = dir.appendingPathComponent("not.sf2")
-        try Data(repeating: 7, count: 3000).write(to: notSF2)
+        // A file that is not a SoundFont, and a SoundFont header over a truncated body: one line of ours (with
+        // FluidSynth's reason), none of FluidSynth's own four, before any generation, and nothing written.
         let wav = dir.appendingPathComponent("o.wav")
-        r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--seconds", "1", "-o", out.path, "--wav", wav.path,
-                         "--soundfont", notSF2.path])
-        XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stderr, "Error: \(notSF2.path): not a SoundFont 2 file (no RIFF 'sfbk' header); give a General MIDI .sf2\n")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: wav.path))
-        // A SoundFont header over a truncated body: FluidSynth's reason in our one line, not its own four,
-        // before any generation.
-        let truncated = dir.appendingPathComponent("truncated.sf2")
-        try Data("RIFF\u{10}\0\0\0sfbkLIST".utf8).write(to: truncated)
-        r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--seconds", "1", "-o", out.path, "--wav", wav.path,
-                         "--soundfont", truncated.path])
-        XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stderr, "Error: \(truncated.path): FluidSynth cannot load this SoundFont: SoundFont file size mismatch\n")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: wav.path))
+        for (name, bytes, error) in [
+            ("not.sf2", Data(repeating: 7, count: 3000), "not a SoundFont 2 file (no RIFF 'sfbk' header); give a General MIDI .sf2"),
+            ("truncated.sf2", Data("RIFF\u{10}\0\0\0sfbkLIST".utf8), "FluidSynth cannot load this SoundFont: SoundFont file size mismatch"),
+        ] {
+            let sf2 = dir.appendingPathComponent(name)
+            try bytes.write(to: sf2)
+            r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--seconds", "1", "-o", out.path, "--wav", wav.path,
+                             "--soundfont", sf2.path])
+            XCTAssertEqual(r.status, 1)
+            XCTAssertEqual(r.stderr, "Error: \(sf2.path): \(error)\n")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: wav.path))
+        }
     }
 
     func testPrimeLongerThanContextFallsBackToItsEnd() throws {
