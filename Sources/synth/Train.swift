@@ -45,7 +45,7 @@ struct Train: ParsableCommand {
     var inputNoise: Float = 0
     @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume (a resumed run notes any such flag that changed).", valueName: "FACTORS"))
     var speedPerturb: String?
-    @Option(parsing: .unconditional, help: "Use at most N utterances per split (for quick experiments); 0 = all.")
+    @Option(parsing: .unconditional, help: "Use at most N utterances per split, the first N in the manifest (for quick experiments); the voice then knows only their speakers. 0 = all.")
     var maxUtterances = 0
     @Option(parsing: .unconditional, help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
     var validSegments = 96
@@ -209,7 +209,10 @@ struct Train: ParsableCommand {
         }
         // Data.
         let rows = try SpeechManifest.read(manifestURL)
-        let manifestSpeakers = Array(Set(rows.map(\.speaker))).sorted()
+        // With --max-utterances, only the speakers of the rows that are loaded (the first N of each split).
+        let usedRows = maxUtterances > 0
+            ? ["train", "valid"].flatMap { split in rows.filter { $0.split == split }.prefix(maxUtterances) } : rows
+        let manifestSpeakers = Array(Set(usedRows.map(\.speaker))).sorted()
         // A resumed run knows its speakers; fine-tuning keeps the base voice's (same indices) and appends new ones.
         let speakers = resume ? config.speakers
             : baseVoice != nil ? config.speakers + manifestSpeakers.filter { !config.speakers.contains($0) }

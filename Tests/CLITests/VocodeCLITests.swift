@@ -289,6 +289,19 @@ extension VocodeCLITests {
 }
 
 extension VocodeCLITests {
+    /// `--max-utterances 1` trains on the first row of each split, and the voice knows only their speaker.
+    func testMaxUtterancesKeepsOnlyTheirSpeakers() throws {
+        let run = dir.appendingPathComponent("few")
+        let r = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", run.path, "--max-utterances", "1",
+                             "--steps", "1", "--segment", "800", "--batch", "1", "--dilation-cycle", "2", "--stacks", "1",
+                             "--residual", "4", "--gate", "4", "--skip", "4", "--cond-channels", "4", "--speaker-dim", "2",
+                             "--valid-segments", "1", "--warmup", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("data: 1 train utterance ("), r.stderr)
+        XCTAssertTrue(r.stderr.contains(", 1 valid, 1 speaker\n"), r.stderr)
+        XCTAssertEqual(try Voice.load(run.appendingPathComponent("best")).config.speakers, ["klettres-cs"])
+    }
+
     /// `--speaker auto` with the shipped voice names the speaker of held-out (valid split) recordings, and is
     /// refused where there is no recording to score.
     func testSpeakerAutoIdentifiesHeldOutSpeakers() throws {
