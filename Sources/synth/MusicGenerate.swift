@@ -93,7 +93,7 @@ struct MusicGenerate: ParsableCommand {
         let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
         var sampler = try makeSampler()
         let start = Date()
-        let result: (tokens: [Int], primeTruncated: Bool)
+        let generated: [Int]
         let total: Int
         switch length {
         case .tokens(let n): total = n
@@ -109,31 +109,29 @@ struct MusicGenerate: ParsableCommand {
         let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
         if let b = beam, let t = tokens {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
-            let found: [Int]
             switch net {
-            case .transformer(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
-            case .wavenet(let m): found = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            case .transformer(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
+            case .wavenet(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
             }
-            result = (found, p.tokens.count > contextLength)
         } else {
             switch net {
             case .transformer(let m):
-                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
             case .wavenet(let m):
-                result = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress)
+                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
             }
         }
         let dt = Date().timeIntervalSince(start)
-        let all = p.tokens + result.tokens
+        let all = p.tokens + generated
         let notes = PerformanceTokenizer().decode(all)
         let audio = try renderer.map { try $0.render(notes: notes) }
         try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
         if let wav, let audio, let r = renderer {
             try AudioIO.writeWAV(audio, sampleRate: r.sampleRate, to: URL(fileURLWithPath: wav))
         }
-        let newNotes = PerformanceTokenizer().decode(result.tokens).count
+        let newNotes = PerformanceTokenizer().decode(generated).count
         printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
-                        output, p.tokens.count, result.tokens.count, MusicGeneration.seconds(of: result.tokens), newNotes, dt,
-                        Double(result.tokens.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
+                        output, p.tokens.count, generated.count, MusicGeneration.seconds(of: generated), newNotes, dt,
+                        Double(generated.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
     }
 }
