@@ -90,6 +90,37 @@ final class MusicCLITests: XCTestCase {
         }
     }
 
+    func testBeamSearchFromTheCLI() throws {
+        let prime = midiFixtures.appendingPathComponent("bwv1.6.mid").path
+        func generate(_ name: String, _ extra: [String]) throws -> (RunResult, URL) {
+            let out = dir.appendingPathComponent(name)
+            let r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", prime, "--prime-seconds", "4",
+                                 "--tokens", "24", "-o", out.path] + extra)
+            return (r, out)
+        }
+        // One beam is greedy decoding: the same MIDI bytes as --temperature 0.
+        let (b1, beamOne) = try generate("beam1.mid", ["--beam", "1"])
+        XCTAssertEqual(b1.status, 0, b1.stderr)
+        let (g, greedy) = try generate("greedy.mid", ["--temperature", "0"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual(try Data(contentsOf: beamOne), try Data(contentsOf: greedy))
+        // Beam search ignores the seed, and its continuation keeps the prime and adds to it.
+        let (b3, beamThree) = try generate("beam3.mid", ["--beam", "3", "--seed", "1"])
+        XCTAssertEqual(b3.status, 0, b3.stderr)
+        XCTAssertTrue(b3.stderr.contains("24 generated"), b3.stderr)
+        let (b3again, beamThreeAgain) = try generate("beam3again.mid", ["--beam", "3", "--seed", "2"])
+        XCTAssertEqual(b3again.status, 0, b3again.stderr)
+        XCTAssertEqual(try Data(contentsOf: beamThree), try Data(contentsOf: beamThreeAgain))
+        let primeNotes = try MIDIFile.read(url: URL(fileURLWithPath: prime)).notes().filter { $0.start < 4 }.count
+        XCTAssertGreaterThanOrEqual(try MIDIFile.read(url: beamThree).notes().count, primeNotes)
+        // Beam search counts tokens: with --seconds it is refused before any work.
+        let out = dir.appendingPathComponent("refused.mid")
+        let r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--beam", "3", "--seconds", "2", "-o", out.path])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: --beam needs --tokens (beam search counts tokens, not seconds)\n"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+    }
+
     func testPrimeLongerThanContextFallsBackToItsEnd() throws {
         let prime = midiFixtures.appendingPathComponent("planetblupi-music000.mid")
         let out = dir.appendingPathComponent("long.mid")
