@@ -4,13 +4,13 @@
 Usage: python3 scripts/noise_calibration.py [REFERENCE.wav ...] [--text "the sentence"] [--seeds N] [--no-asr]
 
 For white noise and for speech-shaped noise (white noise given the long-term magnitude spectrum of the reference,
-random phases) at signal-to-noise ratios from -5 to 20 dB, mixes noise into the reference recording and prints
-the mean STOI (Taal et al. 2011) and wide-band PESQ (ITU-T P.862.2) over --seeds noise draws (and over the
-files, given several), and the word error rate of CMU PocketSphinx on each draw (one English file only; --no-asr
-skips it, e.g. for the valid split's references written by scripts/eval_valid.sh). A vocoded file's scores can then be read as "like the original at
-X dB SNR": listening tests put the speech reception threshold of sentences in stationary noise (50 % of
-sentences understood) between about -5 and -3 dB SNR for normal-hearing listeners (Plomp and Mimpen 1979;
-Nilsson et al. 1994, HINT), so speech at +5 dB SNR and above is understood nearly word for word.
+random phases) at signal-to-noise ratios from -5 to 20 dB, mixes noise into the reference recording and prints the
+mean STOI (Taal et al. 2011) and wide-band PESQ (ITU-T P.862.2) over --seeds noise draws (and over the files, given
+several), and the word error rate of CMU PocketSphinx on each draw (one English file only; --no-asr skips it, e.g.
+for the valid split's references written by scripts/eval_valid.sh). A vocoded file's scores can then be read as
+"like the original at X dB SNR": listening tests put the speech reception threshold of sentences in stationary
+noise (50 % of sentences understood) between about -5 and -3 dB SNR for normal-hearing listeners (Plomp and Mimpen
+1979; Nilsson et al. 1994, HINT), so speech at +5 dB SNR and above is understood nearly word for word.
 Defaults: samples/arctic_a0009.wav and its ARCTIC sentence, 3 seeds. Needs what eval_vocoder.py needs.
 Not used by the test suite.
 """
