@@ -121,7 +121,8 @@ public final class Trainer<Model: TrainableModel> {
     }
 
     /// Trains until `options.steps` or until `shouldStop` returns true (checked every step; a stop
-    /// saves a checkpoint first). Saves checkpoints every `checkpointEvery` steps and at the end.
+    /// saves a checkpoint first). Saves checkpoints every `checkpointEvery` steps and at the end. A run that stops
+    /// before its first validation is validated once, so that `best/` always exists after a step was taken.
     public func train<D: TrainingData>(
         _ data: D, configJSON: Data, shouldStop: () -> Bool = { false }, report: (TrainingEvent) -> Void
     ) throws where D.Batch == Model.Batch {
@@ -148,6 +149,17 @@ public final class Trainer<Model: TrainableModel> {
             }
             lastSaved = state.step
         }
+        func validateAndKeepBest() throws {
+            let v = validate(data)
+            // Without validation data (v is NaN), best/ follows the latest weights so a voice folder always exists.
+            let best = v.isNaN || (v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true))
+            if best {
+                if v.isFinite { state.bestValidLoss = v }
+                if let store = checkpoints { try store.saveBest(params: params, configJSON: configJSON, validLoss: v, step: state.step) }
+            }
+            report(.validation(step: state.step, loss: v, bitsPerPosition: v / log(2.0), isBest: best))
+        }
+        var validatedOnce = state.bestValidLoss != nil
         while state.step < options.steps {
             if shouldStop() { break }
             let batch = data.trainingBatch(rng: &rng)
@@ -168,17 +180,12 @@ public final class Trainer<Model: TrainableModel> {
                 windowLoss = 0; windowCount = 0; windowPositions = 0; windowStart = Date()
             }
             if state.step % options.validateEvery == 0 || state.step == options.steps {
-                let v = validate(data)
-                // Without validation data (v is NaN), best/ follows the latest weights so a voice folder always exists.
-                let best = v.isNaN || (v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true))
-                if best {
-                    if v.isFinite { state.bestValidLoss = v }
-                    if let store = checkpoints { try store.saveBest(params: params, configJSON: configJSON, validLoss: v, step: state.step) }
-                }
-                report(.validation(step: state.step, loss: v, bitsPerPosition: v / log(2.0), isBest: best))
+                try validateAndKeepBest()
+                validatedOnce = true
             }
             if state.step % options.checkpointEvery == 0 { try save() }
         }
+        if !validatedOnce && state.step > 0 { try validateAndKeepBest() }
         if state.step != lastSaved || state.step == 0 { try save() }
     }
 }

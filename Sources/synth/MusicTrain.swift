@@ -11,7 +11,7 @@ struct MusicTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train a music model on the MIDI files of a manifest.",
         discussion: """
-            The manifest is TSV or CSV with a header naming `path`, `collection` and `split` (`train` or `valid`); paths are relative to the manifest. Files that fail to parse or hold no notes are listed and skipped. Training draws random windows of --context + 1 tokens, each from a piece transposed by a random -3...+3 semitones and time-stretched by a random factor in [0.95, 1.05] (--no-augment to disable). Validation covers every valid-split token once, unaugmented. It logs train and valid loss (nats and bits per token), checkpoints every --checkpoint-every steps and on Ctrl-C, and keeps the best model by validation loss in OUT/best/ (a model folder). Resume with --resume.
+            The manifest is TSV or CSV with a header naming `path`, `collection` and `split` (`train` or `valid`); paths are relative to the manifest. Files that fail to parse or hold no notes are listed and skipped. Training draws random windows of --context + 1 tokens, each from a piece transposed by a random -3...+3 semitones and time-stretched by a random factor in [0.95, 1.05] (--no-augment to disable). Validation covers every valid-split token once, unaugmented. It logs train and valid loss (nats and bits per token), checkpoints every --checkpoint-every steps and on Ctrl-C or SIGTERM (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a model folder). Resume with --resume.
             """)
 
     @Option(help: ArgumentHelp("MIDI manifest (TSV/CSV with path, collection, split).", valueName: "MANIFEST"))

@@ -120,7 +120,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(second.state.validationSet, data2.validationSignature)
     }
 
-    /// A stop request (SIGINT in the CLI) saves a checkpoint before returning.
+    /// A stop request (SIGINT or SIGTERM in the CLI) saves a checkpoint before returning, and writes best/ if no validation ran yet.
     func testStopRequestSavesCheckpoint() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stop-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -129,6 +129,20 @@ final class TrainingTests: XCTestCase {
         try trainer.train(data, configJSON: Data("{}".utf8), shouldStop: { calls += 1; return calls > 3 }) { _ in }
         XCTAssertEqual(trainer.state.step, 3)
         XCTAssertTrue(try CheckpointStore(runDirectory: dir).latest().lastPathComponent.hasSuffix("00000003"))
+        // Stopped before its first validation (every 5 steps): validated once, so best/ holds step 3's weights.
+        let best = CheckpointStore(runDirectory: dir).bestDirectory.appendingPathComponent("model.safetensors")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: best.path))
+        let loss = try XCTUnwrap(trainer.state.bestValidLoss)
+        XCTAssertEqual(loss, trainer.validate(data), accuracy: 1e-9)
+        // A stop after a validation does not validate again.
+        let dir2 = dir.appendingPathComponent("later")
+        let (later, data2, _) = try makeTrainer(steps: 100, dir: dir2)
+        var calls2 = 0, validations = 0
+        try later.train(data2, configJSON: Data("{}".utf8), shouldStop: { calls2 += 1; return calls2 > 7 }) {
+            if case .validation = $0 { validations += 1 }
+        }
+        XCTAssertEqual(later.state.step, 7)
+        XCTAssertEqual(validations, 1)
     }
 
     func testIncompleteCheckpointIsIgnoredAndRefused() throws {
