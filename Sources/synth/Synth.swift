@@ -24,6 +24,10 @@ struct Synth: ParsableCommand {
     /// e.g. `generate --speaker auto`) is reported with that subcommand's usage line and exit status 64, as a
     /// parse-time error is; `ParsableCommand.main()` would print the root's `synth <subcommand>` instead.
     static func main() {
+        if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
+            printErr(message)
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         var command: any ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do { try command.run() } catch let error as ValidationError {
@@ -33,5 +37,44 @@ struct Synth: ParsableCommand {
             printErr("Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.")
             Foundation.exit(ExitCode.validationFailure.rawValue)
         } catch { exit(withError: error) }
+    }
+
+    /// The error for a mistyped subcommand (`synth vocod x.wav`), which the parser would report as "2 unexpected
+    /// arguments": names the word, the closest subcommand within two edits, and the valid ones. Nil when `args`
+    /// name a subcommand path (or start with an option, or `help`).
+    static func unknownSubcommand(_ args: [String]) -> String? {
+        var command: any ParsableCommand.Type = Synth.self
+        var path = ["synth"]
+        for word in args {
+            let subcommands = command.configuration.subcommands
+            if subcommands.isEmpty || word.hasPrefix("-") || word == "help" { return nil }
+            guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                let names = subcommands.map { $0._commandName }
+                let closest = names.map { ($0, editDistance($0, word)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+                let guess = closest.map { " (did you mean '\($0)'?)" } ?? ""
+                let place = path.joined(separator: " ")
+                return "Error: '\(word)' is not a command of \(place)\(guess); the commands are \(names.joined(separator: ", "))\n"
+                    + "  See '\(place) --help' for more information."
+            }
+            command = next
+            path.append(word)
+        }
+        return nil
+    }
+
+    /// Levenshtein distance between two short words (insertions, deletions and substitutions each cost 1).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 }

@@ -170,6 +170,24 @@ final class VocodeCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".synth-write-test") }, [])
     }
 
+    func testMistypedCommandsNameTheClosestOne() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        var r = try CLI.run(["vocod", input.path])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertEqual(r.stderr, "Error: 'vocod' is not a command of synth (did you mean 'vocode'?); the commands are vocode, render, "
+                       + "features, generate, voices, train, eval, music, bench, bench-render\n  See 'synth --help' for more information.\n")
+        r = try CLI.run(["music", "genrate", "--seconds", "1"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: 'genrate' is not a command of synth music (did you mean 'generate'?); the commands are train, generate, eval\n"), r.stderr)
+        r = try CLI.run(["synthesize"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: 'synthesize' is not a command of synth; the commands are"), r.stderr)
+        // Subcommands, their arguments, options and `help` pass through to the parser.
+        XCTAssertEqual(try CLI.run(["help", "vocode"]).status, 0)
+        XCTAssertEqual(try CLI.run(["music", "--help"]).status, 0)
+        XCTAssertTrue(try CLI.run(["vocode", input.path]).stderr.contains("Missing expected argument '--output"))
+    }
+
     func testGenerateAndVoicesListing() throws {
         let out = dir.appendingPathComponent("babble.wav")
         let r = try CLI.run(["generate", "--voice", "tiny", "--speaker", "alice", "--seconds", "0.25", "-o", out.path], env: ["SYNTH_VOICES": dir.path])
