@@ -3,7 +3,7 @@ import Foundation
 import CFFTW
 
 /// FFTW planner calls are not thread-safe; every plan create/destroy goes through this lock.
-private let fftwPlannerLock = NSLock()
+
 
 /// Power and log mel spectrograms with librosa 0.11 semantics:
 /// `librosa.feature.melspectrogram(y, sr, n_fft, hop_length, win_length, window="hann",
@@ -49,8 +49,8 @@ public final class MelSpectrogram: @unchecked Sendable {
         }
         bandRanges = ranges
 
-        fftwPlannerLock.lock()
-        defer { fftwPlannerLock.unlock() }
+        FFTWPlans.lock.lock()
+        defer { FFTWPlans.lock.unlock() }
         let inBuf = fftwf_alloc_real(n)!
         let outBuf = fftwf_alloc_complex(nBins)!
         defer { fftwf_free(inBuf); fftwf_free(outBuf) }
@@ -61,9 +61,9 @@ public final class MelSpectrogram: @unchecked Sendable {
     }
 
     deinit {
-        fftwPlannerLock.lock()
+        FFTWPlans.lock.lock()
         fftwf_destroy_plan(plan)
-        fftwPlannerLock.unlock()
+        FFTWPlans.lock.unlock()
     }
 
     /// Number of STFT frames for a signal of `sampleCount` samples: `1 + sampleCount / hop_length`.
