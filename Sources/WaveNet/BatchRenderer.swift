@@ -38,7 +38,6 @@ public final class BatchRenderer {
     public let batch: Int
     public let temperature: Float
     let generator: WaveNetBatchGenerator
-    let decode: [Float]
 
     /// - Throws: `SamplerError.invalidTemperature` for a negative or non-finite temperature.
     public init(voice: Voice, batch: Int, temperature: Float = 1) throws {
@@ -48,8 +47,8 @@ public final class BatchRenderer {
         self.batch = batch
         self.temperature = temperature
         _ = voice.model.layerOffsets  // resolve the lazy offsets before any concurrent use of the model
+        _ = voice.model.headOffsets
         generator = WaveNetBatchGenerator(model: voice.model, slots: batch)
-        decode = (0..<voice.config.classes).map { MuLaw.decode($0, classes: voice.config.classes) }
     }
 
     /// Renders requests pulled from `next` (called whenever a slot is free, until it returns nil) and hands
@@ -90,7 +89,7 @@ public final class BatchRenderer {
                 let k = samplers[b]!.sample(logits: UnsafeMutableBufferPointer(start: logits + b * V, count: V), history: none)
                 previous[b] = Int32(k)
                 let t = generator.time[b] - 1
-                outputs[b][t] = decode[k]
+                outputs[b][t] = generator.value(ofClass: k, slot: b)
                 pending += 1
                 if t + 1 == requests[b]!.sampleCount {
                     var y = outputs[b]

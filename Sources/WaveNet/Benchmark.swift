@@ -18,7 +18,7 @@ public enum WaveNetBenchmark {
         let c = model.config
         let frames = samples / c.features.hopLength + 1
         var rng = Xoshiro256(seed: seed)
-        let mels = (0..<(frames * c.melBins)).map { _ in rng.nextGaussian() }
+        let mels = (0..<(frames * c.frameFeatures)).map { _ in rng.nextGaussian() }
         let voice = Voice(name: "bench", directory: URL(fileURLWithPath: "/"), model: model)
         let vocoder = try Vocoder(voice: voice)
         var sampler = try Sampler(temperature: 1, seed: seed)
@@ -34,12 +34,18 @@ public enum WaveNetBenchmark {
         let c = model.config
         let frames = segment / c.features.hopLength + 1
         var rng = Xoshiro256(seed: seed)
-        let b = WaveNetBatch(
+        let N = segment * batch
+        var b = WaveNetBatch(
             time: segment, batch: batch,
-            inputs: (0..<(segment * batch)).map { _ in Int32(rng.nextInt(below: c.classes)) },
-            targets: (0..<(segment * batch)).map { _ in Int32(rng.nextInt(below: c.classes)) },
-            mels: (0..<(frames * batch * c.melBins)).map { _ in rng.nextGaussian() }, frames: frames,
+            inputs: (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) },
+            targets: (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) },
+            mels: (0..<(frames * batch * c.frameFeatures)).map { _ in rng.nextGaussian() }, frames: frames,
             speakers: [Int32](repeating: 0, count: batch))
+        if c.lpc {
+            b.predictions = (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) }
+            b.excitations = (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) }
+        }
+        b.source = (0..<(N * c.sourceChannels)).map { _ in rng.nextGaussian() }
         let ws = WaveNetWorkspace(config: c, time: segment, batch: batch, frames: frames)
         model.params.zeroGrads()
         model.run(b, workspace: ws, backward: true) // warm-up

@@ -12,17 +12,18 @@ import NNCore
 /// The cached generator gives the logits of the full forward pass (see `WaveNetGenerator`), so this is the
 /// model's exact NLL of the recording's mu-law classes (pre-emphasised, as trained).
 public enum SpeechLikelihood {
-    /// Summed NLL in nats of one utterance's mu-law classes, and the number of samples scored.
-    /// `generator` must belong to `model` and hold at least `u.frames` frames; `u.logMel` is normalised with
-    /// the config's `feature_mean`/`feature_std` as in training.
+    /// Summed NLL in nats of one utterance's mu-law classes (with `lpc`: of its excitation's classes), and the
+    /// number of samples scored. `generator` must belong to `model` and hold at least `u.frames` frames; `u` must
+    /// be prepared (`Utterance.prepare`) for the generator's voice, as in training.
     public static func score(_ u: Utterance, generator: WaveNetGenerator) -> (nats: Double, samples: Int) {
         let c = generator.model.config
-        generator.start(mels: c.normalize(logMel: u.logMel), frames: u.frames, speaker: u.speaker)
+        guard let cond = u.conditioning else { preconditionFailure("\(u.path): score needs a prepared utterance") }
+        generator.start(cond, speaker: u.speaker)
         var previous = MuLaw.encode(0, classes: c.classes)
         var sum = 0.0
         for t in 0..<u.sampleCount {
-            let logits = generator.step(previous: previous)
-            var target = u.classes[t]
+            let logits = generator.step(previous: previous, signalClass: t > 0 ? Int(u.classes[t - 1]) : nil)
+            var target = c.lpc ? u.excitationClasses[t] : u.classes[t]
             // dLogits aliases the logits, which the next step overwrites anyway.
             sum += Layers.softmaxCrossEntropy(logits: logits, targets: &target, rows: 1, vocab: c.classes, scale: 0, dLogits: logits)
             previous = Int(target)

@@ -6,7 +6,8 @@ import Foundation
 import NNCore
 import Tabular
 
-/// One utterance ready for training: mu-law classes and un-normalised log-mels.
+/// One utterance ready for training: mu-law classes, un-normalised log-mels and pitch, and (after `prepare`) the
+/// voice's conditioning frames and LPC classes.
 public struct Utterance {
     public var path: String
     public var speaker: Int
@@ -15,7 +16,51 @@ public struct Utterance {
     /// Log-mel frames `[frames, mel_bins]` (natural log), frame `f` centred on sample `f * hop`.
     public var logMel: [Float]
     public var frames: Int
+    /// Continuous F0 in Hz and voicing (0 or 1) per frame, `[frames]` each (pYIN); empty when not analysed.
+    public var f0: [Float] = []
+    public var voicing: [Float] = []
+    /// The pre-emphasised waveform, clamped to [-1, 1], `[samples]`; kept until `prepare` derives the LPC classes.
+    public var waveform: [Float] = []
+    /// Set by `prepare(config:lpc:)`: the normalised conditioning and what derives from it.
+    public var conditioning: FrameConditioning?
+    /// Set by `prepare` for an `lpc` voice: classes of `p[t]` and of `e[t] = s[t] - p[t]`, `[samples]` each.
+    public var predictionClasses: [Int32] = []
+    public var excitationClasses: [Int32] = []
     public var sampleCount: Int { classes.count }
+
+    public init(path: String, speaker: Int, classes: [Int32], logMel: [Float], frames: Int,
+                f0: [Float] = [], voicing: [Float] = [], waveform: [Float] = []) {
+        self.path = path
+        self.speaker = speaker
+        self.classes = classes
+        self.logMel = logMel
+        self.frames = frames
+        self.f0 = f0
+        self.voicing = voicing
+        self.waveform = waveform
+    }
+
+    /// `prepare(config:lpc:)` on a copy, building the LPC analysis when the voice needs it.
+    public func prepared(config c: WaveNetConfig) -> Utterance {
+        var u = self
+        u.prepare(config: c, lpc: try! c.makeMelLPC())  // a config that loaded or trained was validated
+        return u
+    }
+
+    /// Computes the voice's conditioning frames (normalised with `config`'s statistics) and, for an `lpc` voice,
+    /// the prediction and excitation classes; then drops the waveform. Idempotent.
+    public mutating func prepare(config c: WaveNetConfig, lpc: MelLPC?) {
+        if conditioning != nil { return }
+        precondition(!c.pitch || (f0.count == frames && voicing.count == frames), "\(path): a pitch voice needs the utterance's pitch track")
+        let cond = FrameConditioning(config: c, features: c.frameFeatures(logMel: logMel, f0: f0, voicing: voicing),
+                                     frames: frames, lpc: lpc)
+        if c.lpc {
+            precondition(waveform.count == sampleCount, "\(path): an LPC voice needs the utterance's waveform")
+            (predictionClasses, excitationClasses) = cond.lpcClasses(signal: classes, config: c, waveform: waveform)
+        }
+        conditioning = cond
+        waveform = []
+    }
 }
 
 /// Errors about training data; each names the manifest line or file.
@@ -100,6 +145,10 @@ public struct SpeechLoader {
     public var features: FeatureConfig
     public var classes: Int
     public var preemphasis: Float
+    /// Pitch analysis (pYIN) of every utterance, for `pitch` voices; nil = none.
+    public var pitch: PitchEstimator?
+    /// Keep the pre-emphasised waveform in each utterance (needed by `Utterance.prepare` for `lpc` voices).
+    public var keepWaveform = false
     public var trimTopDB: Float = 40
     /// Silence kept on each side after trimming, in samples.
     public var trimMargin: Int = 800
@@ -115,6 +164,13 @@ public struct SpeechLoader {
         self.classes = classes
         self.preemphasis = preemphasis
         mel = try MelSpectrogram(config: features)
+    }
+
+    /// A loader that prepares what `config`'s switches need (pitch analysis, the waveform for LPC).
+    public init(config c: WaveNetConfig) throws {
+        try self.init(features: c.features, classes: c.classes, preemphasis: c.preemphasis)
+        if c.pitch { pitch = try PitchEstimator(config: c.pitchConfig, sampleRate: c.features.sampleRate, hopLength: c.features.hopLength) }
+        keepWaveform = c.lpc
     }
 
     /// Pre-emphasis `y[t] = x[t] - coef * x[t-1]` (identity when `coef == 0`).
@@ -147,11 +203,24 @@ public struct SpeechLoader {
             x = try AudioIO.resample(x, from: Int((Double(rate) * speed).rounded()), to: rate, path: url.path)
         }
         if x.isEmpty { return nil }
+        return utterance(x, path: url.path, speaker: speaker)
+    }
+
+    /// An utterance from a waveform at the feature sample rate (no trimming): log-mels, pitch if the loader
+    /// analyses it, pre-emphasised mu-law classes, and the waveform if kept.
+    public func utterance(_ x: [Float], path: String, speaker: Int) -> Utterance {
         let lm = mel.logMel(x)
         let frames = mel.frameCount(for: x.count)
-        let e = Self.preemphasize(x, coef: preemphasis)
+        let e = Self.preemphasize(x, coef: preemphasis).map { min(max($0, -1), 1) }
         let cls = e.map { Int32(MuLaw.encode($0, classes: classes)) }
-        return Utterance(path: url.path, speaker: speaker, classes: cls, logMel: lm, frames: frames)
+        var u = Utterance(path: path, speaker: speaker, classes: cls, logMel: lm, frames: frames)
+        if let pitch {
+            let track = pitch.track(x)
+            u.f0 = track.continuousF0()
+            u.voicing = track.voiced.map { $0 ? 1 : 0 }
+        }
+        if keepWaveform { u.waveform = e }
+        return u
     }
 }
 
@@ -176,13 +245,19 @@ public final class SpeechTrainingData: TrainingData {
     ///   are centred on evenly spaced points of the valid split's concatenated samples, so each file counts
     ///   in proportion to its length (as in `synth eval`, which scores every sample).
     /// - Throws: `DatasetError.tooShort` if no training utterance holds a full segment.
+    /// - Throws: `DatasetError.tooShort` if no training utterance holds a full segment; `FeatureConfigError` for a
+    ///   config that cannot build its LPC analysis.
     public init(config: WaveNetConfig, train: [Utterance], valid: [Utterance], segment: Int, batchSize: Int, validationSegments: Int = 96) throws {
         let hop = config.features.hopLength
         self.config = config
         let seg = segment / hop * hop
         self.segment = seg
         self.batchSize = batchSize
-        let trainUtts = train.filter { $0.sampleCount > seg }, validUtts = valid.filter { $0.sampleCount > seg }
+        let lpc = try config.makeMelLPC()
+        func prepared(_ utts: [Utterance]) -> [Utterance] {
+            utts.filter { $0.sampleCount > seg }.map { var u = $0; u.prepare(config: config, lpc: lpc); return u }
+        }
+        let trainUtts = prepared(train), validUtts = prepared(valid)
         self.train = trainUtts
         self.valid = validUtts
         guard !trainUtts.isEmpty else { throw DatasetError.tooShort(path: "training split", needed: seg) }
@@ -241,33 +316,51 @@ public final class SpeechTrainingData: TrainingData {
     public func validationBatches() -> [WaveNetBatch] { fixedValidation }
     public let validationSignature: String
 
-    /// Builds a time-major teacher-forcing batch from (utterance, start sample) pairs: `T` samples of each,
-    /// `start` a multiple of hop_length and `start + T <= sampleCount`. The input at step t is the class of
-    /// sample start+t-1 (the true previous sample, or silence at 0), the target that of sample start+t; the
-    /// conditioning is `T / hop + 1` normalised log-mel frames from frame `start / hop`, with `framePad =
-    /// conditioningReach` frames of context on each side, so that the conditioning network computes what it
-    /// computes over the whole utterance in generation (`WaveNetModel.utteranceConditioning`); frames outside
-    /// the utterance are zeros there and here.
+    /// Builds a time-major teacher-forcing batch from (utterance, start sample) pairs of prepared utterances
+    /// (`Utterance.prepare`): `T` samples of each, `start` a multiple of hop_length and `start + T <= sampleCount`.
+    /// The input at step t is the class of sample start+t-1 (the true previous sample, or silence at 0), the target
+    /// that of sample start+t (with `lpc`: of the excitation, and the inputs add the classes of `p[t]` and `e[t-1]`;
+    /// with `source`: the harmonic source of each sample, by its index in the utterance); the conditioning is
+    /// `T / hop + 1` normalised frames from frame `start / hop`, with `framePad = conditioningReach` frames of context
+    /// on each side, so that the conditioning network computes what it computes over the whole utterance in
+    /// generation (`WaveNetModel.utteranceConditioning`); frames outside the utterance are zeros there and here.
     public static func makeBatch(_ picks: [(Utterance, Int)], config c: WaveNetConfig, segment T: Int) -> WaveNetBatch {
-        let B = picks.count, hop = c.features.hopLength, M = c.melBins, pad = c.conditioningReach
-        let frames = T / hop + 1 + 2 * pad
+        let B = picks.count, hop = c.features.hopLength, W = c.frameFeatures, pad = c.conditioningReach
+        let frames = T / hop + 1 + 2 * pad, K = c.sourceChannels
         let silence = Int32(MuLaw.encode(0, classes: c.classes))
         var inputs = [Int32](repeating: 0, count: T * B), targets = inputs
-        var mels = [Float](repeating: 0, count: frames * B * M)
+        var predictions = c.lpc ? inputs : [], excitations = c.lpc ? inputs : []
+        var source = [Float](repeating: 0, count: T * B * K)
+        var mels = [Float](repeating: 0, count: frames * B * W)
+        let harmonic = c.harmonicSource
         for (b, (u, start)) in picks.enumerated() {
+            guard let cond = u.conditioning else { preconditionFailure("\(u.path): makeBatch needs a prepared utterance") }
             for t in 0..<T {
-                targets[t * B + b] = u.classes[start + t]
+                targets[t * B + b] = c.lpc ? u.excitationClasses[start + t] : u.classes[start + t]
                 inputs[t * B + b] = start + t > 0 ? u.classes[start + t - 1] : silence
+                if c.lpc {
+                    predictions[t * B + b] = u.predictionClasses[start + t]
+                    excitations[t * B + b] = start + t > 0 ? u.excitationClasses[start + t - 1] : silence
+                }
+            }
+            if K > 0 {
+                source.withUnsafeMutableBufferPointer { sp in
+                    for t in 0..<T { cond.fillSource(harmonic, sample: start + t, out: sp.baseAddress! + (t * B + b) * K) }
+                }
             }
             let first = start / hop - pad
             for f in 0..<frames {
                 let src = first + f
                 guard src >= 0, src < u.frames else { continue }
-                for k in 0..<M { mels[(f * B + b) * M + k] = (u.logMel[src * M + k] - c.featureMean[k]) / c.featureStd[k] }
+                for k in 0..<W { mels[(f * B + b) * W + k] = cond.features[src * W + k] }
             }
         }
-        return WaveNetBatch(time: T, batch: B, inputs: inputs, targets: targets, mels: mels, frames: frames,
-                            speakers: picks.map { Int32($0.0.speaker) }, framePad: pad)
+        var batch = WaveNetBatch(time: T, batch: B, inputs: inputs, targets: targets, mels: mels, frames: frames,
+                                 speakers: picks.map { Int32($0.0.speaker) }, framePad: pad)
+        batch.predictions = predictions
+        batch.excitations = excitations
+        batch.source = source
+        return batch
     }
 
     /// Per-mel-bin mean and standard deviation of log-mels over utterances (for `feature_mean`/`feature_std`).
@@ -281,6 +374,16 @@ public final class SpeechTrainingData: TrainingData {
         let mean = sum.map { $0 / Double(max(n, 1)) }
         let std = (0..<M).map { k in max(1e-3, (sq[k] / Double(max(n, 1)) - mean[k] * mean[k]).squareRoot()) }
         return (mean.map(Float.init), std.map(Float.init))
+    }
+
+    /// Mean and standard deviation of ln F0 (Hz) over the voiced frames of utterances (for `f0_mean`/`f0_std`);
+    /// ln 150 Hz and 0.3 when no frame is voiced.
+    public static func pitchStatistics(_ utts: [Utterance]) -> (mean: Float, std: Float) {
+        var sum = 0.0, sq = 0.0, n = 0
+        for u in utts { for (f, v) in zip(u.f0, u.voicing) where v > 0.5 { let l = Double(log(f)); sum += l; sq += l * l; n += 1 } }
+        guard n > 1 else { return (Float(log(150.0)), 0.3) }
+        let mean = sum / Double(n)
+        return (Float(mean), Float(max(0.05, (sq / Double(n) - mean * mean).squareRoot())))
     }
 }
 

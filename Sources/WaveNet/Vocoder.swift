@@ -8,14 +8,15 @@ import NNCore
 /// Errors about vocoder inputs.
 public enum VocoderError: Error, CustomStringConvertible, Equatable {
     case silentInput(path: String)
-    case featureShape(path: String, expected: Int, actual: [Int])
+    case featureShape(path: String, expected: Int, layout: String, actual: [Int])
     case nonFiniteFeatures(path: String, frame: Int, bin: Int)
 
     public var description: String {
         switch self {
         case .silentInput(let p): return "\(p): input is silent (peak below -80 dBFS); nothing to vocode"
-        case .featureShape(let p, let e, let a):
-            return "\(p): log-mel array has shape \(a), expected [frames, \(e)] (frames >= 1) for this voice"
+        case .featureShape(let p, let e, let l, let a):
+            let mine = a.count == 2 && a[1] + 2 == e ? " (it holds mels only: write this voice's features with `synth features --voice V`)" : ""
+            return "\(p): feature array has shape \(a), expected [frames, \(e)] (frames >= 1) for this voice: \(l)\(mine)"
         case .nonFiniteFeatures(let p, let f, let b):
             return "\(p): log-mel array holds NaN or infinity at frame \(f), bin \(b)"
         }
@@ -26,21 +27,37 @@ public enum VocoderError: Error, CustomStringConvertible, Equatable {
 public final class Vocoder {
     public let voice: Voice
     let mel: MelSpectrogram
+    let pitch: PitchEstimator?
+    /// What `speakerScores` builds its teacher-forced utterance with, and the voice's LPC analysis.
+    let loader: SpeechLoader
+    let lpcAnalysis: MelLPC?
     var generator: WaveNetGenerator?
 
+    /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
         self.voice = voice
-        mel = try MelSpectrogram(config: voice.config.features)
+        loader = try SpeechLoader(config: voice.config)
+        mel = loader.mel
+        pitch = loader.pitch
+        lpcAnalysis = try voice.config.makeMelLPC()
     }
 
-    /// Normalised log-mels of a waveform at the voice's sample rate: `[frames, mel_bins]`,
-    /// `(ln(max(mel, log_floor)) - feature_mean) / feature_std`.
+    /// The voice's conditioning frames of a waveform at its sample rate: `[frames, frame_features]`, the
+    /// normalised log-mels `(ln(max(mel, log_floor)) - feature_mean) / feature_std` and, for a `pitch` voice, the
+    /// normalised ln F0 (pYIN, interpolated through unvoiced frames) and the voicing (0 or 1).
     public func features(of samples: [Float]) -> (mels: [Float], frames: Int) {
-        normalize(logMel: mel.logMel(samples), frames: mel.frameCount(for: samples.count))
+        let frames = mel.frameCount(for: samples.count)
+        var f0: [Float] = [], voicing: [Float] = []
+        if let pitch {
+            let track = pitch.track(samples)
+            f0 = track.continuousF0()
+            voicing = track.voiced.map { $0 ? 1 : 0 }
+        }
+        return (voice.config.frameFeatures(logMel: mel.logMel(samples), f0: f0, voicing: voicing), frames)
     }
 
-    /// Conditioning of one input, ready for `generate`: normalised log-mels `[frames, mel_bins]` and the
-    /// number of samples to generate.
+    /// Conditioning of one input, ready for `generate`: normalised conditioning frames `[frames, frame_features]`
+    /// and the number of samples to generate.
     public struct Conditioning: Sendable {
         public var mels: [Float]
         public var frames: Int
@@ -50,19 +67,20 @@ public final class Vocoder {
     }
 
     /// Reads an input the way every command does: a `.npy` file (by extension) is taken as normalised
-    /// log-mels, float32 `[frames, mel_bins]`, rendered as `frames * hop_length` samples; anything else is
-    /// read as audio (libsndfile; mixed to mono, resampled to the voice's rate) and its features computed.
+    /// conditioning frames, float32 `[frames, frame_features]` (see `features(of:)`), rendered as
+    /// `frames * hop_length` samples; anything else is read as audio (libsndfile; mixed to mono, resampled to the
+    /// voice's rate) and its features computed.
     /// - Throws: `AudioError` / `NPYError` for unreadable files or a wrong dtype, `VocoderError.featureShape`
     ///   for a wrong shape, `.nonFiniteFeatures`, or `.silentInput` for silent audio.
     public func conditioning(for url: URL) throws -> Conditioning {
         let c = voice.config
         if url.pathExtension.lowercased() == "npy" {
             let a = try NPY.read(url)
-            guard a.shape.count == 2, a.shape[1] == c.melBins, a.shape[0] > 0 else {
-                throw VocoderError.featureShape(path: url.path, expected: c.melBins, actual: a.shape)
+            guard a.shape.count == 2, a.shape[1] == c.frameFeatures, a.shape[0] > 0 else {
+                throw VocoderError.featureShape(path: url.path, expected: c.frameFeatures, layout: c.frameLayout, actual: a.shape)
             }
             if let i = a.data.firstIndex(where: { !$0.isFinite }) {
-                throw VocoderError.nonFiniteFeatures(path: url.path, frame: i / c.melBins, bin: i % c.melBins)
+                throw VocoderError.nonFiniteFeatures(path: url.path, frame: i / c.frameFeatures, bin: i % c.frameFeatures)
             }
             return Conditioning(mels: a.data, frames: a.shape[0], sampleCount: a.shape[0] * c.features.hopLength, samples: nil)
         }
@@ -80,13 +98,8 @@ public final class Vocoder {
         return x
     }
 
-    /// Applies the voice's per-bin normalisation to raw natural-log mels `[frames, mel_bins]`.
-    public func normalize(logMel: [Float], frames: Int) -> (mels: [Float], frames: Int) {
-        (voice.config.normalize(logMel: logMel), frames)
-    }
-
     /// Generates `sampleCount` samples (in [-1, 1], at the voice's sample rate) conditioned on normalised
-    /// log-mels `[frames, mel_bins]` and a speaker, drawing each mu-law class with `sampler`.
+    /// frames `[frames, frame_features]` and a speaker, drawing each mu-law class with `sampler`.
     /// `progress(done, total)` is called every 4,000 samples.
     public func generate(mels: [Float], frames: Int, sampleCount: Int, speaker: Int, sampler: inout Sampler,
                          progress: (Int, Int) -> Void = { _, _ in }) -> [Float] {
@@ -96,14 +109,13 @@ public final class Vocoder {
         }
         let gen = generator!
         gen.start(mels: mels, frames: frames, speaker: speaker)
-        let decode = (0..<c.classes).map { MuLaw.decode($0, classes: c.classes) }
         var out = [Float](repeating: 0, count: sampleCount)
         var previous = MuLaw.encode(0, classes: c.classes)
         let none = EmptyCollection<Int>()
         for t in 0..<sampleCount {
             let logits = gen.step(previous: previous)
             previous = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: c.classes), history: none)
-            out[t] = decode[previous]
+            out[t] = gen.value(ofClass: previous)
             if t % 4000 == 3999 { progress(t + 1, sampleCount) }
         }
         SpeechLoader.deemphasize(&out, coef: c.preemphasis)
@@ -130,9 +142,8 @@ extension Vocoder {
         let excerpt = Array(x[lo..<min(x.count, lo + Int(seconds * Double(c.features.sampleRate)))])
         let T = min(segment, excerpt.count) / hop * hop
         guard T > 0 else { return [Double](repeating: 0, count: c.speakers.count) }
-        let classes = SpeechLoader.preemphasize(excerpt, coef: c.preemphasis).map { Int32(MuLaw.encode($0, classes: c.classes)) }
-        let base = Utterance(path: "", speaker: 0, classes: classes, logMel: mel.logMel(excerpt),
-                             frames: mel.frameCount(for: excerpt.count))
+        var base = loader.utterance(excerpt, path: "", speaker: 0)
+        base.prepare(config: c, lpc: lpcAnalysis)
         let starts = Array(stride(from: 0, through: excerpt.count - T, by: T))
         let scorer = WaveNetTrainable(model: voice.model)
         return c.speakers.indices.map { s in

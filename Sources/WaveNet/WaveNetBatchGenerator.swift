@@ -1,5 +1,6 @@
 // Lockstep Fast WaveNet generation for B independent streams (batched queues, row-batched matrix kernels).
 import CKernels
+import DSP
 import NNCore
 
 /// Cached-state generator for up to `slots` (B) utterances at once, each in its own slot.
@@ -32,6 +33,7 @@ public final class WaveNetBatchGenerator {
     var capacity: [Int]                          // frames (with padding) allocated in condH/condP of each slot
     let spkE, spkP: UnsafeMutablePointer<Float>  // [B, E], [B, L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
+    let streams: [SampleStream]                  // slot b: its linear predictor and harmonic source
     let rows: UnsafeMutablePointer<Int32>        // active slot indices, ascending
     let weights: UnsafeMutablePointer<Float>      // per-row interpolation weight of the current step
     let f0s, f1s: UnsafeMutablePointer<Int>
@@ -65,6 +67,7 @@ public final class WaveNetBatchGenerator {
         time = [Int](repeating: 0, count: B)
         active = [Bool](repeating: false, count: B)
         for _ in 0..<B { condH.append(m.floats(1)); condP.append(m.floats(1)) }
+        streams = (0..<B).map { _ in SampleStream(config: c, maxFrames: 1, scratch: m) }
     }
 
     deinit {
@@ -73,12 +76,12 @@ public final class WaveNetBatchGenerator {
 
     /// Starts a new utterance in `slot` (which may be active: its old utterance is dropped).
     /// - Parameters:
-    ///   - mels: normalised log-mel frames `[frames, mel_bins]`.
+    ///   - mels: normalised conditioning frames `[frames, frame_features]`.
     ///   - speaker: row of the speaker embedding.
     public func start(slot b: Int, mels: [Float], frames F: Int, speaker: Int) {
         let c = model.config, R = c.residualChannels, LG = c.layers * c.gateChannels
         precondition(b >= 0 && b < slots, "slot \(b) out of range 0..<\(slots)")
-        precondition(F >= 1 && mels.count == F * c.melBins, "bad conditioning shape")
+        precondition(F >= 1 && mels.count == F * c.frameFeatures, "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
         let padded = F + 2 * c.conditioningReach
         if capacity[b] < padded {
@@ -95,6 +98,7 @@ public final class WaveNetBatchGenerator {
                                         condH: condH[b], condP: condP[b],
                                         spkE: spkE + b * c.speakerEmbeddingDim, spkP: spkP + b * LG)
         }
+        streams[b].start(FrameConditioning(config: c, features: mels, frames: F, lpc: streams[b].lpc))
         frames[b] = F
         time[b] = 0
         if !active[b] { active[b] = true; activeCount += 1 }
@@ -105,21 +109,22 @@ public final class WaveNetBatchGenerator {
         if active[b] { active[b] = false; activeCount -= 1 }
     }
 
-    /// Computes the logits of the next sample of every active slot, given the mu-law class of each
-    /// slot's previous sample (`previous[b]`, the silence class for a slot's first sample; entries of
-    /// inactive slots are ignored), and advances their `time`. Returns `logits` (`[B, classes]`).
+    /// Computes the logits of the next sample of every active slot, given the class drawn for each slot's
+    /// previous sample (`previous[b]`: its mu-law class, or with `lpc` its excitation's, as
+    /// `WaveNetGenerator.step(previous:)`; the silence class for a slot's first sample; entries of inactive slots
+    /// are ignored), and advances their `time`. Returns `logits` (`[B, classes]`).
     @discardableResult
     public func step(previous: UnsafePointer<Int32>) -> UnsafeMutablePointer<Float> {
         let c = model.config, W = model.params.values, B = slots, head = model.headOffsets
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G, RS = R + S
         let hop = c.features.hopLength
         var n = 0
-        let emb = W + head.embedding
         for b in 0..<B where active[b] {
             rows[n] = Int32(b); n += 1
             let (f0, f1, w) = WaveNetModel.framePosition(sample: time[b], hop: hop, frames: frames[b])
             f0s[b] = f0; f1s[b] = f1; weights[b] = w
-            (h + b * R).update(from: emb + Int(previous[b]) * R, count: R)
+            let classes = streams[b].advance(time: time[b], previous: Int(previous[b]), signalClass: nil)
+            model.inputVector(classes, stream: streams[b], into: h + b * R)
             (skip + b * S).update(repeating: 0, count: S)
         }
         guard n > 0 else { return logits }
@@ -151,4 +156,8 @@ public final class WaveNetBatchGenerator {
         for r in 0..<n { time[Int(rows[r])] += 1 }
         return logits
     }
+
+    /// The output sample of the class drawn for `slot` from the latest step (see `WaveNetGenerator.value(ofClass:)`).
+    @inline(__always)
+    public func value(ofClass k: Int, slot b: Int) -> Float { streams[b].value(ofClass: k) }
 }

@@ -66,6 +66,27 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// generation applies the matching de-emphasis filter `y[t] = x[t] + coef * y[t-1]`.
     public var preemphasis: Float = 0
 
+    /// Pitch conditioning: each conditioning frame carries two more columns after the mels, the normalised
+    /// log-F0 `(ln F0 - f0_mean) / f0_std` (F0 from pYIN, interpolated through unvoiced frames) and the voicing
+    /// (1 voiced, 0 not). Off (the default, and voices saved before it) = mels only.
+    public var pitch = false
+    /// Settings of the pitch tracker (`DSP.PitchEstimator`) used when `pitch` is on.
+    public var pitchConfig: PitchConfig = .default
+    /// Mean and standard deviation of ln F0 (F0 in Hz) over the training data's voiced frames.
+    public var f0Mean: Float = 5
+    public var f0Std: Float = 0.3
+    /// Harmonic source (NSF, Wang and Yamagishi): a per-sample input of `2 * source_harmonics + 1` channels, sines
+    /// and cosines at F0 and its harmonics where voiced, noise where not (`DSP.HarmonicSource`), projected into
+    /// the residual stream's input. Needs `pitch`.
+    public var source = false
+    public var sourceHarmonics: Int = 8
+    /// Linear prediction (LPCNet, Valin and Skoglund 2019): per frame, order-`lpc_order` predictor coefficients
+    /// derived from the log-mel alone (`DSP.MelLPC`) predict each pre-emphasised sample from the last `lpc_order`
+    /// mu-law-decoded ones, `p[t]`; the network then predicts the excitation `e[t] = s[t] - p[t]` in mu-law,
+    /// reading the classes of `s[t-1]`, `p[t]` and `e[t-1]`, and generation adds `p[t]` back.
+    public var lpc = false
+    public var lpcOrder: Int = 16
+
     enum CodingKeys: String, CodingKey {
         case dilations, classes, speakers, features, preemphasis
         case kernelSize = "kernel_size"
@@ -77,12 +98,18 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case speakerEmbeddingDim = "speaker_embedding_dim"
         case featureMean = "feature_mean"
         case featureStd = "feature_std"
+        case pitch, source, lpc
+        case pitchConfig = "pitch_config"
+        case f0Mean = "f0_mean"
+        case f0Std = "f0_std"
+        case sourceHarmonics = "source_harmonics"
+        case lpcOrder = "lpc_order"
     }
 
     public init(
         dilations: [Int], residualChannels: Int, gateChannels: Int, skipChannels: Int, classes: Int = 256,
         condChannels: Int, speakerEmbeddingDim: Int, speakers: [String], features: FeatureConfig = .default,
-        preemphasis: Float = 0, condLayers: Int = 0
+        preemphasis: Float = 0, condLayers: Int = 0, pitch: Bool = false, source: Bool = false, lpc: Bool = false
     ) {
         self.dilations = dilations
         self.residualChannels = residualChannels
@@ -97,9 +124,13 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         self.featureStd = [Float](repeating: 1, count: features.nMels)
         self.preemphasis = preemphasis
         self.condLayers = condLayers
+        self.pitch = pitch
+        self.source = source
+        self.lpc = lpc
     }
 
-    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis` and `cond_layers` may be absent (their defaults).
+    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis`, `cond_layers` and the pitch, source and LPC
+    /// keys may be absent (their defaults: voices saved before them load as they were).
     public init(from decoder: Decoder) throws {
         let k = try decoder.container(keyedBy: CodingKeys.self)
         dilations = try k.decode([Int].self, forKey: .dilations)
@@ -116,6 +147,57 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         featureMean = try k.decode([Float].self, forKey: .featureMean)
         featureStd = try k.decode([Float].self, forKey: .featureStd)
         preemphasis = try k.decodeIfPresent(Float.self, forKey: .preemphasis) ?? 0
+        pitch = try k.decodeIfPresent(Bool.self, forKey: .pitch) ?? false
+        pitchConfig = try k.decodeIfPresent(PitchConfig.self, forKey: .pitchConfig) ?? .default
+        f0Mean = try k.decodeIfPresent(Float.self, forKey: .f0Mean) ?? 5
+        f0Std = try k.decodeIfPresent(Float.self, forKey: .f0Std) ?? 0.3
+        source = try k.decodeIfPresent(Bool.self, forKey: .source) ?? false
+        sourceHarmonics = try k.decodeIfPresent(Int.self, forKey: .sourceHarmonics) ?? 8
+        lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
+        lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
+    }
+
+    /// Writes every key, but the pitch, source and LPC keys only when their switch is on, so a voice without
+    /// them keeps the config.json it always had.
+    public func encode(to encoder: Encoder) throws {
+        var k = encoder.container(keyedBy: CodingKeys.self)
+        try k.encode(dilations, forKey: .dilations)
+        try k.encode(kernelSize, forKey: .kernelSize)
+        try k.encode(residualChannels, forKey: .residualChannels)
+        try k.encode(gateChannels, forKey: .gateChannels)
+        try k.encode(skipChannels, forKey: .skipChannels)
+        try k.encode(classes, forKey: .classes)
+        try k.encode(condChannels, forKey: .condChannels)
+        try k.encode(condLayers, forKey: .condLayers)
+        try k.encode(speakerEmbeddingDim, forKey: .speakerEmbeddingDim)
+        try k.encode(speakers, forKey: .speakers)
+        try k.encode(features, forKey: .features)
+        try k.encode(featureMean, forKey: .featureMean)
+        try k.encode(featureStd, forKey: .featureStd)
+        try k.encode(preemphasis, forKey: .preemphasis)
+        if pitch {
+            try k.encode(pitch, forKey: .pitch)
+            try k.encode(pitchConfig, forKey: .pitchConfig)
+            try k.encode(f0Mean, forKey: .f0Mean)
+            try k.encode(f0Std, forKey: .f0Std)
+        }
+        if source {
+            try k.encode(source, forKey: .source)
+            try k.encode(sourceHarmonics, forKey: .sourceHarmonics)
+        }
+        if lpc {
+            try k.encode(lpc, forKey: .lpc)
+            try k.encode(lpcOrder, forKey: .lpcOrder)
+        }
+    }
+
+    /// Columns of one conditioning frame: the mel bins, then (with `pitch`) normalised ln F0 and voicing.
+    public var frameFeatures: Int { melBins + (pitch ? 2 : 0) }
+    /// Channels of the per-sample harmonic source (0 without `source`).
+    public var sourceChannels: Int { source ? 2 * sourceHarmonics + 1 : 0 }
+    /// The column layout of a conditioning frame, for messages: "80 normalised log-mels, normalised ln F0, voicing".
+    public var frameLayout: String {
+        "\(melBins) normalised log-mels" + (pitch ? ", normalised ln F0 and voicing" : "")
     }
 
     /// Floats of saved conditioning activations per frame: the first convolution's output and, per residual
@@ -136,6 +218,22 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     public var receptiveField: Int { dilations.reduce(1) { $0 + (kernelSize - 1) * $1 } + 1 }
     public var melBins: Int { features.nMels }
 
+    /// Conditioning frames `[frames, frame_features]`: the raw natural-log mels `[frames, mel_bins]` normalised per
+    /// bin, `(log_mel - feature_mean) / feature_std`, and with `pitch` the normalised ln F0 of `f0` (Hz, continuous:
+    /// every value > 0) and the voicing `[frames]`.
+    public func frameFeatures(logMel: [Float], f0: [Float], voicing: [Float]) -> [Float] {
+        let M = melBins, F = logMel.count / M, W = frameFeatures
+        guard pitch else { return normalize(logMel: logMel) }
+        precondition(f0.count == F && voicing.count == F, "frameFeatures: f0 and voicing need one value per frame")
+        var out = [Float](repeating: 0, count: F * W)
+        for f in 0..<F {
+            for k in 0..<M { out[f * W + k] = (logMel[f * M + k] - featureMean[k]) / featureStd[k] }
+            out[f * W + M] = (log(f0[f]) - f0Mean) / f0Std
+            out[f * W + M + 1] = voicing[f]
+        }
+        return out
+    }
+
     /// Raw natural-log mels `[frames, mel_bins]` normalised per bin: `(log_mel - feature_mean) / feature_std`.
     public func normalize(logMel: [Float]) -> [Float] {
         let M = melBins
@@ -149,6 +247,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         let g2 = gateChannels / 2
         return layers * (2 * residualChannels * gateChannels + g2 * (residualChannels + skipChannels))
             + skipChannels * skipChannels + skipChannels * classes
+            + sourceChannels * residualChannels + (lpc ? lpcOrder : 0)
     }
 
     /// Checks every field. - Throws: `VoiceError.invalidConfig` naming the field and value.
@@ -175,6 +274,13 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             throw fail("feature_std must be positive and finite, feature_mean finite")
         }
         guard preemphasis >= 0, preemphasis < 1 else { throw fail("preemphasis must be in [0, 1), got \(preemphasis)") }
+        if pitch {
+            do { try pitchConfig.validate(sampleRate: features.sampleRate) } catch { throw fail("\(error)") }
+            guard f0Mean.isFinite, f0Std.isFinite, f0Std > 0 else { throw fail("f0_std must be positive and finite, f0_mean finite") }
+        }
+        guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
+        guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
+        guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
     }
 
     /// Index of a speaker. - Throws: `VoiceError.unknownSpeaker` listing the valid names.

@@ -23,7 +23,7 @@ extension WaveNetModel {
     ) {
         let c = config, p = params, LG = c.layers * c.gateChannels, C = c.condChannels
         Layers.conv1dForward(
-            x: mels, time: frames, batch: batch, inC: c.melBins, weight: p.value("cond.conv.weight"),
+            x: mels, time: frames, batch: batch, inC: c.frameFeatures, weight: p.value("cond.conv.weight"),
             offsets: [-1, 0, 1], bias: p.value("cond.conv.bias"), outC: C, y: condH)
         let X = frames * batch * C
         Layers.reluForward(x: condH, count: X, y: condH)
@@ -45,7 +45,7 @@ extension WaveNetModel {
     }
 
     /// Conditioning of one whole utterance for generation, computed as training computes it for a segment
-    /// (`WaveNetBatch.framePad`): the mels `[frames, mel_bins]` with `conditioningReach` zero frames on each side
+    /// (`WaveNetBatch.framePad`): the frames `[frames, frame_features]` with `conditioningReach` zero frames on each side
     /// go through `conditioningForward`; `condP` then holds the utterance's own frames, `[frames, L*G]`, from
     /// its start. `condH` and `condP` must hold `frames + 2 * conditioningReach` frames. Not per sample: it
     /// allocates the padded copy of the mels.
@@ -54,7 +54,7 @@ extension WaveNetModel {
         condH: UnsafeMutablePointer<Float>, condP: UnsafeMutablePointer<Float>,
         spkE: UnsafeMutablePointer<Float>, spkP: UnsafeMutablePointer<Float>
     ) {
-        let c = config, P = c.conditioningReach, M = c.melBins, LG = c.layers * c.gateChannels
+        let c = config, P = c.conditioningReach, M = c.frameFeatures, LG = c.layers * c.gateChannels
         var padded = [Float](repeating: 0, count: (frames + 2 * P) * M)
         padded.withUnsafeMutableBufferPointer { p in
             (p.baseAddress! + P * M).update(from: mels, count: frames * M)
@@ -64,6 +64,39 @@ extension WaveNetModel {
         // Drop the padding frames: move frames P..<P+frames to the front (forward copy; the target is lower).
         let src = condP + P * LG
         for i in 0..<(frames * LG) { condP[i] = src[i] }
+    }
+
+    /// The residual stream's input `h_0 [N, R]`: the embedding of the previous sample's class, plus with `lpc` the
+    /// embeddings of the prediction's and the previous excitation's classes, plus with `source` the projected
+    /// harmonic source.
+    func inputForward(workspace ws: WaveNetWorkspace, rows N: Int) {
+        let c = config, p = params, R = c.residualChannels
+        Layers.embeddingForward(table: p.value("input_embedding"), dim: R, indices: ws.inputs, rows: N, out: ws.h)
+        if c.lpc {
+            let ep = p.value("lpc.prediction_embedding"), ee = p.value("lpc.excitation_embedding")
+            for r in 0..<N {
+                let dst = ws.h + r * R, a = ep + Int(ws.predictions[r]) * R, b = ee + Int(ws.excitations[r]) * R
+                for i in 0..<R { dst[i] += a[i] + b[i] }
+            }
+        }
+        if c.source {
+            Layers.denseForward(x: ws.source, rows: N, inDim: c.sourceChannels, weight: p.value("source.proj.weight"),
+                                bias: nil, outDim: R, y: ws.h, accumulate: true)
+        }
+    }
+
+    /// Backward of `inputForward`, given `ws.dh` = d loss / d h_0.
+    func inputBackward(workspace ws: WaveNetWorkspace, rows N: Int) {
+        let c = config, p = params, R = c.residualChannels
+        Layers.embeddingBackward(dOut: ws.dh, indices: ws.inputs, rows: N, dim: R, dTable: p.grad("input_embedding"))
+        if c.lpc {
+            Layers.embeddingBackward(dOut: ws.dh, indices: ws.predictions, rows: N, dim: R, dTable: p.grad("lpc.prediction_embedding"))
+            Layers.embeddingBackward(dOut: ws.dh, indices: ws.excitations, rows: N, dim: R, dTable: p.grad("lpc.excitation_embedding"))
+        }
+        if c.source {
+            Layers.denseBackward(x: ws.source, rows: N, inDim: c.sourceChannels, weight: p.value("source.proj.weight"), outDim: R,
+                                 dy: ws.dh, dx: nil, dWeight: p.grad("source.proj.weight"), dBias: nil)
+        }
     }
 
     /// Runs the teacher-forced forward pass; with `backward`, also accumulates every parameter's gradient
@@ -76,12 +109,16 @@ extension WaveNetModel {
         let c = config, p = params
         let T = b.time, B = b.batch, N = T * B, F = b.frames
         precondition(ws.time == T && ws.batch == B && ws.frames == F, "workspace built for another batch size")
-        precondition(b.inputs.count == N && b.targets.count == N && b.speakers.count == B && b.mels.count == F * B * c.melBins,
+        precondition(b.inputs.count == N && b.targets.count == N && b.speakers.count == B && b.mels.count == F * B * c.frameFeatures,
                      "batch arrays do not match time \(T), batch \(B), frames \(F)")
+        precondition(!c.lpc || (b.predictions.count == N && b.excitations.count == N), "an LPC voice's batch needs predictions and excitations")
+        precondition(b.source.count == N * c.sourceChannels, "the batch's source must be [time, batch, \(c.sourceChannels)]")
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, L = c.layers, V = c.classes
         let LG = L * G, RS = R + S, hop = c.features.hopLength, P = b.framePad, segFrames = F - 2 * P
         precondition(P >= 0 && segFrames >= 1, "framePad \(P) leaves no frames of the \(F)")
         for i in 0..<N { ws.inputs[i] = b.inputs[i]; ws.targets[i] = b.targets[i] }
+        if c.lpc { for i in 0..<N { ws.predictions[i] = b.predictions[i]; ws.excitations[i] = b.excitations[i] } }
+        if c.source { ws.source.update(from: b.source, count: b.source.count) }
         for i in 0..<B { ws.speakers[i] = b.speakers[i] }
         b.mels.withUnsafeBufferPointer { mels in
             conditioningForward(mels: mels.baseAddress!, frames: F, batch: B, speakers: ws.speakers,
@@ -96,8 +133,8 @@ extension WaveNetModel {
                 for j in 0..<LG { dst[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] }
             }
         }
-        // Input embedding of the previous sample.
-        Layers.embeddingForward(table: p.value("input_embedding"), dim: R, indices: ws.inputs, rows: N, out: ws.h)
+        // Input embedding of the previous sample (+ with lpc those of p[t] and e[t-1], + with source its projection).
+        inputForward(workspace: ws, rows: N)
         ws.skip.update(repeating: 0, count: N * S)
         let offs = layerOffsets, W = p.values
         for l in 0..<L {
@@ -174,7 +211,7 @@ extension WaveNetModel {
             Layers.conv1dBackward(x: hl, time: T, batch: B, inC: R, weight: W + o.conv, offsets: [-d, 0], outC: G,
                                   dy: ws.dz, dx: ws.dh, dWeight: Gp + o.conv, dBias: Gp + o.convBias)
         }
-        Layers.embeddingBackward(dOut: ws.dh, indices: ws.inputs, rows: N, dim: R, dTable: p.grad("input_embedding"))
+        inputBackward(workspace: ws, rows: N)
         // Conditioning backward: de-interpolate to frames, sum the speaker term over time.
         ws.dCondP.update(repeating: 0, count: F * B * LG)
         ws.dSpkP.update(repeating: 0, count: B * LG)
@@ -206,7 +243,7 @@ extension WaveNetModel {
         }
         Layers.reluBackward(dy: dH, y: ws.condH, count: X, dx: dH)
         b.mels.withUnsafeBufferPointer { mels in
-            Layers.conv1dBackward(x: mels.baseAddress!, time: F, batch: B, inC: c.melBins, weight: p.value("cond.conv.weight"),
+            Layers.conv1dBackward(x: mels.baseAddress!, time: F, batch: B, inC: c.frameFeatures, weight: p.value("cond.conv.weight"),
                                   offsets: [-1, 0, 1], outC: C, dy: ws.dCondH, dx: nil,
                                   dWeight: p.grad("cond.conv.weight"), dBias: p.grad("cond.conv.bias"))
         }

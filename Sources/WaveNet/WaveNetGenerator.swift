@@ -1,5 +1,6 @@
 // Incremental WaveNet generation with per-layer activation queues (Fast WaveNet, Paine et al. 2016).
 import CKernels
+import DSP
 import NNCore
 
 /// Cached-state generator: one sample per `step`, O(layers) work per sample.
@@ -8,6 +9,11 @@ import NNCore
 /// convolution's past tap `h_l[t - d]` is read instead of recomputed, and the receptive field is never
 /// re-run. Conditioning is projected once per frame in `start` (frame rate) and only interpolated per
 /// sample. All buffers are allocated in `init`; `step` allocates nothing.
+///
+/// A voice with `lpc` predicts the excitation: `step(previous:)` then takes the class of the excitation drawn
+/// at the previous step, rebuilds that sample as `s = p + decode(e)`, advances the linear predictor and feeds the
+/// network the classes of `s[t-1]`, `p[t]` and `e[t-1]`; `value(ofClass:)` turns the class drawn for this step into
+/// the output sample. A voice with `source` also computes the harmonic source of each sample here.
 public final class WaveNetGenerator {
     public let model: WaveNetModel
     let maxFrames: Int
@@ -20,6 +26,7 @@ public final class WaveNetGenerator {
     var condH, condP: UnsafeMutablePointer<Float>          // [F + 2 reach, condActivationsPerFrame], [F + 2 reach, L*G] (the first F of condP used)
     let spkE, spkP: UnsafeMutablePointer<Float>           // [E], [L*G]
     let speakerIndex: UnsafeMutablePointer<Int32>
+    let stream: SampleStream
     public private(set) var frames = 0
     /// Index of the next sample to generate.
     public private(set) var time = 0
@@ -38,38 +45,55 @@ public final class WaveNetGenerator {
         condH = m.floats(padded * c.condActivationsPerFrame); condP = m.floats(padded * c.layers * G)
         spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(c.layers * G)
         speakerIndex = .allocate(capacity: 1)
+        stream = SampleStream(config: c, maxFrames: maxFrames, scratch: m)
     }
 
     deinit { speakerIndex.deallocate() }
 
     /// Resets the queues and projects the conditioning for a new utterance.
     /// - Parameters:
-    ///   - mels: normalised log-mel frames `[frames, mel_bins]`, `frames <= maxFrames`.
+    ///   - mels: normalised conditioning frames `[frames, frame_features]` (the mels, and with `pitch` ln F0 and
+    ///     voicing), `frames <= maxFrames`.
     ///   - speaker: row of the speaker embedding.
     public func start(mels: [Float], frames: Int, speaker: Int) {
         let c = model.config
-        precondition(frames >= 1 && frames <= maxFrames && mels.count == frames * c.melBins, "bad conditioning shape")
+        precondition(frames >= 1 && frames <= maxFrames && mels.count == frames * c.frameFeatures, "bad conditioning shape")
+        start(FrameConditioning(config: c, features: mels, frames: frames, lpc: stream.lpc), speaker: speaker)
+    }
+
+    /// `start(mels:frames:speaker:)` from an utterance's conditioning, already derived.
+    public func start(_ cond: FrameConditioning, speaker: Int) {
+        let c = model.config, frames = cond.frames
+        precondition(frames >= 1 && frames <= maxFrames, "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
         self.frames = frames
         time = 0
         for (l, q) in queues.enumerated() { q.update(repeating: 0, count: c.dilations[l] * c.residualChannels) }
         for l in 0..<queuePos.count { queuePos[l] = 0 }
         speakerIndex.pointee = Int32(speaker)
-        mels.withUnsafeBufferPointer { mp in
+        cond.features.withUnsafeBufferPointer { mp in
             model.utteranceConditioning(mels: mp.baseAddress!, frames: frames, speaker: speakerIndex,
                                         condH: condH, condP: condP, spkE: spkE, spkP: spkP)
         }
+        stream.start(cond)
     }
 
-    /// Computes the logits of sample `time` given the mu-law class of sample `time - 1` (the silence
-    /// class for the first sample), advances `time`, and returns `logits` (`[classes]`).
+    /// Computes the logits of sample `time` given the class drawn at the previous step (the mu-law class of sample
+    /// `time - 1`, or with `lpc` of its excitation; the silence class for the first sample), advances `time`, and
+    /// returns `logits` (`[classes]`).
     @discardableResult
     public func step(previous input: Int) -> UnsafeMutablePointer<Float> {
+        step(previous: input, signalClass: nil)
+    }
+
+    /// Teacher forcing for an `lpc` voice: as `step(previous:)`, but sample `time - 1`'s own class is given
+    /// (`signalClass`, from the recording) instead of rebuilt from the prediction and the excitation class.
+    @discardableResult
+    public func step(previous input: Int, signalClass: Int?) -> UnsafeMutablePointer<Float> {
         let c = model.config, W = model.params.values
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G
         let (f0, f1, w) = WaveNetModel.framePosition(sample: time, hop: c.features.hopLength, frames: frames)
-        let head = model.headOffsets
-        h.update(from: W + head.embedding + input * R, count: R)
+        model.inputVector(stream.advance(time: time, previous: input, signalClass: signalClass), stream: stream, into: h)
         skip.update(repeating: 0, count: S)
         let offs = model.layerOffsets
         for l in 0..<c.layers {
@@ -86,11 +110,111 @@ public final class WaveNetGenerator {
             for i in 0..<R { h[i] += o[i] }
             for i in 0..<S { skip[i] += o[R + i] }
         }
+        let head = model.headOffsets
         synth_relu(skip, S, skip)
         synth_vecmat(skip, W + head.post1W, W + head.post1B, S, S, y2)
         synth_relu(y2, S, y2)
         synth_vecmat(y2, W + head.post2W, W + head.post2B, S, c.classes, logits)
         time += 1
         return logits
+    }
+
+    /// The output sample (pre-emphasised, in [-1, 1]) of the class drawn from the latest step's logits:
+    /// `decode(class)`, or with `lpc` the prediction plus the decoded excitation.
+    @inline(__always)
+    public func value(ofClass k: Int) -> Float { stream.value(ofClass: k) }
+}
+
+/// The per-sample inputs of one stream beyond the network: with `lpc` the linear predictor, with `source` the
+/// harmonic source, both driven by one utterance's `FrameConditioning` (copied into buffers allocated once).
+final class SampleStream {
+    let config: WaveNetConfig
+    let lpc: MelLPC?
+    let harmonic: HarmonicSource
+    var predictor: LinearPredictor
+    let decode: UnsafeMutablePointer<Float>       // [classes]
+    var f0, voicing, coefficients: UnsafeMutablePointer<Float>  // [capacity], [capacity], [capacity, order]
+    var phases: UnsafeMutablePointer<Double>       // [capacity]
+    let source: UnsafeMutablePointer<Float>        // [source channels] of the current sample
+    private(set) var capacity = 0
+    var frames = 0
+    let silence: Int
+
+    init(config c: WaveNetConfig, maxFrames: Int, scratch: Scratch) {
+        config = c
+        // The config was validated when the voice was loaded, so its LPC analysis can be built.
+        lpc = try! c.makeMelLPC()
+        harmonic = c.harmonicSource
+        predictor = LinearPredictor(order: c.lpc ? c.lpcOrder : 0)
+        decode = scratch.floats(c.classes)
+        for k in 0..<c.classes { decode[k] = MuLaw.decode(k, classes: c.classes) }
+        f0 = .allocate(capacity: 1); voicing = .allocate(capacity: 1); coefficients = .allocate(capacity: 1)
+        phases = .allocate(capacity: 1)
+        source = scratch.floats(max(1, c.sourceChannels))
+        silence = MuLaw.encode(0, classes: c.classes)
+        reserve(frames: maxFrames)
+    }
+
+    deinit {
+        predictor.deallocate(); f0.deallocate(); voicing.deallocate(); coefficients.deallocate(); phases.deallocate()
+    }
+
+    /// Makes room for an utterance of `frames` frames (frame rate: allocates only when it grows).
+    func reserve(frames n: Int) {
+        guard n > capacity else { return }
+        f0.deallocate(); voicing.deallocate(); coefficients.deallocate(); phases.deallocate()
+        f0 = .allocate(capacity: n); voicing = .allocate(capacity: n); phases = .allocate(capacity: n)
+        coefficients = .allocate(capacity: n * max(1, config.lpcOrder))
+        capacity = n
+    }
+
+    func start(_ cond: FrameConditioning) {
+        reserve(frames: cond.frames)
+        frames = cond.frames
+        predictor.reset()
+        if config.source {
+            f0.update(from: cond.f0, count: frames)
+            voicing.update(from: cond.voicing, count: frames)
+            phases.update(from: cond.phases, count: frames)
+        }
+        if config.lpc { coefficients.update(from: cond.coefficients, count: frames * config.lpcOrder) }
+    }
+
+    /// The classes the network reads at sample `t`: the previous sample's, and with `lpc` the prediction's and the
+    /// previous excitation's (see `WaveNetGenerator.step(previous:signalClass:)`). Also computes the source.
+    @inline(__always)
+    func advance(time t: Int, previous: Int, signalClass: Int?) -> (signal: Int, prediction: Int, excitation: Int) {
+        let c = config
+        if c.source { harmonic.fill(sample: t, f0: f0, voicing: voicing, phases: phases, frames: frames, out: source) }
+        guard c.lpc else { return (previous, 0, 0) }
+        var signal = silence, excitation = silence
+        if t > 0 {
+            excitation = previous
+            signal = signalClass ?? MuLaw.encode(predictor.prediction + decode[previous], classes: c.classes)
+            predictor.push(decode[signal])
+        }
+        let f = MelLPC.frame(ofSample: t, hop: c.features.hopLength, frames: frames)
+        let p = predictor.predict(coefficients: coefficients + f * c.lpcOrder)
+        return (signal, MuLaw.encode(p, classes: c.classes), excitation)
+    }
+
+    @inline(__always)
+    func value(ofClass k: Int) -> Float {
+        config.lpc ? min(max(predictor.prediction + decode[k], -1), 1) : decode[k]
+    }
+}
+
+extension WaveNetModel {
+    /// The residual stream's input for one sample into `h` `[R]`, as `inputForward` computes it for a batch.
+    @inline(__always)
+    func inputVector(_ classes: (signal: Int, prediction: Int, excitation: Int), stream: SampleStream,
+                     into h: UnsafeMutablePointer<Float>) {
+        let c = config, W = params.values, R = c.residualChannels, head = headOffsets
+        h.update(from: W + head.embedding + classes.signal * R, count: R)
+        if c.lpc {
+            let a = W + head.predictionEmbedding + classes.prediction * R, b = W + head.excitationEmbedding + classes.excitation * R
+            for i in 0..<R { h[i] += a[i] + b[i] }
+        }
+        if c.source { synth_vecmat_acc(stream.source, W + head.source, c.sourceChannels, R, h) }
     }
 }

@@ -96,7 +96,15 @@ extension WaveNetModel {
         let projCols = layerMap.flatMap { nl in gateMap.map { nl * G + $0 } }
 
         copy("input_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
-        copy("cond.conv.weight", blockMap: [0, 1, 2], rowMap: identity(o.melBins), rows: c.melBins,
+        if o.lpc {
+            copy("lpc.prediction_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
+            copy("lpc.excitation_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
+        }
+        if o.source {
+            copy("source.proj.weight", rowMap: identity(o.sourceChannels), rows: c.sourceChannels, colMap: identity(R0), cols: R,
+                 zeroNewRows: false)
+        }
+        copy("cond.conv.weight", blockMap: [0, 1, 2], rowMap: identity(o.frameFeatures), rows: c.frameFeatures,
              colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
         copy("cond.conv.bias", rowMap: [0], rows: 1, colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
         let condMap = identity(o.condChannels)

@@ -6,7 +6,9 @@ import NNCore
 /// | name | shape |
 /// |---|---|
 /// | `input_embedding` | `[classes, R]` (embedding of the previous sample's mu-law class) |
-/// | `cond.conv.weight`, `cond.conv.bias` | `[3, mel_bins, C]`, `[C]` (frame-rate conv, kernel 3, then ReLU) |
+/// | `lpc.prediction_embedding`, `lpc.excitation_embedding` | `[classes, R]` each, with `lpc` only (classes of `p[t]` and `e[t-1]`) |
+/// | `source.proj.weight` | `[2 * source_harmonics + 1, R]`, with `source` only (the harmonic source into the residual input) |
+/// | `cond.conv.weight`, `cond.conv.bias` | `[3, frame_features, C]`, `[C]` (frame-rate conv, kernel 3, then ReLU; `frame_features` = mel bins, + 2 with `pitch`) |
 /// | `cond.blocks.{k}.conv.weight`, `.conv.bias` | `[3, C, C]`, `[C]` (residual block k < cond_layers: kernel-3 conv, ReLU) |
 /// | `cond.blocks.{k}.out.weight`, `.out.bias` | `[C, C]`, `[C]` (the block's 1x1 read-out, added to its input) |
 /// | `cond.proj.weight` | `[C, layers*G]` (every layer's conditioning projection, once per frame) |
@@ -25,7 +27,12 @@ public final class WaveNetModel {
         let p = ParameterSet()
         let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
         p.add("input_embedding", shape: [c.classes, R])
-        p.add("cond.conv.weight", shape: [3, c.melBins, c.condChannels])
+        if c.lpc {
+            p.add("lpc.prediction_embedding", shape: [c.classes, R])
+            p.add("lpc.excitation_embedding", shape: [c.classes, R])
+        }
+        if c.source { p.add("source.proj.weight", shape: [c.sourceChannels, R]) }
+        p.add("cond.conv.weight", shape: [3, c.frameFeatures, c.condChannels])
         p.add("cond.conv.bias", shape: [c.condChannels])
         for k in 0..<c.condLayers {
             p.add("cond.blocks.\(k).conv.weight", shape: [3, c.condChannels, c.condChannels])
@@ -55,7 +62,12 @@ public final class WaveNetModel {
         let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
         func he(_ fanIn: Int) -> Float { (1 / Float(fanIn)).squareRoot() }
         params.initNormal("input_embedding", std: 1, rng: &rng)
-        params.initNormal("cond.conv.weight", std: he(3 * c.melBins), rng: &rng)
+        if c.lpc {
+            params.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
+            params.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
+        }
+        if c.source { params.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
+        params.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
         for k in 0..<c.condLayers {
             params.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
             params.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
@@ -98,10 +110,14 @@ public final class WaveNetModel {
 
     /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
     struct LayerOffsets { let conv, convBias, out, outBias: Int }
-    /// Offsets of the input embedding and the post-net tensors, resolved once for the generators.
-    struct HeadOffsets { let embedding, post1W, post1B, post2W, post2B: Int }
+    /// Offsets of the input embeddings, the source projection and the post-net tensors, resolved once for the
+    /// generators (`predictionEmbedding`, `excitationEmbedding` and `source` are -1 when the switch is off).
+    struct HeadOffsets { let embedding, predictionEmbedding, excitationEmbedding, source, post1W, post1B, post2W, post2B: Int }
     lazy var headOffsets = HeadOffsets(
         embedding: params.entry("input_embedding")!.offset,
+        predictionEmbedding: params.entry("lpc.prediction_embedding")?.offset ?? -1,
+        excitationEmbedding: params.entry("lpc.excitation_embedding")?.offset ?? -1,
+        source: params.entry("source.proj.weight")?.offset ?? -1,
         post1W: params.entry("post.conv1.weight")!.offset, post1B: params.entry("post.conv1.bias")!.offset,
         post2W: params.entry("post.conv2.weight")!.offset, post2B: params.entry("post.conv2.bias")!.offset)
     lazy var layerOffsets: [LayerOffsets] = (0..<config.layers).map { l in
@@ -119,9 +135,17 @@ public struct WaveNetBatch {
     public var batch: Int
     /// mu-law class of the *previous* sample at each step, `[time, batch]`.
     public var inputs: [Int32]
-    /// mu-law class to predict at each step, `[time, batch]`; negative entries are not scored.
+    /// mu-law class to predict at each step, `[time, batch]` (the excitation's with `lpc`); negative entries are
+    /// not scored.
     public var targets: [Int32]
-    /// Normalised log-mel frames, `[frames, batch, mel_bins]`. Sample `t` of a segment sits at frame
+    /// With `lpc`: mu-law class of the prediction `p[t]` and of the previous excitation `e[t-1]`, `[time, batch]`
+    /// each; empty otherwise.
+    public var predictions: [Int32] = []
+    public var excitations: [Int32] = []
+    /// With `source`: the harmonic source, `[time, batch, source channels]`; empty otherwise.
+    public var source: [Float] = []
+    /// Normalised conditioning frames, `[frames, batch, frame_features]` (the mels, then with `pitch` ln F0 and
+    /// voicing). Sample `t` of a segment sits at frame
     /// position `framePad + t / hop_length` (frame `f` is centred on sample `f * hop_length`, as librosa's
     /// `center=True`), so `frames >= time / hop_length + 1 + 2 * framePad`.
     public var mels: [Float]
@@ -165,6 +189,8 @@ public final class WaveNetWorkspace {
     let dh, dz, da, dSkip, dY: UnsafeMutablePointer<Float>
     let dCondUp, dCondP, dCondH, dSpkP, dSpkE: UnsafeMutablePointer<Float>
     let targets, inputs, speakers: UnsafeMutablePointer<Int32>
+    let predictions, excitations: UnsafeMutablePointer<Int32>  // [N] each, with lpc
+    let source: UnsafeMutablePointer<Float>                   // [N, source channels], with source
 
     public init(config c: WaveNetConfig, time: Int, batch: Int, frames: Int) {
         self.time = time
@@ -183,10 +209,12 @@ public final class WaveNetWorkspace {
         dCondUp = m.floats(N * LG); dCondP = m.floats(FB * LG); dCondH = m.floats(2 * FB * c.condChannels)
         dSpkP = m.floats(batch * LG); dSpkE = m.floats(batch * c.speakerEmbeddingDim)
         targets = .allocate(capacity: N); inputs = .allocate(capacity: N); speakers = .allocate(capacity: batch)
+        predictions = .allocate(capacity: c.lpc ? N : 1); excitations = .allocate(capacity: c.lpc ? N : 1)
+        source = m.floats(max(1, N * c.sourceChannels))
     }
 
     deinit {
-        targets.deallocate(); inputs.deallocate(); speakers.deallocate()
+        targets.deallocate(); inputs.deallocate(); speakers.deallocate(); predictions.deallocate(); excitations.deallocate()
     }
 
     /// Bytes held by the workspace.

@@ -48,7 +48,7 @@ struct BenchRender: ParsableCommand {
             let n = b * threads
             let count = Int(seconds * Double(c.features.sampleRate)), frames = count / c.features.hopLength + 1
             let reqs = (0..<n).map { i in
-                RenderRequest(id: i, mels: (0..<(frames * c.melBins)).map { _ in rng.nextGaussian() }, frames: frames,
+                RenderRequest(id: i, mels: (0..<(frames * c.frameFeatures)).map { _ in rng.nextGaussian() }, frames: frames,
                               sampleCount: count, speaker: i % c.speakers.count, seed: UInt64(i))
             }
             let start = Date()

@@ -43,8 +43,10 @@ struct Eval: ParsableCommand {
         let c = v.config
         let manifest = URL(fileURLWithPath: data)
         let rows = try SpeechManifest.read(manifest)
-        let loader = try SpeechLoader(features: c.features, classes: c.classes, preemphasis: c.preemphasis)
-        let utts = try loadSplit(rows, split, manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
+        let loader = try SpeechLoader(config: c)
+        var utts = try loadSplit(rows, split, manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
+        let lpc = try c.makeMelLPC()
+        for i in utts.indices { utts[i].prepare(config: c, lpc: lpc) }
         guard !utts.isEmpty else { throw DatasetError.empty(path: manifest.path, split: split) }
         let total = utts.reduce(0) { $0 + $1.sampleCount }
         let bar = ProgressLine("scoring", total: total, unit: "samples")

@@ -8,7 +8,7 @@ struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the voice's normalised log-mel features of a recording as .npy.",
         discussion: """
-            OUT.npy is float32, C order, shape [frames, mel_bins], frames = 1 + samples / hop_length, holding (ln(max(mel_power, log_floor)) - feature_mean) / feature_std with the voice's config.json values (librosa-compatible mel power spectrogram, centred frames). Any such array, e.g. from an external acoustic model, can be rendered with `synth vocode X.npy` or as a `synth render` input. See docs/features.md.
+            OUT.npy is float32, C order, shape [frames, mel_bins], frames = 1 + samples / hop_length, holding (ln(max(mel_power, log_floor)) - feature_mean) / feature_std with the voice's config.json values (librosa-compatible mel power spectrogram, centred frames). For a voice with pitch conditioning it has two more columns: (ln F0 - f0_mean) / f0_std, F0 in Hz from pYIN (as librosa.pyin) interpolated through unvoiced frames, and the voicing (1 voiced, 0 not). Any such array, e.g. from an external acoustic model, can be rendered with `synth vocode X.npy` or as a `synth render` input. See docs/features.md.
             """)
 
     @Argument(help: ArgumentHelp("Input audio file (WAV, FLAC, OGG, ...).", valueName: "IN"))
@@ -28,7 +28,7 @@ struct Features: ParsableCommand {
     func run() throws {
         let v = try Voice.load(try VoiceLibrary.resolve(voice))
         let cond = try Vocoder(voice: v).conditioning(for: URL(fileURLWithPath: input))
-        try NPY.write(NPYArray(shape: [cond.frames, v.config.melBins], data: cond.mels), to: URL(fileURLWithPath: output))
-        printErr("wrote \(output): float32 [\(cond.frames), \(v.config.melBins)] normalised log-mels (voice \(v.name))")
+        try NPY.write(NPYArray(shape: [cond.frames, v.config.frameFeatures], data: cond.mels), to: URL(fileURLWithPath: output))
+        printErr("wrote \(output): float32 [\(cond.frames), \(v.config.frameFeatures)]: \(v.config.frameLayout) (voice \(v.name))")
     }
 }

@@ -32,7 +32,7 @@ struct Generate: ParsableCommand {
         let vocoder = try Vocoder(voice: voice)
         var sampler = try sampling.makeSampler()
         let bar = ProgressLine("generating", total: count, unit: "samples")
-        let y = vocoder.generate(mels: [Float](repeating: 0, count: frames * c.melBins), frames: frames, sampleCount: count,
+        let y = vocoder.generate(mels: [Float](repeating: 0, count: frames * c.frameFeatures), frames: frames, sampleCount: count,
                                  speaker: speaker, sampler: &sampler) { d, _ in bar.update(d) }
         try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
         printErr("wrote \(output): \(String(format: "%.2f", seconds)) s, speaker \(c.speakers[speaker])")

@@ -72,13 +72,20 @@ struct Train: ParsableCommand {
     var preemphasis: Float?
     @Option(parsing: .unconditional, help: "Sample rate of the voice in Hz (default 16000; a new run only).")
     var sampleRate: Int?
+    @Flag(help: "Pitch conditioning (a new run only): each conditioning frame also carries ln F0 and voicing from pYIN (docs/voices.md).")
+    var pitch = false
+    @Flag(help: "Harmonic source (a new run only; implies --pitch): sines at F0 and its harmonics where voiced, noise where not, fed to the network per sample (NSF, Wang and Yamagishi).")
+    var source = false
+    @Flag(help: "Linear prediction (a new run only): LPC from the mel predicts each sample and the network predicts the excitation, as LPCNet (Valin and Skoglund 2019).")
+    var lpc = false
 
     /// The model-shape flags given on the command line, as `--name`.
     var shapeFlagsGiven: [String] {
         [("--dilation-cycle", dilationCycle != nil), ("--stacks", stacks != nil), ("--residual", residual != nil),
          ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
          ("--cond-layers", condLayers != nil),
-         ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil)]
+         ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil),
+         ("--pitch", pitch), ("--source", source), ("--lpc", lpc)]
             .filter(\.1).map(\.0)
     }
 
@@ -93,6 +100,7 @@ struct Train: ParsableCommand {
             ("--skip", differs(skip, c.skipChannels)), ("--cond-channels", differs(condChannels, c.condChannels)),
             ("--cond-layers", differs(condLayers, c.condLayers)), ("--speaker-dim", differs(speakerDim, c.speakerEmbeddingDim)),
             ("--preemphasis", differs(preemphasis, c.preemphasis)), ("--sample-rate", differs(sampleRate, c.features.sampleRate)),
+            ("--pitch", pitch && !c.pitch), ("--source", source && !c.source), ("--lpc", lpc && !c.lpc),
         ]
         return out + sizes.filter(\.1).map(\.0)
     }
@@ -109,7 +117,8 @@ struct Train: ParsableCommand {
             condChannels: condChannels ?? base?.condChannels ?? 64,
             speakerEmbeddingDim: speakerDim ?? base?.speakerEmbeddingDim ?? 16,
             speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0,
-            condLayers: condLayers ?? base?.condLayers ?? 0)
+            condLayers: condLayers ?? base?.condLayers ?? 0,
+            pitch: base?.pitch ?? (pitch || source), source: base?.source ?? source, lpc: base?.lpc ?? lpc)
     }
 
     /// The --speed-perturb factors other than 1, in the order given.
@@ -217,7 +226,7 @@ struct Train: ParsableCommand {
         let speakers = resume ? config.speakers
             : baseVoice != nil ? config.speakers + manifestSpeakers.filter { !config.speakers.contains($0) }
             : manifestSpeakers
-        let loader = try SpeechLoader(features: config.features, classes: config.classes, preemphasis: config.preemphasis)
+        let loader = try SpeechLoader(config: config)
         func load(_ split: String) throws -> [Utterance] {
             try loadSplit(rows, split, manifest: manifestURL, speakers: speakers, loader: loader, limit: maxUtterances)
         }
@@ -238,6 +247,7 @@ struct Train: ParsableCommand {
                 let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
                 config.featureMean = stats.mean
                 config.featureStd = stats.std
+                if config.pitch { (config.f0Mean, config.f0Std) = SpeechTrainingData.pitchStatistics(trainUtts) }
             }
         }
         try config.validate()
@@ -270,7 +280,10 @@ struct Train: ParsableCommand {
                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
                        model.params.count, 2 * Double(config.macsPerSample) / 1e6) +
-                ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))")
+                ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))" +
+                (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
+                (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
+                (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -429,7 +429,7 @@ extension VocodeCLITests {
         let trainable = WaveNetTrainable(model: v.model)
         var total = (nats: 0.0, samples: 0)
         for (file, speaker) in [("alpha_8f6fb8eb.flac", "klettres-cs"), ("alpha_30cf3d7d.flac", "klettres-en")] {
-            let u = try XCTUnwrap(try loader.load(CLI.fixture("speech/\(file)"), speaker: try v.config.speakerIndex(speaker)))
+            let u = try XCTUnwrap(try loader.load(CLI.fixture("speech/\(file)"), speaker: try v.config.speakerIndex(speaker))).prepared(config: v.config)
             let f = trainable.loss(SpeechTrainingData.makeBatch([(u, 0)], config: v.config, segment: u.sampleCount), backward: false)
             total.nats += f.sum
             total.samples += f.count

@@ -16,7 +16,7 @@ func syntheticUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt
         let cls = (0..<length).map { t in Int32(MuLaw.encode(0.5 * sinf(freq * Float(t)) + 0.02 * rng.nextGaussian(), classes: c.classes)) }
         let frames = length / c.features.hopLength + 1
         return Utterance(path: "synthetic-\(i)", speaker: spk, classes: cls,
-                         logMel: (0..<(frames * c.melBins)).map { _ in rng.nextGaussian() }, frames: frames)
+                         logMel: (0..<(frames * c.melBins)).map { _ in rng.nextGaussian() }, frames: frames).prepared(config: c)
     }
 }
 

@@ -1,0 +1,193 @@
+// The pitch, source and LPC switches: cached generation equals the teacher-forced pass, gradients match finite
+// differences, free-running generation equals teacher forcing on its own draws, and old voices keep loading.
+import AREngine
+import DSP
+import Foundation
+import NNCore
+import TestSupport
+import XCTest
+@testable import WaveNet
+
+/// The tiny config with the given switches (LPC of order 4, 3 harmonics).
+func switchedConfig(pitch: Bool, source: Bool, lpc: Bool, condLayers: Int = 1) -> WaveNetConfig {
+    var c = tinyConfig(condLayers: condLayers)
+    c.pitch = pitch || source
+    c.source = source
+    c.lpc = lpc
+    c.lpcOrder = 4
+    c.sourceHarmonics = 3
+    c.preemphasis = 0.5
+    c.featureMean = [-4, -5, -6]
+    c.featureStd = [2, 1.5, 1]
+    c.f0Mean = 5
+    c.f0Std = 0.4
+    return c
+}
+
+/// Utterances with a waveform (a speaker-specific sine and noise), random log-mels around the voice's means, and an
+/// F0 track with voiced and unvoiced stretches; prepared for `c`.
+func switchedUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt64) -> [Utterance] {
+    var rng = Xoshiro256(seed: seed)
+    let lpc = try! c.makeMelLPC()
+    return (0..<count).map { i in
+        let spk = i % c.speakers.count
+        let freq = Float(spk + 1) * 0.07
+        let wave = (0..<length).map { t in min(max(0.4 * sinf(freq * Float(t)) + 0.05 * rng.nextGaussian(), -1), 1) }
+        let frames = length / c.features.hopLength + 1
+        var u = Utterance(path: "synthetic-\(i)", speaker: spk, classes: wave.map { Int32(MuLaw.encode($0, classes: c.classes)) },
+                          logMel: (0..<(frames * c.melBins)).map { k in c.featureMean[k % c.melBins] + rng.nextGaussian() },
+                          frames: frames, waveform: wave)
+        u.f0 = (0..<frames).map { _ in 80 + 200 * Float(rng.nextInt(below: 1000)) / 1000 }
+        u.voicing = (0..<frames).map { f in (f / 3) % 2 == 0 ? 1 : 0 }
+        u.prepare(config: c, lpc: lpc)
+        return u
+    }
+}
+
+final class PitchSourceLPCTests: XCTestCase {
+    static let switches: [(pitch: Bool, source: Bool, lpc: Bool)] = [
+        (true, false, false), (true, true, false), (false, false, true), (true, true, true),
+    ]
+
+    /// For each switch, the cached generator fed the recording (teacher forcing) gives the NLL of the full
+    /// teacher-forced pass over the whole utterance, and over a segment that starts later.
+    func testCachedGenerationEqualsTheTeacherForcedPass() {
+        for s in Self.switches {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let model = WaveNetModel(config: c)
+            model.initialize(seed: 4)
+            let utts = switchedUtterances(c, count: 2, length: 64, seed: 7)
+            let full = WaveNetTrainable(model: model)
+            let gen = WaveNetGenerator(model: model, maxFrames: utts[0].frames)
+            for u in utts {
+                let exact = SpeechLikelihood.score(u, generator: gen)
+                let forward = full.loss(SpeechTrainingData.makeBatch([(u, 0)], config: c, segment: u.sampleCount), backward: false)
+                XCTAssertEqual(exact.nats, forward.sum, accuracy: 1e-4 * forward.sum, "\(s)")
+                // A segment from sample 24 sees the predictor's and the source's state of the whole utterance: once
+                // its receptive field lies inside the segment, its logits are those of the whole utterance's pass.
+                let T = 32, start = 24, L = u.sampleCount
+                func logits(_ b: WaveNetBatch) -> [Float] {
+                    let ws = WaveNetWorkspace(config: c, time: b.time, batch: 1, frames: b.frames)
+                    model.run(b, workspace: ws, backward: false)
+                    return Array(UnsafeBufferPointer(start: ws.logits, count: b.time * c.classes))
+                }
+                let whole = logits(SpeechTrainingData.makeBatch([(u, 0)], config: c, segment: L))
+                let seg = logits(SpeechTrainingData.makeBatch([(u, start)], config: c, segment: T))
+                var worst: Float = 0
+                for t in c.receptiveField..<T { for k in 0..<c.classes {
+                    worst = max(worst, abs(seg[t * c.classes + k] - whole[(start + t) * c.classes + k]))
+                } }
+                XCTAssertLessThan(worst, 1e-4, "\(s)")
+            }
+        }
+    }
+
+    /// Free-running generation rebuilds `s = p + e` exactly as teacher forcing on the drawn samples computes it.
+    func testFreeRunningEqualsTeacherForcingOnItsOwnDraws() throws {
+        for s in Self.switches {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let model = WaveNetModel(config: c)
+            model.initialize(seed: 11)
+            let u = switchedUtterances(c, count: 1, length: 80, seed: 3)[0]
+            let gen = WaveNetGenerator(model: model, maxFrames: u.frames)
+            gen.start(u.conditioning!, speaker: 0)
+            var sampler = try Sampler(temperature: 1, seed: 5)
+            var drawn: [Int] = [], signal: [Int] = [], logits: [[Float]] = []
+            var previous = MuLaw.encode(0, classes: c.classes)
+            for _ in 0..<80 {
+                let l = gen.step(previous: previous)
+                logits.append(Array(UnsafeBufferPointer(start: l, count: c.classes)))
+                previous = sampler.sample(logits: UnsafeMutableBufferPointer(start: l, count: c.classes), history: EmptyCollection<Int>())
+                drawn.append(previous)
+                signal.append(MuLaw.encode(gen.value(ofClass: previous), classes: c.classes))
+            }
+            gen.start(u.conditioning!, speaker: 0)
+            for t in 0..<80 {
+                let l = gen.step(previous: t == 0 ? MuLaw.encode(0, classes: c.classes) : drawn[t - 1],
+                                 signalClass: t > 0 ? signal[t - 1] : nil)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: l, count: c.classes)), logits[t], "\(s) sample \(t)")
+            }
+        }
+    }
+
+    /// Finite differences for every tensor of a voice with all three switches (and pitch alone).
+    func testGradientsMatchFiniteDifferences() {
+        for s in [Self.switches[0], Self.switches[3]] {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let m = WaveNetModel(config: c)
+            m.initialize(seed: 2)
+            let utts = switchedUtterances(c, count: 2, length: 40, seed: 6)
+            let b = SpeechTrainingData.makeBatch([(utts[0], 0), (utts[1], 8)], config: c, segment: 24)
+            let ws = WaveNetWorkspace(config: c, time: b.time, batch: b.batch, frames: b.frames)
+            m.params.zeroGrads()
+            m.run(b, workspace: ws, backward: true)
+            let analytic = Array(UnsafeBufferPointer(start: m.params.grads, count: m.params.count))
+            func loss() -> Double { let (l, n) = m.run(b, workspace: ws, backward: false); return l / Double(n) }
+            var rng = Xoshiro256(seed: 3)
+            for e in m.params.entries {
+                // Embedding rows that no input uses have zero gradient both ways; sample the used rows of the new tables.
+                for _ in 0..<min(6, e.count) {
+                    let i = e.offset + rng.nextInt(below: e.count)
+                    let num = numericGradient(m.params.values, i, eps: 2e-3) { loss() }
+                    XCTAssertEqual(Double(analytic[i]), num, accuracy: 3e-3 + 3e-2 * abs(num), "\(s) \(e.name) index \(i - e.offset)")
+                }
+            }
+            // The new tensors receive gradient at all.
+            for name in ["lpc.prediction_embedding", "lpc.excitation_embedding", "source.proj.weight"] {
+                guard let e = m.params.entry(name) else { continue }
+                XCTAssertGreaterThan((e.offset..<(e.offset + e.count)).map { abs(analytic[$0]) }.max()!, 0, name)
+            }
+        }
+    }
+
+    /// Batched rendering gives each slot the single-stream generator's logits, with LPC and source on.
+    func testBatchGeneratorMatchesTheSingleStream() {
+        let c = switchedConfig(pitch: true, source: true, lpc: true)
+        let model = WaveNetModel(config: c)
+        model.initialize(seed: 9)
+        let utts = switchedUtterances(c, count: 3, length: 60, seed: 12)
+        let single = WaveNetGenerator(model: model, maxFrames: 64)
+        let batch = WaveNetBatchGenerator(model: model, slots: 3)
+        for (b, u) in utts.enumerated() { batch.start(slot: b, mels: u.conditioning!.features, frames: u.frames, speaker: u.speaker) }
+        var previous = [Int32](repeating: Int32(MuLaw.encode(0, classes: c.classes)), count: 3)
+        var expected: [[[Float]]] = []
+        for u in utts {
+            single.start(mels: u.conditioning!.features, frames: u.frames, speaker: u.speaker)
+            var prev = MuLaw.encode(0, classes: c.classes)
+            expected.append((0..<60).map { t in
+                let l = Array(UnsafeBufferPointer(start: single.step(previous: prev), count: c.classes))
+                prev = (t * 7 + u.speaker) % c.classes
+                return l
+            })
+        }
+        for t in 0..<60 {
+            let l = previous.withUnsafeBufferPointer { batch.step(previous: $0.baseAddress!) }
+            for b in 0..<3 {
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: l + b * c.classes, count: c.classes)), expected[b][t], "slot \(b) t \(t)")
+                previous[b] = Int32((t * 7 + utts[b].speaker) % c.classes)
+            }
+        }
+    }
+
+    /// config.json: the switches round-trip; a voice saved before them loads with all three off, and a voice
+    /// without them writes none of their keys.
+    func testConfigKeys() throws {
+        let c = switchedConfig(pitch: true, source: true, lpc: true)
+        let json = try JSONEncoder().encode(c)
+        XCTAssertEqual(try JSONDecoder().decode(WaveNetConfig.self, from: json), c)
+        let plain = try JSONSerialization.jsonObject(with: JSONEncoder().encode(tinyConfig())) as! [String: Any]
+        for key in ["pitch", "source", "lpc", "f0_mean", "lpc_order", "source_harmonics", "pitch_config"] { XCTAssertNil(plain[key], key) }
+        var dict = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+        for key in ["pitch", "source", "lpc", "f0_mean", "f0_std", "lpc_order", "source_harmonics", "pitch_config"] { dict[key] = nil }
+        let old = try JSONDecoder().decode(WaveNetConfig.self, from: JSONSerialization.data(withJSONObject: dict))
+        XCTAssertFalse(old.pitch || old.source || old.lpc)
+        XCTAssertEqual(old.frameFeatures, 3)
+        XCTAssertEqual(c.frameFeatures, 5)
+        XCTAssertEqual(c.sourceChannels, 7)
+        var bad = c
+        bad.pitch = false
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("source needs pitch")) }
+        XCTAssertEqual(WaveNetModel(config: c).params.entry("cond.conv.weight")?.shape, [3, 5, 3])
+        XCTAssertEqual(WaveNetModel(config: c).params.entry("source.proj.weight")?.shape, [7, 4])
+    }
+}
