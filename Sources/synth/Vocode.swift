@@ -26,6 +26,14 @@ struct Vocode: ParsableCommand {
     @OptionGroup var voiceOptions: VoiceOptions
     @OptionGroup var sampling: SamplingOptions
 
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case wavenet
+        case griffinLim = "griffin-lim"
+    }
+
+    @Option(help: ArgumentHelp("wavenet (the voice's network) or griffin-lim (the classical baseline: phase reconstruction from the same log-mels, 60 iterations, Griffin and Lim 1984; ignores the speaker and sampling options).", valueName: "METHOD"))
+    var vocoder: Method = .wavenet
+
     func validate() throws {
         try checkOutputPath(output, option: "-o")
     }
@@ -34,6 +42,16 @@ struct Vocode: ParsableCommand {
         let voice = try voiceOptions.loadVoice()
         let vocoder = try Vocoder(voice: voice)
         let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
+        if self.vocoder == .griffinLim {
+            let start = Date()
+            let y = try vocoder.griffinLim(mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount)
+            let dt = Date().timeIntervalSince(start), c = voice.config
+            try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
+            let audio = Double(cond.sampleCount) / Double(c.features.sampleRate)
+            printErr(String(format: "wrote %@ (Griffin-Lim, 60 iterations, on voice %@'s features): %.2f s of audio in %.2f s, %@",
+                            output, voice.name, audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt)))
+            return
+        }
         let speaker: Int
         var scoring = ""
         if voiceOptions.isAuto {
