@@ -7,8 +7,8 @@ Usage:
       [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--per-speaker 1] [--demo samples/arctic_a0009.wav]
       [--demo-speaker auto] [--seed 1] [--bin .build/release/synth]
 
-For every file: the reference is the recording as the vocoder reads it (mixed to mono, resampled to 16 kHz with
-librosa, written to DIR/reference/); each system vocodes that reference (valid files with their own speaker, the
+For every file: the reference is the recording mixed to mono, resampled to 16 kHz with librosa and trimmed of
+leading and trailing silence as training trims it (40 dB below the peak, 50 ms kept), written to DIR/reference/; each system vocodes that reference (valid files with their own speaker, the
 demo sentence with --demo-speaker) and is scored against it:
   PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
@@ -85,6 +85,9 @@ def main():
             ref = os.path.join(a.out, "reference", name + ".wav")
             if not os.path.exists(ref):
                 y, _ = librosa.load(os.path.join(root, p), sr=SR, mono=True)
+                # Leading and trailing silence trimmed as training trims it (40 dB below the peak, 50 ms kept).
+                _, (lo, hi) = librosa.effects.trim(y, top_db=40, frame_length=800, hop_length=200)
+                y = y[max(0, lo - 800):hi + 800]
                 sf.write(ref, y, SR, subtype="PCM_16")
             files.append((name, ref, speaker))
     if a.demo:
