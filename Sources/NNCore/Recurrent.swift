@@ -216,7 +216,7 @@ public struct RecurrentLayer: Equatable, Sendable {
             case .lstm:
                 Self.addProduct(weight: W + weightHH, rows: G, cols: H, x: hPrev, batch: B, y: g)
                 synth_lstm_cell_forward(g, ws.cells + t * B * H, B, H, ws.cells + (t + 1) * B * H,
-                                        ws.tanhCells + t * B * H, hNext)
+                                        ws.withBackward ? ws.tanhCells + t * B * H : nil, hNext)
             case .gru:
                 let gh = ws.hiddenGates + t * B * G
                 Self.fillBias(W + biasHH, nil, count: G, rows: B, y: gh)
@@ -231,8 +231,10 @@ public struct RecurrentLayer: Equatable, Sendable {
     /// Gradients in: `dOutput` `[time, batch, H]` of the loss with respect to `ws.output` (nil: none), and
     /// `dFinalHidden`, `dFinalCell` `[batch, H]` with respect to the final state (nil: none; the final hidden state
     /// is also the output's last step, and the two add).
-    /// Gradients out, each *accumulated* (`+=`) and each optional: the four tensors in `params.grads`,
-    /// `dx` `[time, batch, inputSize]`, `dh0` and `dc0` `[batch, H]` (the initial state's: pass nil to detach).
+    /// Gradients out, each *accumulated* (`+=`) and each optional: the four tensors in `params.grads` (skipped with
+    /// `parameterGradients: false`, for a frozen layer), `dx` `[time, batch, inputSize]`, `dh0` and `dc0`
+    /// `[batch, H]` (the initial state's: pass nil to detach).
+    /// - Precondition: `ws` was made `withBackward`.
     public func backward(
         _ params: ParameterSet, x: UnsafePointer<Float>, dOutput: UnsafePointer<Float>?,
         dFinalHidden: UnsafePointer<Float>? = nil, dFinalCell: UnsafePointer<Float>? = nil,
@@ -240,6 +242,7 @@ public struct RecurrentLayer: Equatable, Sendable {
         workspace ws: RecurrentWorkspace, parameterGradients: Bool = true
     ) {
         precondition(ws.layer == self, "recurrent workspace was made for another layer")
+        precondition(ws.withBackward, "recurrent workspace was made for forward only")
         let W = UnsafePointer(params.values), dW = params.grads
         let T = ws.time, B = ws.batch, H = hiddenSize, G = gateSize, I = inputSize, BH = B * H
         let dh = ws.dh, dc = ws.dc
@@ -361,6 +364,8 @@ public final class RecurrentWorkspace {
     public let layer: RecurrentLayer
     public let batch: Int
     public let maxTime: Int
+    /// Whether `backward` can run (false: forward only, for evaluation, without the backward's buffers).
+    public let withBackward: Bool
     /// Steps of the last `forward`.
     public internal(set) var time = 0
     private let scratch = Scratch()
@@ -377,21 +382,22 @@ public final class RecurrentWorkspace {
     /// Backward: the running gradients of `h` and `c`, `[batch, H]`.
     let dh, dc: UnsafeMutablePointer<Float>
 
-    public init(layer: RecurrentLayer, batch: Int, maxTime: Int) {
+    public init(layer: RecurrentLayer, batch: Int, maxTime: Int, withBackward: Bool = true) {
         precondition(batch > 0 && maxTime > 0, "recurrent workspace needs batch, maxTime > 0, got \(batch), \(maxTime)")
         self.layer = layer
         self.batch = batch
         self.maxTime = maxTime
-        let H = layer.hiddenSize, G = layer.gateSize, lstm = layer.cell == .lstm
+        self.withBackward = withBackward
+        let H = layer.hiddenSize, G = layer.gateSize, lstm = layer.cell == .lstm, bw = withBackward
         hidden = scratch.floats((maxTime + 1) * batch * H)
         cells = scratch.floats(lstm ? (maxTime + 1) * batch * H : 0)
-        tanhCells = scratch.floats(lstm ? maxTime * batch * H : 0)
+        tanhCells = scratch.floats(lstm && bw ? maxTime * batch * H : 0)
         gates = scratch.floats(maxTime * batch * G)
         hiddenGates = scratch.floats(lstm ? 0 : maxTime * batch * G)
-        dGates = scratch.floats(maxTime * batch * G)
-        dHiddenGates = scratch.floats(lstm ? 0 : maxTime * batch * G)
-        dh = scratch.floats(batch * H)
-        dc = scratch.floats(batch * H)
+        dGates = scratch.floats(bw ? maxTime * batch * G : 0)
+        dHiddenGates = scratch.floats(lstm || !bw ? 0 : maxTime * batch * G)
+        dh = scratch.floats(bw ? batch * H : 0)
+        dc = scratch.floats(bw ? batch * H : 0)
     }
 
     /// The outputs `h_1 … h_time` of the last `forward`, `[time, batch, H]`: the next layer's input.
