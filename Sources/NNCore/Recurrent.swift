@@ -37,11 +37,13 @@ public enum RecurrentCell: String, Codable, Sendable, CaseIterable {
 ///
 /// With `prefix: "lstm."` and `k = 0, 1, …` these are the keys of a module `lstm = nn.LSTM(in, H, num_layers=N)`
 /// (`stack`); with `prefix: "rnn.0."` and `k = 0` those of one single-layer module in an `nn.ModuleList`.
-/// The weights stay in PyTorch's row-major `[G, in]` layout: `x · W_ihᵀ` is `BLAS.gemm(transB: true)`, and the
-/// batch-1 step reads each row of `W` as one dot product (`synth_matvec_rows_acc`).
+/// The weights stay in PyTorch's row-major `[G, in]` layout: `x · W_ihᵀ` is `BLAS.gemm(transB: true)` above
+/// `dotProductBatchLimit` sequences, and up to it (generation at batch 1) each row of `W` is one dot product
+/// (`synth_matvec_rows_acc`), which is what makes `step` equal `forward` bitwise.
 ///
 /// Activations are time-major `[time, batch, channels]` (row `t * batch + b`) like the rest of NNCore, so the input
-/// projection of every step is one GEMM; the recurrent part is one `[batch, H] × [H, G]` product per step.
+/// projection of every step is one product (one GEMM); the recurrent part is one `[batch, H] × [H, G]` product per
+/// step.
 /// States `h`, `c` are `[batch, H]`; for a stack, PyTorch's `h0` `[layers, batch, H]` is layer `l`'s `h0` at
 /// offset `l * batch * H`.
 ///
