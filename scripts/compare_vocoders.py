@@ -4,11 +4,12 @@
 
 Usage:
   python3 scripts/compare_vocoders.py --out DIR --voice NAME=VOICE_DIR [--voice ...] [--griffin-lim]
-      [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--per-speaker 1] [--demo samples/arctic_a0009.wav]
+      [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--seconds 4] [--demo samples/arctic_a0009.wav]
       [--demo-speaker auto] [--seed 1] [--bin .build/release/synth]
 
-For every file: the reference is the recording mixed to mono, resampled to 16 kHz with librosa and trimmed of
-leading and trailing silence as training trims it (40 dB below the peak, 50 ms kept), written to DIR/reference/; each system vocodes that reference (valid files with their own speaker, the
+For every speaker of the manifest, the reference joins its valid clips (sorted by path, each mixed to mono, resampled
+to 16 kHz with librosa and trimmed of leading and trailing silence as training trims it: 40 dB below the peak, 50 ms
+kept; 0.25 s of silence between) until --seconds of speech, written to DIR/reference/SPEAKER.wav; each system vocodes that reference (valid files with their own speaker, the
 demo sentence with --demo-speaker) and is scored against it:
   PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
@@ -63,7 +64,8 @@ def main():
     ap.add_argument("--voice", action="append", default=[], help="NAME=VOICE_DIR (repeatable)")
     ap.add_argument("--griffin-lim", action="store_true")
     ap.add_argument("--manifest", default="../shared/data/speech/MANIFEST-all.tsv")
-    ap.add_argument("--per-speaker", type=int, default=1, help="valid files per speaker")
+    ap.add_argument("--seconds", type=float, default=4.0,
+                    help="per speaker, valid clips are joined (sorted by path, 0.25 s of silence between) until this long")
     ap.add_argument("--demo", default="samples/arctic_a0009.wav")
     ap.add_argument("--demo-speaker", default="auto")
     ap.add_argument("--seed", default="1")
@@ -73,23 +75,26 @@ def main():
     os.makedirs(os.path.join(a.out, "reference"), exist_ok=True)
 
     root = os.path.dirname(os.path.abspath(a.manifest))
-    picked = {}
+    clips = {}
     with open(a.manifest, newline="") as f:
         for row in sorted(csv.DictReader(f, delimiter="\t"), key=lambda r: r["path"]):
-            if row.get("split") == "valid" and len(picked.setdefault(row["speaker"], [])) < a.per_speaker:
-                picked[row["speaker"]].append(row["path"])
+            if row.get("split") == "valid":
+                clips.setdefault(row["speaker"], []).append(row["path"])
     files = []  # (name, reference path, speaker or None for the demo)
-    for speaker in sorted(picked):
-        for p in picked[speaker]:
-            name = os.path.splitext(p.replace("/", "_"))[0]
-            ref = os.path.join(a.out, "reference", name + ".wav")
-            if not os.path.exists(ref):
+    for speaker in sorted(clips):
+        ref = os.path.join(a.out, "reference", speaker + ".wav")
+        if not os.path.exists(ref):
+            parts, total = [], 0
+            for p in clips[speaker]:
                 y, _ = librosa.load(os.path.join(root, p), sr=SR, mono=True)
                 # Leading and trailing silence trimmed as training trims it (40 dB below the peak, 50 ms kept).
                 _, (lo, hi) = librosa.effects.trim(y, top_db=40, frame_length=800, hop_length=200)
-                y = y[max(0, lo - 800):hi + 800]
-                sf.write(ref, y, SR, subtype="PCM_16")
-            files.append((name, ref, speaker))
+                parts += [y[max(0, lo - 800):hi + 800], np.zeros(SR // 4, dtype=np.float32)]
+                total += hi - lo
+                if total >= a.seconds * SR:
+                    break
+            sf.write(ref, np.concatenate(parts[:-1]), SR, subtype="PCM_16")
+        files.append((speaker, ref, speaker))
     if a.demo:
         files.append(("demo", a.demo, None))
 
