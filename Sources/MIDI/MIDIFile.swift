@@ -1,5 +1,6 @@
 // Standard MIDI File 1.0 reader: header, tracks, running status, meta, SysEx and channel events.
 
+import AtomicIO
 import Foundation
 
 /// A Standard MIDI File held in memory.
@@ -26,13 +27,14 @@ public struct MIDIFile: Equatable, Sendable {
 
     /// Reads and parses the file at `url`, as `init(data:strict:)` does.
     ///
-    /// Throws `MIDIError.io` when the file cannot be read, otherwise what `init(data:strict:)` throws.
+    /// Throws `MIDIError.io` when the file cannot be read (or is not a regular file), otherwise what
+    /// `init(data:strict:)` throws.
     public static func read(url: URL, strict: Bool = false) throws -> MIDIFile {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try BoundedRead.contents(of: url, limit: Int.max)
         } catch {
-            throw MIDIError.io(path: url.path, reason: error.localizedDescription)
+            throw MIDIError.io(path: url.path, reason: "\(error)")
         }
         return try MIDIFile(data: data, strict: strict)
     }
