@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "MIDI", targets: ["MIDI"]),
         // For the fuzz targets in Fuzz/ (a package of its own that depends on this one by path).
         .library(name: "Audio", targets: ["Audio"]),
+        .library(name: "DSP", targets: ["DSP"]),
         .library(name: "Tabular", targets: ["Tabular"]),
         .library(name: "Music", targets: ["Music"]),
     ],
