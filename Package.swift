@@ -40,7 +40,7 @@ let package = Package(
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
         .target(name: "AtomicIO", swiftSettings: optimize),
-        .target(name: "Tabular", swiftSettings: optimize),
+        .target(name: "Tabular", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Audio", dependencies: ["AtomicIO", "CSndFile", "CSampleRate"], swiftSettings: optimize),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
         // Our own vectorised kernels (gates, softmax, small vector-matrix products); see kernelFlags above.
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
         // Gradient and cached-generation checks shared by the test targets below; built only with the tests.
         .target(name: "TestSupport", dependencies: ["NNCore", "AREngine"], path: "Tests/TestSupport"),
-        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"]),
+        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),

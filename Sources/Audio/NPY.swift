@@ -33,7 +33,9 @@ public enum NPYError: Error, CustomStringConvertible, Equatable {
     /// `NPY.write` was given an array whose `data.count` does not match its shape, or a bad rank.
     case shapeMismatch(path: String, shape: [Int], count: Int)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .badMagic(let path, let found):
             return "\(path): not a NumPy .npy file (expected magic \\x93NUMPY and version 1.0, 2.0 or 3.0, found \(found))"
@@ -248,7 +250,8 @@ public enum NPY {
         try writingAtomically { try AtomicFile.write(out, to: url) }
     }
 
+    /// A shape as Python prints it, `(7, 80)` or `(7,)`, cut to 120 characters (a header may list thousands).
     static func shapeString(_ shape: [Int]) -> String {
-        "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+        MessageText.excerpt("(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")"))
     }
 }

@@ -1,4 +1,5 @@
 // The header of a NumPy .npy file: the Python literal numpy.load reads with `ast.literal_eval`, parsed the same way.
+import AtomicIO
 
 /// A Python literal value, as `ast.literal_eval` returns it (the subset a header can hold).
 enum PyLiteral: Equatable {
@@ -32,7 +33,7 @@ enum PyLiteral: Equatable {
     /// How numpy's error messages print a value (`repr`), shortened.
     var repr: String {
         switch self {
-        case .str(let s): return "'" + String(String.UnicodeScalarView(s.prefix(40))) + "'"
+        case .str(let s): return "'" + MessageText.excerpt(String(String.UnicodeScalarView(s)), limit: 40) + "'"
         case .bytes: return "b'...'"
         case .int(_, let text): return text
         case .float(let text): return text

@@ -1,4 +1,5 @@
 // Hyper-parameters of the decoder-only transformer as stored in a model's config.json (snake_case keys).
+import AtomicIO
 import Foundation
 import NNCore
 
@@ -10,7 +11,9 @@ public enum MusicModelError: Error, CustomStringConvertible, Equatable {
     case notAMusicModel(file: String)
     case missingFile(path: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid model config: \(r)"
         case .unknownModelType(let f, let t):

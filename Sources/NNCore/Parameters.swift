@@ -1,4 +1,5 @@
 // Flat parameter storage: one contiguous Float buffer for weights, a twin for gradients, named views.
+import AtomicIO
 
 /// A named tensor inside a `ParameterSet`: its shape and where it lives in the flat buffer.
 public struct ParameterEntry: Equatable, Sendable {
@@ -47,7 +48,7 @@ public struct ParameterLayout: Sendable {
             }
         }
         for name in file.entries.keys.sorted() where index[name] == nil {
-            throw TensorFileError.unexpectedTensor(file: file.path, name: name)
+            throw TensorFileError.unexpectedTensor(file: file.path, name: MessageText.excerpt(name))
         }
     }
 }

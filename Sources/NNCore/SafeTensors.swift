@@ -12,7 +12,9 @@ public enum TensorFileError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, name: String, expected: [Int], actual: [Int])
     case writeFailed(file: String, reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .notFound(let f): return "\(f): no such file"
         case .corrupt(let f, let r): return "\(f): not a valid safetensors file (\(r))"
@@ -131,23 +133,25 @@ public struct SafeTensorsFile {
         }
         var metadata: [String: String] = [:]
         var found: [(name: String, shape: [Int], begin: Int, end: Int)] = []
-        for (name, value) in header {
+        for name in header.keys.sorted() {  // in name order, so the first problem reported is always the same
+            let value = header[name]!
+            let shown = MessageText.excerpt(name)  // names are untrusted text: escaped and cut for messages
             if name == "__metadata__" {
                 guard let m = value as? [String: String] else { throw corrupt("__metadata__ is not a map of strings to strings") }
                 metadata = m
                 continue
             }
-            guard let info = value as? [String: Any] else { throw corrupt("entry '\(name)' is not a JSON object") }
-            guard let dtype = info["dtype"] as? String else { throw corrupt("tensor '\(name)' has no dtype string") }
-            guard dtype == "F32" else { throw TensorFileError.unsupportedDType(file: path, name: name, dtype: dtype) }
-            guard let shapeArray = info["shape"] as? [Any] else { throw corrupt("tensor '\(name)' has no shape list") }
+            guard let info = value as? [String: Any] else { throw corrupt("entry '\(shown)' is not a JSON object") }
+            guard let dtype = info["dtype"] as? String else { throw corrupt("tensor '\(shown)' has no dtype string") }
+            guard dtype == "F32" else { throw TensorFileError.unsupportedDType(file: path, name: shown, dtype: MessageText.excerpt(dtype)) }
+            guard let shapeArray = info["shape"] as? [Any] else { throw corrupt("tensor '\(shown)' has no shape list") }
             let shape = try shapeArray.map { d -> Int in
-                guard let v = exactInt(d), v >= 0 else { throw corrupt("tensor '\(name)' has shape \(shapeArray), not a list of integers >= 0") }
+                guard let v = exactInt(d), v >= 0 else { throw corrupt("tensor '\(shown)' has shape \(MessageText.excerpt("\(shapeArray)")), not a list of integers >= 0") }
                 return v
             }
             guard let offs = info["data_offsets"] as? [Any], offs.count == 2, let begin = exactInt(offs[0]), let end = exactInt(offs[1]),
                   begin >= 0, end >= begin else {
-                throw corrupt("tensor '\(name)' has data_offsets \(info["data_offsets"].map { "\($0)" } ?? "missing"), not [begin, end] with 0 <= begin <= end")
+                throw corrupt("tensor '\(shown)' has data_offsets \(info["data_offsets"].map { MessageText.excerpt("\($0)") } ?? "missing"), not [begin, end] with 0 <= begin <= end")
             }
             found.append((name, shape, begin, end))
         }
@@ -156,22 +160,23 @@ public struct SafeTensorsFile {
         var entries: [String: Entry] = [:]
         var next = 0
         for t in found {
+            let shown = MessageText.excerpt(t.name)
             guard t.begin == next else {
-                throw corrupt("tensor '\(t.name)' starts at data offset \(t.begin), expected \(next) (tensors must be contiguous, without gaps or overlaps)")
+                throw corrupt("tensor '\(shown)' starts at data offset \(t.begin), expected \(next) (tensors must be contiguous, without gaps or overlaps)")
             }
             var count = 1
             for d in t.shape {
                 let (p, o) = count.multipliedReportingOverflow(by: d)
-                guard !o else { throw corrupt("tensor '\(t.name)' has shape \(t.shape), whose size overflows 64 bits") }
+                guard !o else { throw corrupt("tensor '\(shown)' has shape \(MessageText.excerpt("\(t.shape)")), whose size overflows 64 bits") }
                 count = p
             }
             let (bytes, o) = count.multipliedReportingOverflow(by: 4)
-            guard !o else { throw corrupt("tensor '\(t.name)' has shape \(t.shape), whose size overflows 64 bits") }
+            guard !o else { throw corrupt("tensor '\(shown)' has shape \(MessageText.excerpt("\(t.shape)")), whose size overflows 64 bits") }
             guard bytes == t.end - t.begin else {
-                throw corrupt("tensor '\(t.name)' has shape \(t.shape) but data_offsets [\(t.begin), \(t.end)] hold \(t.end - t.begin) bytes")
+                throw corrupt("tensor '\(shown)' has shape \(MessageText.excerpt("\(t.shape)")) but data_offsets [\(t.begin), \(t.end)] hold \(t.end - t.begin) bytes")
             }
             guard t.end <= data.count - headerEnd else {
-                throw corrupt("tensor '\(t.name)' has data_offsets [\(t.begin), \(t.end)] beyond the \(data.count - headerEnd) data bytes of the file")
+                throw corrupt("tensor '\(shown)' has data_offsets [\(t.begin), \(t.end)] beyond the \(data.count - headerEnd) data bytes of the file")
             }
             entries[t.name] = Entry(shape: t.shape, count: count, bytes: (headerEnd + t.begin)..<(headerEnd + t.end))
             next = t.end

@@ -1,4 +1,5 @@
 // Render manifests (CSV/TSV: input, speaker[, output][, seed]), per-line checks, output names, seeds and shards.
+import AtomicIO
 import Foundation
 import Tabular
 
@@ -57,7 +58,7 @@ public struct RenderManifest: Sendable {
         var out = RenderManifest(path: table.path, lines: [], problems: [])
         var firstUse: [String: Int] = [:]
         for row in table.rows {
-            func problem(_ r: String) { out.problems.append(RenderProblem(line: row.line, index: row.index, reason: r)) }
+            func problem(_ r: String) { out.problems.append(RenderProblem(line: row.line, index: row.index, reason: MessageText.oneLine(r))) }
             if let p = row.problem { problem(p); continue }
             let f = row.fields
             let input = f[ii], speaker = f[si]

@@ -1,4 +1,5 @@
 // WaveNet hyper-parameters as stored in a voice's config.json (snake_case keys).
+import AtomicIO
 import DSP
 import Foundation
 import NNCore
@@ -13,7 +14,9 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
     case incompatibleFeatures(reason: String)
     case cannotGrow(reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid voice config: \(r)"
         case .notAVoice(let f, let t):

@@ -139,4 +139,19 @@ final class NPYTests: XCTestCase {
         XCTAssertEqual(last, NPYArray(shape: [2, 3], data: [0, 1, 2, 3, 4, 5]))
         XCTAssertEqual(try NPY.read(fixture("npy/headers/duplicate_shape_last_wins.npy")).shape, [2, 3])
     }
+
+    /// Every input that made FuzzNPY fail (Fixtures/fuzz/FuzzNPY; docs/fuzzing.md) gives this one-line error.
+    func testFuzzFindingsGiveOneLineErrors() throws {
+        let expected = [
+            // A header key holding a control character and an escaped carriage return was echoed into a two-line message.
+            "crash-acadb77512b72fdb32c2458e46228cd3c816f851":
+                "malformed .npy header (unexpected key 'desc\\u{1}\\r'; a header holds exactly 'descr', 'fortran_order' and 'shape')",
+        ]
+        let dir = fixture("fuzz/FuzzNPY")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), expected.keys.sorted(), "each finding needs its expected error here")
+        for (name, message) in expected {
+            let url = dir.appendingPathComponent(name)
+            XCTAssertThrowsError(try NPY.read(url), name) { XCTAssertEqual("\($0)", "\(url.path): \(message)") }
+        }
+    }
 }
