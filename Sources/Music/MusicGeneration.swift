@@ -28,12 +28,14 @@ public struct MusicPrime: Sendable {
     }
 
     /// A prime from a parsed MIDI file, as `init(midi:maxSeconds:)` makes it from a path.
-    /// - Throws: `MusicDataError.noNotes` when nothing is left to continue.
+    /// - Throws: `MusicDataError.noNotes` when nothing is left to continue, `.tooLong` when the notes (after the
+    ///   cut) run past `MusicCorpus.maxPieceSeconds`.
     public init(midi file: MIDIFile, maxSeconds: Double? = nil) throws {
         var notes = file.notes().applyingSustain(file.sustainSpans())
         if let cut = maxSeconds {
             notes = notes.filter { $0.start < cut }.map { var n = $0; n.end = min(n.end, cut); return n }
         }
+        try MusicCorpus.checkLength(notes)
         var toks = PerformanceTokenizer().encode(notes: notes, sustain: false)
         guard toks.count > 2 else {
             let why = file.warnings.first.map { "\($0)" } ?? ""

@@ -135,4 +135,15 @@ final class HostileInputCLITests: XCTestCase {
         assertFails(v, "music: cannot load: \(model.path)/model.safetensors: not a valid safetensors file")
         XCTAssertTrue(v.stdout.contains("tiny  ("), v.stdout)
     }
+
+    /// Found while fuzzing (FuzzMIDI's slowest inputs): a 30-byte MIDI file whose one note lasts 2^28 ticks at one
+    /// tick per quarter note asked for 1.3 x 10^8 prime tokens (gigabytes). Refused in one line.
+    func testPrimeOfAnAstronomicalLengthIsRefused() throws {
+        let prime = CLI.repoRoot.appendingPathComponent("Tests/MIDITests/Fixtures/fuzz/FuzzMIDI/slow-note-of-2p28-ticks.mid")
+        let out = dir.appendingPathComponent("out.mid")
+        let t0 = Date()
+        let r = try CLI.run(["music", "generate", "--model", shippedMusic.path, "--prime", prime.path, "--tokens", "8", "-o", out.path])
+        assertFails(r, "\(prime.path): the MIDI file's notes run to 134217728 s; a piece may last at most 3600 s", output: out)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 10)
+    }
 }
