@@ -56,7 +56,7 @@ public struct SkippedFile: Sendable, CustomStringConvertible {
 }
 
 public enum MusicCorpus {
-    /// Longest piece (or prime) read from a MIDI file, in seconds of music: one hour. A 30-byte file can place a
+    /// Longest piece (or prime) read from a MIDI file, in seconds of music: one hour. A 37-byte file can place a
     /// note 10^8 s away (a delta time of 2^28 ticks at one tick per quarter note), which would take 10^8 time-shift
     /// tokens (a gigabyte) to encode.
     public static let maxPieceSeconds = 3600.0

@@ -136,7 +136,7 @@ final class HostileInputCLITests: XCTestCase {
         XCTAssertTrue(v.stdout.contains("tiny  ("), v.stdout)
     }
 
-    /// Found while fuzzing (FuzzMIDI's slowest inputs): a 30-byte MIDI file whose one note lasts 2^28 ticks at one
+    /// Found while fuzzing (FuzzMIDI's slowest inputs): a 37-byte MIDI file whose one note lasts 2^28 ticks at one
     /// tick per quarter note asked for 1.3 x 10^8 prime tokens (gigabytes). Refused in one line.
     func testPrimeOfAnAstronomicalLengthIsRefused() throws {
         let prime = CLI.repoRoot.appendingPathComponent("Tests/MIDITests/Fixtures/fuzz/FuzzMIDI/slow-note-of-2p28-ticks.mid")
