@@ -85,6 +85,11 @@ private enum VLQ {
 }
 
 /// Parses SMF bytes. All indexing goes through bounds checks; nothing on the input is force-unwrapped.
+///
+/// Sizes read from the file cannot overflow: a chunk length is at most 2^32 - 1 and is only added to a position
+/// within the input (so every `pos + 8 + size` stays below 2^33), and a delta time is at most 2^28 - 1 ticks, one
+/// per event, so even 2^31 events sum to less than 2^59 in the `Int64` tick. Lengths are compared with the bytes
+/// that remain (`length <= end - pos`) before anything is sliced; the release build also traps on any overflow.
 private struct SMFParser {
     let bytes: [UInt8]
     let strict: Bool
