@@ -1,7 +1,9 @@
 // Music model folders (config.json with "model_type" + model.safetensors): load, save, dispatch by family.
 import AREngine
+import AtomicIO
 import Foundation
 import NNCore
+import WaveNet
 
 /// A trained music model of either family, loaded from a folder.
 public enum MusicModel {
@@ -51,36 +53,85 @@ public enum MusicModel {
         return t
     }
 
-    /// Builds an untrained model from a config.json. - Throws: `MusicModelError` for a bad config.
-    public static func fromConfig(_ data: Data, file: String = "config.json") throws -> MusicModel {
+    /// A checked config of either family.
+    enum Config {
+        case transformer(TransformerConfig)
+        case wavenet(WaveNetTokenConfig)
+
+        /// The tensors a model of this config holds (nothing allocated).
+        var layout: ParameterLayout {
+            switch self {
+            case .transformer(let c): return TransformerModel.layout(c)
+            case .wavenet(let c): return WaveNetModel.layout(c.wavenet)
+            }
+        }
+
+        func makeModel() -> MusicModel {
+            switch self {
+            case .transformer(let c): return .transformer(TransformerModel(config: c))
+            case .wavenet(let c): return .wavenet(WaveNetTokenModel(config: c))
+            }
+        }
+    }
+
+    /// Decodes and validates (ranges and `ModelLimits`) a config.json. - Throws: `MusicModelError`.
+    static func config(_ data: Data, file: String) throws -> Config {
         func decode<T: Decodable>(_ type: T.Type) throws -> T {
-            do { return try JSONDecoder().decode(T.self, from: data) } catch {
-                throw MusicModelError.invalidConfig(file: file, reason: "\(error)")
+            do { return try JSONDecoder().decode(T.self, from: data) } catch let e as DecodingError {
+                throw MusicModelError.invalidConfig(file: file, reason: describe(e))
+            } catch {
+                throw MusicModelError.invalidConfig(file: file, reason: "not valid JSON")
             }
         }
         switch try modelType(data, file: file) {
         case "transformer":
             let c = try decode(TransformerConfig.self)
             try c.validate(file: file)
-            return .transformer(TransformerModel(config: c))
+            return .transformer(c)
         case "wavenet_tokens":
             let c = try decode(WaveNetTokenConfig.self)
             try c.validate(file: file)
-            return .wavenet(WaveNetTokenModel(config: c))
+            return .wavenet(c)
         case let t:
             throw MusicModelError.unknownModelType(file: file, type: t)
         }
     }
 
-    /// Loads `dir/config.json` and `dir/model.safetensors`, checking every tensor's name and shape.
+    /// A decoding error in one line: what is wrong and at which key.
+    static func describe(_ e: DecodingError) -> String {
+        func at(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, let c): return "missing key '\((c.codingPath + [k]).map(\.stringValue).joined(separator: "."))'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type at '\(at(c))'"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "bad value at '\(at(c))'"
+        @unknown default: return "cannot decode"
+        }
+    }
+
+    /// Builds an untrained model from a config.json. - Throws: `MusicModelError` for a bad config.
+    public static func fromConfig(_ data: Data, file: String = "config.json") throws -> MusicModel {
+        try config(data, file: file).makeModel()
+    }
+
+    /// Loads `dir/config.json` and `dir/model.safetensors`. Nothing is allocated for the model until the config
+    /// has passed its `validate` (ranges and `ModelLimits`) and every tensor of the weights file has the name and
+    /// shape the config asks for.
+    /// - Throws: `MusicModelError` for a missing file or a bad, oversized (over `ModelLimits.maxConfigBytes`)
+    ///   config; `TensorFileError` for corrupt weights or a tensor whose name or shape disagrees with the config.
     public static func load(_ dir: URL) throws -> MusicModel {
         let cfgURL = dir.appendingPathComponent("config.json"), wURL = dir.appendingPathComponent("model.safetensors")
         for u in [cfgURL, wURL] where !FileManager.default.fileExists(atPath: u.path) {
             throw MusicModelError.missingFile(path: u.path)
         }
-        let model = try fromConfig(try Data(contentsOf: cfgURL), file: cfgURL.path)
-        let (tensors, _) = try SafeTensors.read(wURL)
-        try model.parameters.load(tensors, source: wURL.path)
+        let data: Data
+        do { data = try BoundedRead.contents(of: cfgURL, limit: ModelLimits.maxConfigBytes) } catch let p as BoundedRead.Problem {
+            throw MusicModelError.invalidConfig(file: cfgURL.path, reason: "\(p)")
+        }
+        let config = try config(data, file: cfgURL.path)
+        let weights = try SafeTensorsFile.open(wURL)
+        try config.layout.check(weights)
+        let model = config.makeModel()
+        try model.parameters.load(weights)
         return model
     }
 

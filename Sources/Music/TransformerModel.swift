@@ -31,31 +31,52 @@ public final class TransformerModel {
     let blocks: [BlockOffsets]
     let tokEmb, posEmb, lnfW, lnfB, headW, headB: Int
 
+    /// A model of `config` with zero weights and LayerNorm gains 1. - Precondition: `config.validate()` passes.
     public init(config: TransformerConfig) {
         self.config = config
-        let p = ParameterSet()
+        let layout = Self.layout(config)
+        func at(_ name: String) -> Int { layout.entry(name)!.offset }
+        tokEmb = at("tok_embedding.weight")
+        posEmb = at("pos_embedding.weight")
+        blocks = (0..<config.nLayers).map { l in
+            let n = "blocks.\(l)."
+            return BlockOffsets(
+                ln1w: at(n + "ln1.weight"), ln1b: at(n + "ln1.bias"), qkvW: at(n + "attn.qkv.weight"), qkvB: at(n + "attn.qkv.bias"),
+                projW: at(n + "attn.proj.weight"), projB: at(n + "attn.proj.bias"), ln2w: at(n + "ln2.weight"), ln2b: at(n + "ln2.bias"),
+                fcW: at(n + "mlp.fc.weight"), fcB: at(n + "mlp.fc.bias"), mlpW: at(n + "mlp.proj.weight"), mlpB: at(n + "mlp.proj.bias"))
+        }
+        lnfW = at("ln_f.weight")
+        lnfB = at("ln_f.bias")
+        headW = at("head.weight")
+        headB = at("head.bias")
+        let p = ParameterSet(layout: layout)
+        params = p
+        let C = config.dModel
+        for b in blocks { for o in [b.ln1w, b.ln2w] { (p.values + o).update(repeating: 1, count: C) } }
+        (p.values + lnfW).update(repeating: 1, count: C)
+    }
+
+    /// The tensors of a model of `config` (the table above), without allocating them: what loading checks a
+    /// weights file against before anything is allocated.
+    public static func layout(_ config: TransformerConfig) -> ParameterLayout {
+        var p = ParameterLayout()
         let C = config.dModel, F = config.dFF, V = config.vocabSize
-        tokEmb = p.add("tok_embedding.weight", shape: [V, C])
-        posEmb = p.add("pos_embedding.weight", shape: [config.contextLength, C])
-        var bl: [BlockOffsets] = []
+        p.add("tok_embedding.weight", shape: [V, C])
+        p.add("pos_embedding.weight", shape: [config.contextLength, C])
         for l in 0..<config.nLayers {
             let n = "blocks.\(l)."
-            bl.append(BlockOffsets(
-                ln1w: p.add(n + "ln1.weight", shape: [C]), ln1b: p.add(n + "ln1.bias", shape: [C]),
-                qkvW: p.add(n + "attn.qkv.weight", shape: [C, 3 * C]), qkvB: p.add(n + "attn.qkv.bias", shape: [3 * C]),
-                projW: p.add(n + "attn.proj.weight", shape: [C, C]), projB: p.add(n + "attn.proj.bias", shape: [C]),
-                ln2w: p.add(n + "ln2.weight", shape: [C]), ln2b: p.add(n + "ln2.bias", shape: [C]),
-                fcW: p.add(n + "mlp.fc.weight", shape: [C, F]), fcB: p.add(n + "mlp.fc.bias", shape: [F]),
-                mlpW: p.add(n + "mlp.proj.weight", shape: [F, C]), mlpB: p.add(n + "mlp.proj.bias", shape: [C])))
+            p.add(n + "ln1.weight", shape: [C]); p.add(n + "ln1.bias", shape: [C])
+            p.add(n + "attn.qkv.weight", shape: [C, 3 * C]); p.add(n + "attn.qkv.bias", shape: [3 * C])
+            p.add(n + "attn.proj.weight", shape: [C, C]); p.add(n + "attn.proj.bias", shape: [C])
+            p.add(n + "ln2.weight", shape: [C]); p.add(n + "ln2.bias", shape: [C])
+            p.add(n + "mlp.fc.weight", shape: [C, F]); p.add(n + "mlp.fc.bias", shape: [F])
+            p.add(n + "mlp.proj.weight", shape: [F, C]); p.add(n + "mlp.proj.bias", shape: [C])
         }
-        blocks = bl
-        lnfW = p.add("ln_f.weight", shape: [C])
-        lnfB = p.add("ln_f.bias", shape: [C])
-        headW = p.add("head.weight", shape: [C, V])
-        headB = p.add("head.bias", shape: [V])
-        params = p
-        for b in bl { for o in [b.ln1w, b.ln2w] { (p.values + o).update(repeating: 1, count: C) } }
-        (p.values + lnfW).update(repeating: 1, count: C)
+        p.add("ln_f.weight", shape: [C])
+        p.add("ln_f.bias", shape: [C])
+        p.add("head.weight", shape: [C, V])
+        p.add("head.bias", shape: [V])
+        return p
     }
 
     /// GPT-2 initialisation: N(0, 0.02²) weights, residual projections scaled by 1/√(2 layers),

@@ -36,7 +36,7 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         guard modelType == "wavenet_tokens" else { throw fail("model_type must be \"wavenet_tokens\", got \"\(modelType)\"") }
         guard wavenet.classes == vocabSize else { throw fail("wavenet.classes \(wavenet.classes) must equal vocab_size \(vocabSize)") }
         guard wavenet.melBins == 1, wavenet.speakers.count == 1 else { throw fail("a token WaveNet has 1 mel bin and 1 speaker") }
-        do { try wavenet.validate(file: file) } catch { throw fail("\(error)") }
+        do { try wavenet.validate(file: file) } catch VoiceError.invalidConfig(_, let reason) { throw fail("wavenet: \(reason)") }
     }
 }
 

@@ -1,4 +1,5 @@
 // Flat parameter storage: one contiguous Float buffer for weights, a twin for gradients, named views.
+import AtomicIO
 
 /// A named tensor inside a `ParameterSet`: its shape and where it lives in the flat buffer.
 public struct ParameterEntry: Equatable, Sendable {
@@ -7,6 +8,49 @@ public struct ParameterEntry: Equatable, Sendable {
     /// Offset in floats from the start of the flat buffer.
     public let offset: Int
     public var count: Int { shape.reduce(1, *) }
+}
+
+/// The names, shapes and offsets of a model's tensors, without their storage: what a `ParameterSet` will hold.
+///
+/// Loading builds the layout a config asks for and checks it against a weights file (`check(_:)`) before the
+/// `ParameterSet` is allocated, so a config claiming huge sizes allocates nothing.
+public struct ParameterLayout: Sendable {
+    public private(set) var entries: [ParameterEntry] = []
+    /// Total floats of all tensors.
+    public private(set) var count = 0
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Appends a tensor and returns its offset. - Precondition: the name is new, every dimension is > 0, and the
+    /// total stays within `Int` (configs are validated against bounds before their layout is built).
+    @discardableResult
+    public mutating func add(_ name: String, shape: [Int]) -> Int {
+        precondition(index[name] == nil, "duplicate parameter \(name)")
+        precondition(shape.allSatisfy { $0 > 0 }, "parameter \(name) has an empty shape \(shape)")
+        let entry = ParameterEntry(name: name, shape: shape, offset: count)
+        index[name] = entries.count
+        entries.append(entry)
+        count += entry.count
+        return entry.offset
+    }
+
+    public func entry(_ name: String) -> ParameterEntry? { index[name].map { entries[$0] } }
+
+    /// Checks that `file` holds exactly these tensors with these shapes (dtypes and sizes were checked when it was
+    /// parsed). Allocates nothing.
+    /// - Throws: `TensorFileError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor`, naming the tensor.
+    public func check(_ file: SafeTensorsFile) throws {
+        for e in entries {
+            guard let t = file.entries[e.name] else { throw TensorFileError.missingTensor(file: file.path, name: e.name) }
+            guard t.shape == e.shape else {
+                throw TensorFileError.shapeMismatch(file: file.path, name: e.name, expected: e.shape, actual: t.shape)
+            }
+        }
+        for name in file.entries.keys.sorted() where index[name] == nil {
+            throw TensorFileError.unexpectedTensor(file: file.path, name: MessageText.excerpt(name))
+        }
+    }
 }
 
 /// All parameters of a model in one contiguous buffer (`values`) with a gradient twin (`grads`).
@@ -25,6 +69,13 @@ public final class ParameterSet {
     public init() {
         values = .allocate(capacity: 1)
         grads = .allocate(capacity: 1)
+    }
+
+    /// Zero-initialised storage for every tensor of `layout`, allocated once.
+    public convenience init(layout: ParameterLayout) {
+        self.init()
+        reserve(layout.count)
+        for e in layout.entries { add(e.name, shape: e.shape) }
     }
 
     deinit {
@@ -100,6 +151,20 @@ public final class ParameterSet {
     public func initUniform(_ name: String, bound a: Float, rng: inout Xoshiro256) {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
         for i in 0..<e.count { values[e.offset + i] = (rng.nextFloat() * 2 - 1) * a }
+    }
+
+    /// The names, shapes and offsets of the tensors.
+    public var layout: ParameterLayout {
+        var l = ParameterLayout()
+        for e in entries { l.add(e.name, shape: e.shape) }
+        return l
+    }
+
+    /// Loads every tensor of a checked safetensors file, after `ParameterLayout.check` (names and shapes).
+    /// - Throws: `TensorFileError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor`, naming the tensor.
+    public func load(_ file: SafeTensorsFile) throws {
+        try layout.check(file)
+        for e in entries { file.copy(e.name, to: values + e.offset) }
     }
 
     /// Loads every tensor from a dictionary, checking names and shapes.

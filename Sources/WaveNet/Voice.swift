@@ -1,4 +1,5 @@
 // Voice folders (config.json + model.safetensors): finding, loading with shape checks, and saving.
+import AtomicIO
 import Foundation
 import NNCore
 
@@ -16,17 +17,20 @@ public struct Voice {
         self.model = model
     }
 
-    /// Loads and checks a voice folder.
-    /// - Throws: `VoiceError.invalidConfig` for a missing or malformed config.json, `.notAVoice` for a music
-    ///   model's folder, `TensorFileError`
-    ///   for a missing or corrupt model file, or a tensor whose name or shape disagrees with the config.
+    /// Loads and checks a voice folder. Nothing is allocated for the model until config.json has passed
+    /// `WaveNetConfig.validate` (its bounds) and every tensor of model.safetensors has the name and shape the
+    /// config asks for; the weights file is read once and copied into the model.
+    /// - Throws: `VoiceError.invalidConfig` for a missing, oversized (over `ModelLimits.maxConfigBytes`) or
+    ///   malformed config.json, `.notAVoice` for a music model's folder, `TensorFileError` for a missing or
+    ///   corrupt model file, or a tensor whose name or shape disagrees with the config.
     public static func load(_ dir: URL) throws -> Voice {
         let cfgURL = dir.appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: cfgURL.path) else {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("best/config.json").path) {
+        let data: Data
+        do { data = try BoundedRead.contents(of: cfgURL, limit: ModelLimits.maxConfigBytes) } catch let p as BoundedRead.Problem {
+            if p == .missing, FileManager.default.fileExists(atPath: dir.appendingPathComponent("best/config.json").path) {
                 throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing; this is a training run folder: its voice is \(dir.appendingPathComponent("best").path)")
             }
-            throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing or unreadable")
+            throw VoiceError.invalidConfig(file: cfgURL.path, reason: p == .missing ? "file is missing" : "\(p)")
         }
         if let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let kind = obj["model_type"] as? String {
             throw VoiceError.notAVoice(file: cfgURL.path, modelType: kind)
@@ -38,10 +42,10 @@ public struct Voice {
             throw VoiceError.invalidConfig(file: cfgURL.path, reason: "not valid JSON")
         }
         try config.validate(file: cfgURL.path)
+        let weights = try SafeTensorsFile.open(dir.appendingPathComponent("model.safetensors"))
+        try WaveNetModel.layout(config).check(weights)
         let model = WaveNetModel(config: config)
-        let weights = dir.appendingPathComponent("model.safetensors")
-        let (tensors, _) = try SafeTensors.read(weights)
-        try model.params.load(tensors, source: weights.path)
+        try model.params.load(weights)
         return Voice(name: dir.lastPathComponent, directory: dir, model: model)
     }
 

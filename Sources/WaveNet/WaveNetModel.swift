@@ -22,9 +22,17 @@ public final class WaveNetModel {
     public let config: WaveNetConfig
     public let params: ParameterSet
 
+    /// A model of `config` with zero weights. - Precondition: `config.validate()` passes (its bounds keep every
+    /// size here within `Int` and memory).
     public init(config: WaveNetConfig) {
         self.config = config
-        let p = ParameterSet()
+        params = ParameterSet(layout: Self.layout(config))
+    }
+
+    /// The tensors of a model of `config` (the table above), without allocating them: what loading checks a
+    /// weights file against before anything is allocated.
+    public static func layout(_ config: WaveNetConfig) -> ParameterLayout {
+        var p = ParameterLayout()
         let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
         p.add("input_embedding", shape: [c.classes, R])
         if c.lpc {
@@ -53,7 +61,7 @@ public final class WaveNetModel {
         p.add("post.conv1.bias", shape: [S])
         p.add("post.conv2.weight", shape: [S, c.classes])
         p.add("post.conv2.bias", shape: [c.classes])
-        params = p
+        return p
     }
 
     /// Random initialisation: N(0, 1/fan_in) style scaling, zero biases, small output layers.
