@@ -38,12 +38,13 @@ public final class MonoAudioStream {
         fileRate == sampleRate ? reportedFrames : Int((Double(reportedFrames) * Double(sampleRate) / Double(fileRate)).rounded(.up))
     }
 
-    /// Opens `url` (any format libsndfile reads from a file; see `SpooledInput` for pipes).
+    /// Opens `url` (any format libsndfile reads from a file; see `SpooledInput` for pipes) to be read at
+    /// `sampleRate` Hz (nil: the file's own rate).
     /// - Throws: `AudioError.fileNotFound`, `.unreadable` (with libsndfile's message, or "is a directory"),
     ///   `.invalidArgument` if `sampleRate <= 0`, `.resampleFailed` if libsamplerate cannot start.
-    public init(url: URL, sampleRate: Int, blockFrames: Int = 16384) throws {
+    public init(url: URL, sampleRate requested: Int?, blockFrames: Int = 16384) throws {
         path = url.path
-        guard sampleRate > 0 else {
+        if let sampleRate = requested, sampleRate <= 0 {
             throw AudioError.invalidArgument(path: path, reason: "target sample rate must be positive, got \(sampleRate)")
         }
         var isDir: ObjCBool = false
@@ -61,6 +62,7 @@ public final class MonoAudioStream {
         fileRate = Int(info.samplerate)
         channels = Int(info.channels)
         reportedFrames = max(0, Int(info.frames))
+        let sampleRate = requested ?? fileRate
         self.sampleRate = sampleRate
         self.blockFrames = blockFrames
         interleaved = [Float](repeating: 0, count: blockFrames * channels)

@@ -112,3 +112,13 @@ extension Vocoder {
         }
     }
 }
+
+extension Vocoder.Conditioning {
+    /// The voice's mean features (all zeros after normalisation) for `sampleCount` samples: what `synth generate`
+    /// conditions on, so that only the speaker embedding shapes the output.
+    public static func neutral(sampleCount: Int, config c: WaveNetConfig) -> Vocoder.Conditioning {
+        let frames = sampleCount / c.features.hopLength + 1
+        return Vocoder.Conditioning(mels: [Float](repeating: 0, count: frames * c.frameFeatures), frames: frames,
+                                    sampleCount: sampleCount, samples: nil)
+    }
+}

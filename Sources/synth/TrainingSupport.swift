@@ -12,23 +12,23 @@ nonisolated(unsafe) var stopRequested: Int32 = 0
 
 /// Optimizer, schedule and bookkeeping options common to every training command.
 struct TrainingFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Peak learning rate (Adam).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Peak learning rate (Adam).", valueName: "LR"))
     var lr: Float = 1e-3
-    @Option(parsing: .unconditional, help: "Linear warm-up steps before cosine decay (to lr/20 at --steps).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Linear warm-up steps before cosine decay (to lr/20 at --steps).", valueName: "STEPS"))
     var warmup = 200
-    @Option(parsing: .unconditional, help: "Global gradient-norm clipping threshold.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Global gradient-norm clipping threshold.", valueName: "NORM"))
     var clip: Float = 1
-    @Option(parsing: .unconditional, help: "Save a checkpoint every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Save a checkpoint every N steps.", valueName: "N"))
     var checkpointEvery = 250
-    @Option(parsing: .unconditional, help: "Compute validation loss every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compute validation loss every N steps.", valueName: "N"))
     var validateEvery = 250
-    @Option(parsing: .unconditional, help: "Print train loss every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print train loss every N steps.", valueName: "N"))
     var logEvery = 25
-    @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.", valueName: "MINUTES"))
     var timeLimit: Double = 0
-    @Option(parsing: .unconditional, help: "OpenBLAS threads.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads.", valueName: "N"))
     var threads = 1
-    @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (initialisation and batches).", valueName: "N"))
     var seed: UInt64 = 1
 
     func validate() throws {

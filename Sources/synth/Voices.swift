@@ -1,4 +1,4 @@
-// `synth voices`: lists installed voices with their speakers, sample rate, receptive field and size.
+// `synth voices`: lists installed voices with their speakers, sample rate, receptive field and size, and where it looked.
 import ArgumentParser
 import Foundation
 import Music
@@ -6,33 +6,51 @@ import WaveNet
 
 struct Voices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List installed voices and their speakers.",
-        discussion: "Voices are folders holding config.json and model.safetensors, found in $SYNTH_VOICES, ./voices and the voices/ folder of the synth source tree.")
+        abstract: "List installed voices and their speakers, and the folders searched.",
+        discussion: """
+            Voices are folders holding config.json and model.safetensors, found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing.
+            """)
+
+    @OptionGroup var jsonOption: JSONOption
 
     func run() throws {
+        let fm = FileManager.default
+        let searched = VoiceLibrary.searchPaths()
+        var entries: [[String: Any]] = []
+        var text: [String] = ["searched: " + searched.map { $0.path + (fm.fileExists(atPath: $0.path) ? "" : " (missing)") }.joined(separator: ", ")]
         let all = VoiceLibrary.installed()
-        if all.isEmpty {
-            print("no voices installed (searched: \(VoiceLibrary.searchPaths().map(\.path).joined(separator: ", ")))")
-            return
-        }
+        if all.isEmpty { text.append("no voices installed") }
         for (name, dir) in all {
             do {
                 let v = try Voice.load(dir)
                 let c = v.config
-                let bytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
-                print("\(name)  (\(dir.path))")
-                print(String(format: "  %d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %.1f MB",
-                             c.features.sampleRate, c.layers, c.receptiveField,
-                             1000 * Double(c.receptiveField) / Double(c.features.sampleRate), v.model.params.count,
-                             Double(bytes) / 1e6))
-                print("  speakers: \(c.speakers.joined(separator: ", "))")
+                let bytes = (try? fm.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
+                let hasStatistics = SpeakerStatistics.read(voice: v) != nil
+                text.append("\(name)  (\(dir.path))")
+                text.append(String(format: "  %d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %.1f MB",
+                                   c.features.sampleRate, c.layers, c.receptiveField,
+                                   1000 * Double(c.receptiveField) / Double(c.features.sampleRate), v.model.params.count,
+                                   Double(bytes) / 1e6))
+                text.append("  speakers: \(c.speakers.joined(separator: ", "))" + (hasStatistics ? " (with speaker statistics for --speaker auto)" : ""))
+                entries.append(["name": name, "path": dir.path, "kind": "voice", "sample_rate": c.features.sampleRate,
+                                "layers": c.layers, "receptive_field_samples": c.receptiveField, "parameters": v.model.params.count,
+                                "bytes": bytes, "speakers": c.speakers, "speaker_statistics": hasStatistics,
+                                "pitch": c.pitch, "source": c.source, "lpc": c.lpc])
             } catch {
                 if let m = try? MusicModel.load(dir) {  // a music model folder (config.json has "model_type")
-                    print("\(name)  (\(dir.path))\n  music \(m.summary)")
+                    text.append("\(name)  (\(dir.path))\n  music \(m.summary)")
+                    entries.append(["name": name, "path": dir.path, "kind": "music", "summary": m.summary])
                     continue
                 }
-                print("\(name)  (\(dir.path))\n  unusable: \(error)")
+                text.append("\(name)  (\(dir.path))\n  unusable: \(error)")
+                entries.append(["name": name, "path": dir.path, "kind": "unusable", "error": "\(error)"])
             }
+        }
+        if jsonOption.json {
+            printJSON(["command": "voices", "searched": searched.map { ["path": $0.path, "exists": fm.fileExists(atPath: $0.path)] },
+                       "voices": entries])
+        } else {
+            text.forEach { print($0) }
         }
     }
 }

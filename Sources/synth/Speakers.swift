@@ -1,0 +1,97 @@
+// `synth speakers`: fits a voice's speaker statistics (for `--speaker auto`) on a manifest and measures them.
+import ArgumentParser
+import AtomicIO
+import Foundation
+import WaveNet
+
+struct Speakers: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a voice's speaker statistics for --speaker auto, and measure how often they name the speaker.",
+        discussion: """
+            Reads the train split of a speech manifest (the format `synth train` reads), computes the voice's normalised log-mels of every file, keeps the frames within 40 dB of each file's loudest, and fits a Gaussian mixture (--components diagonal Gaussians, EM) per speaker over the first --coefficients cepstral coefficients (DCT-II of the normalised log-mels) of its frames. Then it names the speaker of every valid-split file with them and prints the accuracy and the misses; the time per choice is printed too.
+
+            The statistics are written into VOICE/config.json under `speaker_statistics` (atomically; other keys unchanged) unless --dry-run is given. `synth train` fits them by itself for new voices; this command adds them to an older voice, or refits them on other recordings. Speakers of the voice that the manifest lacks keep their statistics.
+            """)
+
+    @Option(help: ArgumentHelp("Speech manifest: TSV or CSV with a header naming path and speaker, and optionally split.", valueName: "MANIFEST"))
+    var data: String
+
+    @OptionGroup var voiceOptions: VoiceOptions
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Gaussians per speaker (1...64).", valueName: "K"))
+    var components = 8
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Cepstral coefficients per frame (2...80, at most the mel bins).", valueName: "N"))
+    var coefficients = 20
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split, the first in the manifest (0: all).", valueName: "N"))
+    var maxUtterances = 0
+
+    @Flag(help: "Measure only; leave config.json as it is.")
+    var dryRun = false
+
+    @OptionGroup var jsonOption: JSONOption
+
+    func validate() throws {
+        guard (1...64).contains(components) else { throw ValidationError("--components must be in 1...64, got \(components)") }
+        guard (2...80).contains(coefficients) else { throw ValidationError("--coefficients must be in 2...80, got \(coefficients)") }
+        guard maxUtterances >= 0 else { throw ValidationError("--max-utterances must be >= 0, got \(maxUtterances)") }
+        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+    }
+
+    func run() throws {
+        let voice = try voiceOptions.loadVoice()
+        let c = voice.config
+        guard coefficients <= c.melBins else {
+            throw ValidationError("--coefficients must be at most the voice's \(c.melBins) mel bins, got \(coefficients)")
+        }
+        let manifest = URL(fileURLWithPath: data)
+        let rows = try SpeechManifest.read(manifest)
+        let loader = try SpeechLoader(config: c)
+        let train = try loadSplit(rows, "train", manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
+        guard !train.isEmpty else { throw DatasetError.empty(path: manifest.path, split: "train") }
+        let valid = try loadSplit(rows, "valid", manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
+        let t0 = Date()
+        var statistics = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: train, config: c, coefficients: coefficients),
+                                               coefficients: coefficients, components: components)
+        let fitSeconds = Date().timeIntervalSince(t0)
+        // Speakers the manifest lacks keep the statistics the voice had (with the same shape).
+        if let old = SpeakerStatistics.read(voice: voice), old.coefficients == coefficients {
+            for (name, m) in old.speakers where statistics.speakers[name] == nil { statistics.speakers[name] = m }
+        }
+        printErr(String(format: "fitted %d speakers on %d train files in %.1f s", statistics.speakers.count, train.count, fitSeconds))
+
+        var correct = 0, misses: [String] = [], seconds = 0.0
+        for u in valid {
+            let features = c.frameFeatures(logMel: u.logMel, f0: u.f0, voicing: u.voicing)
+            let t = Date()
+            let chosen = statistics.choose(features: features, frames: u.frames, config: c).index
+            seconds += Date().timeIntervalSince(t)
+            if chosen == u.speaker { correct += 1 } else {
+                misses.append("\((u.path as NSString).lastPathComponent) (\(c.speakers[u.speaker])) as \(c.speakers[chosen])")
+            }
+        }
+        let perChoice = valid.isEmpty ? 0 : seconds / Double(valid.count)
+        let missing = c.speakers.filter { statistics.speakers[$0] == nil }
+        if !dryRun {
+            let url = voice.directory.appendingPathComponent("config.json")
+            let merged = try statistics.merged(into: try Data(contentsOf: url))
+            try AtomicFile.write(merged, to: url)
+        }
+        let summary = valid.isEmpty ? "no valid-split files to measure on"
+            : String(format: "%d of %d valid files named correctly (%.1f %%), %.2f ms per choice", correct, valid.count,
+                     100 * Double(correct) / Double(valid.count), 1000 * perChoice)
+        if jsonOption.json {
+            printJSON(["command": "speakers", "voice": voice.name, "components": components, "coefficients": coefficients,
+                       "train_files": train.count, "valid_files": valid.count, "correct": correct, "misses": misses,
+                       "seconds_per_choice": perChoice, "fit_seconds": fitSeconds, "written": !dryRun,
+                       "speakers_without_statistics": missing])
+        } else {
+            print("voice \(voice.name): \(summary)")
+            for m in misses { print("  missed: \(m)") }
+            if !missing.isEmpty { print("  no statistics for: \(missing.joined(separator: ", ")) (no train files in the manifest)") }
+            print(dryRun ? "dry run: \(voice.directory.path)/config.json left as it was"
+                         : "wrote speaker_statistics into \(voice.directory.path)/config.json")
+        }
+    }
+}
