@@ -25,6 +25,9 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads.", valueName: "N"))
     var threads = 1
 
+    @Flag(inversion: .prefixedNo, help: "Also measure the reference configuration (random weights).")
+    var reference = true
+
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
@@ -38,12 +41,16 @@ struct Bench: ParsableCommand {
             models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model))
         } else if let v = try? Voice.load(try VoiceLibrary.resolve("default")) {
             models.append(("voice 'default'", v.model))
-        } else {
+        } else if reference {
             printErr("note: the default voice is not installed; measuring the reference configuration only")
+        } else {
+            throw ValidationError("--no-reference and no voice to measure: the default voice is not installed; give --voice")
         }
-        let ref = WaveNetModel(config: WaveNetBenchmark.referenceConfig())
-        ref.initialize(seed: 1)
-        models.append(("reference (20 layers, R64 G128 S128)", ref))
+        if reference {
+            let ref = WaveNetModel(config: WaveNetBenchmark.referenceConfig())
+            ref.initialize(seed: 1)
+            models.append(("reference (20 layers, R64 G128 S128)", ref))
+        }
         let bar = ProgressLine("bench", total: Double(2 * models.count), unit: "measurements", decimals: 1)
         var rows: [[String: Any]] = []
         if !jsonOption.json {

@@ -9,7 +9,7 @@ struct PlotTraining: ParsableCommand {
         commandName: "training",
         abstract: "Draw a training run's train and valid loss against steps and hours, as PNG.",
         discussion: """
-            Reads RUN/train.log (written by `synth train` and `synth music train`; RUN may also name the log itself). The top panel plots the loss against optimizer steps, the bottom one against hours of training (the run's own clock, kept across resumes; valid points are placed by step between the train lines around them). Train loss is the mean over each --log-every window; valid loss is the one validation computes. Both panels share the loss scale, which covers every point after the first 5 % of the steps (the first steps, near ln 256 = 5.5 nats, run off the top). Lines that a resume from an earlier checkpoint logged again replace the earlier ones.
+            Reads RUN/train.log (written by `synth train` and `synth music train`; RUN may also name the log itself). The top panel plots the loss against optimizer steps, the bottom one against hours of training (minutes for a run shorter than an hour; the run's own clock, kept across resumes; valid points are placed by step between the train lines around them). Train loss is the mean over each --log-every window; valid loss is the one validation computes. Both panels share the loss scale, which covers every point after the first 5 % of the steps (the first steps, near ln 256 = 5.5 nats, run off the top). Lines that a resume from an earlier checkpoint logged again replace the earlier ones.
 
             OUT.png is written atomically (- for standard output).
             """)
@@ -45,8 +45,10 @@ struct PlotTraining: ParsableCommand {
         let name = isDir.boolValue ? URL(fileURLWithPath: runFolder).standardizedFileURL.lastPathComponent
                                    : logURL.deletingLastPathComponent().lastPathComponent
         let unit = log.unit
+        // Time in hours, or in minutes for a run of less than an hour.
+        let minutes = (log.train.map(\.hours).filter(\.isFinite).max() ?? 0) < 1
         func series(_ hours: Bool) -> [Series] {
-            let x = { (p: TrainingLog.Point) in hours ? p.hours : Double(p.step) }
+            let x = { (p: TrainingLog.Point) in hours ? p.hours * (minutes ? 60 : 1) : Double(p.step) }
             var s = [Series(name: "train (mean over each log window)", points: log.train.map { (x($0), $0.loss) }, color: .blue)]
             if !log.valid.isEmpty {
                 s.append(Series(name: "valid", points: log.valid.map { (x($0), $0.loss) }, color: .orange, lineWidth: 2, markers: true))
@@ -62,7 +64,7 @@ struct PlotTraining: ParsableCommand {
         do {
             png = try CurveFigure.png(title: "training run \(name)", subtitle: subtitle, panels: [
                 CurvePanel(xLabel: "optimizer step", yLabel: yLabel, series: series(false)),
-                CurvePanel(xLabel: "hours of training", yLabel: yLabel, series: series(true)),
+                CurvePanel(xLabel: minutes ? "minutes of training" : "hours of training", yLabel: yLabel, series: series(true)),
             ], width: width)
         } catch { throw RuntimeError("\(error)") }
         try AtomicFile.write(png, to: outputURL(output))

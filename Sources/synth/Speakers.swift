@@ -61,17 +61,21 @@ struct Speakers: ParsableCommand {
         }
         printErr(String(format: "fitted %d speakers on %d train files in %.1f s", statistics.speakers.count, train.count, fitSeconds))
 
-        var correct = 0, misses: [String] = [], seconds = 0.0
+        var correct = 0, misses: [String] = [], seconds = 0.0, margins: [Double] = []
         for u in valid {
             let features = c.frameFeatures(logMel: u.logMel, f0: u.f0, voicing: u.voicing)
             let t = Date()
-            let chosen = statistics.choose(features: features, frames: u.frames, config: c).index
+            let (chosen, scores) = statistics.choose(features: features, frames: u.frames, config: c)
             seconds += Date().timeIntervalSince(t)
+            let sorted = scores.sorted(by: >)
+            if sorted.count > 1 { margins.append(sorted[0] - sorted[1]) }
             if chosen == u.speaker { correct += 1 } else {
                 misses.append("\((u.path as NSString).lastPathComponent) (\(c.speakers[u.speaker])) as \(c.speakers[chosen])")
             }
         }
         let perChoice = valid.isEmpty ? 0 : seconds / Double(valid.count)
+        margins.sort()
+        func quantile(_ q: Double) -> Double { margins.isEmpty ? .nan : margins[min(margins.count - 1, Int(q * Double(margins.count)))] }
         let missing = c.speakers.filter { statistics.speakers[$0] == nil }
         if !dryRun {
             let url = voice.directory.appendingPathComponent("config.json")
@@ -85,9 +89,15 @@ struct Speakers: ParsableCommand {
             printJSON(["command": "speakers", "voice": voice.name, "components": components, "coefficients": coefficients,
                        "train_files": train.count, "valid_files": valid.count, "correct": correct, "misses": misses,
                        "seconds_per_choice": perChoice, "fit_seconds": fitSeconds, "written": !dryRun,
+                       "margin_quantiles": ["min": jsonNumber(quantile(0)), "p05": jsonNumber(quantile(0.05)), "p10": jsonNumber(quantile(0.1)),
+                                            "median": jsonNumber(quantile(0.5))],
                        "speakers_without_statistics": missing])
         } else {
             print("voice \(voice.name): \(summary)")
+            if !margins.isEmpty {
+                print(String(format: "  margin of the best speaker over the second (mean log-likelihood per frame): min %.2f, 5th percentile %.2f, 10th %.2f, median %.2f",
+                             quantile(0), quantile(0.05), quantile(0.1), quantile(0.5)))
+            }
             for m in misses { print("  missed: \(m)") }
             if !missing.isEmpty { print("  no statistics for: \(missing.joined(separator: ", ")) (no train files in the manifest)") }
             print(dryRun ? "dry run: \(voice.directory.path)/config.json left as it was"

@@ -65,9 +65,9 @@ final class InterfaceCLITests: XCTestCase {
         XCTAssertGreaterThan(m["scored_tokens"] as? Int ?? 0, 0)
         XCTAssertGreaterThan((m["ngram"] as? [String: Any])?["nats_per_token"] as? Double ?? 0, 0)
 
-        let b = try CLI.run(["bench", "--voice", voice.path, "--seconds", "0.05", "--train-steps", "1", "--json"])
+        let b = try CLI.run(["bench", "--voice", voice.path, "--seconds", "0.05", "--train-steps", "1", "--no-reference", "--json"])
         let bj = try CLI.json(b)
-        XCTAssertEqual((bj["models"] as? [[String: Any]])?.count, 2)
+        XCTAssertEqual((bj["models"] as? [[String: Any]])?.count, 1)
         XCTAssertGreaterThan(bj["peak_rss_mb"] as? Double ?? 0, 1)
         // Progress with ETA on stderr while it runs (it used to be silent for 35 s).
         XCTAssertTrue(b.stderr.contains("bench ") && b.stderr.contains("measurements") && b.stderr.contains("ETA"), b.stderr)
@@ -182,7 +182,10 @@ final class InterfaceCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run(["features", input.path, "-o", good.path, "--voice", shipped.path]).status, 0)
         // The same frames as raw log10 mels: x * std + mean, divided by ln 10.
         let c = try Voice.load(shipped).config
-        let a = try NPY.read(good)
+        // Frames 60-139 (0.6-1.4 s, the spoken letter and some silence) are enough, and quick to vocode.
+        let whole = try NPY.read(good)
+        let a = NPYArray(shape: [80, 80], data: Array(whole.data[(60 * 80)..<(140 * 80)]))
+        try NPY.write(a, to: good)
         var raw = a.data
         for i in raw.indices { raw[i] = (raw[i] * c.featureStd[i % 80] + c.featureMean[i % 80]) / Float(log(10.0)) }
         let log10 = dir.appendingPathComponent("log10.npy")
