@@ -13,6 +13,13 @@ import NNCore
 /// have the highest mean log-likelihood. The cost is a few microseconds per frame, against one teacher-forced pass of
 /// the network per speaker for `Vocoder.bestSpeaker`.
 ///
+/// An input by a voice the model never heard is told apart by a universal background model (Reynolds, Quatieri and
+/// Dunn 2000): one more mixture, fitted on the frames of all speakers together. When the best speaker's mixture
+/// explains the input by no more than `threshold` per frame better than the background (the log-likelihood ratio),
+/// no speaker is recognised, and the voice's `fallback` speaker is used, the one measured to render unseen voices
+/// best (docs/voices.md); without a fallback, the best-scoring speaker is used anyway. `calibrate` sets the
+/// threshold so that 5 % of held-out recordings of the voice's own speakers fall below it.
+///
 /// Stored in the voice's config.json under the optional key `speaker_statistics` (old voices have none; loaders that
 /// do not know the key ignore it), one entry per speaker name.
 public struct SpeakerStatistics: Codable, Equatable, Sendable {
@@ -29,6 +36,13 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     public var coefficients: Int
     public var components: Int
     public var speakers: [String: Mixture]
+    /// The background mixture over every speaker's frames (nil in statistics fitted before it existed).
+    public var background: Mixture?
+    /// The speaker for inputs that no speaker's mixture explains better than the background (nil: the best one).
+    public var fallback: String?
+    /// The log-likelihood ratio per frame (best speaker against background) an input must exceed to be recognised
+    /// (nil: 0).
+    public var threshold: Double?
 
     /// The key in config.json.
     public static let configKey = "speaker_statistics"
@@ -91,7 +105,10 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// iterations, then up to 100 EM iterations; variances are floored at `0.01` (as scikit-learn's `reg_covar`).
     /// Seeded: the same data and seed give the same statistics. A speaker with fewer frames than components gets
     /// as many components as frames.
-    public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = 20, components K: Int = 8, seed: UInt64 = 1) -> SpeakerStatistics {
+    /// The background mixture has `components` Gaussians too, fitted on at most `backgroundFrames` frames taken evenly
+    /// from all speakers' (in name order).
+    public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = 20, components K: Int = 8, seed: UInt64 = 1,
+                           backgroundFrames: Int = 40000) -> SpeakerStatistics {
         var mixtures: [String: Mixture] = [:]
         for name in cepstra.keys.sorted() {
             let x = cepstra[name]!
@@ -100,7 +117,18 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
             var rng = Xoshiro256(seed: seed &+ fnv1a(name))
             mixtures[name] = fitMixture(x.map(Double.init), count: n, dims: D, components: min(K, n), rng: &rng)
         }
-        return SpeakerStatistics(coefficients: D, components: K, speakers: mixtures)
+        var stats = SpeakerStatistics(coefficients: D, components: K, speakers: mixtures)
+        let all = cepstra.keys.sorted().flatMap { cepstra[$0]! }
+        let n = all.count / D
+        if n > 0 {
+            let stride = max(1, (n + backgroundFrames - 1) / backgroundFrames)
+            var pooled: [Double] = []
+            pooled.reserveCapacity((n / stride + 1) * D)
+            for i in Swift.stride(from: 0, to: n, by: stride) { for d in 0..<D { pooled.append(Double(all[i * D + d])) } }
+            var rng = Xoshiro256(seed: seed &+ fnv1a("background"))
+            stats.background = fitMixture(pooled, count: pooled.count / D, dims: D, components: min(K, pooled.count / D), rng: &rng)
+        }
+        return stats
     }
 
     static func fnv1a(_ s: String) -> UInt64 {
@@ -197,36 +225,68 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
         return -0.5 * s
     }
 
+    /// Mean log-likelihood per frame of cepstra `[n, coefficients]` under a mixture; `-infinity` without frames.
+    func score(cepstra x: [Float], mixture m: Mixture) -> Double {
+        let D = coefficients, n = x.count / D, K = m.weights.count
+        guard n > 0 else { return -.infinity }
+        var total = 0.0
+        var lp = [Double](repeating: 0, count: K)
+        for i in 0..<n {
+            for k in 0..<K {
+                var s = 0.0
+                for d in 0..<D {
+                    let v = Double(m.variances[k * D + d]), e = Double(x[i * D + d]) - Double(m.means[k * D + d])
+                    s += log(2 * Double.pi * v) + e * e / v
+                }
+                lp[k] = log(Double(m.weights[k])) - 0.5 * s
+            }
+            let mx = lp.max()!
+            total += mx + log(lp.reduce(0) { $0 + exp($1 - mx) })
+        }
+        return total / Double(n)
+    }
+
     /// Mean log-likelihood per frame of cepstra `[n, coefficients]` under each speaker of `speakers` (in that
     /// order); `-infinity` for a speaker without a mixture, and for every speaker when there are no frames.
     public func scores(cepstra x: [Float], speakers names: [String]) -> [Double] {
-        let D = coefficients, n = x.count / D
-        return names.map { name in
-            guard let m = speakers[name], n > 0 else { return -.infinity }
-            let K = m.weights.count
-            var total = 0.0
-            var lp = [Double](repeating: 0, count: K)
-            for i in 0..<n {
-                for k in 0..<K {
-                    var s = 0.0
-                    for d in 0..<D {
-                        let v = Double(m.variances[k * D + d]), e = Double(x[i * D + d]) - Double(m.means[k * D + d])
-                        s += log(2 * Double.pi * v) + e * e / v
-                    }
-                    lp[k] = log(Double(m.weights[k])) - 0.5 * s
-                }
-                let mx = lp.max()!
-                total += mx + log(lp.reduce(0) { $0 + exp($1 - mx) })
-            }
-            return total / Double(n)
-        }
+        names.map { name in speakers[name].map { score(cepstra: x, mixture: $0) } ?? -.infinity }
     }
 
-    /// The speaker of `config.speakers` most likely to have produced normalised conditioning frames
-    /// `[frames, frame_features]`, and every speaker's score (mean log-likelihood per loud frame; higher is better).
-    public func choose(features: [Float], frames: Int, config c: WaveNetConfig) -> (index: Int, scores: [Double]) {
-        let s = scores(cepstra: Self.cepstra(features: features, frames: frames, config: c, coefficients: coefficients), speakers: c.speakers)
-        return (s.indices.max { s[$0] < s[$1] } ?? 0, s)
+    /// The choice for one input.
+    public struct Choice: Equatable, Sendable {
+        /// The speaker to use (index into `config.speakers`).
+        public var index: Int
+        /// The speaker whose mixture explains the input best.
+        public var best: Int
+        /// Every speaker's mean log-likelihood per loud frame (higher is better).
+        public var scores: [Double]
+        /// The best speaker's score minus the background's (nil without a background mixture).
+        public var likelihoodRatio: Double?
+        /// False when no speaker explains the input better than the background, so `index` is the fallback.
+        public var recognised: Bool
+    }
+
+    /// The speaker of `config.speakers` for normalised conditioning frames `[frames, frame_features]`: the one whose
+    /// mixture explains their loud frames best, or the `fallback` when that one does no better than the background.
+    public func choose(features: [Float], frames: Int, config c: WaveNetConfig) -> Choice {
+        let x = Self.cepstra(features: features, frames: frames, config: c, coefficients: coefficients)
+        let s = scores(cepstra: x, speakers: c.speakers)
+        let best = s.indices.max { s[$0] < s[$1] } ?? 0
+        let ratio = background.map { s[best] - score(cepstra: x, mixture: $0) }
+        let recognised = ratio.map { $0 > (threshold ?? 0) } ?? true
+        var index = best
+        if !recognised, let f = fallback, let i = c.speakers.firstIndex(of: f) { index = i }
+        return Choice(index: index, best: best, scores: s, likelihoodRatio: ratio, recognised: recognised)
+    }
+
+    /// Sets `threshold` to the `rejected` quantile of the likelihood ratios of held-out recordings of the voice's own
+    /// speakers (normalised conditioning frames with their frame counts), so that that fraction of them would not be
+    /// recognised. Needs 20 recordings or more; with fewer the threshold stays as it is. Returns the ratios, sorted.
+    @discardableResult
+    public mutating func calibrate(heldOut: [(features: [Float], frames: Int)], config c: WaveNetConfig, rejected: Double = 0.05) -> [Double] {
+        let ratios = heldOut.compactMap { choose(features: $0.features, frames: $0.frames, config: c).likelihoodRatio }.sorted()
+        if ratios.count >= 20 { threshold = ratios[min(ratios.count - 1, Int(rejected * Double(ratios.count)))] }
+        return ratios
     }
 
     /// The statistics in a config.json, or nil when it has none (or they do not decode).

@@ -141,7 +141,7 @@ struct Render: ParsableCommand {
                         }
                         var spk = given
                         if spk < 0, let statistics {
-                            spk = statistics.choose(features: cond.mels, frames: cond.frames, config: c).index
+                            spk = statistics.choose(features: cond.mels, frames: cond.frames, config: c).index  // as vocode
                             autoChoices.add(spk)
                         }
                         state.started(samples: cond.sampleCount)

@@ -8,7 +8,7 @@ struct Speakers: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit a voice's speaker statistics for --speaker auto, and measure how often they name the speaker.",
         discussion: """
-            Reads the train split of a speech manifest (the format `synth train` reads), computes the voice's normalised log-mels of every file, keeps the frames within 40 dB of each file's loudest, and fits a Gaussian mixture (--components diagonal Gaussians, EM) per speaker over the first --coefficients cepstral coefficients (DCT-II of the normalised log-mels) of its frames. Then it names the speaker of every valid-split file with them and prints the accuracy and the misses; the time per choice is printed too.
+            Reads the train split of a speech manifest (the format `synth train` reads), computes the voice's normalised log-mels of every file, keeps the frames within 40 dB of each file's loudest, and fits a Gaussian mixture (--components diagonal Gaussians, EM) per speaker over the first --coefficients cepstral coefficients (DCT-II of the normalised log-mels) of its frames, and one more over all speakers' frames together (the background). The valid split calibrates the threshold for recognising a speaker at all: the 5th percentile of its files' log-likelihood ratios (best speaker against the background), so an input that no speaker explains better than that (a voice the model never heard) gets the --fallback speaker. Then it names the speaker of every valid-split file and prints the accuracy, the misses and the time per choice.
 
             The statistics are written into VOICE/config.json under `speaker_statistics` (atomically; other keys unchanged) unless --dry-run is given. `synth train` fits them by itself for new voices; this command adds them to an older voice, or refits them on other recordings. Speakers of the voice that the manifest lacks keep their statistics.
             """)
@@ -26,6 +26,9 @@ struct Speakers: ParsableCommand {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split, the first in the manifest (0: all).", valueName: "N"))
     var maxUtterances = 0
+
+    @Option(help: ArgumentHelp("The speaker used for inputs that no speaker's statistics recognise (voices the model never heard), chosen by measurement (docs/voices.md); `none` removes it (default: keep the voice's).", valueName: "NAME|none"))
+    var fallback: String?
 
     @Flag(help: "Measure only; leave config.json as it is.")
     var dryRun = false
@@ -55,19 +58,36 @@ struct Speakers: ParsableCommand {
         var statistics = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: train, config: c, coefficients: coefficients),
                                                coefficients: coefficients, components: components)
         let fitSeconds = Date().timeIntervalSince(t0)
-        // Speakers the manifest lacks keep the statistics the voice had (with the same shape).
-        if let old = SpeakerStatistics.read(voice: voice), old.coefficients == coefficients {
+        // Speakers the manifest lacks keep the statistics the voice had (with the same shape), and the fallback stays.
+        let old = SpeakerStatistics.read(voice: voice)
+        if let old, old.coefficients == coefficients {
             for (name, m) in old.speakers where statistics.speakers[name] == nil { statistics.speakers[name] = m }
         }
+        statistics.fallback = old?.fallback
+        if let f = fallback {
+            if f == "none" { statistics.fallback = nil } else { _ = try c.speakerIndex(f); statistics.fallback = f }
+        }
         printErr(String(format: "fitted %d speakers on %d train files in %.1f s", statistics.speakers.count, train.count, fitSeconds))
+        let heldOut = valid.map { (c.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) }
+        let ratios = statistics.calibrate(heldOut: heldOut, config: c)
+        if let t = statistics.threshold, ratios.count >= 20 {
+            let q = { (f: Double) in ratios[min(ratios.count - 1, Int(f * Double(ratios.count)))] }
+            printErr(String(format: "likelihood ratio of the best speaker against all speakers together, %d valid files: min %.2f, 5th percentile %.2f (the threshold for recognising a speaker), median %.2f",
+                            ratios.count, q(0), t, q(0.5)))
+        } else {
+            printErr("fewer than 20 valid files: the threshold for recognising a speaker stays \(statistics.threshold.map { String(format: "%.2f", $0) } ?? "0")")
+        }
 
-        var correct = 0, misses: [String] = [], seconds = 0.0, margins: [Double] = []
+        var correct = 0, misses: [String] = [], seconds = 0.0, margins: [Double] = [], unrecognised: [String] = []
         for u in valid {
             let features = c.frameFeatures(logMel: u.logMel, f0: u.f0, voicing: u.voicing)
             let t = Date()
-            let (chosen, scores) = statistics.choose(features: features, frames: u.frames, config: c)
+            let choice = statistics.choose(features: features, frames: u.frames, config: c)
             seconds += Date().timeIntervalSince(t)
-            let sorted = scores.sorted(by: >)
+            // Accuracy of the statistics themselves (the best-scoring speaker); the fallback is counted apart.
+            let chosen = choice.best
+            if !choice.recognised { unrecognised.append((u.path as NSString).lastPathComponent) }
+            let sorted = choice.scores.sorted(by: >)
             if sorted.count > 1 { margins.append(sorted[0] - sorted[1]) }
             if chosen == u.speaker { correct += 1 } else {
                 misses.append("\((u.path as NSString).lastPathComponent) (\(c.speakers[u.speaker])) as \(c.speakers[chosen])")
@@ -91,7 +111,9 @@ struct Speakers: ParsableCommand {
                        "seconds_per_choice": perChoice, "fit_seconds": fitSeconds, "written": !dryRun,
                        "margin_quantiles": ["min": jsonNumber(quantile(0)), "p05": jsonNumber(quantile(0.05)), "p10": jsonNumber(quantile(0.1)),
                                             "median": jsonNumber(quantile(0.5))],
-                       "speakers_without_statistics": missing])
+                       "speakers_without_statistics": missing, "fallback": statistics.fallback ?? NSNull(),
+                       "threshold": statistics.threshold.map(jsonNumber) ?? NSNull(),
+                       "unrecognised": unrecognised])
         } else {
             print("voice \(voice.name): \(summary)")
             if !margins.isEmpty {
@@ -99,6 +121,8 @@ struct Speakers: ParsableCommand {
                              quantile(0), quantile(0.05), quantile(0.1), quantile(0.5)))
             }
             for m in misses { print("  missed: \(m)") }
+            print("  \(unrecognised.count) of \(valid.count) valid files are not recognised as any speaker (the best one explains them no better than all together)" +
+                  (statistics.fallback.map { " and would get the fallback, \($0)" } ?? "; there is no fallback speaker, so they get the best one"))
             if !missing.isEmpty { print("  no statistics for: \(missing.joined(separator: ", ")) (no train files in the manifest)") }
             print(dryRun ? "dry run: \(voice.directory.path)/config.json left as it was"
                          : "wrote speaker_statistics into \(voice.directory.path)/config.json")

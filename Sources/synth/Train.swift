@@ -316,6 +316,13 @@ struct Train: ParsableCommand {
             if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
                 for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
             }
+            // Held-out files of the run's own speakers set the threshold for recognising a speaker (20 or more).
+            fitted.calibrate(heldOut: validUtts.map { (config.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) },
+                             config: config)
+            if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)) {
+                fitted.fallback = old.fallback
+                if fitted.threshold == nil { fitted.threshold = old.threshold }
+            }
             statistics = fitted
             summary(String(format: "speaker statistics for --speaker auto: %@ (Gaussian mixtures over the cepstrum), fitted in %.1f s",
                            plural(fitted.speakers.count, "speaker"), Date().timeIntervalSince(t0)))

@@ -16,7 +16,7 @@ struct Vocode: ParsableCommand {
 
             The output's format follows its extension: .wav (16-bit PCM; --subtype pcm24 or float), .flac, .ogg (Vorbis), .mp3, .aiff; any other extension is refused before any work. Files are written atomically; a device, pipe or standard output is written in place.
 
-            Speaker: by default (and with --speaker auto) the voice's speaker statistics choose the speaker whose recordings the input's spectrum resembles most (a Gaussian mixture per speaker over the cepstrum of its log-mels: about a millisecond, and it works on .npy input too; docs/voices.md has its accuracy). A voice without statistics (`synth speakers` adds them) uses its first speaker by default, and --speaker auto then scores the first 1.5 s of speech under every speaker instead (one teacher-forced forward pass each: several seconds).
+            Speaker: by default (and with --speaker auto) the voice's speaker statistics choose the speaker whose recordings the input's spectrum resembles most (a Gaussian mixture per speaker over the cepstrum of its log-mels: milliseconds, and it works on .npy input too). When no speaker's recordings match the input better than all speakers' together (a voice the model never heard), the voice's fallback speaker is used, the one measured to render unseen voices best. docs/voices.md has the measurements. A voice without statistics (`synth speakers` adds them) uses its first speaker by default, and --speaker auto then scores the first 1.5 s of speech under every speaker instead (one teacher-forced forward pass each: several seconds).
 
             IN may also be a .npy float32 array [frames, frame_features] of normalised log-mels (see `synth features`); a warning names its mean and spread when they are far from the voice's normalisation.
 
@@ -106,11 +106,19 @@ struct Vocode: ParsableCommand {
         if let name = speaker, !auto { return (try c.speakerIndex(name), "given", nil, 0) }
         let t0 = Date()
         if let statistics {
-            let (best, scores) = statistics.choose(features: cond.mels, frames: cond.frames, config: c)
+            let choice = statistics.choose(features: cond.mels, frames: cond.frames, config: c)
             let dt = Date().timeIntervalSince(t0)
-            printErr("speaker auto: \(c.speakers[best]) (" + ranking(scores, names: c.speakers, higherIsBetter: true) +
-                     String(format: "; chosen from the speaker statistics in %.3f s)", dt))
-            return (best, "auto", scores, dt)
+            let ratio = choice.likelihoodRatio.map { String(format: "; %+.2f per frame against all speakers together", $0) } ?? ""
+            if choice.recognised || choice.index == choice.best {
+                printErr("speaker auto: \(c.speakers[choice.index]) (" + ranking(choice.scores, names: c.speakers, higherIsBetter: true) +
+                         ratio + String(format: "; chosen from the speaker statistics in %.3f s)", dt))
+                return (choice.index, "auto", choice.scores, dt)
+            }
+            printErr("speaker auto: \(c.speakers[choice.index]), the voice's speaker for voices it does not know: no speaker's " +
+                     "recordings match this input clearly (closest: \(c.speakers[choice.best])\(ratio), " +
+                     String(format: "below the %.2f that 95 %% of held-out recordings of its speakers reach; chosen in %.3f s; docs/voices.md)",
+                            statistics.threshold ?? 0, dt))
+            return (choice.index, "auto (unknown voice)", choice.scores, dt)
         }
         guard auto else {
             printErr("note: voice '\(vocoder.voice.name)' has no speaker statistics, so the default is its first speaker, \(c.speakers[0]); add them with `synth speakers`, or pass --speaker")
