@@ -6,15 +6,21 @@ import WaveNet
 
 struct Speakers: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fit a voice's speaker statistics for --speaker auto, and measure how often they name the speaker.",
+        abstract: "Fit a voice's speaker statistics for --speaker auto and measure them, or show the speaker they choose for inputs.",
         discussion: """
+            With inputs (`synth speakers IN...`): prints the speaker `synth vocode --speaker auto` would use for each (audio or .npy), with the three best scores, the likelihood ratio against all speakers together and whether the fallback applies; nothing is written.
+
+            With --data: fits the statistics.
             Reads the train split of a speech manifest (the format `synth train` reads), computes the voice's normalised log-mels of every file, keeps the frames within 40 dB of each file's loudest, and fits a Gaussian mixture (--components diagonal Gaussians, EM) per speaker over the first --coefficients cepstral coefficients (DCT-II of the normalised log-mels) of its frames, and one more over all speakers' frames together (the background). The valid split calibrates the threshold for recognising a speaker at all: the 5th percentile of its files' log-likelihood ratios (best speaker against the background), so an input that no speaker explains better than that (a voice the model never heard) gets the --fallback speaker. Then it names the speaker of every valid-split file and prints the accuracy, the misses and the time per choice.
 
             The statistics are written into VOICE/config.json under `speaker_statistics` (atomically; other keys unchanged) unless --dry-run is given. `synth train` fits them by itself for new voices; this command adds them to an older voice, or refits them on other recordings. Speakers of the voice that the manifest lacks keep their statistics.
             """)
 
-    @Option(help: ArgumentHelp("Speech manifest: TSV or CSV with a header naming path and speaker, and optionally split.", valueName: "MANIFEST"))
-    var data: String
+    @Argument(help: ArgumentHelp("Recordings or .npy features to choose a speaker for (instead of --data).", valueName: "IN"))
+    var inputs: [String] = []
+
+    @Option(help: ArgumentHelp("Speech manifest to fit the statistics on: TSV or CSV with a header naming path and speaker, and optionally split.", valueName: "MANIFEST"))
+    var data: String?
 
     @OptionGroup var voiceOptions: VoiceOptions
 
@@ -39,11 +45,13 @@ struct Speakers: ParsableCommand {
         guard (1...64).contains(components) else { throw ValidationError("--components must be in 1...64, got \(components)") }
         guard (2...80).contains(coefficients) else { throw ValidationError("--coefficients must be in 2...80, got \(coefficients)") }
         guard maxUtterances >= 0 else { throw ValidationError("--max-utterances must be >= 0, got \(maxUtterances)") }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        guard (data == nil) != inputs.isEmpty else { throw ValidationError("give --data MANIFEST to fit statistics, or inputs to choose a speaker for, not both") }
+        if let data, !FileManager.default.fileExists(atPath: data) { throw ValidationError("--data: no such file: \(data)") }
     }
 
     func run() throws {
         let voice = try voiceOptions.loadVoice()
+        guard let data else { return try choose(voice) }
         let c = voice.config
         guard coefficients <= c.melBins else {
             throw ValidationError("--coefficients must be at most the voice's \(c.melBins) mel bins, got \(coefficients)")
@@ -126,6 +134,37 @@ struct Speakers: ParsableCommand {
             if !missing.isEmpty { print("  no statistics for: \(missing.joined(separator: ", ")) (no train files in the manifest)") }
             print(dryRun ? "dry run: \(voice.directory.path)/config.json left as it was"
                          : "wrote speaker_statistics into \(voice.directory.path)/config.json")
+        }
+    }
+
+    /// `synth speakers IN...`: the choice `--speaker auto` makes for each input.
+    func choose(_ voice: Voice) throws {
+        let c = voice.config
+        guard let statistics = SpeakerStatistics.read(voice: voice) else {
+            throw RuntimeError("voice '\(voice.name)' has no speaker statistics; fit them with `synth speakers --data MANIFEST --voice \(voiceOptions.voice)`")
+        }
+        let vocoder = try Vocoder(voice: voice)
+        var results: [[String: Any]] = []
+        for input in inputs {
+            let source = try openInput(input)
+            let cond: Vocoder.Conditioning
+            do { cond = try vocoder.streamedConditioning(for: source.url) } catch {
+                throw RuntimeError(describe(error, input: input, spooled: source))
+            }
+            let choice = statistics.choose(features: cond.mels, frames: cond.frames, config: c)
+            let ratio = choice.likelihoodRatio.map { String(format: "%+.2f", $0) } ?? "-"
+            let how = choice.recognised ? "recognised" : choice.index == choice.best ? "not recognised, no fallback" : "not recognised: the fallback"
+            if !jsonOption.json {
+                print("\(input): \(c.speakers[choice.index]) (\(how); " + ranking(choice.scores, names: c.speakers, higherIsBetter: true) +
+                      String(format: "; likelihood ratio %@ against the threshold %.2f)", ratio, statistics.threshold ?? 0))
+            }
+            results.append(["input": input, "speaker": c.speakers[choice.index], "best": c.speakers[choice.best],
+                            "recognised": choice.recognised, "likelihood_ratio": choice.likelihoodRatio.map(jsonNumber) ?? NSNull(),
+                            "scores": Dictionary(uniqueKeysWithValues: zip(c.speakers, choice.scores.map(jsonNumber)))])
+        }
+        if jsonOption.json {
+            printJSON(["command": "speakers", "voice": voice.name, "threshold": statistics.threshold.map(jsonNumber) ?? NSNull(),
+                       "fallback": statistics.fallback ?? NSNull(), "choices": results])
         }
     }
 }

@@ -316,24 +316,29 @@ extension VocodeCLITests {
     /// its first speaker by default, scores by likelihood with `auto`, and refuses `auto` for .npy input.
     func testSpeakerAutoIdentifiesHeldOutSpeakers() throws {
         let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
-        for (file, speaker) in [("alpha_30cf3d7d.flac", "klettres-en"), ("alpha_8f6fb8eb.flac", "klettres-cs")] {
-            let out = dir.appendingPathComponent("auto-\(speaker).wav")
-            for extra in [[], ["--speaker", "auto"]] {
-                let r = try CLI.run(["vocode", CLI.fixture("speech/\(file)").path, "-o", out.path, "--voice", shipped.path, "--json"] + extra)
-                XCTAssertEqual(r.status, 0, r.stderr)
-                XCTAssertTrue(r.stderr.contains("speaker auto: \(speaker) (mean log-likelihood per frame, best first: \(speaker) "), r.stderr)
-                let j = try CLI.json(r)
-                XCTAssertEqual(j["speaker"] as? String, speaker)
-                XCTAssertEqual(j["speaker_choice"] as? String, "auto")
-                XCTAssertLessThan(try XCTUnwrap(j["speaker_choice_seconds"] as? Double), 1.0)
-                XCTAssertEqual((j["speaker_scores"] as? [String: Any])?.count, 19)
-            }
-            // From the voice's own features in a .npy, the same choice.
-            let npy = dir.appendingPathComponent("\(speaker).npy")
-            XCTAssertEqual(try CLI.run(["features", CLI.fixture("speech/\(file)").path, "-o", npy.path, "--voice", shipped.path]).status, 0)
-            let n = try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", shipped.path])
-            XCTAssertTrue(n.stderr.contains("speaker auto: \(speaker) ("), n.stderr)
-            XCTAssertFalse(n.stderr.contains("warning"), n.stderr)
+        let en = CLI.fixture("speech/alpha_30cf3d7d.flac"), cs = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        let arcticWav = CLI.repoRoot.appendingPathComponent("samples/arctic_a0009.wav")
+        // The choice alone (`synth speakers IN...`): held-out files of two training speakers, from audio and from
+        // .npy features, and a voice the model never heard (the ARCTIC sentence), which gets the fallback.
+        let enNPY = dir.appendingPathComponent("en.npy")
+        XCTAssertEqual(try CLI.run(["features", en.path, "-o", enNPY.path, "--voice", shipped.path]).status, 0)
+        let choices = try CLI.json(try CLI.run(["speakers", en.path, cs.path, enNPY.path, arcticWav.path, "--voice", shipped.path, "--json"]))
+        let list = try XCTUnwrap(choices["choices"] as? [[String: Any]])
+        XCTAssertEqual(list.map { $0["speaker"] as? String }, ["klettres-en", "klettres-cs", "klettres-en", "klettres-es"])
+        XCTAssertEqual(list.map { $0["recognised"] as? Bool }, [true, true, true, false])
+        XCTAssertEqual(list[3]["best"] as? String, "klettres-uk")
+        XCTAssertEqual(choices["fallback"] as? String, "klettres-es")
+        // vocode, by default and with --speaker auto: the same choice, in well under a second.
+        for extra in [[], ["--speaker", "auto"]] {
+            let out = dir.appendingPathComponent("auto.wav")
+            let r = try CLI.run(["vocode", cs.path, "-o", out.path, "--voice", shipped.path, "--json"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("speaker auto: klettres-cs (mean log-likelihood per frame, best first: klettres-cs "), r.stderr)
+            let j = try CLI.json(r)
+            XCTAssertEqual(j["speaker"] as? String, "klettres-cs")
+            XCTAssertEqual(j["speaker_choice"] as? String, "auto")
+            XCTAssertLessThan(try XCTUnwrap(j["speaker_choice_seconds"] as? Double), 1.0)
+            XCTAssertEqual((j["speaker_scores"] as? [String: Any])?.count, 19)
         }
         // A voice without statistics: the first speaker by default (with a note), likelihood scoring for `auto`.
         let input = CLI.fixture("speech/alpha_30cf3d7d.flac").path
@@ -348,6 +353,28 @@ extension VocodeCLITests {
         XCTAssertEqual(try CLI.run(["features", input, "-o", npy.path, "--voice", voice.path]).status, 0)
         let out = dir.appendingPathComponent("npy.wav")
         assertFails(try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--speaker", "auto"]), "--speaker auto needs an audio input", output: out)
+        // `synth speakers` fits statistics into the voice: then `auto` is the default and works on .npy input.
+        let fit = try CLI.run(["speakers", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--voice", voice.path, "--components", "2",
+                               "--fallback", "bob", "--json"])
+        XCTAssertEqual(fit.status, 1, "the manifest's speakers are not the voice's")
+        let fitted = try writeTinyVoice(in: dir, name: "fitted", speakers: ["klettres-cs", "klettres-en"])
+        let dry = try CLI.json(try CLI.run(["speakers", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--voice", fitted.path,
+                                            "--components", "2", "--dry-run", "--json"]))
+        XCTAssertEqual(dry["valid_files"] as? Int, 2)
+        XCTAssertEqual(dry["written"] as? Bool, false)
+        XCTAssertNil(SpeakerStatistics.read(voice: try Voice.load(fitted)))
+        let wrote = try CLI.run(["speakers", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--voice", fitted.path,
+                                 "--components", "2", "--fallback", "klettres-en"])
+        XCTAssertEqual(wrote.status, 0, wrote.stderr)
+        XCTAssertTrue(wrote.stdout.contains("of 2 valid files named correctly"), wrote.stdout)
+        let stats = try XCTUnwrap(SpeakerStatistics.read(voice: try Voice.load(fitted)))
+        XCTAssertEqual(stats.speakers.keys.sorted(), ["klettres-cs", "klettres-en"])
+        XCTAssertEqual(stats.fallback, "klettres-en")
+        XCTAssertEqual(stats.speakers["klettres-en"]?.weights.count, 2)
+        XCTAssertNotNil(stats.background)
+        let auto = try CLI.run(["vocode", npy.path, "-o", dir.appendingPathComponent("fitted.wav").path, "--voice", fitted.path])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("speaker auto: klettres-"), auto.stderr)
         // Found only while running, yet reported as a usage error of `generate`, not of the root command.
         let g = try CLI.run(["generate", "-o", out.path, "--voice", voice.path, "--speaker", "auto"])
         assertFails(g, "--speaker auto chooses a speaker for an input recording (synth vocode, synth render); name a speaker here", output: out)
