@@ -107,10 +107,12 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// as many components as frames.
     /// The background mixture has `components` Gaussians too, fitted on at most `backgroundFrames` frames taken evenly
     /// from all speakers' (in name order).
+    /// `progress(done, total)` counts mixtures (the speakers', then the background).
     public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = 20, components K: Int = 8, seed: UInt64 = 1,
-                           backgroundFrames: Int = 40000) -> SpeakerStatistics {
+                           backgroundFrames: Int = 40000, progress: (Int, Int) -> Void = { _, _ in }) -> SpeakerStatistics {
         var mixtures: [String: Mixture] = [:]
-        for name in cepstra.keys.sorted() {
+        for (i, name) in cepstra.keys.sorted().enumerated() {
+            defer { progress(i + 1, cepstra.count + 1) }
             let x = cepstra[name]!
             let n = x.count / D
             guard n > 0 else { continue }
@@ -128,6 +130,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
             var rng = Xoshiro256(seed: seed &+ fnv1a("background"))
             stats.background = fitMixture(pooled, count: pooled.count / D, dims: D, components: min(K, pooled.count / D), rng: &rng)
         }
+        progress(cepstra.count + 1, cepstra.count + 1)
         return stats
     }
 

@@ -43,7 +43,9 @@ extension Vocoder {
     /// A `.npy` input, and any input of a voice with pitch conditioning (pYIN decodes the whole track at once), is
     /// read whole by `conditioning(for:)`.
     /// - Throws: as `conditioning(for:)`: `AudioError` (unreadable, empty, NaN samples), `VocoderError.silentInput`.
-    public func streamedConditioning(for url: URL, keepSeconds: Double = 0) throws -> Conditioning {
+    /// `progress(done, total)` counts samples read against the length the header announces.
+    public func streamedConditioning(for url: URL, keepSeconds: Double = 0,
+                                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Conditioning {
         let c = voice.config
         if c.pitch || url.pathExtension.lowercased() == "npy" {
             var whole = try conditioning(for: url)
@@ -55,6 +57,8 @@ extension Vocoder {
         let keep = Int(keepSeconds * Double(c.features.sampleRate))
         var window: [Float] = [], windowStart = 0, total = 0, done = 0
         var features: [Float] = [], kept: [Float] = [], loud = false
+        // Room for every frame the header announces, so the array is not copied as it grows.
+        features.reserveCapacity(mel.frameCount(for: stream.expectedCount) * c.frameFeatures)
         func analyse(upTo frames: Int) {
             guard frames > done else { return }
             let power = window.withUnsafeBufferPointer { mel.power(frames: done..<frames, of: $0, startingAt: windowStart, sampleCount: total) }
@@ -72,6 +76,7 @@ extension Vocoder {
             total += block.count
             // Frames whose last sample has been read.
             if total + half >= n { analyse(upTo: (total + half - n) / hop + 1) }
+            progress(total, max(total, stream.expectedCount))
         }
         analyse(upTo: mel.frameCount(for: total))
         if !loud { throw VocoderError.silentInput(path: url.path) }

@@ -21,17 +21,22 @@ final class ProgressLine {
     var last = Date.distantPast
     var finished = false
     let isTTY = isatty(2) != 0
+    /// Seconds before the first line: a step that ends sooner prints nothing at all.
+    let delay: Double
+    var printed = false
 
     /// - Parameter decimals: digits after the point for the amounts (0 for counts).
-    init(_ label: String, total: Double, unit: String, decimals: Int = 0) {
+    /// - Parameter delay: stay silent unless the work takes longer than this (0: the first update prints).
+    init(_ label: String, total: Double, unit: String, decimals: Int = 0, delay: Double = 0) {
         self.label = label
         self.total = total
         self.unit = unit
         self.decimals = decimals
+        self.delay = delay
     }
 
-    convenience init(_ label: String, total: Int, unit: String) {
-        self.init(label, total: Double(total), unit: unit)
+    convenience init(_ label: String, total: Int, unit: String, delay: Double = 0) {
+        self.init(label, total: Double(total), unit: unit, delay: delay)
     }
 
     func update(_ done: Int, extra: String = "") { update(Double(done), extra: extra) }
@@ -40,6 +45,8 @@ final class ProgressLine {
         let now = Date()
         guard !finished, done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
         if done >= total { finished = true }
+        if !printed && now.timeIntervalSince(start) < delay { return }
+        printed = true
         last = now
         let dt = now.timeIntervalSince(start)
         let rate = dt > 0 ? done / dt : 0

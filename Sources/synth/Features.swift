@@ -34,7 +34,13 @@ struct Features: ParsableCommand {
         let v = try voiceOptions.loadVoice()
         let source = try openInput(input)
         let cond: Vocoder.Conditioning
-        do { cond = try Vocoder(voice: v).streamedConditioning(for: source.url) } catch {
+        let bar = ProgressLine("analysing", total: 1, unit: "samples", delay: 1)
+        do {
+            cond = try Vocoder(voice: v).streamedConditioning(for: source.url) { d, t in
+                bar.total = Double(t)
+                bar.update(d)
+            }
+        } catch {
             throw RuntimeError(describe(error, input: input, spooled: source))
         }
         try NPY.write(NPYArray(shape: [cond.frames, v.config.frameFeatures], data: cond.mels), to: outputURL(output))

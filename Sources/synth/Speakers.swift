@@ -63,8 +63,9 @@ struct Speakers: ParsableCommand {
         guard !train.isEmpty else { throw DatasetError.empty(path: manifest.path, split: "train") }
         let valid = try loadSplit(rows, "valid", manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
         let t0 = Date()
+        let bar = ProgressLine("fitting speaker statistics", total: c.speakers.count + 1, unit: "mixtures")
         var statistics = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: train, config: c, coefficients: coefficients),
-                                               coefficients: coefficients, components: components)
+                                               coefficients: coefficients, components: components) { d, n in bar.total = Double(n); bar.update(d) }
         let fitSeconds = Date().timeIntervalSince(t0)
         // Speakers the manifest lacks keep the statistics the voice had (with the same shape), and the fallback stays.
         let old = SpeakerStatistics.read(voice: voice)

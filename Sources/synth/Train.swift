@@ -312,7 +312,8 @@ struct Train: ParsableCommand {
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
         if !resume {
             let t0 = Date()
-            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config))
+            let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
+            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config)) { d, n in bar.total = Double(n); bar.update(d) }
             if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
                 for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
             }

@@ -57,7 +57,11 @@ struct Vocode: ParsableCommand {
         let cond: Vocoder.Conditioning
         do {
             // Without statistics, `auto` scores the first seconds of the waveform.
-            cond = try vocoder.streamedConditioning(for: source.url, keepSeconds: auto && statistics == nil ? 10 : 0)
+            let bar = ProgressLine("analysing", total: 1, unit: "samples", delay: 1)
+            cond = try vocoder.streamedConditioning(for: source.url, keepSeconds: auto && statistics == nil ? 10 : 0) { d, t in
+                bar.total = Double(t)
+                bar.update(d)
+            }
         } catch { throw RuntimeError(describe(error, input: input, spooled: source)) }
         if source.url.pathExtension.lowercased() == "npy",
            let warning = c.normalisationWarning(features: cond.mels, frames: cond.frames, path: input) {
