@@ -46,6 +46,7 @@ struct MusicTrain: ParsableCommand {
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
     @OptionGroup var training: TrainingFlags
+    @OptionGroup var jsonOption: JSONOption
     @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split (quick experiments); 0 = all.", valueName: "N"))
     var maxFiles = 0
 
@@ -111,11 +112,11 @@ struct MusicTrain: ParsableCommand {
         case .transformer(let m):
             try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
                             runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
-                            settings: settings)
+                            settings: settings, json: jsonOption.json, command: "music train")
         case .wavenet(let m):
             try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
                             runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
-                            settings: settings)
+                            settings: settings, json: jsonOption.json, command: "music train")
         }
     }
 }

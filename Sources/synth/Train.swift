@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Segment length in samples (rounded down to a multiple of hop length).", valueName: "SAMPLES"))
     var segment = 4000
     @OptionGroup var training: TrainingFlags
+    @OptionGroup var jsonOption: JSONOption
     @Option(parsing: .unconditional, help: ArgumentHelp("Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume (a resumed run notes any such flag that changed).", valueName: "CLASSES"))
     var inputNoise: Float = 0
     @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume (a resumed run notes any such flag that changed).", valueName: "FACTORS"))
@@ -336,6 +337,6 @@ struct Train: ParsableCommand {
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
                             + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
-                                                   ("--max-utterances", "\(maxUtterances)")])
+                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json)
     }
 }

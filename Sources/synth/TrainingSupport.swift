@@ -62,9 +62,10 @@ struct TrainingFlags: ParsableArguments {
 ///   - settings: (flag, value) pairs that the command line gives anew on every invocation (batch, learning rate,
 ///     augmentation...). They are kept in `RUN/settings.json`; a resumed invocation notes on stderr each one that
 ///     differs from the previous invocation's, so a flag left off `--resume` does not change the run silently.
+///   - json: print the run's result (step, best valid loss, time) as one JSON object on stdout at the end.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = []
+    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], json: Bool = false, command: String = "train"
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logURL = runDirectory.appendingPathComponent("train.log")
@@ -128,8 +129,16 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             emit("step \(step)  checkpoint \(path)")
         }
     }
-    if stopRequested != 0 { emit("stopped on signal; resume with --resume") }
-    else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
+    var stopped = "steps"
+    if stopRequested != 0 { emit("stopped on signal; resume with --resume"); stopped = "signal" }
+    else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume"); stopped = "time-limit" }
+    if json {
+        let st = trainer.state
+        printJSON(["command": command, "out": runDirectory.path, "step": st.step, "steps": steps, "stopped_by": stopped,
+                   "best_valid_loss": st.bestValidLoss.map(jsonNumber) ?? NSNull(), "unit": singular,
+                   "positions_seen": st.positionsSeen, "seconds_trained": st.secondsTrained,
+                   "best": runDirectory.appendingPathComponent("best").path])
+    }
 }
 
 /// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.

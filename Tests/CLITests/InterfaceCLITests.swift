@@ -137,8 +137,12 @@ final class InterfaceCLITests: XCTestCase {
         let t = try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("run").path, "--steps", "3",
                              "--log-every", "100", "--validate-every", "100", "--segment", "800", "--batch", "1",
                              "--dilation-cycle", "2", "--stacks", "1", "--residual", "4", "--gate", "4", "--skip", "4",
-                             "--cond-channels", "4", "--speaker-dim", "2", "--valid-segments", "1"])
+                             "--cond-channels", "4", "--speaker-dim", "2", "--valid-segments", "1", "--json"])
         XCTAssertEqual(t.status, 0, t.stderr)
+        let tj = try CLI.json(t)
+        XCTAssertEqual(tj["step"] as? Int, 3)
+        XCTAssertEqual(tj["stopped_by"] as? String, "steps")
+        XCTAssertGreaterThan(tj["best_valid_loss"] as? Double ?? 0, 1)
         XCTAssertTrue(t.stderr.contains("step 1/3  train "), t.stderr)
         XCTAssertTrue(t.stderr.contains("step 3/3  train "), t.stderr)
         XCTAssertTrue(t.stderr.contains("speaker statistics for --speaker auto: 2 speakers"), t.stderr)
