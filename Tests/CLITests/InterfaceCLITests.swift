@@ -108,6 +108,21 @@ final class InterfaceCLITests: XCTestCase {
         assertFails(bad, "unknown voice 'nobody'")
         let render = try CLI.run(["render", "--help"]).stdout
         XCTAssertTrue(render.contains("--top-p <P>") && render.contains("--min-p <P>"), render)
+        // ... and they change what is drawn, as in vocode.
+        let lines = dir.appendingPathComponent("p.tsv")
+        let short = CLI.fixture("speech/alpha_8f6fb8eb.flac")  // 0.55 s
+        try "input\tspeaker\n\(short.path)\tbob\n".write(to: lines, atomically: true, encoding: .utf8)
+        var outputs: [Data] = []
+        for extra in [[], ["--top-p", "0.5"], ["--min-p", "0.5"]] {
+            let folder = dir.appendingPathComponent("p\(outputs.count)")
+            let r = try CLI.run(["render", lines.path, "--out", folder.path, "--voice", voice.path] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            outputs.append(try Data(contentsOf: folder.appendingPathComponent("alpha_8f6fb8eb.wav")))
+        }
+        XCTAssertNotEqual(outputs[0], outputs[1])
+        XCTAssertNotEqual(outputs[0], outputs[2])
+        assertFails(try CLI.run(["render", lines.path, "--out", dir.appendingPathComponent("bad").path, "--top-p", "1.5"]),
+                    "top-p must be in (0, 1], got 1.5")
         let help = try CLI.run(["music", "generate", "--help"]).stdout
         // Each option's entry (from its name to the next option) states a default.
         let entries = help.components(separatedBy: "\n  -").dropFirst().filter { !$0.hasPrefix("h, --help") && !$0.hasPrefix("-help") }
