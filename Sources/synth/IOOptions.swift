@@ -63,7 +63,11 @@ func describe(_ error: Error, input: String, spooled: SpooledInput? = nil) -> St
 /// (probed by creating and removing one) and the path must not be a folder; a device, pipe or standard output must
 /// be writable. So a long run never ends in "cannot write". - Throws: `ValidationError` naming the path or folder.
 func checkOutputPath(_ path: String, option: String) throws {
-    if path == "-" { return }
+    if isStandardOutput(path) {
+        // Binary output on a terminal is never what anyone wants.
+        if isatty(1) != 0 { throw ValidationError("\(option) \(path): standard output is a terminal; redirect it to a file or pipe it into a program") }
+        return
+    }
     let fm = FileManager.default
     let destination: OutputDestination
     do { destination = try OutputDestination.of(URL(fileURLWithPath: path)) } catch {

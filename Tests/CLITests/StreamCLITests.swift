@@ -45,6 +45,12 @@ final class StreamCLITests: XCTestCase {
         let fromNPY = try CLI.runBinary(["vocode", "-", "-o", "-", "--voice", voice.path, "--speaker", "bob"], stdin: npy.stdout)
         XCTAssertEqual(fromNPY.status, 0, fromNPY.stderr)
         XCTAssertGreaterThan(fromNPY.stdout.count, 44)
+        // Audio on a terminal is refused (script(1) gives the run a terminal as stdout).
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+            let tty = try CLI.shell("script -qec '\"$SYNTH\" vocode \(input.path) -o - --voice \(voice.path)' /dev/null")
+            XCTAssertEqual(tty.status, 64, tty.stdout + tty.stderr)
+            XCTAssertTrue(tty.stdout.contains("-o -: standard output is a terminal; redirect it to a file or pipe it into a program"), tty.stdout)
+        }
         // --json would share stdout with the audio: refused.
         let both = try CLI.run(["vocode", input.path, "-o", "-", "--json", "--voice", voice.path])
         XCTAssertEqual(both.status, 64)
