@@ -44,7 +44,7 @@ struct MusicGenerate: ParsableCommand {
     var lengthPenalty: Float = 1.0
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same music.", valueName: "N"))
     var seed: UInt64 = 1
-    @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file: the prime and the continuation.", valueName: "OUT.mid"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file: the prime and the continuation (- for standard output).", valueName: "OUT.mid"))
     var output: String
     @Option(help: ArgumentHelp("Also render the notes of OUT.mid (prime and continuation) through FluidSynth, mono, to this audio file (default: none).", valueName: "OUT.wav"))
     var wav: String?
@@ -83,6 +83,10 @@ struct MusicGenerate: ParsableCommand {
             do { _ = try AudioFileFormat.resolve(path: wav) } catch { throw ValidationError("--wav: \(error)") }
         }
         if wavContinuationOnly && wav == nil { throw ValidationError("--wav-continuation-only needs --wav") }
+        let toStdout = [output] + (wav.map { [$0] } ?? []) + (jsonOption.json ? ["--json"] : [])
+        if toStdout.filter({ $0 == "--json" || isStandardOutput($0) }).count > 1 {
+            throw ValidationError("only one of -o, --wav and --json can write to standard output")
+        }
     }
 
     func run() throws {
@@ -142,7 +146,7 @@ struct MusicGenerate: ParsableCommand {
             ? notes.filter { $0.start >= primeEnd - 1e-9 }.map { n -> Note in var m = n; m.start -= primeEnd; m.end -= primeEnd; return m }
             : notes
         let audio = try renderer.map { try $0.render(notes: heard) }
-        try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
+        try MIDIFile(notes: notes).write(to: outputURL(output))
         var wavSeconds = 0.0
         if let wav, let audio, let r = renderer {
             try AudioIO.write(audio, sampleRate: r.sampleRate, to: outputURL(wav), format: try AudioFileFormat.resolve(path: wav))

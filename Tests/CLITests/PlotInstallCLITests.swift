@@ -127,5 +127,10 @@ final class PlotInstallCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(part, end - primeEnd - 0.5)
         XCTAssertLessThan(part, whole - primeEnd + 0.5)
         XCTAssertEqual(String(decoding: try Data(contentsOf: cont).prefix(4), as: UTF8.self), "fLaC")
+        // MIDI to standard output.
+        let piped = try CLI.runBinary(["music", "generate", "--model", CLI.repoRoot.appendingPathComponent("voices/music").path,
+                                       "--tokens", "20", "-o", "-"])
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(String(decoding: piped.stdout.prefix(4), as: UTF8.self), "MThd")
     }
 }
