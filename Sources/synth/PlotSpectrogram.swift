@@ -45,7 +45,7 @@ struct PlotSpectrogram: ParsableCommand {
     func run() throws {
         var panels: [SpectrogramPanel] = []
         var summaries: [[String: Any]] = []
-        let bar = ProgressLine("analysing", total: inputs.count, unit: "files")
+        let bar = ProgressLine("analysing", total: inputs.count, unit: "files", delay: 1)
         for (i, input) in inputs.enumerated() {
             let source = try openInput(input)
             var samples: [Float] = [], rate = 0
