@@ -210,3 +210,95 @@ SYNTH_DISPATCH void synth_vecmat_rows(const float *X, size_t ldx, const float *W
     }
     vecmat_rows_acc(X, ldx, W, in, out, Y, ldy, rows, n);
 }
+
+// Dot products of W's rows with each x row. The reduction only vectorises if the compiler may reorder the sum:
+// clang's `fp reassociate` allows it in this function alone (lanes, then a tree), and the order is the same for
+// every row, whatever n is. Other compilers build the sequential sum (correct, slower). Rows go in chunks of 8,
+// so that each row of W is loaded once per chunk and reused from L1 (many rows: a window's input projection).
+SYNTH_DISPATCH void synth_matvec_rows_acc(const float *W, size_t out, size_t in, const float *X, size_t ldx, size_t n,
+                                          float *Y, size_t ldy) {
+#ifdef __clang__
+#pragma clang fp reassociate(on)
+#endif
+    for (size_t b0 = 0; b0 < n; b0 += 8) {
+        size_t b1 = n - b0 < 8 ? n : b0 + 8;
+        for (size_t o = 0; o < out; o++) {
+            const float *w = W + o * in;
+            for (size_t b = b0; b < b1; b++) {
+                const float *x = X + b * ldx;
+                float s = 0;
+                for (size_t i = 0; i < in; i++) s += w[i] * x[i];
+                Y[b * ldy + o] += s;
+            }
+        }
+    }
+}
+
+SYNTH_DISPATCH void synth_lstm_cell_forward(float *gates, const float *c_prev, size_t n, size_t H, float *c,
+                                            float *tanh_c, float *h) {
+    for (size_t r = 0; r < n; r++) {
+        float *gi = gates + r * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *cp = c_prev + r * H;
+        float *cr = c + r * H, *hr = h + r * H, *tr = tanh_c ? tanh_c + r * H : NULL;
+        for (size_t j = 0; j < H; j++) {
+            float i = sigmoid_approx(gi[j]), f = sigmoid_approx(gf[j]);
+            float g = tanh_approx(gg[j]), o = sigmoid_approx(go[j]);
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+            float cv = f * cp[j] + i * g, tc = tanh_approx(cv);
+            cr[j] = cv; hr[j] = o * tc;
+            if (tr) tr[j] = tc;
+        }
+    }
+}
+
+SYNTH_DISPATCH void synth_lstm_cell_backward(const float *gates, const float *c_prev, const float *tanh_c,
+                                             const float *dh, float *dc, size_t n, size_t H, float *dgates) {
+    for (size_t r = 0; r < n; r++) {
+        const float *gi = gates + r * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *cp = c_prev + r * H, *tc = tanh_c + r * H, *dhr = dh + r * H;
+        float *dcr = dc + r * H, *di = dgates + r * 4 * H, *df = di + H, *dg = df + H, *dO = dg + H;
+        for (size_t j = 0; j < H; j++) {
+            float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j], d = dhr[j];
+            float dcv = dcr[j] + d * o * (1.0f - t * t);
+            dO[j] = d * t * o * (1.0f - o);
+            di[j] = dcv * g * i * (1.0f - i);
+            df[j] = dcv * cp[j] * f * (1.0f - f);
+            dg[j] = dcv * i * (1.0f - g * g);
+            dcr[j] = dcv * f;
+        }
+    }
+}
+
+SYNTH_DISPATCH void synth_gru_cell_forward(float *gi, const float *gh, const float *h_prev, size_t n, size_t H,
+                                           float *h) {
+    for (size_t r = 0; r < n; r++) {
+        float *ir = gi + r * 3 * H, *iz = ir + H, *in = iz + H;
+        const float *hr = gh + r * 3 * H, *hz = hr + H, *hn = hz + H, *hp = h_prev + r * H;
+        float *out = h + r * H;
+        for (size_t j = 0; j < H; j++) {
+            float rv = sigmoid_approx(ir[j] + hr[j]), zv = sigmoid_approx(iz[j] + hz[j]);
+            float nv = tanh_approx(in[j] + rv * hn[j]);
+            ir[j] = rv; iz[j] = zv; in[j] = nv;
+            out[j] = (1.0f - zv) * nv + zv * hp[j];
+        }
+    }
+}
+
+SYNTH_DISPATCH void synth_gru_cell_backward(const float *gates, const float *gh, const float *h_prev, const float *dh,
+                                            size_t n, size_t H, float *dgi, float *dgh, float *dh_prev) {
+    for (size_t r = 0; r < n; r++) {
+        const float *gr = gates + r * 3 * H, *gz = gr + H, *gn = gz + H;
+        const float *hn = gh + r * 3 * H + 2 * H, *hp = h_prev + r * H, *dhr = dh + r * H;
+        float *dir = dgi + r * 3 * H, *diz = dir + H, *din = diz + H;
+        float *dhr_ = dgh + r * 3 * H, *dhz = dhr_ + H, *dhn = dhz + H, *dhp = dh_prev + r * H;
+        for (size_t j = 0; j < H; j++) {
+            float rv = gr[j], zv = gz[j], nv = gn[j], d = dhr[j];
+            float dan = d * (1.0f - zv) * (1.0f - nv * nv);
+            float daz = d * (hp[j] - nv) * zv * (1.0f - zv);
+            float dar = dan * hn[j] * rv * (1.0f - rv);
+            dir[j] = dar; diz[j] = daz; din[j] = dan;
+            dhr_[j] = dar; dhz[j] = daz; dhn[j] = dan * rv;
+            dhp[j] = d * zv;
+        }
+    }
+}

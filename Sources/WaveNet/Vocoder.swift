@@ -125,6 +125,17 @@ public final class Vocoder {
 }
 
 extension Vocoder {
+    /// The Griffin-Lim baseline on the same features (`DSP.GriffinLim`, 60 iterations of the fast variant): the
+    /// conditioning's log-mels, de-normalised with the voice's statistics, turned into `sampleCount` samples. It
+    /// uses neither the network nor the speaker, so it shows what the features alone hold.
+    public func griffinLim(mels: [Float], frames: Int, sampleCount: Int, iterations: Int = 60, seed: UInt64 = 1) throws -> [Float] {
+        let c = voice.config, M = c.melBins, W = c.frameFeatures
+        var logMel = [Float](repeating: 0, count: frames * M)
+        for f in 0..<frames { for k in 0..<M { logMel[f * M + k] = mels[f * W + k] * c.featureStd[k] + c.featureMean[k] } }
+        return try GriffinLim(features: c.features, iterations: iterations).invert(logMel: logMel, frames: frames,
+                                                                                    length: sampleCount, seed: seed)
+    }
+
     /// How well each of the voice's speakers explains a recording, for `--speaker auto`: the mean teacher-forced
     /// cross-entropy in nats/sample (lower is better) of its first `seconds` of speech, one value per speaker
     /// in `config.speakers` order.

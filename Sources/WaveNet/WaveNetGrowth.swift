@@ -25,7 +25,11 @@ extension WaveNetModel {
     ///     `condChannels`, `condLayers` and `speakerEmbeddingDim` are used; everything else (features,
     ///     normalisation, pre-emphasis, classes, speakers) is taken from `base`.
     ///   - seed: seed of the new units' random weights.
-    /// - Returns: the grown model; its config is `base.config` with the seven shape fields of `target`.
+    ///   `target`'s `pitch`, `source` and `lpc` switches (with their settings) are turned on where the base has them
+    ///   off; their new inputs (the pitch columns of the first conditioning convolution, the source projection, the
+    ///   prediction and excitation embeddings) start at zero. With `lpc` the target becomes the excitation, so the
+    ///   grown model's outputs are those of the base on its old inputs, not a prediction of the new target.
+    /// - Returns: the grown model; its config is `base.config` with the seven shape fields of `target` and its switches.
     /// - Throws: `VoiceError.cannotGrow` when a channel or block count would shrink, or the base's dilations are not
     ///   a subsequence of the target's (a layer can be added anywhere, none removed or changed).
     public static func growing(_ base: WaveNetModel, to target: WaveNetConfig, seed: UInt64) throws -> WaveNetModel {
@@ -38,6 +42,11 @@ extension WaveNetModel {
         c.condChannels = target.condChannels
         c.condLayers = target.condLayers
         c.speakerEmbeddingDim = target.speakerEmbeddingDim
+        // Switches can be turned on (not off): their new inputs start with zero weights, so the grown model reads
+        // the same function of its old inputs; its target changes with `lpc` (the excitation), which training learns.
+        if target.pitch && !o.pitch { c.pitch = true; c.pitchConfig = target.pitchConfig; c.f0Mean = target.f0Mean; c.f0Std = target.f0Std }
+        if target.source && !o.source { c.source = true; c.sourceHarmonics = target.sourceHarmonics }
+        if target.lpc && !o.lpc { c.lpc = true; c.lpcOrder = target.lpcOrder }
         func fail(_ reason: String) -> VoiceError { .cannotGrow(reason: reason) }
         for (name, old, new) in [("residual channels", o.residualChannels, c.residualChannels),
                                  ("gate channels", o.gateChannels, c.gateChannels),
@@ -99,13 +108,18 @@ extension WaveNetModel {
         if o.lpc {
             copy("lpc.prediction_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
             copy("lpc.excitation_embedding", rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
+        } else if c.lpc {
+            for name in ["lpc.prediction_embedding", "lpc.excitation_embedding"] { to.value(name).update(repeating: 0, count: c.classes * R) }
         }
         if o.source {
             copy("source.proj.weight", rowMap: identity(o.sourceChannels), rows: c.sourceChannels, colMap: identity(R0), cols: R,
                  zeroNewRows: false)
+        } else if c.source {
+            to.value("source.proj.weight").update(repeating: 0, count: c.sourceChannels * R)
         }
+        // The pitch columns (when pitch is switched on) are new input rows: zero.
         copy("cond.conv.weight", blockMap: [0, 1, 2], rowMap: identity(o.frameFeatures), rows: c.frameFeatures,
-             colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
+             colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: true)
         copy("cond.conv.bias", rowMap: [0], rows: 1, colMap: identity(o.condChannels), cols: c.condChannels, zeroNewRows: false)
         let condMap = identity(o.condChannels)
         for k in 0..<o.condLayers {

@@ -108,6 +108,15 @@ public final class WaveNetModel {
         return model
     }
 
+    /// A copy with the same tensors under another config whose shapes are the same (e.g. new normalisation
+    /// statistics). - Precondition: `config` gives every tensor the shape it has here.
+    public func reconfigured(_ config: WaveNetConfig) -> WaveNetModel {
+        let model = WaveNetModel(config: config)
+        precondition(model.params.entries.map(\.shape) == params.entries.map(\.shape), "reconfigured: the tensor shapes differ")
+        model.params.values.update(from: params.values, count: params.count)
+        return model
+    }
+
     /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
     struct LayerOffsets { let conv, convBias, out, outBias: Int }
     /// Offsets of the input embeddings, the source projection and the post-net tensors, resolved once for the

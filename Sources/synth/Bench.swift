@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure generation real-time factor and training throughput on this machine.",
         discussion: """
-            Measures, with OpenBLAS on --threads threads: cached generation speed (samples/s and real-time factor = compute seconds per audio second; below 1 is faster than real time) and teacher-forced training speed (forward + backward samples/s) for the given voice and for the reference configuration (20 layers with dilations 1..512 twice, kernel 2, residual 64, gate 128, skip 128, 256 classes, 80 mels) with random weights. Prints peak memory (max RSS) at the end. Progress with ETA on stderr, the table (or --json) on stdout.
+            Measures, with OpenBLAS on --threads threads: cached generation speed (samples/s and real-time factor = compute seconds per audio second; below 1 is faster than real time) and teacher-forced training speed (forward + backward samples/s) for the given voice and for the reference configuration (20 layers with dilations 1..512 twice, kernel 2, residual 64, gate 128, skip 128, 256 classes, 80 mels) with random weights. Generation's arithmetic rate (GFLOP/s) is quoted against the machine's practical peak, an OpenBLAS sgemm of 1024 x 1024 x 1024 measured first in the same run, since absolute speeds move from machine to machine. Prints peak memory (max RSS) at the end. Progress with ETA on stderr, the table (or --json) on stdout.
 
             Without --voice, the default voice is measured when it is installed (else only the reference configuration, with a note); a --voice that cannot be loaded is an error.
             """)
@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads.", valueName: "N"))
     var threads = 1
+
+    @Option(help: ArgumentHelp("Also measure this voice (name or folder), in the same run; repeatable. E.g. the previous voice, to compare speeds.", valueName: "NAME|DIR"))
+    var compare: [String] = []
 
     @Flag(inversion: .prefixedNo, help: "Also measure the reference configuration (random weights).")
     var reference = true
@@ -41,46 +44,53 @@ struct Bench: ParsableCommand {
             models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model))
         } else if let v = try? Voice.load(try VoiceLibrary.resolve("default")) {
             models.append(("voice 'default'", v.model))
-        } else if reference {
-            printErr("note: the default voice is not installed; measuring the reference configuration only")
+        } else if reference || !compare.isEmpty {
+            printErr("note: the default voice is not installed; measuring \(compare.isEmpty ? "the reference configuration only" : "the others")")
         } else {
             throw ValidationError("--no-reference and no voice to measure: the default voice is not installed; give --voice")
         }
+        for name in compare { models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model)) }
         if reference {
             let ref = WaveNetModel(config: WaveNetBenchmark.referenceConfig())
             ref.initialize(seed: 1)
             models.append(("reference (20 layers, R64 G128 S128)", ref))
         }
-        let bar = ProgressLine("bench", total: Double(2 * models.count), unit: "measurements", decimals: 1)
+        let bar = ProgressLine("bench", total: Double(2 * models.count + 1), unit: "measurements", decimals: 1)
+        bar.update(0.0, extra: " (sgemm peak)")
+        let peak = BLAS.sgemmPeak()
         var rows: [[String: Any]] = []
         if !jsonOption.json {
             print("threads: \(threads)")
-            print("| model | MFLOP/sample | generation samples/s | real-time factor | x real time | training samples/s |")
-            print("|---|---|---|---|---|---|")
+            print(String(format: "peak: OpenBLAS sgemm 1024x1024x1024, %.1f GFLOP/s", peak))
+            print("| model | MFLOP/sample | generation samples/s | real-time factor | x real time | generation GFLOP/s (% of peak) | training samples/s |")
+            print("|---|---|---|---|---|---|---|")
         }
         for (i, (name, m)) in models.enumerated() {
             let rate = Double(m.config.features.sampleRate)
-            bar.update(Double(2 * i), extra: " (generation, \(name))")
-            let gen = try WaveNetBenchmark.generationSpeed(m, samples: Int(seconds * rate)) { bar.update(Double(2 * i) + $0, extra: " (generation, \(name))") }
+            let first = Double(2 * i + 1)
+            bar.update(first, extra: " (generation, \(name))")
+            let gen = try WaveNetBenchmark.generationSpeed(m, samples: Int(seconds * rate)) { bar.update(first + $0, extra: " (generation, \(name))") }
             let train = WaveNetBenchmark.trainingSpeed(m, batch: 8, segment: 4000, steps: trainSteps) {
-                bar.update(Double(2 * i + 1) + $0, extra: " (training, \(name))")
+                bar.update(first + 1 + $0, extra: " (training, \(name))")
             }
-            let mflop = 2 * Double(m.config.macsPerSample) / 1e6
+            let flops = 2 * Double(m.config.macsPerSample)
             if jsonOption.json {
-                rows.append(["model": name, "mflop_per_sample": mflop, "generation_samples_per_second": gen,
-                             "real_time_factor": rate / gen, "training_samples_per_second": train])
+                rows.append(["model": name, "mflop_per_sample": flops / 1e6, "generation_samples_per_second": gen,
+                             "real_time_factor": rate / gen, "generation_gflops": gen * flops / 1e9,
+                             "percent_of_peak": 100 * gen * flops / 1e9 / peak, "training_samples_per_second": train])
             } else {
-                print(String(format: "| %@ | %.2f | %.0f | %.3f | %.2f | %.0f |", name, mflop, gen, rate / gen, gen / rate, train))
+                print(String(format: "| %@ | %.2f | %.0f | %.3f | %.2f | %.1f (%.0f %%) | %.0f |", name, flops / 1e6,
+                             gen, rate / gen, gen / rate, gen * flops / 1e9, 100 * gen * flops / 1e9 / peak, train))
             }
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peak = Double(usage.ru_maxrss) / 1024
+        let rss = Double(usage.ru_maxrss) / 1024
         if jsonOption.json {
-            printJSON(["command": "bench", "threads": threads, "seconds": seconds, "train_steps": trainSteps, "models": rows,
-                       "peak_rss_mb": peak])
+            printJSON(["command": "bench", "threads": threads, "seconds": seconds, "train_steps": trainSteps,
+                       "sgemm_peak_gflops": peak, "models": rows, "peak_rss_mb": rss])
         } else {
-            print(String(format: "peak memory (max RSS): %.0f MB", peak))
+            print(String(format: "peak memory (max RSS): %.0f MB", rss))
         }
     }
 }

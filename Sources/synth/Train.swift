@@ -124,7 +124,7 @@ struct Train: ParsableCommand {
             speakerEmbeddingDim: speakerDim ?? base?.speakerEmbeddingDim ?? 16,
             speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0,
             condLayers: condLayers ?? base?.condLayers ?? 0,
-            pitch: base?.pitch ?? (pitch || source), source: base?.source ?? source, lpc: base?.lpc ?? lpc)
+            pitch: (base?.pitch ?? false) || pitch || source, source: (base?.source ?? false) || source, lpc: (base?.lpc ?? false) || lpc)
     }
 
     /// The --speed-perturb factors other than 1, in the order given.
@@ -197,6 +197,7 @@ struct Train: ParsableCommand {
         // Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`): kept from the checkpoint on
         // --resume, else fitted below on the train split (a fine-tuned voice keeps its own for speakers the manifest lacks).
         var statistics: SpeakerStatistics?
+        var pitchSwitchedOn = false
         if resume {
             if initFrom != nil {
                 // "The same command plus --resume" continues a fine-tuning or growing run.
@@ -227,6 +228,7 @@ struct Train: ParsableCommand {
                 }
                 if grow {
                     let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
+                    pitchSwitchedOn = grown.config.pitch && !voice.config.pitch
                     let g = grown.config
                     let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
                         "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
@@ -274,6 +276,9 @@ struct Train: ParsableCommand {
                 config.featureMean = stats.mean
                 config.featureStd = stats.std
                 if config.pitch { (config.f0Mean, config.f0Std) = SpeechTrainingData.pitchStatistics(trainUtts) }
+            } else if pitchSwitchedOn {
+                // Pitch switched on by --grow: its statistics come from this data (the weights reading it start at zero).
+                (config.f0Mean, config.f0Std) = SpeechTrainingData.pitchStatistics(trainUtts)
             }
         }
         try config.validate()
@@ -293,8 +298,8 @@ struct Train: ParsableCommand {
 
         let model: WaveNetModel
         if let base = baseVoice {
-            model = WaveNetModel.extending(base.model, speakers: speakers)
-            precondition(model.config == config, "extended voice differs from the run's config")
+            // The extended voice's config differs from the run's only in statistics set from this data (pitch switched on).
+            model = WaveNetModel.extending(base.model, speakers: speakers).reconfigured(config)
             let added = speakers.filter { !base.config.speakers.contains($0) }
             summary("fine-tuning voice '\(base.name)': \(plural(base.config.speakers.count, "speaker")) kept, " +
                     (added.isEmpty ? "none added" : "added \(added.joined(separator: ", "))"))

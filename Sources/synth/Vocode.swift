@@ -38,6 +38,14 @@ struct Vocode: ParsableCommand {
     @OptionGroup var formatOptions: AudioFormatOptions
     @OptionGroup var jsonOption: JSONOption
 
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case wavenet
+        case griffinLim = "griffin-lim"
+    }
+
+    @Option(help: ArgumentHelp("wavenet (the voice's network) or griffin-lim (the classical baseline: phase reconstruction from the same log-mels, 60 iterations, Griffin and Lim 1984; ignores the speaker and sampling options).", valueName: "METHOD"))
+    var vocoder: Method = .wavenet
+
     func validate() throws {
         try checkOutputPath(output, option: "-o")
         _ = try formatOptions.resolve(output)
@@ -68,6 +76,24 @@ struct Vocode: ParsableCommand {
             printErr("warning: \(warning)")
         }
 
+        if self.vocoder == .griffinLim {
+            let start = Date()
+            let y = try vocoder.griffinLim(mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount)
+            let dt = Date().timeIntervalSince(start)
+            do { try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outputURL(output), format: format) } catch {
+                throw RuntimeError("\(error)")
+            }
+            let audio = Double(cond.sampleCount) / Double(c.features.sampleRate)
+            let shown = isStandardOutput(output) ? "- (standard output)" : output
+            printErr(String(format: "wrote %@ (%@, Griffin-Lim, 60 iterations, on voice %@'s features): %.2f s of audio in %.2f s, %@",
+                            shown, format.description, voice.name, audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt)))
+            if jsonOption.json {
+                printJSON(["command": "vocode", "input": input, "output": output, "format": format.description, "voice": voice.name,
+                           "vocoder": "griffin-lim", "sample_rate": c.features.sampleRate, "samples": cond.sampleCount,
+                           "audio_seconds": audio, "compute_seconds": dt, "real_time_factor": jsonNumber(dt / audio)])
+            }
+            return
+        }
         let choice = try chooseSpeaker(vocoder, cond: cond, statistics: statistics, auto: auto)
         let count = cond.sampleCount
         var sampler = try sampling.makeSampler()

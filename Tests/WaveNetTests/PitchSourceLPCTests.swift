@@ -169,6 +169,32 @@ final class PitchSourceLPCTests: XCTestCase {
         }
     }
 
+    /// `--init-from V --grow --pitch --source --lpc`: the switches' new inputs start at zero, so the grown model gives
+    /// the base's logits for the same previous samples and mels.
+    func testGrowingSwitchesThemOnWithoutChangingTheOutputs() throws {
+        var base = tinyConfig(condLayers: 1)
+        base.preemphasis = 0.5
+        base.featureMean = [-4, -5, -6]
+        base.featureStd = [2, 1.5, 1]
+        let b = WaveNetModel(config: base)
+        b.initialize(seed: 5)
+        let target = switchedConfig(pitch: true, source: true, lpc: true)
+        let g = try WaveNetModel.growing(b, to: target, seed: 6)
+        XCTAssertTrue(g.config.pitch && g.config.source && g.config.lpc)
+        let u = switchedUtterances(target, count: 1, length: 48, seed: 2)[0]
+        var plain = u
+        plain.conditioning = nil
+        plain.prepare(config: base, lpc: nil)
+        func logits(_ m: WaveNetModel, _ x: Utterance) -> [Float] {
+            let batch = SpeechTrainingData.makeBatch([(x, 0)], config: m.config, segment: 48)
+            let ws = WaveNetWorkspace(config: m.config, time: 48, batch: 1, frames: batch.frames)
+            m.run(batch, workspace: ws, backward: false)
+            return Array(UnsafeBufferPointer(start: ws.logits, count: 48 * m.config.classes))
+        }
+        let worst = zip(logits(g, u), logits(b, plain)).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-5)
+    }
+
     /// config.json: the switches round-trip; a voice saved before them loads with all three off, and a voice
     /// without them writes none of their keys.
     func testConfigKeys() throws {

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Scores vocoders side by side on the same held-out files: voices (synth vocode) and Griffin-Lim
+(synth vocode --vocoder griffin-lim) on the valid split of a speech manifest and on the demo sentence.
+
+Usage:
+  python3 scripts/compare_vocoders.py --out DIR --voice NAME=VOICE_DIR [--voice ...] [--griffin-lim]
+      [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--seconds 4] [--demo samples/arctic_a0009.wav]
+      [--demo-speaker auto] [--seed 1] [--bin .build/release/synth]
+
+For every speaker of the manifest, the reference joins its valid clips (sorted by path, each mixed to mono, resampled
+to 16 kHz with librosa and trimmed of leading and trailing silence as training trims it: 40 dB below the peak, 50 ms
+kept; 0.25 s of silence between) until --seconds of speech, written to DIR/reference/SPEAKER.wav; each system vocodes that reference (valid files with their own speaker, the
+demo sentence with --demo-speaker) and is scored against it:
+  PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
+  n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
+  voicing differs), both from librosa.pyin (60-500 Hz, frame 1024, hop 200).
+Prints a Markdown table (valid mean over files, and the demo sentence) and writes DIR/scores.json with every
+file's figures. Needs: pip install pystoi pesq soundfile numpy librosa.
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import librosa
+import numpy as np
+import soundfile as sf
+from pesq import pesq
+from pystoi import stoi
+
+SR = 16000
+
+
+def pitch(x):
+    f0, voiced, _ = librosa.pyin(x, fmin=60, fmax=500, sr=SR, frame_length=1024, hop_length=200)
+    return f0, voiced
+
+
+def score(ref, deg):
+    n = min(len(ref), len(deg))
+    ref, deg = ref[:n], deg[:n]
+    out = {"stoi": float(stoi(ref, deg, SR, extended=False))}
+    try:
+        out["pesq"] = float(pesq(SR, ref, deg, "wb"))
+    except Exception:
+        out["pesq"] = float("nan")
+    kw = dict(sr=SR, n_fft=1024, hop_length=200, win_length=800, n_mels=80, fmin=50, fmax=7600)
+    m1 = np.log10(np.maximum(librosa.feature.melspectrogram(y=ref, **kw), 1e-5))
+    m2 = np.log10(np.maximum(librosa.feature.melspectrogram(y=deg, **kw), 1e-5))
+    out["mel_db"] = float(10 * np.sqrt(np.mean((m1 - m2) ** 2)))
+    f_r, v_r = pitch(ref)
+    f_d, v_d = pitch(deg)
+    both = v_r & v_d
+    out["f0_cents"] = float(np.sqrt(np.mean((1200 * np.log2(f_d[both] / f_r[both])) ** 2))) if both.any() else float("nan")
+    out["vuv_error"] = float(np.mean(v_r != v_d))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--voice", action="append", default=[], help="NAME=VOICE_DIR (repeatable)")
+    ap.add_argument("--griffin-lim", action="store_true")
+    ap.add_argument("--manifest", default="../shared/data/speech/MANIFEST-all.tsv")
+    ap.add_argument("--seconds", type=float, default=4.0,
+                    help="per speaker, valid clips are joined (sorted by path, 0.25 s of silence between) until this long")
+    ap.add_argument("--demo", default="samples/arctic_a0009.wav")
+    ap.add_argument("--demo-speaker", default="auto")
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--bin", default=".build/release/synth")
+    a = ap.parse_args()
+    voices = [v.split("=", 1) for v in a.voice]
+    os.makedirs(os.path.join(a.out, "reference"), exist_ok=True)
+
+    root = os.path.dirname(os.path.abspath(a.manifest))
+    clips = {}
+    with open(a.manifest, newline="") as f:
+        for row in sorted(csv.DictReader(f, delimiter="\t"), key=lambda r: r["path"]):
+            if row.get("split") == "valid":
+                clips.setdefault(row["speaker"], []).append(row["path"])
+    files = []  # (name, reference path, speaker or None for the demo)
+    for speaker in sorted(clips):
+        ref = os.path.join(a.out, "reference", speaker + ".wav")
+        if not os.path.exists(ref):
+            parts, total = [], 0
+            for p in clips[speaker]:
+                y, _ = librosa.load(os.path.join(root, p), sr=SR, mono=True)
+                # Leading and trailing silence trimmed as training trims it (40 dB below the peak, 50 ms kept).
+                _, (lo, hi) = librosa.effects.trim(y, top_db=40, frame_length=800, hop_length=200)
+                parts += [y[max(0, lo - 800):hi + 800], np.zeros(SR // 4, dtype=np.float32)]
+                total += hi - lo
+                if total >= a.seconds * SR:
+                    break
+            sf.write(ref, np.concatenate(parts[:-1]), SR, subtype="PCM_16")
+        files.append((speaker, ref, speaker))
+    if a.demo:
+        files.append(("demo", a.demo, None))
+
+    systems = [(n, ["--voice", d]) for n, d in voices]
+    if a.griffin_lim:
+        systems.append(("griffin-lim", ["--voice", voices[0][1] if voices else "default", "--vocoder", "griffin-lim"]))
+    results = {}
+    for sys_name, args in systems:
+        os.makedirs(os.path.join(a.out, sys_name), exist_ok=True)
+        for name, ref, speaker in files:
+            out = os.path.join(a.out, sys_name, name + ".wav")
+            spk = speaker or a.demo_speaker
+            cmd = [a.bin, "vocode", ref, "-o", out, "--seed", a.seed] + args
+            if "--vocoder" not in args:
+                cmd += ["--speaker", spk]
+            if not os.path.exists(out):
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(f"{sys_name} {name}: {r.stderr.strip()}", file=sys.stderr)
+                    continue
+            x, _ = librosa.load(ref, sr=SR, mono=True)
+            y, _ = sf.read(out, dtype="float32")
+            results.setdefault(sys_name, {})[name] = score(x, y)
+            print(f"{sys_name} {name} {results[sys_name][name]}", file=sys.stderr)
+    with open(os.path.join(a.out, "scores.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+    keys = [("pesq", "PESQ-WB", "%.2f"), ("stoi", "STOI", "%.3f"), ("mel_db", "log-mel dist. (dB)", "%.2f"),
+            ("f0_cents", "F0 RMSE (cents)", "%.0f"), ("vuv_error", "V/UV error", "%.1f %%")]
+    n_valid = sum(1 for f in files if f[2] is not None)
+    print(f"| system | set | " + " | ".join(k[1] for k in keys) + " |")
+    print("|---|---|" + "---|" * len(keys))
+    for sys_name in results:
+        r = results[sys_name]
+        valid = [v for k, v in r.items() if k != "demo"]
+        rows = [(f"valid ({len(valid)} of {n_valid} files)", valid)]
+        if "demo" in r:
+            rows.append(("demo sentence", [r["demo"]]))
+        for label, vals in rows:
+            cells = []
+            for key, _, fmt in keys:
+                m = float(np.nanmean([v[key] for v in vals])) if vals else float("nan")
+                cells.append(fmt % (100 * m if key == "vuv_error" else m))
+            print(f"| {sys_name} | {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
