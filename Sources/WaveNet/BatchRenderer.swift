@@ -28,7 +28,7 @@ public struct RenderRequest: Sendable {
 /// Renders a stream of utterances B at a time in lockstep, refilling a slot as soon as its utterance ends
 /// (continuous batching).
 ///
-/// Each utterance gets its own `Sampler(temperature:seed:)` and its own generator slot, and the slot's
+/// Each utterance gets its own `Sampler(temperature:topP:minP:seed:)` and its own generator slot, and the slot's
 /// arithmetic equals `WaveNetGenerator`'s, so every output is identical to `Vocoder.generate` on that
 /// utterance alone with the same seed, whatever else is in the batch and in whatever order.
 /// One renderer is used by one thread; run several (sharing the read-only `Voice`) to use several cores.
@@ -37,15 +37,19 @@ public final class BatchRenderer {
     /// Slots rendered in lockstep (B).
     public let batch: Int
     public let temperature: Float
+    /// Nucleus and min-p truncation of each slot's sampler (1 and 0: off).
+    public let topP: Float, minP: Float
     let generator: WaveNetBatchGenerator
 
-    /// - Throws: `SamplerError.invalidTemperature` for a negative or non-finite temperature.
-    public init(voice: Voice, batch: Int, temperature: Float = 1) throws {
+    /// - Throws: `SamplerError` for a negative or non-finite temperature, or top-p / min-p out of range.
+    public init(voice: Voice, batch: Int, temperature: Float = 1, topP: Float = 1, minP: Float = 0) throws {
         precondition(batch >= 1, "batch must be >= 1")
-        _ = try Sampler(temperature: temperature)
+        _ = try Sampler(temperature: temperature, topP: topP, minP: minP)
         self.voice = voice
         self.batch = batch
         self.temperature = temperature
+        self.topP = topP
+        self.minP = minP
         _ = voice.model.layerOffsets  // resolve the lazy offsets before any concurrent use of the model
         _ = voice.model.headOffsets
         generator = WaveNetBatchGenerator(model: voice.model, slots: batch)
@@ -73,7 +77,7 @@ public final class BatchRenderer {
                 if r.sampleCount <= 0 { finished(r, []); continue }
                 generator.start(slot: b, mels: r.mels, frames: r.frames, speaker: r.speaker)
                 requests[b] = r
-                samplers[b] = try! Sampler(temperature: temperature, seed: r.seed)  // temperature checked in init
+                samplers[b] = try! Sampler(temperature: temperature, topP: topP, minP: minP, seed: r.seed)  // checked in init
                 outputs[b] = [Float](repeating: 0, count: r.sampleCount)
                 previous[b] = silence
                 return

@@ -70,22 +70,35 @@ public struct Voice {
 
 /// Where voices are installed and how names resolve to folders.
 public enum VoiceLibrary {
-    /// Folders searched for voices, in order: `$SYNTH_VOICES` (colon-separated), `./voices`, and the
-    /// `voices/` folder of the source tree the binary was built in (so `.build/release/synth` finds them).
+    /// Folders searched for voices, in order: `$SYNTH_VOICES` (colon-separated), `./voices`, `../share/synth/voices`
+    /// beside the binary (where `make install` puts them: PREFIX/bin/synth finds PREFIX/share/synth/voices), and the
+    /// `voices/` folder of the source tree the binary was built in (so `.build/release/synth` finds them). The
+    /// binary is located through `/proc/self/exe`, so a `synth` found on the PATH works from any folder.
     public static func searchPaths() -> [URL] {
         var paths: [URL] = []
-        if let env = ProcessInfo.processInfo.environment["SYNTH_VOICES"] {
-            paths += env.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+        func add(_ u: URL) {
+            if !paths.contains(where: { $0.standardizedFileURL == u.standardizedFileURL }) { paths.append(u.standardizedFileURL) }
         }
-        paths.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("voices"))
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        if let env = ProcessInfo.processInfo.environment["SYNTH_VOICES"] {
+            env.split(separator: ":").forEach { add(URL(fileURLWithPath: String($0))) }
+        }
+        add(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("voices"))
+        let exe = executableURL()
+        add(exe.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/synth/voices"))
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("voices")
-            if !paths.contains(where: { $0.standardizedFileURL == candidate.standardizedFileURL }) { paths.append(candidate) }
+            add(dir.appendingPathComponent("voices"))
             dir = dir.deletingLastPathComponent()
         }
         return paths
+    }
+
+    /// The running binary, symlinks resolved (`/proc/self/exe` on Linux, else `argv[0]`).
+    static func executableURL() -> URL {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: target)
+        }
+        return URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
     }
 
     /// Installed voices: every folder with a config.json under the search paths (first wins per name).
@@ -115,7 +128,9 @@ public enum VoiceLibrary {
            fm.fileExists(atPath: (nameOrPath as NSString).appendingPathComponent("config.json")) {
             return URL(fileURLWithPath: nameOrPath)
         }
+        // The folders that exist, or every candidate when none does (so the message never reads "looked in ").
         let existing = searchPaths().filter { fm.fileExists(atPath: $0.path) }
-        throw VoiceError.unknownVoice(name: nameOrPath, searched: existing.map(\.path), available: installed().map(\.name))
+        throw VoiceError.unknownVoice(name: nameOrPath, searched: (existing.isEmpty ? searchPaths() : existing).map(\.path),
+                                      available: installed().map(\.name))
     }
 }
