@@ -233,10 +233,16 @@ public final class SpeechTrainingData: TrainingData {
     /// Segment length in samples (a multiple of hop_length) and segments per batch.
     public let segment: Int
     public let batchSize: Int
-    /// Standard deviation, in mu-law classes, of the Gaussian noise added to the teacher-forced inputs of
-    /// training batches (rounded to whole classes and clamped to the class range); targets and validation
-    /// batches stay clean. 0 = off. Noise injection after FFTNet (Jin et al. 2018): the model
-    /// learns not to trust its past samples exactly, as it cannot when it generates from its own draws.
+    /// Standard deviation, in mu-law classes, of the Gaussian noise of training batches (rounded to whole classes
+    /// and clamped to the class range); validation batches stay clean. 0 = off. The model learns not to trust its
+    /// past samples exactly, as it cannot when it generates from its own draws.
+    /// - Without `lpc` (FFTNet, Jin et al. 2018): the noise is added to the teacher-forced input samples; the
+    ///   targets stay the recording's.
+    /// - With `lpc` (LPCNet, Valin and Skoglund 2019, section 3.3): the noise is added to the excitation that is fed
+    ///   back, and the segment is rebuilt as generation would rebuild it from those draws (`s = p + e`, the predictor
+    ///   reading the rebuilt signal), so the errors pass through the synthesis filter as they do in generation; the
+    ///   target at each sample is the excitation that would bring the signal back to the recording,
+    ///   `e[t] = s_clean[t] - p_noisy[t]` (`simulateGeneration`).
     public var inputNoise: Float = 0
     let cumulative: [Int]
     let fixedValidation: [WaveNetBatch]
@@ -303,7 +309,9 @@ public final class SpeechTrainingData: TrainingData {
             picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
         }
         var batch = Self.makeBatch(picks, config: config, segment: segment)
-        if inputNoise > 0 {
+        if inputNoise > 0 && config.lpc {
+            Self.simulateGeneration(&batch, picks: picks, config: config, noise: inputNoise, rng: &rng)
+        } else if inputNoise > 0 {
             let top = Float(config.classes - 1)
             for i in batch.inputs.indices {
                 let noisy = (Float(batch.inputs[i]) + inputNoise * rng.nextGaussian()).rounded()
@@ -361,6 +369,42 @@ public final class SpeechTrainingData: TrainingData {
         batch.excitations = excitations
         batch.source = source
         return batch
+    }
+
+    /// For an `lpc` voice: rewrites a teacher-forcing batch (from `makeBatch` with the same `picks`) as generation
+    /// would produce it if every drawn excitation class were off by rounded Gaussian noise of standard deviation
+    /// `noise` classes (LPCNet's training-time noise, Valin and Skoglund 2019). Per segment, from the recording's
+    /// samples before the segment: `p[t]` from the rebuilt history, target `e[t] = encode(decode(class of s[t]) - p[t])`
+    /// (the correction back to the recording), the drawn `e~[t] = clamp(e[t] + n[t])`, and the rebuilt sample's class
+    /// `encode(p[t] + decode(e~[t]))`, exactly as `SampleStream` rebuilds it. The inputs at `t + 1` are that class,
+    /// `p[t + 1]`'s class and `e~[t]`. With `noise` 0 the history is the recording's (up to its 8-bit quantisation).
+    static func simulateGeneration(_ batch: inout WaveNetBatch, picks: [(Utterance, Int)], config c: WaveNetConfig,
+                                   noise: Float, rng: inout Xoshiro256) {
+        let B = picks.count, T = batch.time, K = c.classes, hop = c.features.hopLength, order = c.lpcOrder
+        let decode = (0..<K).map { MuLaw.decode($0, classes: K) }
+        var lp = LinearPredictor(order: order)
+        defer { lp.deallocate() }
+        for (b, (u, start)) in picks.enumerated() {
+            guard let cond = u.conditioning else { preconditionFailure("\(u.path): simulateGeneration needs a prepared utterance") }
+            lp.reset()
+            for k in stride(from: order, through: 1, by: -1) where start - k >= 0 { lp.push(decode[Int(u.classes[start - k])]) }
+            cond.coefficients.withUnsafeBufferPointer { a in
+                for t in 0..<T {
+                    let n = start + t
+                    let p = lp.predict(coefficients: a.baseAddress! + MelLPC.frame(ofSample: n, hop: hop, frames: cond.frames) * order)
+                    let target = MuLaw.encode(decode[Int(u.classes[n])] - p, classes: K)
+                    let drawn = min(max(target + Int((noise * rng.nextGaussian()).rounded()), 0), K - 1)
+                    let signal = MuLaw.encode(p + decode[drawn], classes: K)
+                    batch.predictions[t * B + b] = Int32(MuLaw.encode(p, classes: K))
+                    batch.targets[t * B + b] = Int32(target)
+                    if t + 1 < T {
+                        batch.inputs[(t + 1) * B + b] = Int32(signal)
+                        batch.excitations[(t + 1) * B + b] = Int32(drawn)
+                    }
+                    lp.push(decode[signal])
+                }
+            }
+        }
     }
 
     /// Per-mel-bin mean and standard deviation of log-mels over utterances (for `feature_mean`/`feature_std`).

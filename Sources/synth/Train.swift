@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
     var segment = 4000
     @OptionGroup var training: TrainingFlags
     @OptionGroup var jsonOption: JSONOption
-    @Option(parsing: .unconditional, help: ArgumentHelp("Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume (a resumed run notes any such flag that changed).", valueName: "CLASSES"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Noise injection: Gaussian noise of this standard deviation, in mu-law classes, so the model learns to recover from its own draws; 0 = off. Without --lpc it is added to the teacher-forced input samples (FFTNet, Jin et al. 2018); with --lpc to the fed-back excitation, the segment rebuilt through the predictor as generation rebuilds it and the target the excitation back to the recording (LPCNet, Valin and Skoglund 2019). 2 is a good start with --lpc. Give it again on --resume (a resumed run notes any such flag that changed).", valueName: "CLASSES"))
     var inputNoise: Float = 0
     @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume (a resumed run notes any such flag that changed).", valueName: "FACTORS"))
     var speedPerturb: String?
@@ -294,7 +294,7 @@ struct Train: ParsableCommand {
                                                 validationSegments: validSegments)
         summary("validation: \(dataset.validationSignature)")
         dataset.inputNoise = inputNoise
-        if inputNoise > 0 { summary(String(format: "input noise: %.2f mu-law classes (std) on teacher-forced inputs", inputNoise)) }
+        if inputNoise > 0 { summary(String(format: "input noise: %.2f mu-law classes (std) on %@", inputNoise, config.lpc ? "the fed-back excitation (LPCNet)" : "teacher-forced inputs")) }
 
         let model: WaveNetModel
         if let base = baseVoice {

@@ -110,6 +110,40 @@ final class PitchSourceLPCTests: XCTestCase {
         }
     }
 
+    /// LPCNet's training-time noise: the batch that `simulateGeneration` rewrites is what generation feeds the
+    /// network when it draws exactly the noisy excitations (the cached generator's logits equal the teacher-forced
+    /// pass over the batch), and without noise the rebuilt signal stays close to the recording's (the classes differ by less than half a
+    /// class on average, from the 8-bit quantisation of the excitation).
+    func testLPCNoiseInjectionFeedsWhatGenerationWouldFeed() {
+        let c = switchedConfig(pitch: true, source: true, lpc: true)
+        let model = WaveNetModel(config: c)
+        model.initialize(seed: 9)
+        let u = switchedUtterances(c, count: 1, length: 64, seed: 5)[0]
+        let T = 64
+        let clean = SpeechTrainingData.makeBatch([(u, 0)], config: c, segment: T)
+        var noisy = clean, rng = Xoshiro256(seed: 2)
+        SpeechTrainingData.simulateGeneration(&noisy, picks: [(u, 0)], config: c, noise: 3, rng: &rng)
+        XCTAssertGreaterThan(zip(noisy.inputs, clean.inputs).filter { $0 != $1 }.count, T / 4)
+        let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: noisy.frames)
+        model.run(noisy, workspace: ws, backward: false)
+        let gen = WaveNetGenerator(model: model, maxFrames: u.frames)
+        gen.start(u.conditioning!, speaker: 0)
+        var worst: Float = 0
+        for t in 0..<T {
+            let l = gen.step(previous: Int(noisy.excitations[t]))
+            for k in 0..<c.classes { worst = max(worst, abs(l[k] - ws.logits[t * c.classes + k])) }
+        }
+        XCTAssertLessThan(worst, 1e-4)
+        var quiet = clean
+        SpeechTrainingData.simulateGeneration(&quiet, picks: [(u, 0)], config: c, noise: 0, rng: &rng)
+        func distance(_ b: WaveNetBatch) -> Double {
+            Double(zip(b.inputs, clean.inputs).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(T)
+        }
+        XCTAssertLessThan(distance(quiet), 0.5)
+        XCTAssertGreaterThan(distance(noisy), 4 * distance(quiet))
+        XCTAssertEqual(quiet.predictions.count, T)
+    }
+
     /// Finite differences for every tensor of a voice with all three switches (and pitch alone).
     func testGradientsMatchFiniteDifferences() {
         for s in [Self.switches[0], Self.switches[3]] {
