@@ -17,6 +17,12 @@ enum TrainRecipes {
                arguments: ["--dilation-cycle", "10", "--stacks", "2", "--residual", "64", "--gate", "128", "--skip", "128",
                            "--cond-channels", "64", "--cond-layers", "4", "--speaker-dim", "16", "--preemphasis", "0.85",
                            "--batch", "6", "--segment", "4000"]),
+        Recipe(name: "pitch-lpc",
+               summary: "the design under training (docs/voices.md, not yet shipped): the default recipe's network with pitch, the harmonic source and LPC (order 16) predicting the excitation, trained with LPCNet's noise injection (2 classes); start it from the default voice with --init-from default --grow",
+               arguments: ["--dilation-cycle", "10", "--stacks", "2", "--residual", "64", "--gate", "128", "--skip", "128",
+                           "--cond-channels", "64", "--cond-layers", "4", "--speaker-dim", "16", "--preemphasis", "0.85",
+                           "--pitch", "--source", "--lpc", "--input-noise", "2",
+                           "--batch", "6", "--segment", "4000"]),
     ]
 
     static func named(_ name: String) -> Recipe? { all.first { $0.name == name } }

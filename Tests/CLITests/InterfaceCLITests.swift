@@ -190,7 +190,7 @@ final class InterfaceCLITests: XCTestCase {
         XCTAssertTrue(settings.contains("\"--batch\" : \"1\""), settings)
         XCTAssertTrue(try CLI.run(["train", "--help"]).stdout.contains("--recipe <NAME>"))
         assertFails(try CLI.run(["train", "--recipe", "huge", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", run.path]),
-                    "--recipe: unknown recipe 'huge'; the recipes are default")
+                    "--recipe: unknown recipe 'huge'; the recipes are default, pitch-lpc")
     }
 
     /// A .npy far from the voice's normalisation is vocoded with a warning naming its mean and spread; audio with NaN
