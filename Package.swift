@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
         // Gradient and cached-generation checks shared by the test targets below; built only with the tests.
         .target(name: "TestSupport", dependencies: ["NNCore", "AREngine"], path: "Tests/TestSupport"),
-        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "AREngine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),

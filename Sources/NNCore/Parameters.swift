@@ -9,6 +9,39 @@ public struct ParameterEntry: Equatable, Sendable {
     public var count: Int { shape.reduce(1, *) }
 }
 
+/// The names, shapes and offsets of a model's tensors, without their storage: what a `ParameterSet` will hold.
+///
+/// A model builds the layout its config asks for once (`static func layout(_:)`), resolves the offsets its hot loops
+/// use from it, and allocates a `ParameterSet(layout:)` with the same offsets.
+public struct ParameterLayout: Sendable {
+    public private(set) var entries: [ParameterEntry] = []
+    /// Total floats of all tensors.
+    public private(set) var count = 0
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Appends a tensor and returns its offset. - Precondition: the name is new and every dimension is > 0.
+    @discardableResult
+    public mutating func add(_ name: String, shape: [Int]) -> Int {
+        precondition(index[name] == nil, "duplicate parameter \(name)")
+        precondition(shape.allSatisfy { $0 > 0 }, "parameter \(name) has an empty shape \(shape)")
+        let entry = ParameterEntry(name: name, shape: shape, offset: count)
+        index[name] = entries.count
+        entries.append(entry)
+        count += entry.count
+        return entry.offset
+    }
+
+    public func entry(_ name: String) -> ParameterEntry? { index[name].map { entries[$0] } }
+
+    /// The offset of tensor `name`. - Precondition: it exists (a model asks only for tensors its layout added).
+    public func offset(_ name: String) -> Int {
+        guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
+        return e.offset
+    }
+}
+
 /// All parameters of a model in one contiguous buffer (`values`) with a gradient twin (`grads`).
 ///
 /// Zeroing gradients, the optimizer and checkpointing are single loops over the flat buffers,
@@ -25,6 +58,20 @@ public final class ParameterSet {
     public init() {
         values = .allocate(capacity: 1)
         grads = .allocate(capacity: 1)
+    }
+
+    /// Zero-initialised storage for every tensor of `layout`, allocated once, at the layout's offsets.
+    public convenience init(layout: ParameterLayout) {
+        self.init()
+        reserve(layout.count)
+        for e in layout.entries { add(e.name, shape: e.shape) }
+    }
+
+    /// The names, shapes and offsets of the tensors.
+    public var layout: ParameterLayout {
+        var l = ParameterLayout()
+        for e in entries { l.add(e.name, shape: e.shape) }
+        return l
     }
 
     deinit {
@@ -93,7 +140,12 @@ public final class ParameterSet {
     /// Fills a tensor with N(0, std^2).
     public func initNormal(_ name: String, std: Float, rng: inout Xoshiro256) {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
-        for i in 0..<e.count { values[e.offset + i] = rng.nextGaussian() * std }
+        initNormal(offset: e.offset, count: e.count, std: std, rng: &rng)
+    }
+
+    /// Fills `count` floats from `offset` with N(0, std^2), drawn in order.
+    public func initNormal(offset: Int, count: Int, std: Float, rng: inout Xoshiro256) {
+        for i in 0..<count { values[offset + i] = rng.nextGaussian() * std }
     }
 
     /// Fills a tensor with U(-a, a).

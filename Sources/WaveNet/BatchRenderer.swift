@@ -46,8 +46,6 @@ public final class BatchRenderer {
         self.voice = voice
         self.batch = batch
         self.temperature = temperature
-        _ = voice.model.layerOffsets  // resolve the lazy offsets before any concurrent use of the model
-        _ = voice.model.headOffsets
         generator = WaveNetBatchGenerator(model: voice.model, slots: batch)
     }
 

@@ -238,7 +238,8 @@ public final class SpeechTrainingData: TrainingData {
     /// batches stay clean. 0 = off. Noise injection after FFTNet (Jin et al. 2018): the model
     /// learns not to trust its past samples exactly, as it cannot when it generates from its own draws.
     public var inputNoise: Float = 0
-    let cumulative: [Int]
+    /// Training utterances drawn in proportion to their number of segment starts.
+    let picker: WeightedPicker
     let fixedValidation: [WaveNetBatch]
 
     /// - Parameter validationSegments: validation segments, rounded up to a multiple of `batchSize`. They
@@ -261,10 +262,7 @@ public final class SpeechTrainingData: TrainingData {
         self.train = trainUtts
         self.valid = validUtts
         guard !trainUtts.isEmpty else { throw DatasetError.tooShort(path: "training split", needed: seg) }
-        var c: [Int] = []
-        var total = 0
-        for u in trainUtts { total += u.sampleCount - seg; c.append(total) }
-        cumulative = c
+        picker = WeightedPicker(weights: trainUtts.map { $0.sampleCount - seg })
         // Validation: deterministic segments centred on evenly spaced points of the valid samples.
         var vb: [WaveNetBatch] = []
         let count = (max(1, validationSegments) + batchSize - 1) / batchSize * batchSize
@@ -295,10 +293,7 @@ public final class SpeechTrainingData: TrainingData {
         let hop = config.features.hopLength
         var picks: [(Utterance, Int)] = []
         for _ in 0..<batchSize {
-            let r = rng.nextInt(below: cumulative.last!)
-            var lo = 0, hi = cumulative.count - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
-            let u = train[lo]
+            let u = train[picker.pick(&rng)]
             let maxFrameStart = (u.sampleCount - segment - 1) / hop
             picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
         }
@@ -387,18 +382,18 @@ public final class SpeechTrainingData: TrainingData {
     }
 }
 
-/// Adapts `WaveNetModel` to the engine's `TrainableModel`, caching one workspace per batch shape.
+/// Adapts `WaveNetModel` to the engine's `TrainableModel`, keeping a workspace per batch shape (a few at most).
 public final class WaveNetTrainable: TrainableModel {
     public let model: WaveNetModel
-    var workspaces: [String: WaveNetWorkspace] = [:]
+    let workspaces = WorkspaceCache<WaveNetWorkspace>()
     public var parameters: ParameterSet { model.params }
 
     public init(model: WaveNetModel) { self.model = model }
 
     public func loss(_ batch: WaveNetBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let key = "\(batch.time)x\(batch.batch)x\(batch.frames)"
-        let ws = workspaces[key] ?? WaveNetWorkspace(config: model.config, time: batch.time, batch: batch.batch, frames: batch.frames)
-        workspaces[key] = ws
+        let ws = workspaces.workspace(for: [batch.time, batch.batch, batch.frames]) {
+            WaveNetWorkspace(config: model.config, time: batch.time, batch: batch.batch, frames: batch.frames)
+        }
         let r = model.run(batch, workspace: ws, backward: backward)
         return (r.loss, r.count)
     }

@@ -1,6 +1,7 @@
 // WaveNet hyper-parameters as stored in a voice's config.json (snake_case keys).
 import DSP
 import Foundation
+import NNCore
 
 /// Errors about a voice's configuration or files. Each names the file and what is wrong.
 public enum VoiceError: Error, CustomStringConvertible, Equatable {
@@ -214,6 +215,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     }
 
     public var layers: Int { dilations.count }
+    /// The residual stack's sizes (`NNCore.CausalConvStack`).
+    public var stack: CausalConvShape {
+        CausalConvShape(dilations: dilations, residualChannels: residualChannels, gateChannels: gateChannels, skipChannels: skipChannels)
+    }
     /// Receptive field in samples: 1 + sum of (kernel - 1) * dilation, plus 1 for the input shift.
     public var receptiveField: Int { dilations.reduce(1) { $0 + (kernelSize - 1) * $1 } + 1 }
     public var melBins: Int { features.nMels }
