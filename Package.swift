@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
-        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
+        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",
             dependencies: [
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"]),
+        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -75,3 +75,33 @@ public struct TokenBatch: Sendable {
         self.ignoreIndex = ignoreIndex
     }
 }
+
+extension TokenBatch {
+    /// Where position `t` of sequence `b` sits in flat teacher-forcing arrays: `.batchMajor` at row `b * time + t` (each
+    /// sequence contiguous, for attention), `.timeMajor` at row `t * batch + b` (a shift by `d` positions is an offset of
+    /// `d * batch` rows, for convolution stacks).
+    public enum Layout: Sendable { case batchMajor, timeMajor }
+
+    /// Writes the model's inputs and targets, `[batch × time]` each in `layout`: input `tokens[b][t]` (ids outside
+    /// `0..<vocabularySize`, i.e. padding, are read as token 0: padding only ever follows the scored positions, so a
+    /// causal model never sees it there) and target `tokens[b][t + 1]` (the `ignoreIndex` and out-of-range ids become -1,
+    /// not scored).
+    /// - Returns: the number of scored targets.
+    @discardableResult
+    public func teacherForcing(vocabularySize V: Int, layout: Layout, inputs: UnsafeMutablePointer<Int32>,
+                               targets: UnsafeMutablePointer<Int32>) -> Int {
+        let T = time, B = batch
+        var count = 0
+        for (b, row) in tokens.enumerated() {
+            for t in 0..<T {
+                let i = layout == .batchMajor ? b * T + t : t * B + b
+                let x = row[t], y = row[t + 1]
+                inputs[i] = Int32(x >= 0 && x < V ? x : 0)
+                let scored = y != ignoreIndex && y >= 0 && y < V
+                targets[i] = scored ? Int32(y) : -1
+                if scored { count += 1 }
+            }
+        }
+        return count
+    }
+}

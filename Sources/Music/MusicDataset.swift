@@ -120,7 +120,8 @@ public final class MusicTrainingData: TrainingData {
     public let batchSize: Int
     public let augmentation: MusicAugmentation
     public let tokenizer = PerformanceTokenizer()
-    let cumulative: [Int]
+    /// Training pieces drawn in proportion to their length in tokens.
+    let picker: WeightedPicker
     let fixedValidation: [TokenBatch]
 
     /// - Precondition: `train` is not empty, `context >= 1`, `batchSize >= 1`.
@@ -131,8 +132,7 @@ public final class MusicTrainingData: TrainingData {
         self.context = context
         self.batchSize = batchSize
         self.augmentation = augmentation
-        var total = 0
-        cumulative = train.map { total += $0.tokens.count; return total }
+        picker = WeightedPicker(weights: train.map(\.tokens.count))
         fixedValidation = Self.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
     }
 
@@ -169,10 +169,7 @@ public final class MusicTrainingData: TrainingData {
     public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {
         var rows: [[Int]] = []
         for _ in 0..<batchSize {
-            let r = rng.nextInt(below: cumulative.last!)
-            var lo = 0, hi = cumulative.count - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
-            let toks = augmentedTokens(train[lo], rng: &rng)
+            let toks = augmentedTokens(train[picker.pick(&rng)], rng: &rng)
             let n = context + 1
             if toks.count > n {
                 let start = rng.nextInt(below: toks.count - n + 1)

@@ -32,8 +32,8 @@ public enum MusicModel {
             let c = m.config
             return "transformer: \(c.nLayers) layers, d_model \(c.dModel), \(c.nHeads) heads, d_ff \(c.dFF), context \(c.contextLength), \(m.params.count) parameters"
         case .wavenet(let m):
-            let c = m.config.wavenet
-            return "wavenet over tokens: \(c.layers) layers, receptive field \(c.receptiveField) tokens, residual \(c.residualChannels), \(m.parameters.count) parameters"
+            let c = m.config
+            return "wavenet over tokens: \(c.dilations.count) layers, receptive field \(c.receptiveField) tokens, residual \(c.residualChannels), \(m.parameters.count) parameters"
         }
     }
 

@@ -24,7 +24,7 @@ import NNCore
 public final class TransformerModel {
     public let config: TransformerConfig
     public let params: ParameterSet
-    var workspaces: [String: TransformerWorkspace] = [:]
+    let workspaces = WorkspaceCache<TransformerWorkspace>()
 
     /// Offsets of one block's tensors in the flat buffer, resolved once.
     struct BlockOffsets { let ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, mlpW, mlpB: Int }
@@ -75,11 +75,7 @@ public final class TransformerModel {
     }
 
     func workspace(batch: Int, time: Int) -> TransformerWorkspace {
-        let key = "\(batch)x\(time)"
-        if let ws = workspaces[key] { return ws }
-        let ws = TransformerWorkspace(config: config, batch: batch, time: time)
-        workspaces[key] = ws
-        return ws
+        workspaces.workspace(for: [batch, time]) { TransformerWorkspace(config: config, batch: batch, time: time) }
     }
 
     /// Teacher-forced forward over `inputs` `[batch, time]` (batch-major, ids in `0..<vocab`); the logits
@@ -165,34 +161,16 @@ public final class TransformerModel {
             }
         }
     }
-
-    /// Copies a batch into the workspace: inputs `tokens[b][0..<T]` (padding, i.e. ids outside the
-    /// vocabulary, is read as token 0: it only ever follows the scored positions, so a causal model never
-    /// sees it there), targets `tokens[b][1...T]` (the batch's `ignoreIndex` and out-of-range ids are not scored).
-    func load(_ batch: TokenBatch, into ws: TransformerWorkspace) -> Int {
-        let T = batch.time, V = config.vocabSize
-        var count = 0
-        for (b, row) in batch.tokens.enumerated() {
-            for t in 0..<T {
-                let x = row[t], y = row[t + 1]
-                ws.inputs[b * T + t] = Int32(x >= 0 && x < V ? x : 0)
-                let scored = y != batch.ignoreIndex && y >= 0 && y < V
-                ws.targets[b * T + t] = scored ? Int32(y) : -1
-                if scored { count += 1 }
-            }
-        }
-        return count
-    }
 }
 
 extension TransformerModel: TrainableModel {
     public var parameters: ParameterSet { params }
 
-    /// Mean cross-entropy over the scored targets of a batch (see `load`); with `backward`, accumulates
+    /// Mean cross-entropy over the scored targets of a batch (`TokenBatch.teacherForcing`); with `backward`, accumulates
     /// its gradient. - Returns: summed nats and the number of scored tokens.
     public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
         let ws = workspace(batch: batch.batch, time: batch.time)
-        let count = load(batch, into: ws)
+        let count = batch.teacherForcing(vocabularySize: config.vocabSize, layout: .batchMajor, inputs: ws.inputs, targets: ws.targets)
         forward(ws)
         let N = ws.batch * ws.time, V = config.vocabSize
         if !backward {
