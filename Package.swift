@@ -41,7 +41,7 @@ let package = Package(
             cSettings: [.unsafeFlags(kernelFlags)]
         ),
         .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
-        .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
+        .target(name: "AREngine", dependencies: ["NNCore", "AtomicIO"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),

@@ -26,39 +26,6 @@ public protocol AutoregressiveModel: AnyObject {
     func step(_ tokens: [Int], state: inout State, logits: UnsafeMutablePointer<Float>)
 }
 
-public enum Decoding {
-    /// Samples a continuation of `prompt` (at least one token) token by token with cached state.
-    /// - Parameters:
-    ///   - maxNewTokens: how many tokens to generate at most.
-    ///   - stopToken: generation ends after emitting this token (it is included).
-    ///   - progress: called after each generated token with the count so far.
-    /// - Returns: the generated tokens only (not the prompt).
-    public static func sample<M: AutoregressiveModel>(
-        _ model: M, prompt: [Int], maxNewTokens: Int, sampler: inout Sampler, stopToken: Int? = nil,
-        progress: (Int) -> Void = { _ in }
-    ) -> [Int] {
-        precondition(!prompt.isEmpty, "prompt must hold at least one token (e.g. BOS)")
-        var state = model.makeState(batch: 1)
-        let V = model.vocabularySize
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: V)
-        defer { logits.deallocate() }
-        var history = prompt
-        history.reserveCapacity(prompt.count + maxNewTokens)
-        for tok in prompt { model.step([tok], state: &state, logits: logits) }
-        var out: [Int] = []
-        out.reserveCapacity(maxNewTokens)
-        while out.count < maxNewTokens, history.count < model.contextLength {
-            let next = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: V), history: history)
-            out.append(next)
-            history.append(next)
-            progress(out.count)
-            if next == stopToken || out.count == maxNewTokens || history.count >= model.contextLength { break }
-            model.step([next], state: &state, logits: logits)
-        }
-        return out
-    }
-}
-
 /// A teacher-forcing batch of token sequences: `tokens[b]` holds `time + 1` tokens; the model reads
 /// `tokens[b][0..<time]` and is scored on predicting `tokens[b][1...time]`. Targets equal to
 /// `ignoreIndex` are not scored (padding).

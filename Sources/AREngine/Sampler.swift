@@ -109,6 +109,12 @@ public struct Sampler {
         self.generator = Xoshiro256(seed: seed)
     }
 
+    /// A fresh sampler with these settings and another seed (scratch and generator state not shared).
+    public func reseeded(_ seed: UInt64) -> Sampler {
+        // The settings were checked when this sampler was made.
+        try! Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+    }
+
     /// Samples one token id in `0..<logits.count`.
     ///
     /// - Parameters:
