@@ -23,7 +23,7 @@ import NNCore
 /// positions are contiguous for the attention GEMMs.
 public final class TransformerModel {
     public let config: TransformerConfig
-    public let params: ParameterSet
+    public let parameters: ParameterSet
     let workspaces = WorkspaceCache<TransformerWorkspace>()
 
     /// Offsets of one block's tensors in the flat buffer, resolved once.
@@ -33,29 +33,48 @@ public final class TransformerModel {
 
     public init(config: TransformerConfig) {
         self.config = config
-        let p = ParameterSet()
+        let layout = Self.layout(config)
+        let at = layout.offset
+        tokEmb = at("tok_embedding.weight")
+        posEmb = at("pos_embedding.weight")
+        blocks = (0..<config.nLayers).map { l in
+            let n = "blocks.\(l)."
+            return BlockOffsets(
+                ln1w: at(n + "ln1.weight"), ln1b: at(n + "ln1.bias"), qkvW: at(n + "attn.qkv.weight"), qkvB: at(n + "attn.qkv.bias"),
+                projW: at(n + "attn.proj.weight"), projB: at(n + "attn.proj.bias"), ln2w: at(n + "ln2.weight"), ln2b: at(n + "ln2.bias"),
+                fcW: at(n + "mlp.fc.weight"), fcB: at(n + "mlp.fc.bias"), mlpW: at(n + "mlp.proj.weight"), mlpB: at(n + "mlp.proj.bias"))
+        }
+        lnfW = at("ln_f.weight")
+        lnfB = at("ln_f.bias")
+        headW = at("head.weight")
+        headB = at("head.bias")
+        let p = ParameterSet(layout: layout)
+        parameters = p
+        let C = config.dModel
+        for b in blocks { for o in [b.ln1w, b.ln2w] { (p.values + o).update(repeating: 1, count: C) } }
+        (p.values + lnfW).update(repeating: 1, count: C)
+    }
+
+    /// The tensors of a model of `config` (the table above), without allocating them.
+    public static func layout(_ config: TransformerConfig) -> ParameterLayout {
+        var p = ParameterLayout()
         let C = config.dModel, F = config.dFF, V = config.vocabSize
-        tokEmb = p.add("tok_embedding.weight", shape: [V, C])
-        posEmb = p.add("pos_embedding.weight", shape: [config.contextLength, C])
-        var bl: [BlockOffsets] = []
+        p.add("tok_embedding.weight", shape: [V, C])
+        p.add("pos_embedding.weight", shape: [config.contextLength, C])
         for l in 0..<config.nLayers {
             let n = "blocks.\(l)."
-            bl.append(BlockOffsets(
-                ln1w: p.add(n + "ln1.weight", shape: [C]), ln1b: p.add(n + "ln1.bias", shape: [C]),
-                qkvW: p.add(n + "attn.qkv.weight", shape: [C, 3 * C]), qkvB: p.add(n + "attn.qkv.bias", shape: [3 * C]),
-                projW: p.add(n + "attn.proj.weight", shape: [C, C]), projB: p.add(n + "attn.proj.bias", shape: [C]),
-                ln2w: p.add(n + "ln2.weight", shape: [C]), ln2b: p.add(n + "ln2.bias", shape: [C]),
-                fcW: p.add(n + "mlp.fc.weight", shape: [C, F]), fcB: p.add(n + "mlp.fc.bias", shape: [F]),
-                mlpW: p.add(n + "mlp.proj.weight", shape: [F, C]), mlpB: p.add(n + "mlp.proj.bias", shape: [C])))
+            p.add(n + "ln1.weight", shape: [C]); p.add(n + "ln1.bias", shape: [C])
+            p.add(n + "attn.qkv.weight", shape: [C, 3 * C]); p.add(n + "attn.qkv.bias", shape: [3 * C])
+            p.add(n + "attn.proj.weight", shape: [C, C]); p.add(n + "attn.proj.bias", shape: [C])
+            p.add(n + "ln2.weight", shape: [C]); p.add(n + "ln2.bias", shape: [C])
+            p.add(n + "mlp.fc.weight", shape: [C, F]); p.add(n + "mlp.fc.bias", shape: [F])
+            p.add(n + "mlp.proj.weight", shape: [F, C]); p.add(n + "mlp.proj.bias", shape: [C])
         }
-        blocks = bl
-        lnfW = p.add("ln_f.weight", shape: [C])
-        lnfB = p.add("ln_f.bias", shape: [C])
-        headW = p.add("head.weight", shape: [C, V])
-        headB = p.add("head.bias", shape: [V])
-        params = p
-        for b in bl { for o in [b.ln1w, b.ln2w] { (p.values + o).update(repeating: 1, count: C) } }
-        (p.values + lnfW).update(repeating: 1, count: C)
+        p.add("ln_f.weight", shape: [C])
+        p.add("ln_f.bias", shape: [C])
+        p.add("head.weight", shape: [C, V])
+        p.add("head.bias", shape: [V])
+        return p
     }
 
     /// GPT-2 initialisation: N(0, 0.02²) weights, residual projections scaled by 1/√(2 layers),
@@ -63,15 +82,15 @@ public final class TransformerModel {
     public func initialize(seed: UInt64) {
         var rng = Xoshiro256(seed: seed)
         let resid = 0.02 / Float(2 * config.nLayers).squareRoot()
-        params.initNormal("tok_embedding.weight", std: 0.02, rng: &rng)
-        params.initNormal("pos_embedding.weight", std: 0.01, rng: &rng)
+        parameters.initNormal("tok_embedding.weight", std: 0.02, rng: &rng)
+        parameters.initNormal("pos_embedding.weight", std: 0.01, rng: &rng)
         for l in 0..<config.nLayers {
-            params.initNormal("blocks.\(l).attn.qkv.weight", std: 0.02, rng: &rng)
-            params.initNormal("blocks.\(l).attn.proj.weight", std: resid, rng: &rng)
-            params.initNormal("blocks.\(l).mlp.fc.weight", std: 0.02, rng: &rng)
-            params.initNormal("blocks.\(l).mlp.proj.weight", std: resid, rng: &rng)
+            parameters.initNormal("blocks.\(l).attn.qkv.weight", std: 0.02, rng: &rng)
+            parameters.initNormal("blocks.\(l).attn.proj.weight", std: resid, rng: &rng)
+            parameters.initNormal("blocks.\(l).mlp.fc.weight", std: 0.02, rng: &rng)
+            parameters.initNormal("blocks.\(l).mlp.proj.weight", std: resid, rng: &rng)
         }
-        params.initNormal("head.weight", std: 0.02, rng: &rng)
+        parameters.initNormal("head.weight", std: 0.02, rng: &rng)
     }
 
     func workspace(batch: Int, time: Int) -> TransformerWorkspace {
@@ -81,7 +100,7 @@ public final class TransformerModel {
     /// Teacher-forced forward over `inputs` `[batch, time]` (batch-major, ids in `0..<vocab`); the logits
     /// `[batch, time, vocab]` are left in `ws.logits`. - Precondition: `time <= context_length`.
     func forward(_ ws: TransformerWorkspace) {
-        let c = config, W = params.values
+        let c = config, W = parameters.values
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         precondition(T <= c.contextLength, "sequence of \(T) positions exceeds the context length \(c.contextLength)")
         // Embeddings: x0 = tok[input] + pos[t].
@@ -118,7 +137,7 @@ public final class TransformerModel {
 
     /// Backward of `forward` from `dLogits` (already in `ws.logits`): accumulates every parameter's gradient.
     func backward(_ ws: TransformerWorkspace) {
-        let c = config, W = params.values, G = params.grads
+        let c = config, W = parameters.values, G = parameters.grads
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         let last = ws.res + 2 * c.nLayers * N * C
         ws.dA.update(repeating: 0, count: N * C)
@@ -163,9 +182,20 @@ public final class TransformerModel {
     }
 }
 
-extension TransformerModel: TrainableModel {
-    public var parameters: ParameterSet { params }
+extension TransformerConfig: ModelConfiguration {}
 
+extension TransformerModel: TokenModel {
+    public static let modelType = "transformer"
+    public static let kind = "music transformer"
+    public static let usage = "synth music generate --model"
+
+    public var summary: String {
+        let c = config
+        return "transformer: \(c.nLayers) layers, d_model \(c.dModel), \(c.nHeads) heads, d_ff \(c.dFF), context \(c.contextLength), \(parameters.count) parameters"
+    }
+}
+
+extension TransformerModel: TrainableModel {
     /// Mean cross-entropy over the scored targets of a batch (`TokenBatch.teacherForcing`); with `backward`, accumulates
     /// its gradient. - Returns: summed nats and the number of scored tokens.
     public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {

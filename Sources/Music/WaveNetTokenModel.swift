@@ -153,14 +153,18 @@ public final class WaveNetTokenModel {
         return p
     }
 
-    /// The model of a folder's weights (`tensors`, already checked against `layout(config)`). In the old layout the
-    /// conditioning network saw only zeros, so its output is a constant per layer, `ReLU(cond.conv.bias) · cond.proj
-    /// + speaker_embedding · speaker.proj`, which is added to each layer's convolution bias.
-    public static func load(config: WaveNetTokenConfig, tensors: [String: SafeTensors.Tensor], source: String) throws -> WaveNetTokenModel {
-        let model = WaveNetTokenModel(config: config)
-        let own = model.parameters.layout.entries.map(\.name)
-        try model.parameters.load(tensors.filter { own.contains($0.key) }, source: source)
-        guard let l = config.legacyConditioning else { return model }
+    /// The model of a folder. In the old layout (`legacyConditioning`) the weights are checked against that layout;
+    /// its conditioning network saw only zeros, so its output is a constant per layer, `ReLU(cond.conv.bias) ·
+    /// cond.proj + speaker_embedding · speaker.proj`, which is added to each layer's convolution bias.
+    public static func load(config: WaveNetTokenConfig, folder: ModelFolder.Contents) throws -> WaveNetTokenModel {
+        let model = WaveNetTokenModel(config: config), tensors = folder.tensors
+        guard let l = config.legacyConditioning else {
+            try model.parameters.load(tensors, source: folder.weightsFile)
+            return model
+        }
+        try ParameterSet(layout: layout(config)).load(tensors, source: folder.weightsFile)  // names and shapes of the old layout
+        let own = Set(model.parameters.entries.map(\.name))
+        try model.parameters.load(tensors.filter { own.contains($0.key) }, source: folder.weightsFile)
         let G = config.gateChannels, LG = config.dilations.count * G
         func tensor(_ name: String) -> [Float] { tensors[name]!.data }
         let bias = tensor("cond.conv.bias"), proj = tensor("cond.proj.weight")
@@ -226,6 +230,19 @@ final class TokenStackWorkspace {
     }
 
     deinit { inputs.deallocate(); targets.deallocate() }
+}
+
+extension WaveNetTokenConfig: ModelConfiguration {}
+
+extension WaveNetTokenModel: TokenModel {
+    public static let modelType = "wavenet_tokens"
+    public static let kind = "music WaveNet over tokens"
+    public static let usage = "synth music generate --model"
+
+    public var summary: String {
+        let c = config
+        return "wavenet over tokens: \(c.dilations.count) layers, receptive field \(c.receptiveField) tokens, residual \(c.residualChannels), \(parameters.count) parameters"
+    }
 }
 
 extension WaveNetTokenModel: TrainableModel {

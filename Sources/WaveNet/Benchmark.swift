@@ -47,7 +47,7 @@ public enum WaveNetBenchmark {
         }
         b.source = (0..<(N * c.sourceChannels)).map { _ in rng.nextGaussian() }
         let ws = WaveNetWorkspace(config: c, time: segment, batch: batch, frames: frames)
-        model.params.zeroGrads()
+        model.parameters.zeroGrads()
         model.run(b, workspace: ws, backward: true) // warm-up
         let t0 = Date()
         for _ in 0..<steps { model.run(b, workspace: ws, backward: true) }

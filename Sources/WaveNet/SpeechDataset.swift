@@ -111,28 +111,27 @@ extension SpeechManifest {
     /// Loads the rows of one split as utterances (`SpeechLoader.load`: trimmed, pre-emphasised, mu-law classes
     /// and log-mels), in manifest order; files that are silent after trimming are left out. Relative paths are
     /// resolved against `manifest`'s folder; speakers are numbered by their index in `speakers`.
-    /// `limit > 0` keeps the first `limit` rows of the split. `progress(done, total)` counts files.
+    /// `limit > 0` keeps the first `limit` rows of the split. Progress counts files.
     /// - Throws: `DatasetError.manifest` naming the line, for a speaker not in `speakers` or a file that cannot
     ///   be read.
     public static func utterances(_ rows: [ManifestRow], split: String, manifest: URL, speakers: [String],
                                   loader: SpeechLoader, limit: Int = 0,
-                                  progress: (Int, Int) -> Void = { _, _ in }) throws -> [Utterance] {
+                                  progress: (ProgressReport) -> Void = { _ in }) throws -> [Utterance] {
         var sel = rows.filter { $0.split == split }
         if limit > 0 { sel = Array(sel.prefix(limit)) }
-        let folder = manifest.deletingLastPathComponent()
         var utts: [Utterance] = []
         for (i, r) in sel.enumerated() {
             guard let spk = speakers.firstIndex(of: r.speaker) else {
                 throw DatasetError.manifest(path: manifest.path, line: r.line,
                                             reason: "speaker '\(r.speaker)' is not one of the voice's speakers (\(speakers.joined(separator: ", ")))")
             }
-            let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : folder.appendingPathComponent(r.path)
+            let url = Table.resolve(r.path, relativeTo: manifest)
             do {
                 if let u = try loader.load(url, speaker: spk) { utts.append(u) }
             } catch {
                 throw DatasetError.manifest(path: manifest.path, line: r.line, reason: "\(error)")
             }
-            progress(i + 1, sel.count)
+            progress(ProgressReport(done: i + 1, total: sel.count, unit: "files"))
         }
         return utts
     }
@@ -386,7 +385,7 @@ public final class SpeechTrainingData: TrainingData {
 public final class WaveNetTrainable: TrainableModel {
     public let model: WaveNetModel
     let workspaces = WorkspaceCache<WaveNetWorkspace>()
-    public var parameters: ParameterSet { model.params }
+    public var parameters: ParameterSet { model.parameters }
 
     public init(model: WaveNetModel) { self.model = model }
 

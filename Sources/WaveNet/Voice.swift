@@ -1,8 +1,9 @@
-// Voice folders (config.json + model.safetensors): finding, loading with shape checks, and saving.
+// Voice folders: a WaveNet model folder (`ModelFolder`) with its name, and the vocoder as a model family.
+import AREngine
 import Foundation
 import NNCore
 
-/// A trained WaveNet voice loaded from a folder holding `config.json` and `model.safetensors`.
+/// A trained WaveNet voice loaded from a model folder holding `config.json` and `model.safetensors`.
 public struct Voice {
     public let name: String
     public let directory: URL
@@ -16,102 +17,36 @@ public struct Voice {
         self.model = model
     }
 
-    /// Loads and checks a voice folder.
-    /// - Throws: `VoiceError.invalidConfig` for a missing or malformed config.json, `.notAVoice` for a music
-    ///   model's folder, `TensorFileError`
-    ///   for a missing or corrupt model file, or a tensor whose name or shape disagrees with the config.
-    public static func load(_ dir: URL) throws -> Voice {
-        let cfgURL = dir.appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: cfgURL.path) else {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("best/config.json").path) {
-                throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing; this is a training run folder: its voice is \(dir.appendingPathComponent("best").path)")
-            }
-            throw VoiceError.invalidConfig(file: cfgURL.path, reason: "file is missing or unreadable")
-        }
-        if let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let kind = obj["model_type"] as? String {
-            throw VoiceError.notAVoice(file: cfgURL.path, modelType: kind)
-        }
-        let config: WaveNetConfig
-        do { config = try JSONDecoder().decode(WaveNetConfig.self, from: data) } catch let e as DecodingError {
-            throw VoiceError.invalidConfig(file: cfgURL.path, reason: Self.describe(e))
-        } catch {
-            throw VoiceError.invalidConfig(file: cfgURL.path, reason: "not valid JSON")
-        }
-        try config.validate(file: cfgURL.path)
-        let model = WaveNetModel(config: config)
-        let weights = dir.appendingPathComponent("model.safetensors")
-        let (tensors, _) = try SafeTensors.read(weights)
-        try model.params.load(tensors, source: weights.path)
-        return Voice(name: dir.lastPathComponent, directory: dir, model: model)
+    /// Loads and checks a voice folder through `registry` (which names the family of a folder of another kind).
+    /// - Throws: `ModelFolderError` for a missing or malformed config.json or a folder of another family,
+    ///   `VoiceError.invalidConfig` for a value out of range, `TensorFileError` for a missing or corrupt model file, or a
+    ///   tensor whose name or shape disagrees with the config.
+    public static func load(_ dir: URL, registry: ModelRegistry = ModelRegistry([WaveNetModel.self])) throws -> Voice {
+        Voice(name: dir.lastPathComponent, directory: dir, model: try registry.load(WaveNetModel.self, from: dir, noun: "voice"))
     }
 
-    /// Writes `config.json` and `model.safetensors` into `dir` (each atomically).
+    /// Writes `config.json` and `model.safetensors` into `dir` (`ModelFolder.save`, in one step).
     public static func save(_ model: WaveNetModel, to dir: URL) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileIO.writeJSON(model.config, to: dir.appendingPathComponent("config.json"))
-        try SafeTensors.write(model.params.tensors(), metadata: ["format": "synth"], to: dir.appendingPathComponent("model.safetensors"))
-    }
-
-    static func describe(_ e: DecodingError) -> String {
-        switch e {
-        case .keyNotFound(let k, _): return "missing key '\(k.stringValue)'"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c):
-            return "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case .dataCorrupted(let c):
-            return c.codingPath.isEmpty ? "not valid JSON" : "bad value at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
-        @unknown default: return "cannot decode"
-        }
+        try ModelFolder.save(model, to: dir)
     }
 }
 
-/// Where voices are installed and how names resolve to folders.
-public enum VoiceLibrary {
-    /// Folders searched for voices, in order: `$SYNTH_VOICES` (colon-separated), `./voices`, and the
-    /// `voices/` folder of the source tree the binary was built in (so `.build/release/synth` finds them).
-    public static func searchPaths() -> [URL] {
-        var paths: [URL] = []
-        if let env = ProcessInfo.processInfo.environment["SYNTH_VOICES"] {
-            paths += env.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
-        }
-        paths.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("voices"))
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        var dir = exe.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("voices")
-            if !paths.contains(where: { $0.standardizedFileURL == candidate.standardizedFileURL }) { paths.append(candidate) }
-            dir = dir.deletingLastPathComponent()
-        }
-        return paths
-    }
+extension WaveNetConfig: ModelConfiguration {}
 
-    /// Installed voices: every folder with a config.json under the search paths (first wins per name).
-    public static func installed() -> [(name: String, directory: URL)] {
-        var seen = Set<String>(), out: [(String, URL)] = []
-        let fm = FileManager.default
-        for base in searchPaths() {
-            guard let names = try? fm.contentsOfDirectory(atPath: base.path) else { continue }
-            for n in names.sorted() where !seen.contains(n) {
-                let d = base.appendingPathComponent(n)
-                if fm.fileExists(atPath: d.appendingPathComponent("config.json").path) { seen.insert(n); out.append((n, d)) }
-            }
-        }
-        return out
-    }
+extension WaveNetModel: ModelFamily {
+    public static let modelType = "wavenet"
+    public static let kind = "WaveNet vocoder voice"
+    public static let usage = "synth vocode --voice"
+    /// Voices were the only folders before `model_type` existed.
+    public static let readsUntypedFolders = true
 
-    /// Resolves a voice name (looked up in `searchPaths`) or a folder path.
-    /// - Throws: `VoiceError.unknownVoice` listing the installed voices.
-    public static func resolve(_ nameOrPath: String) throws -> URL {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if nameOrPath.contains("/"), fm.fileExists(atPath: nameOrPath, isDirectory: &isDir), isDir.boolValue {
-            return URL(fileURLWithPath: nameOrPath)
-        }
-        if let hit = installed().first(where: { $0.name == nameOrPath }) { return hit.directory }
-        if fm.fileExists(atPath: nameOrPath, isDirectory: &isDir), isDir.boolValue,
-           fm.fileExists(atPath: (nameOrPath as NSString).appendingPathComponent("config.json")) {
-            return URL(fileURLWithPath: nameOrPath)
-        }
-        let existing = searchPaths().filter { fm.fileExists(atPath: $0.path) }
-        throw VoiceError.unknownVoice(name: nameOrPath, searched: existing.map(\.path), available: installed().map(\.name))
+    public var details: [String] { ["speakers: \(config.speakers.joined(separator: ", "))"] }
+
+    /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932336 parameters, 19 speakers".
+    public var summary: String {
+        let c = config, rate = Double(c.features.sampleRate)
+        return String(format: "%d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %d speaker%@",
+                      c.features.sampleRate, c.layers, c.receptiveField, 1000 * Double(c.receptiveField) / rate,
+                      parameters.count, c.speakers.count, c.speakers.count == 1 ? "" : "s")
     }
 }

@@ -118,8 +118,8 @@ public final class WaveNetBatchGenerator {
             for j in 0..<LG { g[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] }
         }
         guard n > 0 else { return logits }
-        model.stack.step(state, parameters: model.params, rows: rows, count: n, gate: gate, gateStride: LG)
-        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: rows, count: n, parameters: model.params)
+        model.stack.step(state, parameters: model.parameters, rows: rows, count: n, gate: gate, gateStride: LG)
+        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: rows, count: n, parameters: model.parameters)
         for r in 0..<n { time[Int(rows[r])] += 1 }
         return logits
     }

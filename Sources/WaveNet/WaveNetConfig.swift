@@ -6,9 +6,6 @@ import NNCore
 /// Errors about a voice's configuration or files. Each names the file and what is wrong.
 public enum VoiceError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(file: String, reason: String)
-    /// A valid model folder of another kind (a music model), named where a vocoder voice is expected.
-    case notAVoice(file: String, modelType: String)
-    case unknownVoice(name: String, searched: [String], available: [String])
     case unknownSpeaker(name: String, available: [String])
     case incompatibleFeatures(reason: String)
     case cannotGrow(reason: String)
@@ -16,11 +13,6 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid voice config: \(r)"
-        case .notAVoice(let f, let t):
-            return "\(f): this folder holds a music model (model_type \(t)), not a vocoder voice; use it with `synth music generate --model`"
-        case .unknownVoice(let n, let s, let a):
-            let list = a.isEmpty ? "no voices installed" : "available: \(a.joined(separator: ", "))"
-            return "unknown voice '\(n)' (looked in \(s.joined(separator: ", "))); \(list)"
         case .unknownSpeaker(let n, let a):
             return "unknown speaker '\(n)'; this voice has: \(a.joined(separator: ", "))"
         case .incompatibleFeatures(let r): return "features do not match the voice: \(r)"

@@ -21,7 +21,7 @@ extension WaveNetModel {
         condH: UnsafeMutablePointer<Float>, condP: UnsafeMutablePointer<Float>,
         spkE: UnsafeMutablePointer<Float>, spkP: UnsafeMutablePointer<Float>
     ) {
-        let c = config, W = params.values, o = cond, LG = c.layers * c.gateChannels, C = c.condChannels
+        let c = config, W = parameters.values, o = cond, LG = c.layers * c.gateChannels, C = c.condChannels
         Layers.conv1dForward(x: mels, time: frames, batch: batch, inC: c.frameFeatures, weight: W + o.conv,
                              offsets: [-1, 0, 1], bias: W + o.convBias, outC: C, y: condH)
         let X = frames * batch * C
@@ -68,7 +68,7 @@ extension WaveNetModel {
     /// with `lpc` the embeddings of the prediction's and the previous excitation's classes, plus with `source` the
     /// projected harmonic source.
     func inputForward(workspace ws: WaveNetWorkspace, rows N: Int) {
-        let c = config, W = params.values, o = input, R = c.residualChannels, h = ws.stack.h
+        let c = config, W = parameters.values, o = input, R = c.residualChannels, h = ws.stack.h
         Layers.embeddingForward(table: W + o.embedding, dim: R, indices: ws.inputs, rows: N, out: h)
         if c.lpc {
             let ep = W + o.predictionEmbedding, ee = W + o.excitationEmbedding
@@ -85,7 +85,7 @@ extension WaveNetModel {
 
     /// Backward of `inputForward`, given `ws.stack.dh` = d loss / d h_0.
     func inputBackward(workspace ws: WaveNetWorkspace, rows N: Int) {
-        let c = config, W = params.values, G = params.grads, o = input, R = c.residualChannels, dh = ws.stack.dh
+        let c = config, W = parameters.values, G = parameters.grads, o = input, R = c.residualChannels, dh = ws.stack.dh
         Layers.embeddingBackward(dOut: dh, indices: ws.inputs, rows: N, dim: R, dTable: G + o.embedding)
         if c.lpc {
             Layers.embeddingBackward(dOut: dh, indices: ws.predictions, rows: N, dim: R, dTable: G + o.predictionEmbedding)
@@ -98,7 +98,7 @@ extension WaveNetModel {
     }
 
     /// Runs the teacher-forced forward pass; with `backward`, also accumulates every parameter's gradient
-    /// of the mean cross-entropy into `params.grads` (it does not zero them first).
+    /// of the mean cross-entropy into `parameters.grads` (it does not zero them first).
     ///
     /// - Returns: summed cross-entropy in nats and the number of scored steps. The logits `[time, batch, classes]`
     ///   are left in `ws.logits` when `backward` is false.
@@ -158,17 +158,17 @@ extension WaveNetModel {
             }
         }
         inputForward(workspace: ws, rows: N)
-        stack.forward(ws.stack, parameters: params, gate: ws.condUp, gateStride: LG)
-        postNet.forward(skip: ws.stack.skip, rows: N, hidden: ws.y2, logits: ws.logits, parameters: params)
+        stack.forward(ws.stack, parameters: parameters, gate: ws.condUp, gateStride: LG)
+        postNet.forward(skip: ws.stack.skip, rows: N, hidden: ws.y2, logits: ws.logits, parameters: parameters)
     }
 
     /// Backward of `forward` from the gradient of the logits (in `ws.logits`): accumulates every parameter's gradient.
     func backward(_ ws: WaveNetWorkspace, mels: UnsafePointer<Float>, framePad P: Int) {
         let c = config, T = ws.time, B = ws.batch, N = T * B, F = ws.frames, LG = c.layers * c.gateChannels
         postNet.backward(skip: ws.stack.skip, hidden: ws.y2, dLogits: ws.logits, rows: N, dHidden: ws.dY,
-                         dSkip: ws.stack.dSkip, parameters: params)
+                         dSkip: ws.stack.dSkip, parameters: parameters)
         ws.dCondUp.update(repeating: 0, count: N * LG)
-        stack.backward(ws.stack, parameters: params, dGate: ws.dCondUp, gateStride: LG)
+        stack.backward(ws.stack, parameters: parameters, dGate: ws.dCondUp, gateStride: LG)
         inputBackward(workspace: ws, rows: N)
         // De-interpolate to frames, sum the speaker term over time.
         ws.dCondP.update(repeating: 0, count: F * B * LG)
@@ -186,7 +186,7 @@ extension WaveNetModel {
 
     /// Backward of `conditioningForward` from `ws.dCondP` and `ws.dSpkP`.
     func conditioningBackward(_ ws: WaveNetWorkspace, mels: UnsafePointer<Float>) {
-        let c = config, W = params.values, G = params.grads, o = cond, B = ws.batch, F = ws.frames
+        let c = config, W = parameters.values, G = parameters.grads, o = cond, B = ws.batch, F = ws.frames
         let LG = c.layers * c.gateChannels, C = c.condChannels, E = c.speakerEmbeddingDim, X = F * B * C, K = c.condLayers
         // ws.dCondH holds ∂loss/∂h_k, then (after it) scratch for ∂loss/∂u_k.
         let dH = ws.dCondH, dU = ws.dCondH + X

@@ -93,8 +93,8 @@ public final class WaveNetGenerator {
         model.inputVector(stream.advance(time: time, previous: input, signalClass: signalClass), stream: stream, into: state.input)
         let c0 = condP + f0 * LG, c1 = condP + f1 * LG
         for j in 0..<LG { gate[j] = (1 - w) * c0[j] + w * c1[j] + spkP[j] }
-        model.stack.step(state, parameters: model.params, rows: state.allRows, count: 1, gate: gate, gateStride: LG)
-        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: state.allRows, count: 1, parameters: model.params)
+        model.stack.step(state, parameters: model.parameters, rows: state.allRows, count: 1, gate: gate, gateStride: LG)
+        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: state.allRows, count: 1, parameters: model.parameters)
         time += 1
         return logits
     }
@@ -189,7 +189,7 @@ extension WaveNetModel {
     @inline(__always)
     func inputVector(_ classes: (signal: Int, prediction: Int, excitation: Int), stream: SampleStream,
                      into h: UnsafeMutablePointer<Float>) {
-        let c = config, W = params.values, R = c.residualChannels, o = input
+        let c = config, W = parameters.values, R = c.residualChannels, o = input
         h.update(from: W + o.embedding + classes.signal * R, count: R)
         if c.lpc {
             let a = W + o.predictionEmbedding + classes.prediction * R, b = W + o.excitationEmbedding + classes.excitation * R

@@ -75,7 +75,7 @@ extension WaveNetModel {
         let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels
         let gateMap = (0..<G0).map { $0 < H0 ? $0 : H + ($0 - H0) }
         let identity = { (n: Int) in Array(0..<n) }
-        let from = base.params, to = model.params
+        let from = base.parameters, to = model.parameters
 
         /// Copies tensor `name` of the base, viewed as `[blocks, rowMap.count, colMap.count]`, into tensor `dst`
         /// (default: the same name) of the new model, viewed as `[blocks', rows, cols]`: old block `b`, row `r`,

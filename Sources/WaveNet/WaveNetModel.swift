@@ -20,7 +20,7 @@ import NNCore
 /// | `post.conv2.weight`, `.bias` | `[S, classes]`, `[classes]` |
 public final class WaveNetModel {
     public let config: WaveNetConfig
-    public let params: ParameterSet
+    public let parameters: ParameterSet
     /// The residual stack (`layers.*`) and the post-net (`post.*`), shared with every model built on them.
     public let stack: CausalConvStack
     public let postNet: PostNet
@@ -40,7 +40,7 @@ public final class WaveNetModel {
     public init(config: WaveNetConfig) {
         self.config = config
         let layout = Self.layout(config)
-        params = ParameterSet(layout: layout)
+        parameters = ParameterSet(layout: layout)
         stack = CausalConvStack(config.stack, layout: layout)
         postNet = PostNet(skip: config.skipChannels, classes: config.classes, layout: layout)
         func at(_ name: String) -> Int { layout.entry(name)?.offset ?? -1 }
@@ -86,22 +86,22 @@ public final class WaveNetModel {
         var rng = Xoshiro256(seed: seed)
         let c = config
         func he(_ fanIn: Int) -> Float { (1 / Float(fanIn)).squareRoot() }
-        params.initNormal("input_embedding", std: 1, rng: &rng)
+        parameters.initNormal("input_embedding", std: 1, rng: &rng)
         if c.lpc {
-            params.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
-            params.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
+            parameters.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
+            parameters.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
         }
-        if c.source { params.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
-        params.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
+        if c.source { parameters.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
+        parameters.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
         for k in 0..<c.condLayers {
-            params.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
-            params.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
+            parameters.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
+            parameters.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
         }
-        params.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
-        params.initNormal("speaker_embedding", std: 1, rng: &rng)
-        params.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
-        stack.initialize(params, rng: &rng)
-        postNet.initialize(params, rng: &rng)
+        parameters.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
+        parameters.initNormal("speaker_embedding", std: 1, rng: &rng)
+        parameters.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
+        stack.initialize(parameters, rng: &rng)
+        postNet.initialize(parameters, rng: &rng)
     }
 
     /// A copy of `base` for fine-tuning that knows `newSpeakers` as well as the base's speakers.
@@ -114,11 +114,11 @@ public final class WaveNetModel {
         var seen = Set(config.speakers)
         for s in newSpeakers where seen.insert(s).inserted { config.speakers.append(s) }
         let model = WaveNetModel(config: config)
-        for e in base.params.entries where e.name != "speaker_embedding" {
-            model.params.value(e.name).update(from: base.params.values + e.offset, count: e.count)
+        for e in base.parameters.entries where e.name != "speaker_embedding" {
+            model.parameters.value(e.name).update(from: base.parameters.values + e.offset, count: e.count)
         }
         let E = config.speakerEmbeddingDim, old = base.config.speakers.count
-        let src = base.params.value("speaker_embedding"), dst = model.params.value("speaker_embedding")
+        let src = base.parameters.value("speaker_embedding"), dst = model.parameters.value("speaker_embedding")
         dst.update(from: src, count: old * E)
         for k in 0..<E {
             var mean: Float = 0
@@ -133,8 +133,8 @@ public final class WaveNetModel {
     /// statistics). - Precondition: `config` gives every tensor the shape it has here.
     public func reconfigured(_ config: WaveNetConfig) -> WaveNetModel {
         let model = WaveNetModel(config: config)
-        precondition(model.params.entries.map(\.shape) == params.entries.map(\.shape), "reconfigured: the tensor shapes differ")
-        model.params.values.update(from: params.values, count: params.count)
+        precondition(model.parameters.entries.map(\.shape) == parameters.entries.map(\.shape), "reconfigured: the tensor shapes differ")
+        model.parameters.values.update(from: parameters.values, count: parameters.count)
         return model
     }
 }

@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure generation real-time factor and training throughput on this machine.",
         discussion: "Measures, with OpenBLAS on --threads threads: cached generation speed (samples/s and real-time factor = compute seconds per audio second; below 1 is faster than real time) and teacher-forced training speed (forward + backward samples/s) for the given voice and for the reference configuration (20 layers with dilations 1..512 twice, kernel 2, residual 64, gate 128, skip 128, 256 classes, 80 mels) with random weights. Generation's arithmetic rate (GFLOP/s) is quoted against the machine's practical peak, an OpenBLAS sgemm of 1024 x 1024 x 1024 measured first in the same run, since absolute speeds move from machine to machine. Prints peak memory (max RSS) at the end.")
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(parsing: .unconditional, help: "Seconds of audio to generate per measurement.")
     var seconds: Double = 3
@@ -30,9 +30,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         var models: [(String, WaveNetModel)] = []
-        if let v = try? voiceOptions.load().0 { models.append(("voice '\(voiceOptions.voice)'", v.model)) }
-        else { printErr("voice '\(voiceOptions.voice)' not found; measuring the reference configuration only") }
-        for name in compare { models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model)) }
+        if let v = try? voiceOption.load() { models.append(("voice '\(voiceOption.voice)'", v.model)) }
+        else { printErr("voice '\(voiceOption.voice)' not found; measuring the reference configuration only") }
+        for name in compare { models.append(("voice '\(name)'", try loadVoice(name).model)) }
         let ref = WaveNetModel(config: WaveNetBenchmark.referenceConfig())
         ref.initialize(seed: 1)
         models.append(("reference (20 layers, R64 G128 S128)", ref))

@@ -1,4 +1,5 @@
-// Shared CLI pieces: progress with ETA on stderr, voice and speaker resolution, sampling options.
+// Shared CLI pieces: the progress renderer, input and output checks, and the option groups (sampling, voice, speaker,
+// music model).
 import AREngine
 import ArgumentParser
 import Foundation
@@ -9,36 +10,40 @@ func printErr(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 
-/// A progress line on stderr (`\r`-updated on a terminal, one line per update otherwise), with rate and ETA.
+/// The one progress renderer: lines on stderr (`\r`-updated on a terminal, at most every 0.25 s; one line per update
+/// every 5 s otherwise) drawn from the libraries' `ProgressReport`s, with rate and ETA, or from a caller's own text.
 final class ProgressLine {
     let label: String
-    let total: Int
-    let unit: String
     let start = Date()
     var last = Date.distantPast
     var finished = false
     let isTTY = isatty(2) != 0
 
-    init(_ label: String, total: Int, unit: String) {
+    init(_ label: String) {
         self.label = label
-        self.total = total
-        self.unit = unit
     }
 
-    func update(_ done: Int, extra: String = "") {
+    /// "scoring  42.0% 21/50 files | 3 files/s | ETA 0m10s" (or "... 1234 samples | 300 samples/s" without a total).
+    func update(_ r: ProgressReport, extra: String = "") {
+        let dt = Date().timeIntervalSince(start)
+        let rate = dt > 0 ? Double(r.done) / dt : 0
+        let final = r.total > 0 && r.done >= r.total
+        guard r.total > 0 else {
+            return draw(String(format: "%@ %d %@ | %.0f %@/s%@", label, r.done, r.unit, rate, r.unit, extra), final: false)
+        }
+        let eta = rate > 0 ? Double(r.total - r.done) / rate : 0
+        draw(String(format: "%@ %5.1f%% %d/%d %@ | %.0f %@/s | ETA %@%@", label, 100 * Double(r.done) / Double(r.total), r.done,
+                    r.total, r.unit, rate, r.unit, formatDuration(eta), extra), final: final)
+    }
+
+    /// Draws `line` unless one was drawn too recently; a `final` line is always drawn (once) and ends the line.
+    func draw(_ line: String, final: Bool) {
         let now = Date()
-        guard !finished, done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
-        if done >= total { finished = true }
+        guard !finished, final || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
+        finished = final
         last = now
-        let dt = now.timeIntervalSince(start)
-        let rate = dt > 0 ? Double(done) / dt : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let pct = total > 0 ? 100 * Double(done) / Double(total) : 100
-        let line = String(format: "%@ %5.1f%% %d/%d %@ | %.0f %@/s | ETA %@%@", label, pct, done, total, unit, rate, unit,
-                          formatDuration(eta), extra)
         if isTTY {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
         } else {
             printErr(line)
         }
@@ -82,22 +87,33 @@ func checkOutputPath(_ path: String, option: String) throws {
     try? fm.removeItem(atPath: probe)
 }
 
-/// Options shared by commands that sample from a voice.
+/// Fails before any work if an input file named by `option` does not exist (a usage error, exit status 64).
+func requireFile(_ path: String, option: String) throws {
+    guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(option): no such file: \(path)") }
+}
+
+/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens).
 struct SamplingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same output.")
+    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same output (render: the base of each line's seed).")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy argmax, which tends to produce silence; 1 = the model's distribution).", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax, which makes a voice tend to silence; 1 = the model's distribution).", valueName: "T"))
     var temperature: Float = 1.0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw each sample from the smallest set of mu-law classes holding this much probability, in (0, 1] (1 = off). Measured on the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep only the k most probable classes or tokens (0 = off).", valueName: "K"))
+    var topK = 0
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). On the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
     var topP: Float = 1.0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop mu-law classes below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop classes or tokens below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
     var minP: Float = 0
 
-    func makeSampler() throws -> Sampler {
-        do { return try Sampler(temperature: temperature, topP: topP, minP: minP, seed: seed) } catch {
+    /// The sampler of these options (`repetitionPenalty` from a command that has the option).
+    func makeSampler(repetitionPenalty: Float = 1) throws -> Sampler {
+        do {
+            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+        } catch {
             throw ValidationError("\(error)")
         }
     }
@@ -107,29 +123,45 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
-/// Options naming a voice and one of its speakers.
-struct VoiceOptions: ParsableArguments {
+/// `--voice`: the voice a command uses, by name or folder.
+struct VoiceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
     var voice: String = "default"
 
+    /// The voice named by `--voice`, loaded through the registry.
+    /// - Throws: `ModelFolderError` for an unknown voice or a folder of another kind, and the loading errors.
+    func load() throws -> Voice { try loadVoice(voice) }
+}
+
+/// Loads the voice `nameOrPath` (a name in the search paths or a folder) through the registry.
+func loadVoice(_ nameOrPath: String) throws -> Voice {
+    try Voice.load(try ModelRegistry.synth.resolve(nameOrPath, as: .voice), registry: .synth)
+}
+
+/// `--speaker`: one of the voice's speakers, or `auto`.
+struct SpeakerOption: ParsableArguments {
     @Option(help: "Speaker whose embedding conditions the voice (default: the voice's first speaker). With an input recording (vocode), `auto` picks the speaker under which the voice finds the input most likely.")
     var speaker: String?
 
     /// `--speaker auto`: the caller chooses the speaker from its input recording.
     var isAuto: Bool { speaker?.lowercased() == "auto" }
 
-    /// The voice named by `--voice`. - Throws: `VoiceError` for an unknown or broken voice.
-    func loadVoice() throws -> Voice { try Voice.load(try VoiceLibrary.resolve(voice)) }
-
     /// The index of `--speaker` in `voice` (0 when omitted). - Throws: `VoiceError.unknownSpeaker`, or a
     /// one-line error for `auto`, which only a command with an input recording can resolve.
-    func speakerIndex(in voice: Voice) throws -> Int {
+    func index(in voice: Voice) throws -> Int {
         if isAuto { throw ValidationError("--speaker auto needs an input recording (synth vocode); name a speaker instead") }
         return try speaker.map { try voice.config.speakerIndex($0) } ?? 0
     }
+}
 
-    func load() throws -> (Voice, Int) {
-        let v = try loadVoice()
-        return (v, try speakerIndex(in: v))
+/// `--model`: the music model a command uses, by name or folder.
+struct MusicModelOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Music model name (in voices/) or folder.", valueName: "NAME|DIR"))
+    var model = "music"
+
+    /// The model named by `--model`, loaded through the registry.
+    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
+    func load() throws -> any TokenModel {
+        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), noun: ModelRole.musicModel.noun)
     }
 }

@@ -17,8 +17,7 @@ struct Features: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output .npy file (written atomically).", valueName: "OUT.npy"))
     var output: String
 
-    @Option(help: ArgumentHelp("Voice whose feature settings and normalisation to use.", valueName: "NAME|DIR"))
-    var voice: String = "default"
+    @OptionGroup var voiceOption: VoiceOption
 
     func validate() throws {
         guard !input.lowercased().hasSuffix(".npy") else { throw ValidationError("IN must be audio, not .npy (it already holds features)") }
@@ -26,7 +25,7 @@ struct Features: ParsableCommand {
     }
 
     func run() throws {
-        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let v = try voiceOption.load()
         let cond = try Vocoder(voice: v).conditioning(for: URL(fileURLWithPath: input))
         try NPY.write(NPYArray(shape: [cond.frames, v.config.frameFeatures], data: cond.mels), to: URL(fileURLWithPath: output))
         printErr("wrote \(output): float32 [\(cond.frames), \(v.config.frameFeatures)]: \(v.config.frameLayout) (voice \(v.name))")

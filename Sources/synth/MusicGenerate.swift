@@ -16,8 +16,7 @@ struct MusicGenerate: ParsableCommand {
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
             """)
 
-    @Option(help: ArgumentHelp("Model name (in voices/) or folder.", valueName: "NAME|DIR"))
-    var model = "music"
+    @OptionGroup var modelOption: MusicModelOption
     @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows.", valueName: "IN.mid"))
     var prime: String?
     @Option(parsing: .unconditional, help: "Use only the first S seconds of the prime.")
@@ -26,22 +25,13 @@ struct MusicGenerate: ParsableCommand {
     var seconds: Double?
     @Option(parsing: .unconditional, help: "Number of tokens to generate instead of --seconds.")
     var tokens: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Softmax temperature (0 = greedy).", valueName: "T"))
-    var temperature: Float = 1.0
-    @Option(parsing: .unconditional, help: "Keep the k most probable tokens (0 = off).")
-    var topK = 0
-    @Option(parsing: .unconditional, help: "Nucleus sampling mass in (0, 1] (1 = off).")
-    var topP: Float = 1.0
-    @Option(parsing: .unconditional, help: "Drop tokens below this fraction of the most probable one, in [0, 1) (0 = off).")
-    var minP: Float = 0
+    @OptionGroup var sampling: SamplingOptions
     @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 tokens (1 = off).")
     var repetitionPenalty: Float = 1.0
     @Option(parsing: .unconditional, help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
     var beam: Int?
     @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
     var lengthPenalty: Float = 1.0
-    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same music.")
-    var seed: UInt64 = 1
     @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file.", valueName: "OUT.mid"))
     var output: String
     @Option(help: ArgumentHelp("Also render a mono 16-bit WAV through FluidSynth.", valueName: "OUT.wav"))
@@ -51,14 +41,8 @@ struct MusicGenerate: ParsableCommand {
     @Option(help: ArgumentHelp("SoundFont for --wav (default: $SYNTH_SOUNDFONT, then Debian's GM SoundFonts).", valueName: "FILE.sf2"))
     var soundfont: String?
 
-    func makeSampler() throws -> Sampler {
-        do {
-            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
-        } catch { throw ValidationError("\(error)") }
-    }
-
     func validate() throws {
-        _ = try makeSampler()
+        _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         if seconds != nil && tokens != nil { throw ValidationError("give --seconds or --tokens, not both") }
         if let s = seconds, !(s > 0 && s <= 3600) { throw ValidationError("--seconds must be in (0, 3600], got \(s)") }
         if let t = tokens, !(t >= 1 && t <= 1_000_000) { throw ValidationError("--tokens must be in 1...1000000, got \(t)") }
@@ -70,7 +54,7 @@ struct MusicGenerate: ParsableCommand {
         }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
-        if let p = prime, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--prime: no such file: \(p)") }
+        if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
         if let wav { try checkOutputPath(wav, option: "--wav") }
@@ -78,9 +62,10 @@ struct MusicGenerate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        let net = try MusicModel.load(try resolveMusicModel(model))
+        let net = try modelOption.load()
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
+        renderer?.loadMessages.forEach(printErr)
         let p: MusicPrime
         if let path = prime {
             do { p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds) } catch {
@@ -90,41 +75,16 @@ struct MusicGenerate: ParsableCommand {
         } else {
             p = .empty
         }
-        let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
-        var sampler = try makeSampler()
+        if p.tokens.count > net.contextLength {
+            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
+        }
+        let bar = ProgressLine("generating")
         let start = Date()
-        let generated: [Int]
-        let total: Int
-        switch length {
-        case .tokens(let n): total = n
-        case .seconds(let s): total = Int(s * 100)
-        }
-        var contextLength = Int.max
-        if case .transformer(let m) = net { contextLength = m.contextLength }
-        if p.tokens.count > contextLength {
-            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(contextLength); the model is conditioned on its last \(contextLength) tokens (the output keeps the whole prime)")
-        }
-        // With --seconds, progress counts hundredths of a second of generated music.
-        let bar = ProgressLine("generating", total: total, unit: tokens != nil ? "tokens" : "centiseconds")
-        let progress = { (n: Int, s: Double) in bar.update(tokens != nil ? n : min(total, Int(s * 100))) }
-        if let b = beam, let t = tokens {
-            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
-            switch net {
-            case .transformer(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
-            case .wavenet(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
-            }
-        } else {
-            switch net {
-            case .transformer(let m):
-                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
-            case .wavenet(let m):
-                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
-            }
-        }
+        let generated = try continuation(net, prime: p.tokens) { bar.update($0) }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
         let notes = PerformanceTokenizer().decode(all)
-        let audio = try renderer.map { try $0.render(notes: notes) }
+        let audio = try renderer.map { try $0.render(notes: notes, messages: printErr) }
         try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
         if let wav, let audio, let r = renderer {
             try AudioIO.writeWAV(audio, sampleRate: r.sampleRate, to: URL(fileURLWithPath: wav))
@@ -133,5 +93,16 @@ struct MusicGenerate: ParsableCommand {
         printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
                         output, p.tokens.count, generated.count, MusicGeneration.seconds(of: generated), newNotes, dt,
                         Double(generated.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
+    }
+
+    /// The continuation of `prime`: beam search with --beam, else sampling for --tokens or --seconds.
+    func continuation<M: TokenModel>(_ model: M, prime: [Int], progress: (ProgressReport) -> Void) throws -> [Int] {
+        if let b = beam, let t = tokens {
+            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
+            return MusicGeneration.beamContinuation(model, prime: prime, search: search, progress: progress)
+        }
+        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
+        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, progress: progress).tokens
     }
 }

@@ -4,13 +4,14 @@ import ArgumentParser
 import Audio
 import Foundation
 import NNCore
+import Tabular
 import WaveNet
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render many utterances from a manifest, B at a time in lockstep.",
         discussion: """
-            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording), or is `auto` for the speaker under which the voice finds the input audio most likely (as `synth vocode --speaker auto`; scored before rendering). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
+            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording), or is `auto` for the speaker under which the voice finds the input audio most likely (as `synth vocode --speaker auto`; scored before rendering). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` with the same sampling options gives the same file.
 
             Resumable: outputs that already exist are skipped (they are written atomically, so an existing file is complete); kill and rerun at any time. Bad lines are reported with their line number at the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or skipped, 1 if any failed.
 
@@ -23,8 +24,7 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Output folder (created if missing).", valueName: "DIR"))
     var out: String
 
-    @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
-    var voice: String = "default"
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's most likely speaker, as `synth vocode --speaker auto`).")
     var speaker: String?
@@ -38,16 +38,11 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Render only data rows i with i mod N == K (0-based K); default from Slurm/Kubernetes variables, else all.", valueName: "K/N"))
     var shard: String?
 
-    @Option(parsing: .unconditional, help: "Base seed; a line without a seed column uses base + FNV-1a-64(output name).")
-    var seed: UInt64 = 1
-
-    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy).", valueName: "T"))
-    var temperature: Float = 1.0
+    @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
-        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be finite and >= 0, got \(temperature)") }
         if let shard { do { _ = try RenderShard(parsing: shard) } catch { throw ValidationError("\(error)") } }
     }
 
@@ -57,19 +52,18 @@ struct Render: ParsableCommand {
             shardSpec = try shard.map { try RenderShard(parsing: $0) }
                 ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
         } catch { throw ValidationError("\(error)") }
-        guard FileManager.default.fileExists(atPath: manifest) else { throw ValidationError("MANIFEST: no such file: \(manifest)") }
+        try requireFile(manifest, option: "MANIFEST")
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
             throw ValidationError("--out: \(out) is a file, not a folder")
         }
-        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let v = try voiceOption.load()
         let c = v.config
         // -1 stands for `auto`: chosen per line from its audio before rendering.
         func speakerIndex(_ name: String) throws -> Int { name.lowercased() == "auto" ? -1 : try c.speakerIndex(name) }
         let overrideSpeaker = try speaker.map(speakerIndex)
         let manifestURL = URL(fileURLWithPath: manifest)
         let m = try RenderManifest.read(manifestURL)
-        let base = manifestURL.deletingLastPathComponent()
         let outDir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         BLAS.setThreads(1)
@@ -96,7 +90,7 @@ struct Render: ParsableCommand {
             todo.append((l, spk))
         }
         let vocoder = try Vocoder(voice: v)
-        let url = { (l: RenderLine) in l.input.hasPrefix("/") ? URL(fileURLWithPath: l.input) : base.appendingPathComponent(l.input) }
+        let url = { (l: RenderLine) in Table.resolve(l.input, relativeTo: manifestURL) }
         let auto = todo.indices.filter { todo[$0].speaker < 0 }
         if !auto.isEmpty {
             let chosen = chooseSpeakers(auto.map { url(todo[$0].line) }, vocoder: vocoder, threads: threads)
@@ -113,11 +107,10 @@ struct Render: ParsableCommand {
                  "\(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
 
         let state = RenderState(total: total, done: skipped + failures.count, todo: todo.count, sampleRate: c.features.sampleRate)
-        let renderers = try (0..<min(threads, max(1, todo.count))).map { _ in
-            try BatchRenderer(voice: v, batch: batch, temperature: temperature)
-        }
+        let sampler = try sampling.makeSampler()
+        let renderers = (0..<min(threads, max(1, todo.count))).map { _ in BatchRenderer(voice: v, batch: batch, sampler: sampler) }
         let lines = todo
-        let baseSeed = seed
+        let baseSeed = sampling.seed
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
                 while let i = state.take(max: lines.count) {
@@ -140,7 +133,7 @@ struct Render: ParsableCommand {
                 } catch {
                     state.fail(line: l.line, reason: "\(error)")
                 }
-            }, progress: { state.rendered(samples: $0) })
+            }, progress: { state.rendered(thread: t, samples: $0.done) })
         }
         state.report(force: true)
         failures += state.failures
@@ -158,21 +151,19 @@ struct Render: ParsableCommand {
 }
 
 /// Shared, locked bookkeeping of a render: the work cursor, failures and the progress line
-/// (lines done, seconds of audio rendered, real-time factor, ETA) on stderr.
+/// (lines done, seconds of audio rendered, real-time factor, ETA), drawn by `ProgressLine`.
 final class RenderState: @unchecked Sendable {
     let lock = NSLock()
     let total: Int
     let sampleRate: Int
     let start = Date()
+    let line = ProgressLine("render")
     var cursor = 0
     var done: Int
-    var samples = 0          // generated so far (including unfinished utterances)
+    var perThread: [Int: Int] = [:]  // samples generated by each thread's renderer (including unfinished utterances)
     var samplesStarted = 0   // total length of the utterances started so far
     var linesStarted = 0
     var failures: [(line: Int, reason: String)] = []
-    var last = Date.distantPast
-    let isTTY = isatty(2) != 0
-
     let todo: Int
 
     init(total: Int, done: Int, todo: Int, sampleRate: Int) {
@@ -183,7 +174,7 @@ final class RenderState: @unchecked Sendable {
     }
 
     var elapsed: Double { Date().timeIntervalSince(start) }
-    var audioSeconds: Double { Double(samples) / Double(sampleRate) }
+    var audioSeconds: Double { lock.withLock { Double(perThread.values.reduce(0, +)) / Double(sampleRate) } }
 
     func take(max: Int) -> Int? {
         lock.withLock {
@@ -192,31 +183,24 @@ final class RenderState: @unchecked Sendable {
             return cursor
         }
     }
+
     func started(samples n: Int) { lock.withLock { samplesStarted += n; linesStarted += 1 } }
-    func rendered(samples n: Int) { lock.withLock { samples += n }; report() }
+    func rendered(thread: Int, samples n: Int) { lock.withLock { perThread[thread] = n }; report() }
     func finish() { lock.withLock { done += 1 }; report() }
     func fail(line: Int, reason: String) { lock.withLock { failures.append((line, reason)); done += 1 }; report() }
 
     func report(force: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
-        let now = Date()
-        guard force || now.timeIntervalSince(last) >= (isTTY ? 0.5 : 10) else { return }
-        last = now
-        let dt = now.timeIntervalSince(start)
-        let audio = Double(samples) / Double(sampleRate)
+        let dt = Date().timeIntervalSince(start)
+        let samples = perThread.values.reduce(0, +), audio = Double(samples) / Double(sampleRate)
         let rtf = audio > 0 ? dt / audio : 0
         // Remaining audio: the rest of the started utterances, plus the average length for lines not yet started.
         let avg = linesStarted > 0 ? Double(samplesStarted) / Double(linesStarted) : 0
         let remaining = Double(max(0, samplesStarted - samples)) + Double(max(0, todo - cursor)) * avg
         let eta = rtf > 0 ? remaining / Double(sampleRate) * rtf : .infinity
-        let line = "render \(done)/\(total) lines | " + String(format: "%.1f s audio | RTF %.3f (%.2fx real time)", audio, rtf, rtf > 0 ? 1 / rtf : 0)
-            + " | ETA \(rtf > 0 ? formatDuration(eta) : "?")"
-        if isTTY {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(force ? "\n" : "")".utf8))
-        } else {
-            printErr(line)
-        }
+        line.draw("render \(done)/\(total) lines | " + String(format: "%.1f s audio | RTF %.3f (%.2fx real time)", audio, rtf, rtf > 0 ? 1 / rtf : 0)
+                  + " | ETA \(rtf > 0 ? formatDuration(eta) : "?")", final: force)
     }
 }
 
@@ -227,7 +211,7 @@ func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<
     let lock = NSLock()
     var results = [Result<Int, Error>](repeating: .failure(ValidationError("not scored")), count: inputs.count)
     var next = 0
-    let bar = ProgressLine("scoring speakers (auto)", total: inputs.count, unit: "lines")
+    let bar = ProgressLine("scoring speakers (auto)")
     DispatchQueue.concurrentPerform(iterations: max(1, min(threads, inputs.count))) { _ in
         while true {
             lock.lock(); let i = next; next += 1; lock.unlock()
@@ -239,7 +223,7 @@ func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<
                 }
                 return vocoder.bestSpeaker(samples: try vocoder.waveform(of: inputs[i])).index
             }
-            lock.lock(); results[i] = r; bar.update(min(next, inputs.count)); lock.unlock()
+            lock.lock(); results[i] = r; bar.update(ProgressReport(done: min(next, inputs.count), total: inputs.count, unit: "lines")); lock.unlock()
         }
     }
     var counts: [Int: Int] = [:]

@@ -155,7 +155,7 @@ struct Train: ParsableCommand {
         if grow && initFrom == nil {
             throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
         }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        try requireFile(data, option: "--data")
     }
 
     func run() throws {
@@ -179,8 +179,7 @@ struct Train: ParsableCommand {
                 summary("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
             }
             let latest = try store.latest()
-            let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
-            config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
+            config = try ModelRegistry.synth.config(WaveNetModel.self, in: latest, as: .voice)
             // The same flags again are expected ("the same command plus --resume"); other values are worth a note.
             let differing = shapeFlagsDiffering(from: config)
             if !differing.isEmpty {
@@ -193,7 +192,7 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
             }
             if let initFrom {
-                var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                var voice = try loadVoice(initFrom)
                 // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
                 let ignored = grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven
                 if !ignored.isEmpty {
@@ -206,10 +205,10 @@ struct Train: ParsableCommand {
                     let g = grown.config
                     let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
                         "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
-                    if grown.params.count == voice.model.params.count {
+                    if grown.parameters.count == voice.model.parameters.count {
                         summary("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
                     }
-                    summary("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters (\(shapeText))")
+                    summary("growing voice '\(voice.name)': \(voice.model.parameters.count) -> \(grown.parameters.count) parameters (\(shapeText))")
                     voice = Voice(name: voice.name, directory: voice.directory, model: grown)
                 }
                 baseVoice = voice
@@ -284,15 +283,13 @@ struct Train: ParsableCommand {
         summary("model: \(plural(config.layers, "layer")), receptive field \(config.receptiveField) samples " +
                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
-                       model.params.count, 2 * Double(config.macsPerSample) / 1e6) +
+                       model.parameters.count, 2 * Double(config.macsPerSample) / 1e6) +
                 ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))" +
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try runTraining(trainer, data: dataset, configJSON: try enc.encode(config), runDirectory: runDir, resumeFrom: resumeFrom,
+        try runTraining(trainer, data: dataset, configJSON: try ModelFolder.encode(config, modelType: WaveNetModel.modelType), runDirectory: runDir, resumeFrom: resumeFrom,
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
                             + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),

@@ -23,7 +23,8 @@ struct Vocode: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output WAV file (16-bit PCM, written atomically).", valueName: "OUT.wav"))
     var output: String
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
+    @OptionGroup var speakerOption: SpeakerOption
     @OptionGroup var sampling: SamplingOptions
 
     enum Method: String, ExpressibleByArgument, CaseIterable {
@@ -39,7 +40,7 @@ struct Vocode: ParsableCommand {
     }
 
     func run() throws {
-        let voice = try voiceOptions.loadVoice()
+        let voice = try voiceOption.load()
         let vocoder = try Vocoder(voice: voice)
         let cond = try vocoder.conditioning(for: URL(fileURLWithPath: input))
         if self.vocoder == .griffinLim {
@@ -54,7 +55,7 @@ struct Vocode: ParsableCommand {
         }
         let speaker: Int
         var scoring = ""
-        if voiceOptions.isAuto {
+        if speakerOption.isAuto {
             guard let x = cond.samples else {
                 throw ValidationError("--speaker auto needs an audio input to score, not log-mels (.npy); name a speaker instead")
             }
@@ -62,14 +63,14 @@ struct Vocode: ParsableCommand {
             speaker = chooseSpeaker(vocoder, samples: x)
             scoring = String(format: " (after %.2f s scoring speakers)", Date().timeIntervalSince(t0))
         } else {
-            speaker = try voiceOptions.speakerIndex(in: voice)
+            speaker = try speakerOption.index(in: voice)
         }
         let c = voice.config
         let (mels, frames, count) = (cond.mels, cond.frames, cond.sampleCount)
         var sampler = try sampling.makeSampler()
-        let bar = ProgressLine("vocoding", total: count, unit: "samples")
+        let bar = ProgressLine("vocoding")
         let start = Date()
-        let y = vocoder.generate(mels: mels, frames: frames, sampleCount: count, speaker: speaker, sampler: &sampler) { d, _ in bar.update(d) }
+        let y = vocoder.generate(mels: mels, frames: frames, sampleCount: count, speaker: speaker, sampler: &sampler) { bar.update($0) }
         let dt = Date().timeIntervalSince(start)
         try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
         let audio = Double(count) / Double(c.features.sampleRate)
@@ -82,8 +83,8 @@ struct Vocode: ParsableCommand {
 /// `--speaker auto`: the speaker under which the voice finds the input most likely, with the scores on stderr.
 func chooseSpeaker(_ vocoder: Vocoder, samples: [Float]) -> Int {
     let names = vocoder.voice.config.speakers
-    let bar = ProgressLine("scoring speakers", total: names.count, unit: "speakers")
-    let (best, scores) = vocoder.bestSpeaker(samples: samples) { d, _ in bar.update(d) }
+    let bar = ProgressLine("scoring speakers")
+    let (best, scores) = vocoder.bestSpeaker(samples: samples) { bar.update($0) }
     let ranked = scores.indices.sorted { scores[$0] < scores[$1] }.prefix(3)
         .map { String(format: "%@ %.3f", names[$0], scores[$0]) }.joined(separator: ", ")
     printErr("speaker auto: \(names[best]) (nats/sample of the input, best first: \(ranked))")
