@@ -1,4 +1,5 @@
 // The autoregressive model protocol: teacher-forced logits over a batch, and incremental decoding with cached state.
+import NNCore
 
 /// A model of `p(x_t | x_<t)` over a discrete vocabulary (mu-law classes, MIDI event tokens, ...).
 ///
@@ -70,5 +71,45 @@ extension TokenBatch {
             }
         }
         return count
+    }
+}
+
+/// The buffers of one teacher-forced pass over a `TokenBatch`, allocated once per shape by the model.
+public protocol TokenWorkspace: AnyObject {
+    /// Token ids read, `[batch × time]` in the model's `tokenLayout`.
+    var inputs: UnsafeMutablePointer<Int32> { get }
+    /// Target ids (-1: not scored), laid out as `inputs`.
+    var targets: UnsafeMutablePointer<Int32> { get }
+    /// Logits `[batch × time, vocab]` after `forward`; their gradient before `backward`.
+    var logits: UnsafeMutablePointer<Float> { get }
+}
+
+/// A token model trained with the one teacher-forcing loss: it supplies a workspace, a forward pass from
+/// `inputs` to `logits` and a backward pass from their gradient; `loss` (`TrainableModel`) is written once, here.
+public protocol TeacherForcedTokenModel: TrainableModel where Batch == TokenBatch {
+    associatedtype Workspace: TokenWorkspace
+    var vocabularySize: Int { get }
+    /// The row order of the workspace's arrays.
+    var tokenLayout: TokenBatch.Layout { get }
+    /// The workspace for a batch shape (kept by the model, e.g. in a `WorkspaceCache`).
+    func workspace(batch: Int, time: Int) -> Workspace
+    /// Logits of `ws.inputs` into `ws.logits`.
+    func forward(_ ws: Workspace)
+    /// Accumulates every parameter's gradient from the logits' gradient in `ws.logits`.
+    func backward(_ ws: Workspace)
+}
+
+extension TeacherForcedTokenModel {
+    /// Summed cross-entropy (nats) over the scored targets of `batch` (`TokenBatch.teacherForcing`) and their number;
+    /// with `backward`, accumulates the gradient of the mean into the parameters' gradients.
+    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
+        let ws = workspace(batch: batch.batch, time: batch.time)
+        let count = batch.teacherForcing(vocabularySize: vocabularySize, layout: tokenLayout, inputs: ws.inputs, targets: ws.targets)
+        forward(ws)
+        let scale: Float = backward && count > 0 ? 1 / Float(count) : 0
+        let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: batch.batch * batch.time,
+                                             vocab: vocabularySize, scale: scale, dLogits: ws.logits)
+        if backward { self.backward(ws) }
+        return (sum, count)
     }
 }

@@ -93,13 +93,13 @@ public final class TransformerModel {
         parameters.initNormal("head.weight", std: 0.02, rng: &rng)
     }
 
-    func workspace(batch: Int, time: Int) -> TransformerWorkspace {
+    public func workspace(batch: Int, time: Int) -> TransformerWorkspace {
         workspaces.workspace(for: [batch, time]) { TransformerWorkspace(config: config, batch: batch, time: time) }
     }
 
     /// Teacher-forced forward over `inputs` `[batch, time]` (batch-major, ids in `0..<vocab`); the logits
     /// `[batch, time, vocab]` are left in `ws.logits`. - Precondition: `time <= context_length`.
-    func forward(_ ws: TransformerWorkspace) {
+    public func forward(_ ws: TransformerWorkspace) {
         let c = config, W = parameters.values
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         precondition(T <= c.contextLength, "sequence of \(T) positions exceeds the context length \(c.contextLength)")
@@ -136,7 +136,7 @@ public final class TransformerModel {
     }
 
     /// Backward of `forward` from `dLogits` (already in `ws.logits`): accumulates every parameter's gradient.
-    func backward(_ ws: TransformerWorkspace) {
+    public func backward(_ ws: TransformerWorkspace) {
         let c = config, W = parameters.values, G = parameters.grads
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         let last = ws.res + 2 * c.nLayers * N * C
@@ -195,27 +195,12 @@ extension TransformerModel: TokenModel {
     }
 }
 
-extension TransformerModel: TrainableModel {
-    /// Mean cross-entropy over the scored targets of a batch (`TokenBatch.teacherForcing`); with `backward`, accumulates
-    /// its gradient. - Returns: summed nats and the number of scored tokens.
-    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let ws = workspace(batch: batch.batch, time: batch.time)
-        let count = batch.teacherForcing(vocabularySize: config.vocabSize, layout: .batchMajor, inputs: ws.inputs, targets: ws.targets)
-        forward(ws)
-        let N = ws.batch * ws.time, V = config.vocabSize
-        if !backward {
-            let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: 0, dLogits: ws.logits)
-            return (sum, count)
-        }
-        let scale: Float = count > 0 ? 1 / Float(count) : 0
-        let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: scale, dLogits: ws.logits)
-        self.backward(ws)
-        return (sum, count)
-    }
+extension TransformerModel: TeacherForcedTokenModel {
+    public var tokenLayout: TokenBatch.Layout { .batchMajor }
 }
 
 /// Saved activations and gradient scratch for one `(batch, time)` shape, allocated once and reused.
-final class TransformerWorkspace {
+public final class TransformerWorkspace: TokenWorkspace {
     let batch, time: Int
     let scratch = Scratch()
     /// Residual stream `[2 * layers + 1, N, C]`: block l reads slice 2l, writes mid 2l+1 and output 2l+2.
@@ -225,9 +210,10 @@ final class TransformerWorkspace {
         let mean1, rstd1, mean2, rstd2: UnsafeMutablePointer<Float>
     }
     private let layers: [LayerActs]
-    let lnf, meanF, rstdF, logits: UnsafeMutablePointer<Float>
+    let lnf, meanF, rstdF: UnsafeMutablePointer<Float>
+    public let logits: UnsafeMutablePointer<Float>
     let dRes, dA, dF, dQKV, dAtt: UnsafeMutablePointer<Float>
-    let inputs, targets: UnsafeMutablePointer<Int32>
+    public let inputs, targets: UnsafeMutablePointer<Int32>
 
     init(config c: TransformerConfig, batch B: Int, time T: Int) {
         batch = B

@@ -190,7 +190,7 @@ public final class WaveNetTokenModel {
     }
 
     /// The teacher-forced pass over `ws.inputs` (time-major token ids): logits `[time, batch, vocab]` in `ws.logits`.
-    func forward(_ ws: TokenStackWorkspace) {
+    public func forward(_ ws: TokenStackWorkspace) {
         let N = ws.stack.time * ws.stack.batch
         Layers.embeddingForward(table: parameters.values + embedding, dim: config.residualChannels, indices: ws.inputs,
                                 rows: N, out: ws.stack.h)
@@ -199,7 +199,7 @@ public final class WaveNetTokenModel {
     }
 
     /// Backward of `forward` from the gradient of the logits (in `ws.logits`): accumulates every parameter's gradient.
-    func backward(_ ws: TokenStackWorkspace) {
+    public func backward(_ ws: TokenStackWorkspace) {
         let N = ws.stack.time * ws.stack.batch
         postNet.backward(skip: ws.stack.skip, hidden: ws.hidden, dLogits: ws.logits, rows: N, dHidden: ws.dHidden,
                          dSkip: ws.stack.dSkip, parameters: parameters)
@@ -208,17 +208,18 @@ public final class WaveNetTokenModel {
                                  dTable: parameters.grads + embedding)
     }
 
-    func workspace(time: Int, batch: Int) -> TokenStackWorkspace {
+    public func workspace(batch: Int, time: Int) -> TokenStackWorkspace {
         workspaces.workspace(for: [time, batch]) { TokenStackWorkspace(config, time: time, batch: batch) }
     }
 }
 
 /// Activations of one teacher-forced pass of a token WaveNet over `[time, batch]` (time-major), allocated once per shape.
-final class TokenStackWorkspace {
+public final class TokenStackWorkspace: TokenWorkspace {
     let scratch = Scratch()
     let stack: CausalConvWorkspace
-    let hidden, dHidden, logits: UnsafeMutablePointer<Float>  // [N, S], [N, S], [N, vocab]
-    let inputs, targets: UnsafeMutablePointer<Int32>           // [N]
+    let hidden, dHidden: UnsafeMutablePointer<Float>  // [N, S], [N, S]
+    public let logits: UnsafeMutablePointer<Float>    // [N, vocab]
+    public let inputs, targets: UnsafeMutablePointer<Int32>  // [N]
 
     init(_ c: WaveNetTokenConfig, time: Int, batch: Int) {
         let N = time * batch
@@ -245,19 +246,8 @@ extension WaveNetTokenModel: TokenModel {
     }
 }
 
-extension WaveNetTokenModel: TrainableModel {
-    /// Mean cross-entropy over the scored targets of a batch (`TokenBatch.teacherForcing`); with `backward`,
-    /// accumulates its gradient. - Returns: summed nats and the number of scored tokens.
-    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let ws = workspace(time: batch.time, batch: batch.batch)
-        let count = batch.teacherForcing(vocabularySize: config.vocabSize, layout: .timeMajor, inputs: ws.inputs, targets: ws.targets)
-        forward(ws)
-        let N = batch.time * batch.batch, V = config.vocabSize
-        let scale: Float = backward && count > 0 ? 1 / Float(count) : 0
-        let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: scale, dLogits: ws.logits)
-        if backward { self.backward(ws) }
-        return (sum, count)
-    }
+extension WaveNetTokenModel: TeacherForcedTokenModel {
+    public var tokenLayout: TokenBatch.Layout { .timeMajor }
 }
 
 /// The cached state of `WaveNetTokenModel.step`: the stack's queues for every sequence and the post-net's hidden rows.
@@ -280,7 +270,7 @@ extension WaveNetTokenModel: AutoregressiveModel {
     public func logits(_ tokens: [[Int]]) -> [Float] {
         let B = tokens.count, T = tokens.first?.count ?? 0, V = config.vocabSize
         precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
-        let ws = workspace(time: T, batch: B)
+        let ws = workspace(batch: B, time: T)
         TokenBatch(tokens: tokens.map { $0 + [-1] }).teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs,
                                                                     targets: ws.targets)
         forward(ws)

@@ -48,12 +48,13 @@ public struct ParameterLayout: Sendable {
 /// and each layer reads its weights through a pointer at its entry's offset (llm.c style).
 /// Layout of each tensor is row-major in the order of `shape`.
 public final class ParameterSet {
-    public private(set) var entries: [ParameterEntry] = []
-    public private(set) var count = 0
+    /// The names, shapes and offsets of the tensors.
+    public private(set) var layout = ParameterLayout()
+    public var entries: [ParameterEntry] { layout.entries }
+    public var count: Int { layout.count }
     public private(set) var values: UnsafeMutablePointer<Float>
     public private(set) var grads: UnsafeMutablePointer<Float>
     private var capacity = 0
-    private var index: [String: Int] = [:]
 
     public init() {
         values = .allocate(capacity: 1)
@@ -63,15 +64,8 @@ public final class ParameterSet {
     /// Zero-initialised storage for every tensor of `layout`, allocated once, at the layout's offsets.
     public convenience init(layout: ParameterLayout) {
         self.init()
+        self.layout = layout
         reserve(layout.count)
-        for e in layout.entries { add(e.name, shape: e.shape) }
-    }
-
-    /// The names, shapes and offsets of the tensors.
-    public var layout: ParameterLayout {
-        var l = ParameterLayout()
-        for e in entries { l.add(e.name, shape: e.shape) }
-        return l
     }
 
     deinit {
@@ -82,14 +76,9 @@ public final class ParameterSet {
     /// Adds a zero-initialised tensor and returns its offset. - Precondition: the name is new.
     @discardableResult
     public func add(_ name: String, shape: [Int]) -> Int {
-        precondition(index[name] == nil, "duplicate parameter \(name)")
-        precondition(shape.allSatisfy { $0 > 0 }, "parameter \(name) has an empty shape \(shape)")
-        let entry = ParameterEntry(name: name, shape: shape, offset: count)
-        index[name] = entries.count
-        entries.append(entry)
-        count += entry.count
+        let offset = layout.add(name, shape: shape)
         reserve(count)
-        return entry.offset
+        return offset
     }
 
     private func reserve(_ n: Int) {
@@ -110,7 +99,7 @@ public final class ParameterSet {
         capacity = newCap
     }
 
-    public func entry(_ name: String) -> ParameterEntry? { index[name].map { entries[$0] } }
+    public func entry(_ name: String) -> ParameterEntry? { layout.entry(name) }
 
     /// Pointer to a tensor's values. - Precondition: the name exists.
     public func value(_ name: String) -> UnsafeMutablePointer<Float> {
@@ -164,7 +153,7 @@ public final class ParameterSet {
             }
             t.data.withUnsafeBufferPointer { values.advanced(by: e.offset).update(from: $0.baseAddress!, count: e.count) }
         }
-        for name in tensors.keys.sorted() where index[name] == nil {
+        for name in tensors.keys.sorted() where layout.entry(name) == nil {
             throw TensorFileError.unexpectedTensor(file: source, name: name)
         }
     }
