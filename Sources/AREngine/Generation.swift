@@ -8,8 +8,7 @@ public struct GenerationOptions {
     /// Tokens never emitted: their logits are set to -inf before every draw (e.g. BOS and EOS of a continuation that
     /// must run to its length). Ids outside the vocabulary are ignored.
     public var bannedTokens: [Int]
-    /// Generation ends after emitting this token, which is kept; beam search ends a hypothesis with it (and drops it
-    /// from the result).
+    /// Generation ends after emitting this token, which is kept (beam search takes its stop token from `BeamSearch`).
     public var stopToken: Int?
     /// How many of the latest tokens (prompt included) the sampler's repetition penalty sees; nil = all.
     public var penaltyWindow: Int?
@@ -78,7 +77,7 @@ public enum Generation {
     }
 
     /// A continuation of `prompt` by beam search (`BeamSearch`: the Hugging Face algorithm, score = summed log-probs /
-    /// length^lengthPenalty), with `options.stopToken` ending hypotheses and `options.bannedTokens` never chosen
+    /// length^lengthPenalty), with `search.eosToken` ending hypotheses and `bannedTokens` never chosen
     /// (`search.maxLength` bounds the length). Each step re-runs the teacher-forced pass over the last `contextLength`
     /// tokens of every live beam (no cache sharing between beams): O(beams × context) per token, for short
     /// continuations. Progress counts search steps.
