@@ -250,10 +250,19 @@ extension CausalConvStack {
                 }
             }
             let q = s.queues[l] + s.queuePos[l] * B * R
-            synth_vecmat_rows_acc(q, R, W + lo.conv, R, G, z, G, rows, n)          // tap t - d
-            synth_vecmat_rows_acc(h, R, W + lo.conv + R * G, R, G, z, G, rows, n)  // tap t
-            for r in 0..<n { let b = Int(rows[r]); synth_gate_forward(z + b * G, 1, H, nil, nil, a + b * H) }
-            synth_vecmat_rows(a, H, W + lo.out, W + lo.outBias, H, RS, o, RS, rows, n)
+            if n == 1 {
+                // One row: the single-row kernels, bitwise equal to the row kernels and without their per-block overhead.
+                let b = Int(rows[0]), zb = z + b * G
+                synth_vecmat_acc(q + b * R, W + lo.conv, R, G, zb)          // tap t - d
+                synth_vecmat_acc(h + b * R, W + lo.conv + R * G, R, G, zb)  // tap t
+                synth_gate_forward(zb, 1, H, nil, nil, a + b * H)
+                synth_vecmat(a + b * H, W + lo.out, W + lo.outBias, H, RS, o + b * RS)
+            } else {
+                synth_vecmat_rows_acc(q, R, W + lo.conv, R, G, z, G, rows, n)          // tap t - d
+                synth_vecmat_rows_acc(h, R, W + lo.conv + R * G, R, G, z, G, rows, n)  // tap t
+                for r in 0..<n { let b = Int(rows[r]); synth_gate_forward(z + b * G, 1, H, nil, nil, a + b * H) }
+                synth_vecmat_rows(a, H, W + lo.out, W + lo.outBias, H, RS, o, RS, rows, n)
+            }
             for r in 0..<n {
                 let b = Int(rows[r]), hb = h + b * R, ob = o + b * RS, sb = s.skip + b * S
                 (q + b * R).update(from: hb, count: R)
@@ -330,6 +339,14 @@ public struct PostNet: Sendable {
     public func step(skip: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>,
                      rows: UnsafePointer<Int32>, count n: Int, parameters p: ParameterSet) {
         let S = skipChannels, V = classes, W = p.values
+        if n == 1 {
+            let b = Int(rows[0]), sk = skip + b * S, hd = hidden + b * S
+            synth_relu(sk, S, sk)
+            synth_vecmat(sk, W + w1, W + b1, S, S, hd)
+            synth_relu(hd, S, hd)
+            synth_vecmat(hd, W + w2, W + b2, S, V, logits + b * V)
+            return
+        }
         for r in 0..<n { let b = Int(rows[r]); synth_relu(skip + b * S, S, skip + b * S) }
         synth_vecmat_rows(skip, S, W + w1, W + b1, S, S, hidden, S, rows, n)
         for r in 0..<n { let b = Int(rows[r]); synth_relu(hidden + b * S, S, hidden + b * S) }

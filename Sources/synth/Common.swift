@@ -25,9 +25,10 @@ final class ProgressLine {
 
     /// "scoring  42.0% 21/50 files | 3 files/s | ETA 0m10s" (or "... 1234 samples | 300 samples/s" without a total).
     func update(_ r: ProgressReport, extra: String = "") {
+        let final = r.total > 0 && r.done >= r.total
+        guard due(final: final) else { return }
         let dt = Date().timeIntervalSince(start)
         let rate = dt > 0 ? Double(r.done) / dt : 0
-        let final = r.total > 0 && r.done >= r.total
         guard r.total > 0 else {
             return draw(String(format: "%@ %d %@ | %.0f %@/s%@", label, r.done, r.unit, rate, r.unit, extra), final: false)
         }
@@ -36,12 +37,16 @@ final class ProgressLine {
                     r.total, r.unit, rate, r.unit, formatDuration(eta), extra), final: final)
     }
 
+    /// Whether a line may be drawn now: a final one once, others at most every 0.25 s (terminal) or 5 s.
+    func due(final: Bool) -> Bool {
+        !finished && (final || Date().timeIntervalSince(last) >= (isTTY ? 0.25 : 5))
+    }
+
     /// Draws `line` unless one was drawn too recently; a `final` line is always drawn (once) and ends the line.
     func draw(_ line: String, final: Bool) {
-        let now = Date()
-        guard !finished, final || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
+        guard due(final: final) else { return }
         finished = final
-        last = now
+        last = Date()
         if isTTY {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
         } else {

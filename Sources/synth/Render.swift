@@ -192,6 +192,7 @@ final class RenderState: @unchecked Sendable {
     func report(force: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
+        guard line.due(final: force) else { return }
         let dt = Date().timeIntervalSince(start)
         let samples = perThread.values.reduce(0, +), audio = Double(samples) / Double(sampleRate)
         let rtf = audio > 0 ? dt / audio : 0
