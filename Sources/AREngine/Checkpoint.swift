@@ -47,10 +47,10 @@ public enum CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-/// A run directory's checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding `config.json`,
-/// `model.safetensors`, `optimizer.safetensors` (Adam `m`, `v`), `trainer_state.json` and, written last,
-/// `COMPLETE`. Directories without the marker are ignored. The best model by validation loss is also
-/// kept as a voice folder in `RUN/best/` (`config.json` + `model.safetensors`).
+/// A run directory's checkpoints: `RUN/checkpoints/step-NNNNNNNN/`, each a model folder (`ModelFolder.write`, in one
+/// step) holding `config.json`, `model.safetensors`, `optimizer.safetensors` (Adam `m`, `v`), `trainer_state.json` and
+/// `COMPLETE`. Directories without the marker (an older synth's interrupted save) are ignored. The best model by
+/// validation loss is also kept as a model folder in `RUN/best/` (`config.json` + `model.safetensors`).
 public struct CheckpointStore: Sendable {
     public let runDirectory: URL
     /// How many step checkpoints to keep (oldest deleted first).

@@ -29,8 +29,8 @@ struct BenchRender: ParsableCommand {
             v = loaded
             label = "voice \(voiceOption.voice) (\(loaded.directory.path))"
         } else {
-            let c = WaveNetConfig(dilations: WaveNetConfig.dilations(stacks: 2, cycle: 10), residualChannels: 64, gateChannels: 128,
-                                  skipChannels: 128, condChannels: 80, speakerEmbeddingDim: 16, speakers: ["a", "b"])
+            var c = WaveNetBenchmark.referenceConfig()
+            c.speakers = ["a", "b"]
             let m = WaveNetModel(config: c)
             m.initialize(seed: 1)
             v = Voice(name: "reference", directory: URL(fileURLWithPath: "/"), model: m)

@@ -103,4 +103,15 @@ final class TransformerTests: XCTestCase {
         bad.nHeads = 3
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("n_heads must divide d_model 128, got 3")) }
     }
+
+    /// The shipped music model loads through the registry of the music families, as `synth music generate` loads it, and
+    /// its config.json says what it is.
+    func testShippedModelLoads() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/music")
+        let registry = ModelRegistry([TransformerModel.self, WaveNetTokenModel.self])
+        XCTAssertEqual(try ModelFolder.readConfig(dir).modelType, "transformer")
+        let m = try XCTUnwrap(try registry.loadTokenModel(dir, noun: "music model") as? TransformerModel)
+        XCTAssertEqual(m.config, TransformerConfig(vocabSize: 390, contextLength: 256, dModel: 128, nHeads: 4, nLayers: 4, dFF: 512))
+        XCTAssertEqual(m.parameters.count, 926_342)
+    }
 }

@@ -1,4 +1,5 @@
 // WaveNet: gradients against finite differences, and cached generation against the full forward pass.
+import AREngine
 import DSP
 import NNCore
 import TestSupport
@@ -268,5 +269,31 @@ final class WaveNetGrowthTests: XCTestCase {
         XCTAssertThrowsError(try WaveNetModel.growing(blocks, to: tinyConfig(condLayers: 1), seed: 1)) { e in
             XCTAssertTrue("\(e)".contains("conditioning blocks can only grow: the voice has 2, asked for 1"), "\(e)")
         }
+    }
+}
+
+final class VoiceFolderTests: XCTestCase {
+    /// The shipped voice loads as `synth vocode` loads it, with and without its `model_type` (voices saved before the
+    /// key existed are read as WaveNet voices), and a saved voice's config.json says `model_type` wavenet.
+    func testShippedVoiceLoadsWithAndWithoutModelType() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/default")
+        XCTAssertEqual(try ModelFolder.readConfig(shipped).modelType, "wavenet")
+        let v = try Voice.load(shipped)
+        XCTAssertEqual(v.config.layers, 20)
+        XCTAssertEqual(v.model.parameters.count, 932_336)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voice-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = try String(contentsOf: shipped.appendingPathComponent("config.json"), encoding: .utf8)
+        try config.replacingOccurrences(of: "  \"model_type\" : \"wavenet\",\n", with: "")
+            .write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: shipped.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        XCTAssertNil(try ModelFolder.readConfig(dir).modelType)
+        let old = try Voice.load(dir)
+        XCTAssertEqual(old.config, v.config)
+        let out = dir.appendingPathComponent("saved")
+        try Voice.save(old.model, to: out)
+        XCTAssertEqual(try ModelFolder.readConfig(out).modelType, "wavenet")
+        XCTAssertEqual(try Voice.load(out).config, v.config)
     }
 }
