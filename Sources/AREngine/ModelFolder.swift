@@ -100,15 +100,18 @@ public enum ModelFolder {
     public static func readConfig(_ dir: URL) throws -> (data: Data, modelType: String?, file: String) {
         let url = dir.appendingPathComponent(configName), file = url.path
         let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: file, isDirectory: &isDir), !isDir.boolValue, let data = fm.contents(atPath: file) else {
+        // A regular file (after links) of a bounded size, checked before reading: not a device or a FIFO read forever.
+        guard let attributes = try? fm.attributesOfItem(atPath: url.resolvingSymlinksInPath().path),
+              attributes[.type] as? FileAttributeType == .typeRegular else {
             let best = dir.appendingPathComponent("best")
             let hint = fm.fileExists(atPath: best.appendingPathComponent(configName).path)
                 ? "this is a training run folder: its model is \(best.path)"
                 : "a model folder holds \(configName) and \(weightsName)"
             throw ModelFolderError.missingFile(path: file, hint: hint)
         }
-        guard data.count <= maxConfigBytes else { throw ModelFolderError.tooLarge(file: file, bytes: data.count, limit: maxConfigBytes) }
+        let size = (attributes[.size] as? Int) ?? 0
+        guard size <= maxConfigBytes else { throw ModelFolderError.tooLarge(file: file, bytes: size, limit: maxConfigBytes) }
+        guard let data = fm.contents(atPath: file) else { throw ModelFolderError.missingFile(path: file, hint: "unreadable") }
         struct Probe: Decodable {
             let modelType: String?
             enum CodingKeys: String, CodingKey { case modelType = "model_type" }

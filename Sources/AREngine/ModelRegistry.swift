@@ -14,8 +14,6 @@ public struct ModelRole {
 
     /// Any folder, whatever its family (`synth voices`).
     public static let any = ModelRole("model") { _ in true }
-    /// The families that are token models (music, and any other token sequences).
-    public static let tokenModel = ModelRole("token model") { $0 is any TokenModel.Type }
 
     /// Folders of family `F` only.
     public static func family<F: ModelFamily>(_ f: F.Type, noun: String) -> ModelRole {
@@ -70,15 +68,20 @@ public struct ModelRegistry {
         try load(dir, as: .family(F.self, noun: noun)) as! F
     }
 
-    /// Loads a folder that must hold a token model.
-    public func loadTokenModel(_ dir: URL, noun: String) throws -> any TokenModel {
-        try load(dir, as: ModelRole(noun) { $0 is any TokenModel.Type }) as! any TokenModel
+    /// Loads a folder that must hold a token model of `role` (whose families must all be `TokenModel`s).
+    public func loadTokenModel(_ dir: URL, as role: ModelRole) throws -> any TokenModel {
+        Self.tokenModel(try load(dir, as: role), role)
     }
 
-    /// A token model with the config of folder `dir` and zero weights (to resume a checkpoint into).
-    public func untrainedTokenModel(_ dir: URL, noun: String) throws -> any TokenModel {
-        let (family, data, file) = try self.family(of: dir, as: ModelRole(noun) { $0 is any TokenModel.Type })
-        return try Self.untrained(family, data: data, file: file) as! any TokenModel
+    /// A token model of `role` with the config of folder `dir` and zero weights (to resume a checkpoint into).
+    public func untrainedTokenModel(_ dir: URL, as role: ModelRole) throws -> any TokenModel {
+        let (family, data, file) = try self.family(of: dir, as: role)
+        return Self.tokenModel(try Self.untrained(family, data: data, file: file), role)
+    }
+
+    static func tokenModel(_ model: any ModelFamily, _ role: ModelRole) -> any TokenModel {
+        guard let m = model as? any TokenModel else { preconditionFailure("role '\(role.noun)' took \(type(of: model)), not a token model") }
+        return m
     }
 
     /// The config of folder `dir` as family `F` (decoded and validated), e.g. to rebuild a checkpoint's model before

@@ -167,6 +167,6 @@ struct MusicModelOption: ParsableArguments {
     /// The model named by `--model`, loaded through the registry.
     /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
     func load() throws -> any TokenModel {
-        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), noun: ModelRole.musicModel.noun)
+        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), as: .musicModel)
     }
 }

@@ -64,7 +64,7 @@ struct MusicTrain: ParsableCommand {
         let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            try train(try ModelRegistry.synth.untrainedTokenModel(latest, noun: ModelRole.musicModel.noun), store: store, resumeFrom: latest)
+            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest)
             return
         }
         if !store.completeCheckpoints().isEmpty {

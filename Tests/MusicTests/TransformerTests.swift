@@ -109,8 +109,9 @@ final class TransformerTests: XCTestCase {
     func testShippedModelLoads() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/music")
         let registry = ModelRegistry([TransformerModel.self, WaveNetTokenModel.self])
+        let musicRole = ModelRole("music model") { $0 is any TokenModel.Type }
         XCTAssertEqual(try ModelFolder.readConfig(dir).modelType, "transformer")
-        let m = try XCTUnwrap(try registry.loadTokenModel(dir, noun: "music model") as? TransformerModel)
+        let m = try XCTUnwrap(try registry.loadTokenModel(dir, as: musicRole) as? TransformerModel)
         XCTAssertEqual(m.config, TransformerConfig(vocabSize: 390, contextLength: 256, dModel: 128, nHeads: 4, nLayers: 4, dFF: 512))
         XCTAssertEqual(m.parameters.count, 926_342)
     }

@@ -40,6 +40,7 @@ final class WaveNetTokenTests: XCTestCase {
 
     /// The two music families, as the CLI registers them.
     let registry = ModelRegistry([TransformerModel.self, WaveNetTokenModel.self])
+    let musicRole = ModelRole("music model") { $0 is any TokenModel.Type }
 
     func testConfigRoundTripsThroughModelFolder() throws {
         let m = tinyModel()
@@ -49,7 +50,7 @@ final class WaveNetTokenTests: XCTestCase {
         let json = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
         XCTAssertTrue(json.contains("\"model_type\" : \"wavenet_tokens\""), json)
         XCTAssertFalse(json.contains("wavenet\" :"), json)  // the current layout: no nested vocoder config
-        let back = try XCTUnwrap(try registry.loadTokenModel(dir, noun: "music model") as? WaveNetTokenModel)
+        let back = try XCTUnwrap(try registry.loadTokenModel(dir, as: musicRole) as? WaveNetTokenModel)
         XCTAssertEqual(back.config, m.config)
         XCTAssertEqual(back.logits([[1, 2, 3]]), m.logits([[1, 2, 3]]))
     }
@@ -60,7 +61,7 @@ final class WaveNetTokenTests: XCTestCase {
     /// at C = 64, 3.5529 at C = 7, to the 4 decimals it printed), and saves in the current layout.
     func testLegacyFolderLoadsScoresAsBeforeAndSavesInTheCurrentLayout() throws {
         let fixture = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/legacy_wavenet_tokens", withExtension: nil))
-        let m = try XCTUnwrap(try registry.loadTokenModel(fixture, noun: "music model") as? WaveNetTokenModel)
+        let m = try XCTUnwrap(try registry.loadTokenModel(fixture, as: musicRole) as? WaveNetTokenModel)
         XCTAssertNil(m.config.legacyConditioning)
         XCTAssertEqual(m.config.dilations, [1, 2, 1, 2])
         let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/bwv113.8.mid")
@@ -70,7 +71,7 @@ final class WaveNetTokenTests: XCTestCase {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         try ModelFolder.save(m, to: dir)
-        let back = try XCTUnwrap(try registry.loadTokenModel(dir, noun: "music model") as? WaveNetTokenModel)
+        let back = try XCTUnwrap(try registry.loadTokenModel(dir, as: musicRole) as? WaveNetTokenModel)
         XCTAssertEqual(back.logits([Array(piece.tokens.prefix(20))]), m.logits([Array(piece.tokens.prefix(20))]))
         XCTAssertNil(back.parameters.entry("cond.proj.weight"))
     }
