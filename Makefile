@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/release/synth
 
-.PHONY: deps build demo test bench fixtures clean
+.PHONY: deps build demo test bench fuzz fixtures clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,10 +20,14 @@ test: deps
 bench: build
 	bash scripts/bench.sh
 
+# libFuzzer targets (Fuzz/, with AddressSanitizer), FUZZ_SECONDS each (default 600), two at a time; see docs/fuzzing.md.
+fuzz: deps
+	bash scripts/fuzz.sh
+
 # Regenerates the golden test fixtures from independent implementations (librosa, numpy, mido).
 fixtures:
 	python3 -m pip install -q -r scripts/requirements.txt
 	for s in scripts/fixtures/*.py; do python3 "$$s" || exit 1; done
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-fuzz out

@@ -2,8 +2,11 @@
 // synth: autoregressive audio and music synthesis (WaveNet vocoder, AR engine, MIDI music model).
 import PackageDescription
 
+// Release builds keep Swift's overflow and bounds checks (-O, not -Ounchecked) in every module: each one either
+// parses input (audio, .npy, safetensors, config.json, MIDI, manifests) or runs on sizes read from those files.
+// The hot loops are C kernels (CKernels, -O3) and BLAS; docs/benchmarks.md measures what the checks cost.
 let optimize: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-O", "-wmo"], .when(configuration: .release)),
 ]
 
 // Our C kernels are plain C written for the compiler to vectorise. On x86-64 Linux each kernel is built for AVX2 +
@@ -18,6 +21,12 @@ let package = Package(
         .library(name: "NNCore", targets: ["NNCore"]),
         .library(name: "WaveNet", targets: ["WaveNet"]),
         .library(name: "MIDI", targets: ["MIDI"]),
+        // For the fuzz targets in Fuzz/ (a package of its own that depends on this one by path).
+        .library(name: "Audio", targets: ["Audio"]),
+        .library(name: "DSP", targets: ["DSP"]),
+        .library(name: "Tabular", targets: ["Tabular"]),
+        .library(name: "Music", targets: ["Music"]),
+        .library(name: "AREngine", targets: ["AREngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,8 +40,8 @@ let package = Package(
         .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
-        .target(name: "AtomicIO"),
-        .target(name: "Tabular"),
+        .target(name: "AtomicIO", swiftSettings: optimize),
+        .target(name: "Tabular", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Audio", dependencies: ["AtomicIO", "CSndFile", "CSampleRate"], swiftSettings: optimize),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
         // Our own vectorised kernels (gates, softmax, small vector-matrix products); see kernelFlags above.

@@ -3,7 +3,7 @@
 # for the default voice and the reference configuration. Record results in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release/synth
+BIN=${BIN:-.build/release/synth}   # BIN=path/to/synth bash scripts/bench.sh measures another build
 echo "# synth bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$BIN" bench --voice default --threads 1
 echo

@@ -26,9 +26,9 @@ public protocol ModelFamily: AnyObject {
     static var readsUntypedFolders: Bool { get }
     /// The tensors (names, shapes) a model of `config` holds, without allocating them.
     static func layout(_ config: Config) -> ParameterLayout
-    /// The model of a folder: `config` (validated) and its weights file (`folder.tensors`, every tensor's name and
-    /// shape to be checked against `layout(config)`). The default allocates `init(config:)` and loads every tensor;
-    /// a family overrides it to read an older layout or an extra file of the folder.
+    /// The model of a folder: `config` (validated) and its weights file (`folder.weights`, whose tensors' names and
+    /// shapes `ModelFolder.load` checked against `layout(config)`). The default allocates `init(config:)` and copies
+    /// every tensor; a family overrides it to read an older layout or an extra file of the folder.
     /// - Throws: `TensorFileError` naming a missing, unexpected or misshapen tensor; the family's own errors.
     static func load(config: Config, folder: ModelFolder.Contents) throws -> Self
     /// A model of `config` with zero weights (see the family's `initialize`). - Precondition: `config` is valid.
@@ -48,7 +48,7 @@ extension ModelFamily {
 
     public static func load(config: Config, folder: ModelFolder.Contents) throws -> Self {
         let model = Self(config: config)
-        try model.parameters.load(folder.tensors, source: folder.weightsFile)
+        try model.parameters.load(folder.weights)
         return model
     }
 }

@@ -7,10 +7,11 @@ import NNCore
 /// file; the description is the one line the CLI prints.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String, hint: String)
+    /// A config.json that is not a small regular file (`BoundedRead.Problem`: a device, too large, unreadable).
+    case unreadable(file: String, reason: String)
     case invalidJSON(file: String)
     /// A key that is missing, of the wrong type or of an unreadable value: "FILE: key 'x': reason".
     case key(file: String, key: String, reason: String)
-    case tooLarge(file: String, bytes: Int, limit: Int)
     case unknownModelType(file: String, type: String, known: [String])
     /// A folder of another family than the command needs: what it holds, and the command that uses it.
     case wrongKind(file: String, holds: String, modelType: String, expected: String, usage: String)
@@ -19,9 +20,9 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingFile(let p, let hint): return "\(p): no such file" + (hint.isEmpty ? "" : "; \(hint)")
+        case .unreadable(let f, let r): return "\(f): \(r)"
         case .invalidJSON(let f): return "\(f): not valid JSON"
         case .key(let f, let k, let r): return "\(f): key '\(k)': \(r)"
-        case .tooLarge(let f, let n, let limit): return "\(f): \(n) bytes, more than the \(limit) a config.json may hold"
         case .unknownModelType(let f, let t, let known):
             return "\(f): unknown model_type '\(t)' (this synth knows \(known.joined(separator: ", ")))"
         case .wrongKind(let f, let holds, let t, let expected, let usage):
@@ -38,16 +39,15 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
 /// `readConfig`, `decode` and `ModelRegistry.load`.
 public enum ModelFolder {
     public static let configName = "config.json", weightsName = "model.safetensors"
-    /// Largest config.json read (the shipped ones are under 6 KB).
-    public static let maxConfigBytes = 4 << 20
 
-    /// What a family's `load` reads: the folder, its weights and the paths for messages.
+    /// What a family's `load` reads: the folder, its weights (checked against the family's layout) and the paths for
+    /// messages.
     public struct Contents {
         public let directory: URL
         public let configFile: String
-        public let weightsFile: String
-        /// Every tensor of model.safetensors by name.
-        public let tensors: [String: SafeTensors.Tensor]
+        /// model.safetensors, parsed and checked (`SafeTensorsFile`); its tensors are copied out by name.
+        public let weights: SafeTensorsFile
+        public var weightsFile: String { weights.path }
 
         /// The bytes of an extra file of the folder (e.g. normalisation statistics).
         /// - Throws: `ModelFolderError.missingFile`.
@@ -96,22 +96,19 @@ public enum ModelFolder {
 
     /// The bytes of `dir/config.json` and its `"model_type"` (nil when the key is absent).
     /// - Throws: `ModelFolderError.missingFile` (saying when `dir` is a training run, whose model is `best/`),
-    ///   `.tooLarge`, `.invalidJSON`, or `.key` for a `model_type` that is not a string.
+    ///   `.unreadable` (not a regular file, over `ModelLimits.maxConfigBytes`), `.invalidJSON`, or `.key` for a
+    ///   `model_type` that is not a string.
     public static func readConfig(_ dir: URL) throws -> (data: Data, modelType: String?, file: String) {
         let url = dir.appendingPathComponent(configName), file = url.path
-        let fm = FileManager.default
-        // A regular file (after links) of a bounded size, checked before reading: not a device or a FIFO read forever.
-        guard let attributes = try? fm.attributesOfItem(atPath: url.resolvingSymlinksInPath().path),
-              attributes[.type] as? FileAttributeType == .typeRegular else {
+        let data: Data
+        do { data = try BoundedRead.contents(of: url, limit: ModelLimits.maxConfigBytes) } catch let p as BoundedRead.Problem {
+            guard p == .missing else { throw ModelFolderError.unreadable(file: file, reason: "\(p)") }
             let best = dir.appendingPathComponent("best")
-            let hint = fm.fileExists(atPath: best.appendingPathComponent(configName).path)
+            let hint = FileManager.default.fileExists(atPath: best.appendingPathComponent(configName).path)
                 ? "this is a training run folder: its model is \(best.path)"
                 : "a model folder holds \(configName) and \(weightsName)"
             throw ModelFolderError.missingFile(path: file, hint: hint)
         }
-        let size = (attributes[.size] as? Int) ?? 0
-        guard size <= maxConfigBytes else { throw ModelFolderError.tooLarge(file: file, bytes: size, limit: maxConfigBytes) }
-        guard let data = fm.contents(atPath: file) else { throw ModelFolderError.missingFile(path: file, hint: "unreadable") }
         struct Probe: Decodable {
             let modelType: String?
             enum CodingKeys: String, CodingKey { case modelType = "model_type" }
@@ -151,17 +148,15 @@ public enum ModelFolder {
         }
     }
 
-    /// The model of `dir` as family `F`: its config decoded and validated, then its weights (`F.load`).
+    /// The model of `dir` as family `F`. Nothing is allocated for the model until the config has passed `validate`
+    /// (its ranges and `ModelLimits`) and every tensor of the weights file has the name and shape `F.layout` asks for.
     /// - Throws: `ModelFolderError` for the config's file or keys, the family's error for a value out of range,
-    ///   `TensorFileError` for the weights.
+    ///   `TensorFileError` for the weights (missing, corrupt, or a tensor whose name or shape disagrees).
     public static func load<F: ModelFamily>(_ family: F.Type, from dir: URL, configData data: Data, file: String) throws -> F {
         let config = try decode(F.Config.self, from: data, file: file)
         try config.validate(file: file)
-        let weights = dir.appendingPathComponent(weightsName)
-        guard FileManager.default.fileExists(atPath: weights.path) else {
-            throw ModelFolderError.missingFile(path: weights.path, hint: "a model folder holds \(configName) and \(weightsName)")
-        }
-        let tensors = try SafeTensors.read(weights).tensors
-        return try F.load(config: config, folder: Contents(directory: dir, configFile: file, weightsFile: weights.path, tensors: tensors))
+        let weights = try SafeTensorsFile.open(dir.appendingPathComponent(weightsName))
+        try F.layout(config).check(weights)
+        return try F.load(config: config, folder: Contents(directory: dir, configFile: file, weights: weights))
     }
 }

@@ -17,7 +17,9 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     /// A caller passed a value the function cannot work with (e.g. a non-positive sample rate).
     case invalidArgument(path: String, reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .fileNotFound(let path):
             return "\(path): audio file not found"

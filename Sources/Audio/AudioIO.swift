@@ -49,10 +49,14 @@ public struct AudioBuffer: Equatable {
 /// Audio file input/output through libsndfile (read: WAV incl. WAVE_FORMAT_EXTENSIBLE, FLAC,
 /// OGG/Vorbis, AIFF and everything else libsndfile decodes; write: 16-bit PCM mono WAV).
 public enum AudioIO {
+    /// Most channels a file may have (libsndfile's own limit for most formats).
+    public static let maxChannels = 1024
+
     /// Reads the whole file at its native sample rate and channel count.
     /// Samples are floats in [-1, 1] (libsndfile's normalised float read).
     /// - Throws: `AudioError.fileNotFound` if `url` does not exist,
-    ///   `AudioError.unreadable` (with libsndfile's message) if it is not a decodable audio file,
+    ///   `AudioError.unreadable` (with libsndfile's message) if it is not a decodable audio file or its header
+    ///   gives 0 or more than `maxChannels` channels or a sample rate outside 1...2^31-1,
     ///   `AudioError.empty` if it decodes to 0 frames.
     public static func read(_ url: URL) throws -> AudioBuffer {
         let path = url.path
@@ -67,15 +71,42 @@ public enum AudioIO {
             throw AudioError.unreadable(path: path, reason: String(cString: sf_strerror(nil)))
         }
         defer { sf_close(handle) }
+        return try decode(handle, info, path: path)
+    }
+
+    /// Reads audio file bytes held in memory, through libsndfile's virtual I/O and the same decoding as
+    /// `read(_:)`; `path` only names the input in errors.
+    /// - Throws: what `read(_:)` throws, except `fileNotFound`.
+    public static func read(data: Data, path: String) throws -> AudioBuffer {
+        let source = MemorySource(bytes: [UInt8](data))
+        var io = SF_VIRTUAL_IO(
+            get_filelen: { user in MemorySource.from(user).length },
+            seek: { offset, whence, user in MemorySource.from(user).seek(offset, whence) },
+            read: { ptr, count, user in MemorySource.from(user).read(ptr, count) },
+            write: { _, _, _ in 0 },
+            tell: { user in MemorySource.from(user).tell })
+        var info = SF_INFO()
+        let unmanaged = Unmanaged.passRetained(source)
+        defer { unmanaged.release() }
+        guard let handle = sf_open_virtual(&io, Int32(SFM_READ), &info, unmanaged.toOpaque()) else {
+            throw AudioError.unreadable(path: path, reason: String(cString: sf_strerror(nil)))
+        }
+        defer { sf_close(handle) }
+        return try decode(handle, info, path: path)
+    }
+
+    /// Decodes every frame of an open handle. The header's frame count is only a hint (some containers report an
+    /// approximate or absurd one): samples are read in chunks until EOF, and at most 16M samples are reserved
+    /// ahead of reading them.
+    private static func decode(_ handle: OpaquePointer, _ info: SF_INFO, path: String) throws -> AudioBuffer {
         let channels = Int(info.channels)
-        guard channels >= 1, info.samplerate > 0 else {
+        guard (1...maxChannels).contains(channels), info.samplerate > 0 else {
             throw AudioError.unreadable(path: path, reason: "invalid header (channels \(channels), rate \(info.samplerate))")
         }
-
-        // Read in chunks until EOF: some containers report an approximate frame count.
         var samples: [Float] = []
-        if info.frames > 0 { samples.reserveCapacity(Int(info.frames) * channels) }
-        let chunkFrames = 65536
+        let (hint, overflow) = Int(info.frames).multipliedReportingOverflow(by: channels)
+        if info.frames > 0, !overflow { samples.reserveCapacity(min(hint, 1 << 24)) }
+        let chunkFrames = max(1, 65536 / channels)
         var chunk = [Float](repeating: 0, count: chunkFrames * channels)
         while true {
             let got = chunk.withUnsafeMutableBufferPointer {
@@ -89,7 +120,7 @@ public enum AudioIO {
                 }
                 break
             }
-            samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
+            samples.append(contentsOf: chunk[0..<(min(Int(got), chunkFrames) * channels)])
         }
         if samples.isEmpty { throw AudioError.empty(path: path) }
         return AudioBuffer(samples: samples, sampleRate: Int(info.samplerate), channels: channels)
@@ -122,6 +153,11 @@ public enum AudioIO {
         }
         if fromRate == toRate || samples.isEmpty { return samples }
         let ratio = Double(toRate) / Double(fromRate)
+        // libsamplerate converts by factors in 1/256...256; checked before the output is allocated.
+        guard src_is_valid_ratio(ratio) != 0 else {
+            throw AudioError.resampleFailed(path: path, fromRate: fromRate, toRate: toRate,
+                                            reason: "conversion factor \(ratio) outside 1/256...256")
+        }
         let expected = Int((Double(samples.count) * Double(toRate) / Double(fromRate)).rounded(.up))
         var out = [Float](repeating: 0, count: expected + 16)
         var generated = 0
@@ -187,5 +223,45 @@ public enum AudioIO {
                 throw AudioError.unwritable(path: url.path, reason: "libsndfile: close failed (\(closeRc))")
             }
         } }
+    }
+}
+
+/// The bytes behind `AudioIO.read(data:path:)`: libsndfile's virtual I/O callbacks read from here.
+private final class MemorySource {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    static func from(_ user: UnsafeMutableRawPointer?) -> MemorySource {
+        Unmanaged<MemorySource>.fromOpaque(user!).takeUnretainedValue()
+    }
+
+    var length: sf_count_t { sf_count_t(bytes.count) }
+    var tell: sf_count_t { sf_count_t(position) }
+
+    /// Moves to `offset` from the start, the current position or the end; a target outside the data is refused
+    /// (returns -1) and the position stays.
+    func seek(_ offset: sf_count_t, _ whence: Int32) -> sf_count_t {
+        let base: Int
+        switch whence {
+        case SEEK_SET: base = 0
+        case SEEK_CUR: base = position
+        case SEEK_END: base = bytes.count
+        default: return -1
+        }
+        let (target, overflow) = base.addingReportingOverflow(Int(offset))
+        guard !overflow, target >= 0, target <= bytes.count else { return -1 }
+        position = target
+        return sf_count_t(position)
+    }
+
+    func read(_ ptr: UnsafeMutableRawPointer?, _ count: sf_count_t) -> sf_count_t {
+        guard let ptr, count > 0 else { return 0 }
+        let n = min(Int(count), bytes.count - position)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { ptr.copyMemory(from: $0.baseAddress! + position, byteCount: n) }
+        position += n
+        return sf_count_t(n)
     }
 }

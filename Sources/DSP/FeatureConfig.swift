@@ -75,19 +75,26 @@ public struct FeatureConfig: Codable, Equatable, Sendable {
         logFloor = try c.decodeIfPresent(Float.self, forKey: .logFloor) ?? d.logFloor
     }
 
+    /// Upper bounds of the integer fields (a config.json is untrusted input): sample rates up to 768 kHz, FFTs up to
+    /// 65,536 points, hops up to 65,536 samples, up to 512 mel bands.
+    public static let sampleRates = 1000...768_000, maxFFT = 65536, maxHop = 65536, maxMels = 512
+
     /// Checks the settings are usable.
-    /// - Throws: `FeatureConfigError.invalid` naming the first offending field when any of
-    ///   sample_rate, n_fft, win_length, hop_length, n_mels, log_floor is not positive, fmin < 0,
-    ///   win_length > n_fft, fmax > sample_rate / 2, or fmin >= fmax.
+    /// - Throws: `FeatureConfigError.invalid` naming the first offending field when sample_rate is outside
+    ///   1000...768000 Hz, n_fft, win_length, hop_length or n_mels is not positive or above its bound (65,536,
+    ///   n_fft, 65,536, 512), log_floor is not positive, fmin < 0, fmax > sample_rate / 2, or fmin >= fmax.
     public func validate() throws {
         func positive(_ name: String, _ v: Double) throws {
             guard v > 0, v.isFinite else { throw FeatureConfigError.invalid(field: name, reason: "must be positive, got \(v)") }
         }
-        try positive("sample_rate", Double(sampleRate))
-        try positive("n_fft", Double(nFFT))
-        try positive("win_length", Double(winLength))
-        try positive("hop_length", Double(hopLength))
-        try positive("n_mels", Double(nMels))
+        func range(_ name: String, _ v: Int, _ r: ClosedRange<Int>) throws {
+            guard r.contains(v) else { throw FeatureConfigError.invalid(field: name, reason: "must be in \(r.lowerBound)...\(r.upperBound), got \(v)") }
+        }
+        try range("sample_rate", sampleRate, Self.sampleRates)
+        try range("n_fft", nFFT, 1...Self.maxFFT)
+        try range("win_length", winLength, 1...Self.maxFFT)
+        try range("hop_length", hopLength, 1...Self.maxHop)
+        try range("n_mels", nMels, 1...Self.maxMels)
         try positive("log_floor", Double(logFloor))
         guard fmin >= 0, fmin.isFinite else {
             throw FeatureConfigError.invalid(field: "fmin", reason: "must be >= 0 Hz, got \(fmin)")

@@ -1,4 +1,5 @@
 // Errors (and tolerated-problem warnings) raised while reading, writing and transforming MIDI data.
+import AtomicIO
 
 /// Everything that can go wrong in the MIDI module.
 ///
@@ -52,7 +53,9 @@ public enum MIDIError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A function argument is out of its documented range.
     case invalidArgument(String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .empty:
             return "empty input: not a MIDI file"

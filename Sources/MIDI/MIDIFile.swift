@@ -1,5 +1,6 @@
 // Standard MIDI File 1.0 reader: header, tracks, running status, meta, SysEx and channel events.
 
+import AtomicIO
 import Foundation
 
 /// A Standard MIDI File held in memory.
@@ -26,13 +27,14 @@ public struct MIDIFile: Equatable, Sendable {
 
     /// Reads and parses the file at `url`, as `init(data:strict:)` does.
     ///
-    /// Throws `MIDIError.io` when the file cannot be read, otherwise what `init(data:strict:)` throws.
+    /// Throws `MIDIError.io` when the file cannot be read (or is not a regular file), otherwise what
+    /// `init(data:strict:)` throws.
     public static func read(url: URL, strict: Bool = false) throws -> MIDIFile {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try BoundedRead.contents(of: url, limit: Int.max)
         } catch {
-            throw MIDIError.io(path: url.path, reason: error.localizedDescription)
+            throw MIDIError.io(path: url.path, reason: "\(error)")
         }
         return try MIDIFile(data: data, strict: strict)
     }
@@ -83,6 +85,11 @@ private enum VLQ {
 }
 
 /// Parses SMF bytes. All indexing goes through bounds checks; nothing on the input is force-unwrapped.
+///
+/// Sizes read from the file cannot overflow: a chunk length is at most 2^32 - 1 and is only added to a position
+/// within the input (so every `pos + 8 + size` stays below 2^33), and a delta time is at most 2^28 - 1 ticks, one
+/// per event, so even 2^31 events sum to less than 2^59 in the `Int64` tick. Lengths are compared with the bytes
+/// that remain (`length <= end - pos`) before anything is sliced; the release build also traps on any overflow.
 private struct SMFParser {
     let bytes: [UInt8]
     let strict: Bool

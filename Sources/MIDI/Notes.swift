@@ -63,6 +63,7 @@ extension MIDIFile {
     private func timelines() -> [(events: [MergedEvent], map: TempoMap, endTicks: [Int: Int64])] {
         func merged(_ indices: [Int]) -> [MergedEvent] {
             var all: [(MergedEvent, Int)] = []
+            all.reserveCapacity(indices.reduce(0) { $0 + tracks[$1].events.count })
             var order = 0
             for i in indices {
                 for e in tracks[i].events {

@@ -25,8 +25,10 @@ public struct PerformanceTokenizer: Sendable {
     /// Longest single time shift, in steps (1 s).
     public static let maxShiftSteps = 100
     public static let velocityBins = 32
-    /// Notes starting or ending at or after this many seconds (about 31 years) are not encoded.
-    public static let maxTime = 1e9
+    /// Notes starting or ending at or after this many seconds (24 hours) are not encoded. It bounds the tokens a
+    /// file can ask for: one time shift per second of music, so at most 86,400 of them, whatever the file says (a
+    /// 37-byte file can place a note 134,217,728 s away; with the old bound of 10^9 s it took gigabytes).
+    public static let maxTime = 86_400.0
 
     /// In `decode`, the longest a note left sounding at the end of the sequence may last, in seconds.
     public var maxUnreleasedDuration: Double

@@ -10,10 +10,15 @@ public enum MusicDataError: Error, CustomStringConvertible, Equatable {
     case empty(path: String, split: String)
     /// A MIDI file with no notes to learn from or continue; `detail` adds what the reader tolerated, if anything.
     case noNotes(detail: String)
+    /// A MIDI file whose notes run past `MusicCorpus.maxPieceSeconds` (its tokens would have no bound: one time
+    /// shift per second of music).
+    case tooLong(seconds: Double, limit: Double)
 
     public var description: String {
         switch self {
         case .noNotes(let d): return "the MIDI file holds no notes" + (d.isEmpty ? "" : " (\(d))")
+        case .tooLong(let s, let l):
+            return String(format: "the MIDI file's notes run to %.0f s; a piece may last at most %.0f s", s, l)
         case .empty(let p, let s): return "\(p): no usable MIDI files in split '\(s)'"
         }
     }
@@ -51,6 +56,17 @@ public struct SkippedFile: Sendable, CustomStringConvertible {
 }
 
 public enum MusicCorpus {
+    /// Longest piece (or prime) read from a MIDI file, in seconds of music: one hour. A 37-byte file can place a
+    /// note 10^8 s away (a delta time of 2^28 ticks at one tick per quarter note), which would take 10^8 time-shift
+    /// tokens (a gigabyte) to encode.
+    public static let maxPieceSeconds = 3600.0
+
+    /// `MusicDataError.tooLong` if the latest note end (or start) is past `maxPieceSeconds`.
+    static func checkLength(_ notes: [Note]) throws {
+        let last = notes.lazy.flatMap { [$0.start, $0.end] }.filter(\.isFinite).max() ?? 0
+        if last > maxPieceSeconds { throw MusicDataError.tooLong(seconds: last, limit: maxPieceSeconds) }
+    }
+
     /// Parses a manifest (the `Table` format: TSV or CSV).
     /// - Throws: `TableError` for an unreadable file, a header without `path` and `split`, or a malformed row
     ///   (wrong field count, empty path), naming the line.
@@ -67,10 +83,12 @@ public enum MusicCorpus {
     }
 
     /// Reads one MIDI file as a piece (sustain pedal applied to the notes).
-    /// - Throws: `MIDIError` for an unreadable or corrupt file; `MusicDataError.noNotes` if it holds no notes.
+    /// - Throws: `MIDIError` for an unreadable or corrupt file; `MusicDataError.noNotes` if it holds no notes,
+    ///   `.tooLong` if its notes run past `maxPieceSeconds`.
     public static func loadPiece(_ url: URL) throws -> MusicPiece {
         let file = try MIDIFile.read(url: url)
         let notes = file.notes().applyingSustain(file.sustainSpans())
+        try checkLength(notes)
         let piece = MusicPiece(path: url.path, notes: notes)
         guard piece.tokens.count > 2 else { throw MusicDataError.noNotes(detail: file.warnings.first.map { "\($0)" } ?? "") }
         return piece

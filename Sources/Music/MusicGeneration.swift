@@ -24,11 +24,18 @@ public struct MusicPrime: Sendable {
     /// - Throws: `MIDIError` for a file that is not a usable MIDI file; `MusicDataError.noNotes`
     ///   when nothing is left to continue.
     public init(midi url: URL, maxSeconds: Double? = nil) throws {
-        let file = try MIDIFile.read(url: url)
+        try self.init(midi: try MIDIFile.read(url: url), maxSeconds: maxSeconds)
+    }
+
+    /// A prime from a parsed MIDI file, as `init(midi:maxSeconds:)` makes it from a path.
+    /// - Throws: `MusicDataError.noNotes` when nothing is left to continue, `.tooLong` when the notes (after the
+    ///   cut) run past `MusicCorpus.maxPieceSeconds`.
+    public init(midi file: MIDIFile, maxSeconds: Double? = nil) throws {
         var notes = file.notes().applyingSustain(file.sustainSpans())
         if let cut = maxSeconds {
             notes = notes.filter { $0.start < cut }.map { var n = $0; n.end = min(n.end, cut); return n }
         }
+        try MusicCorpus.checkLength(notes)
         var toks = PerformanceTokenizer().encode(notes: notes, sustain: false)
         guard toks.count > 2 else {
             let why = file.warnings.first.map { "\($0)" } ?? ""

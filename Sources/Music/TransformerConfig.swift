@@ -1,12 +1,16 @@
 // Hyper-parameters of the decoder-only transformer as stored in a model's config.json (snake_case keys).
+import AtomicIO
 import Foundation
+import NNCore
 
 /// A music model's config.json holds a value out of range (the file and the reason). Missing keys, wrong types and
 /// folders of another kind are `ModelFolderError`s.
 public enum MusicModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(file: String, reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid model config: \(r)"
         }
@@ -64,16 +68,26 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         self.dFF = dFF
     }
 
-    /// Checks every field. - Throws: `MusicModelError.invalidConfig` naming the field and value.
+    /// Checks every field against its range and the totals against `ModelLimits` (parameters, KV cache), so
+    /// nothing built from a validated config overflows or allocates without bound.
+    /// - Throws: `MusicModelError.invalidConfig` naming the field and value.
     public func validate(file: String = "config.json") throws {
         func fail(_ r: String) -> MusicModelError { .invalidConfig(file: file, reason: r) }
         guard modelType == "transformer" else { throw fail("model_type must be \"transformer\", got \"\(modelType)\"") }
-        guard vocabSize >= 2, vocabSize <= 1 << 20 else { throw fail("vocab_size must be in 2...1048576, got \(vocabSize)") }
+        guard vocabSize >= 2, vocabSize <= 65536 else { throw fail("vocab_size must be in 2...65536, got \(vocabSize)") }
         guard contextLength >= 2, contextLength <= 1 << 16 else { throw fail("context_length must be in 2...65536, got \(contextLength)") }
         guard dModel > 0, dModel <= 8192 else { throw fail("d_model must be in 1...8192, got \(dModel)") }
         guard nHeads > 0, dModel % nHeads == 0 else { throw fail("n_heads must divide d_model \(dModel), got \(nHeads)") }
         guard nLayers > 0, nLayers <= 256 else { throw fail("n_layers must be in 1...256, got \(nLayers)") }
         guard dFF > 0, dFF <= 65536 else { throw fail("d_ff must be in 1...65536, got \(dFF)") }
+        // The bounds above keep these products within 64 bits; these bound what the model would allocate.
+        guard parameterCount <= ModelLimits.maxParameters else {
+            throw fail("the model would have \(parameterCount) parameters, more than the limit of \(ModelLimits.maxParameters) (vocab_size \(vocabSize), context_length \(contextLength), d_model \(dModel), d_ff \(dFF), n_layers \(nLayers))")
+        }
+        let cache = nLayers * contextLength * dModel
+        guard cache <= ModelLimits.maxStateFloats else {
+            throw fail("the KV cache would hold n_layers x context_length x d_model = \(cache) floats per sequence for keys (and as many for values), more than the limit of \(ModelLimits.maxStateFloats)")
+        }
     }
 
     /// Number of parameters.

@@ -31,6 +31,7 @@ public final class TransformerModel {
     let blocks: [BlockOffsets]
     let tokEmb, posEmb, lnfW, lnfB, headW, headB: Int
 
+    /// A model of `config` with zero weights and LayerNorm gains 1. - Precondition: `config.validate()` passes.
     public init(config: TransformerConfig) {
         self.config = config
         let layout = Self.layout(config)
@@ -55,7 +56,8 @@ public final class TransformerModel {
         (p.values + lnfW).update(repeating: 1, count: C)
     }
 
-    /// The tensors of a model of `config` (the table above), without allocating them.
+    /// The tensors of a model of `config` (the table above), without allocating them: what loading checks a
+    /// weights file against before anything is allocated.
     public static func layout(_ config: TransformerConfig) -> ParameterLayout {
         var p = ParameterLayout()
         let C = config.dModel, F = config.dFF, V = config.vocabSize

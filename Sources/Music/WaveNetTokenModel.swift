@@ -109,6 +109,14 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         if let l = legacyConditioning, !(1...4096).contains(l.condChannels) || !(1...4096).contains(l.speakerEmbeddingDim) {
             throw fail("wavenet: cond_channels and speaker_embedding_dim must be in 1...4096")
         }
+        // The bounds above keep these totals within 64 bits; these bound what the model would allocate.
+        let parameters = WaveNetTokenModel.layout(self).count
+        guard parameters <= ModelLimits.maxParameters else {
+            throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
+        }
+        guard stack.queueFloats <= ModelLimits.maxStateFloats else {
+            throw fail("the queues would hold sum(dilations) x residual_channels = \(stack.queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)")
+        }
     }
 }
 
@@ -157,18 +165,16 @@ public final class WaveNetTokenModel {
     /// its conditioning network saw only zeros, so its output is a constant per layer, `ReLU(cond.conv.bias) ·
     /// cond.proj + speaker_embedding · speaker.proj`, which is added to each layer's convolution bias.
     public static func load(config: WaveNetTokenConfig, folder: ModelFolder.Contents) throws -> WaveNetTokenModel {
-        let model = WaveNetTokenModel(config: config), tensors = folder.tensors
+        let model = WaveNetTokenModel(config: config), weights = folder.weights
         guard let l = config.legacyConditioning else {
-            try model.parameters.load(tensors, source: folder.weightsFile)
+            try model.parameters.load(weights)
             return model
         }
-        try ParameterSet(layout: layout(config)).load(tensors, source: folder.weightsFile)  // names and shapes of the old layout
-        let own = Set(model.parameters.entries.map(\.name))
-        try model.parameters.load(tensors.filter { own.contains($0.key) }, source: folder.weightsFile)
+        // `ModelFolder.load` checked the file against the old layout; copy the current layout's tensors by name.
+        for e in model.parameters.entries { weights.copy(e.name, to: model.parameters.values + e.offset) }
         let G = config.gateChannels, LG = config.dilations.count * G
-        func tensor(_ name: String) -> [Float] { tensors[name]!.data }
-        let bias = tensor("cond.conv.bias"), proj = tensor("cond.proj.weight")
-        let speaker = tensor("speaker_embedding"), speakerProj = tensor("speaker.proj.weight")
+        let bias = weights.floats("cond.conv.bias"), proj = weights.floats("cond.proj.weight")
+        let speaker = weights.floats("speaker_embedding"), speakerProj = weights.floats("speaker.proj.weight")
         for li in 0..<config.dilations.count {
             let b = model.parameters.value("layers.\(li).conv.bias")
             for j in 0..<G {

@@ -1,4 +1,5 @@
 // Flat parameter storage: one contiguous Float buffer for weights, a twin for gradients, named views.
+import AtomicIO
 
 /// A named tensor inside a `ParameterSet`: its shape and where it lives in the flat buffer.
 public struct ParameterEntry: Equatable, Sendable {
@@ -12,7 +13,8 @@ public struct ParameterEntry: Equatable, Sendable {
 /// The names, shapes and offsets of a model's tensors, without their storage: what a `ParameterSet` will hold.
 ///
 /// A model builds the layout its config asks for once (`static func layout(_:)`), resolves the offsets its hot loops
-/// use from it, and allocates a `ParameterSet(layout:)` with the same offsets.
+/// use from it, and allocates a `ParameterSet(layout:)` with the same offsets. Loading checks the layout against a
+/// weights file (`check(_:)`) before the `ParameterSet` is allocated, so a config claiming huge sizes allocates nothing.
 public struct ParameterLayout: Sendable {
     public private(set) var entries: [ParameterEntry] = []
     /// Total floats of all tensors.
@@ -21,7 +23,8 @@ public struct ParameterLayout: Sendable {
 
     public init() {}
 
-    /// Appends a tensor and returns its offset. - Precondition: the name is new and every dimension is > 0.
+    /// Appends a tensor and returns its offset. - Precondition: the name is new, every dimension is > 0, and the
+    /// total stays within `Int` (configs are validated against bounds before their layout is built).
     @discardableResult
     public mutating func add(_ name: String, shape: [Int]) -> Int {
         precondition(index[name] == nil, "duplicate parameter \(name)")
@@ -39,6 +42,21 @@ public struct ParameterLayout: Sendable {
     public func offset(_ name: String) -> Int {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
         return e.offset
+    }
+
+    /// Checks that `file` holds exactly these tensors with these shapes (dtypes and sizes were checked when it was
+    /// parsed). Allocates nothing.
+    /// - Throws: `TensorFileError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor`, naming the tensor.
+    public func check(_ file: SafeTensorsFile) throws {
+        for e in entries {
+            guard let t = file.entries[e.name] else { throw TensorFileError.missingTensor(file: file.path, name: e.name) }
+            guard t.shape == e.shape else {
+                throw TensorFileError.shapeMismatch(file: file.path, name: e.name, expected: e.shape, actual: t.shape)
+            }
+        }
+        for name in file.entries.keys.sorted() where index[name] == nil {
+            throw TensorFileError.unexpectedTensor(file: file.path, name: MessageText.excerpt(name))
+        }
     }
 }
 
@@ -141,6 +159,13 @@ public final class ParameterSet {
     public func initUniform(_ name: String, bound a: Float, rng: inout Xoshiro256) {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
         for i in 0..<e.count { values[e.offset + i] = (rng.nextFloat() * 2 - 1) * a }
+    }
+
+    /// Loads every tensor of a checked safetensors file, after `ParameterLayout.check` (names and shapes).
+    /// - Throws: `TensorFileError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor`, naming the tensor.
+    public func load(_ file: SafeTensorsFile) throws {
+        try layout.check(file)
+        for e in entries { file.copy(e.name, to: values + e.offset) }
     }
 
     /// Loads every tensor from a dictionary, checking names and shapes.

@@ -1,5 +1,6 @@
 // Delimited text tables with a header row: the manifests of `synth train`, `synth music train`,
 // `synth music eval` and `synth render` all go through this one reader.
+import AtomicIO
 import Foundation
 
 /// A problem with a table file as a whole (unreadable, or a header without the required columns).
@@ -11,7 +12,9 @@ public enum TableError: Error, CustomStringConvertible, Equatable {
     /// A row that the caller treats as fatal; `line` is 1-based.
     case row(path: String, line: Int, reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .unreadable(let p): return "\(p): cannot read the manifest as UTF-8 text"
         case .header(let p, let r): return "\(p):1: \(r)"

@@ -1,4 +1,5 @@
 // Render manifests (CSV/TSV: input, speaker[, output][, seed]), per-line checks, output names, seeds and shards.
+import AtomicIO
 import Foundation
 import Tabular
 
@@ -29,7 +30,8 @@ public struct RenderProblem: Equatable, Sendable {
 /// rows are not thrown: they are collected in `problems` so the other rows still render.
 ///
 /// Output names: the `output` column, else the input's file name with its extension replaced by `.wav`;
-/// `.wav` is appended when missing. Names must be plain file names (no `/`, not starting with `.`).
+/// `.wav` is appended when missing. Names must be plain file names (no `/`, not starting with `.`, no control
+/// characters such as NUL or a line break), and inputs must not hold a NUL byte.
 /// A name used by an earlier row makes the later row a problem, over the whole manifest and before
 /// sharding, so shards never write the same file.
 public struct RenderManifest: Sendable {
@@ -56,11 +58,12 @@ public struct RenderManifest: Sendable {
         var out = RenderManifest(path: table.path, lines: [], problems: [])
         var firstUse: [String: Int] = [:]
         for row in table.rows {
-            func problem(_ r: String) { out.problems.append(RenderProblem(line: row.line, index: row.index, reason: r)) }
+            func problem(_ r: String) { out.problems.append(RenderProblem(line: row.line, index: row.index, reason: MessageText.oneLine(r))) }
             if let p = row.problem { problem(p); continue }
             let f = row.fields
             let input = f[ii], speaker = f[si]
             guard !input.isEmpty else { problem("empty input"); continue }
+            guard !input.unicodeScalars.contains("\0") else { problem("input contains a NUL byte, which no path can hold"); continue }
             guard !speaker.isEmpty else { problem("empty speaker"); continue }
             var seed: UInt64?
             if let di, !f[di].isEmpty {
@@ -72,6 +75,10 @@ public struct RenderManifest: Sendable {
                 name = ((input as NSString).lastPathComponent as NSString).deletingPathExtension
             }
             if !name.lowercased().hasSuffix(".wav") { name += ".wav" }
+            if let c = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                problem("output name \(name.debugDescription) holds the control character U+\(String(format: "%04X", c.value)) (a NUL byte would be written as %00); give a plain file name")
+                continue
+            }
             guard !name.contains("/"), !name.hasPrefix(".") else {
                 problem("output name '\(name)' must be a plain file name (no '/', not starting with '.')"); continue
             }

@@ -18,6 +18,8 @@ public struct Voice {
     }
 
     /// Loads and checks a voice folder through `registry` (which names the family of a folder of another kind).
+    /// Nothing is allocated for the model until config.json has passed `WaveNetConfig.validate` (its bounds) and
+    /// every tensor of model.safetensors has the name and shape the config asks for (`ModelFolder.load`).
     /// - Throws: `ModelFolderError` for a missing or malformed config.json or a folder of another family,
     ///   `VoiceError.invalidConfig` for a value out of range, `TensorFileError` for a missing or corrupt model file, or a
     ///   tensor whose name or shape disagrees with the config.

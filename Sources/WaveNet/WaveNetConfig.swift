@@ -1,4 +1,5 @@
 // WaveNet hyper-parameters as stored in a voice's config.json (snake_case keys).
+import AtomicIO
 import DSP
 import Foundation
 import NNCore
@@ -10,7 +11,9 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
     case incompatibleFeatures(reason: String)
     case cannotGrow(reason: String)
 
-    public var description: String {
+    public var description: String { MessageText.oneLine(text) }
+
+    private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid voice config: \(r)"
         case .unknownSpeaker(let n, let a):
@@ -247,21 +250,35 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             + sourceChannels * residualChannels + (lpc ? lpcOrder : 0)
     }
 
-    /// Checks every field. - Throws: `VoiceError.invalidConfig` naming the field and value.
+    /// Largest `residual_channels`, `gate_channels`, `skip_channels`, `cond_channels` and `speaker_embedding_dim`.
+    public static let maxChannels = 4096
+    /// Most layers (entries of `dilations`) and most speakers.
+    public static let maxLayers = 1024, maxSpeakers = 65536
+
+    /// Checks every field against its range (the bounds above, and those of `FeatureConfig`), then the totals
+    /// against `ModelLimits` (parameters; the generator's queues, `sum(dilations) x residual_channels` floats),
+    /// so that nothing built from a validated config overflows or allocates without bound.
+    /// - Throws: `VoiceError.invalidConfig` naming the field and value.
     public func validate(file: String = "config.json") throws {
         func fail(_ r: String) -> VoiceError { .invalidConfig(file: file, reason: r) }
-        guard !dilations.isEmpty, dilations.allSatisfy({ $0 >= 1 && $0 <= 65536 }) else {
-            throw fail("dilations must be a non-empty list of values in 1...65536, got \(dilations)")
+        func channels(_ name: String, _ v: Int) throws {
+            guard (1...Self.maxChannels).contains(v) else { throw fail("\(name) must be in 1...\(Self.maxChannels), got \(v)") }
         }
+        guard (1...Self.maxLayers).contains(dilations.count) else {
+            throw fail("dilations must list 1...\(Self.maxLayers) layers, got \(dilations.count)")
+        }
+        if let d = dilations.first(where: { !(1...65536).contains($0) }) { throw fail("dilations must be in 1...65536, got \(d)") }
         guard kernelSize == 2 else { throw fail("kernel_size must be 2, got \(kernelSize)") }
-        guard residualChannels > 0 else { throw fail("residual_channels must be > 0, got \(residualChannels)") }
-        guard gateChannels > 0, gateChannels % 2 == 0 else { throw fail("gate_channels must be even and > 0, got \(gateChannels)") }
-        guard skipChannels > 0 else { throw fail("skip_channels must be > 0, got \(skipChannels)") }
+        try channels("residual_channels", residualChannels)
+        try channels("gate_channels", gateChannels)
+        guard gateChannels % 2 == 0 else { throw fail("gate_channels must be even, got \(gateChannels)") }
+        try channels("skip_channels", skipChannels)
         guard classes >= 2, classes <= 65536 else { throw fail("classes must be in 2...65536, got \(classes)") }
-        guard condChannels > 0 else { throw fail("cond_channels must be > 0, got \(condChannels)") }
+        try channels("cond_channels", condChannels)
         guard (0...16).contains(condLayers) else { throw fail("cond_layers must be in 0...16, got \(condLayers)") }
-        guard speakerEmbeddingDim > 0 else { throw fail("speaker_embedding_dim must be > 0, got \(speakerEmbeddingDim)") }
+        try channels("speaker_embedding_dim", speakerEmbeddingDim)
         guard !speakers.isEmpty else { throw fail("speakers must not be empty") }
+        guard speakers.count <= Self.maxSpeakers else { throw fail("speakers must list at most \(Self.maxSpeakers) names, got \(speakers.count)") }
         guard Set(speakers).count == speakers.count else { throw fail("speakers contains duplicate names") }
         do { try features.validate() } catch { throw fail("features: \(error)") }
         guard featureMean.count == melBins, featureStd.count == melBins else {
@@ -278,6 +295,15 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        // The bounds above keep these totals within 64 bits; these bound what the model would allocate.
+        let parameters = WaveNetModel.layout(self).count
+        guard parameters <= ModelLimits.maxParameters else {
+            throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
+        }
+        let queues = dilations.reduce(0, +) * residualChannels
+        guard queues <= ModelLimits.maxStateFloats else {
+            throw fail("the generator's queues would hold sum(dilations) x residual_channels = \(queues) floats, more than the limit of \(ModelLimits.maxStateFloats)")
+        }
     }
 
     /// Index of a speaker. - Throws: `VoiceError.unknownSpeaker` listing the valid names.

@@ -36,7 +36,8 @@ public final class WaveNetModel {
     let input: InputOffsets
     let cond: ConditioningOffsets
 
-    /// A model of `config` with zero weights.
+    /// A model of `config` with zero weights. - Precondition: `config.validate()` passes (its bounds keep every
+    /// size here within `Int` and memory).
     public init(config: WaveNetConfig) {
         self.config = config
         let layout = Self.layout(config)
@@ -55,7 +56,8 @@ public final class WaveNetModel {
             proj: at("cond.proj.weight"), speakerEmbedding: at("speaker_embedding"), speakerProj: at("speaker.proj.weight"))
     }
 
-    /// The tensors of a model of `config` (the table above), without allocating them.
+    /// The tensors of a model of `config` (the table above), without allocating them: what loading checks a
+    /// weights file against before anything is allocated.
     public static func layout(_ config: WaveNetConfig) -> ParameterLayout {
         var p = ParameterLayout()
         let c = config, R = c.residualChannels, G = c.gateChannels, L = c.layers

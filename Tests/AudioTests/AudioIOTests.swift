@@ -92,6 +92,35 @@ final class AudioIOTests: XCTestCase {
         XCTAssertEqual(peak, 0.5, accuracy: 0.05) // lossy codec: loose
     }
 
+    /// `read(data:path:)` (libsndfile's virtual I/O, what FuzzAudio drives) decodes exactly as reading the file does.
+    func testReadingFromMemoryEqualsReadingTheFile() throws {
+        for name in ["stereo_44k1_1khz.wav", "wavex_16k_stereo.wav", "mono_16k_440hz.flac", "mono_22k05_1khz.ogg"] {
+            let url = fixture(name)
+            XCTAssertEqual(try AudioIO.read(data: Data(contentsOf: url), path: name), try AudioIO.read(url), name)
+        }
+        XCTAssertThrowsError(try AudioIO.read(data: Data(), path: "empty")) { XCTAssertEqual("\($0)", "empty: cannot read audio file (libsndfile: Format not recognised.)") }
+    }
+
+    /// A WAV header may claim any number of frames: the count is only a hint, what decodes is what the file holds.
+    func testAHeaderClaimingBillionsOfFramesReadsWhatIsThere() throws {
+        var wav = try Data(contentsOf: fixture("wavex_16k_stereo.wav"))
+        guard let data = wav.range(of: Data("data".utf8)) else { return XCTFail("no data chunk") }
+        wav.replaceSubrange(data.upperBound..<(data.upperBound + 4), with: [0xF0, 0xFF, 0xFF, 0xFF])  // 4 GB of frames
+        let url = tmp.appendingPathComponent("claims.wav")
+        try wav.write(to: url)
+        let buf = try AudioIO.read(url)
+        XCTAssertEqual(buf.frameCount, 400)
+        XCTAssertEqual(buf.samples, try AudioIO.read(fixture("wavex_16k_stereo.wav")).samples)
+    }
+
+    /// Conversion factors outside libsamplerate's 1/256...256 are refused before the output is allocated.
+    func testResamplingFactorsAreBounded() {
+        XCTAssertThrowsError(try AudioIO.resample([0, 1, 0], from: 1, to: 16000, path: "x.wav")) {
+            XCTAssertEqual("\($0)", "x.wav: resampling from 1 Hz to 16000 Hz failed (libsamplerate: conversion factor 16000.0 outside 1/256...256)")
+        }
+        XCTAssertEqual(try AudioIO.resample([Float](repeating: 0.5, count: 10), from: 16000, to: 4_096_000).count, 2560)
+    }
+
     func testMissingFile() {
         let url = tmp.appendingPathComponent("nope.wav")
         XCTAssertThrowsError(try AudioIO.read(url)) { e in

@@ -13,22 +13,22 @@ final class RenderCLITests: CLITestCase {
         try writeMels("good1.npy", frames: 30, seed: 1)
         try writeMels("good2.npy", frames: 20, seed: 2)
         try writeMels("wrongbins.npy", frames: 20, seed: 3, bins: 5)
-        // A float64 array: same header layout with '<f8' and twice the data.
-        var f8 = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }"
+        // An int32 array: same header layout with '<i4'.
+        var i4 = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        var header = "{'descr': '<i4', 'fortran_order': False, 'shape': (4, 3), }"
         while (10 + header.count + 1) % 64 != 0 { header += " " }
         header += "\n"
-        f8.append(contentsOf: [UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
-        f8.append(Data(header.utf8))
-        f8.append(Data(count: 4 * 3 * 8))
-        try f8.write(to: tmp.appendingPathComponent("double.npy"))
+        i4.append(contentsOf: [UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
+        i4.append(Data(header.utf8))
+        i4.append(Data(count: 4 * 3 * 4))
+        try i4.write(to: tmp.appendingPathComponent("ints.npy"))
         let manifest = try write("""
             input,speaker,output
             good1.npy,a,one
             good2.npy,b,
             good2.npy,c,one.wav
             good1.npy,zed,unknown
-            double.npy,a,double
+            ints.npy,a,ints
             wrongbins.npy,a,bins
             missing.npy,a,missing
             only-one-field
@@ -42,7 +42,7 @@ final class RenderCLITests: CLITestCase {
         XCTAssertEqual(files, ["good2.wav", "last.wav", "one.wav"])
         for (line, text) in [(4, "duplicate output name 'one.wav' (already used on line 2)"),
                              (5, "unknown speaker 'zed'; this voice has: a, b, c"),
-                             (6, "expected float32 ('<f4'), got '<f8'"),
+                             (6, "expected float32 or float64 ('<f4', '>f4', '<f8', '>f8'), got '<i4'"),
                              (7, "shape [20, 5], expected [frames, 3]"),
                              (8, "missing.npy: audio file not found"),
                              (9, "expected 3 comma-separated fields (input, speaker, output), got 1")] {

@@ -151,4 +151,19 @@ final class TokenizerTests: XCTestCase {
             XCTAssertFalse(tokenizer.decode(tokens).isEmpty)
         }
     }
+
+    /// FuzzMIDI (out of memory, 3.2 GB in two arrays): one note lasting 2^28 ticks at one tick per quarter note ends
+    /// 134,217,727.5 s after it starts, and `encode(file:)` spent a time-shift token per second on it. Notes past
+    /// `maxTime` (24 h) are now left out, so no file asks for more than 86,400 time shifts.
+    func testTokensAreBoundedWhateverTheFileSays() throws {
+        let file = try MIDIFile.read(url: Fixtures.url("fuzz/FuzzMIDI/slow-note-of-2p28-ticks.mid"))
+        XCTAssertEqual(file.notes().map(\.end), [134_217_727.5])
+        let t0 = Date()
+        XCTAssertEqual(PerformanceTokenizer().encode(file: file), [PerformanceTokenizer.bos, PerformanceTokenizer.eos])
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1)
+        // Just inside the bound: 86,399 s of silence before a note is 86,399 one-second shifts, and no more.
+        let late = [Note(pitch: 60, velocity: 80, start: 86_399, end: 86_399.5)]
+        let tokens = PerformanceTokenizer().encode(notes: late)
+        XCTAssertEqual(tokens.filter { $0 >= PerformanceTokenizer.timeShiftBase && $0 < PerformanceTokenizer.velocityBase }.count, 86_399 + 1)
+    }
 }

@@ -48,6 +48,25 @@ final class GenerationTests: XCTestCase {
         XCTAssertThrowsError(try MusicPrime(midi: empty)) { XCTAssertEqual("\($0)", "the MIDI file holds no notes") }
     }
 
+    /// Found while fuzzing (slow units of FuzzMIDI): one note ending 2^28 ticks later at one tick per quarter note
+    /// (134,217,727.5 s at 120 bpm) took 1.3 x 10^8 time-shift tokens and gigabytes to encode. A piece longer than an
+    /// hour is refused; cut with `maxSeconds`, the same file is a usable prime.
+    func testPrimesLongerThanAnHourAreRefused() throws {
+        func vlq(_ v: Int) -> [UInt8] { [UInt8(0x80 | (v >> 21) & 0x7F), UInt8(0x80 | (v >> 14) & 0x7F), UInt8(0x80 | (v >> 7) & 0x7F), UInt8(v & 0x7F)] }
+        let track: [UInt8] = [0, 0x90, 60, 100] + vlq(0x0FFFFFFF) + [0x80, 60, 0, 0, 0xFF, 0x2F, 0]
+        let bytes = Array("MThd".utf8) + [0, 0, 0, 6, 0, 0, 0, 1, 0, 1] + Array("MTrk".utf8) + [0, 0, 0, UInt8(track.count)] + track
+        let file = try MIDIFile(data: Data(bytes))
+        let t0 = Date()
+        XCTAssertThrowsError(try MusicPrime(midi: file)) {
+            XCTAssertEqual("\($0)", "the MIDI file's notes run to 134217728 s; a piece may last at most 3600 s")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1)
+        let cut = try MusicPrime(midi: file, maxSeconds: 2)
+        XCTAssertEqual(cut.tokens, [PerformanceTokenizer.bos, PerformanceTokenizer.velocityBase + PerformanceTokenizer.velocityBin(100) - 1,
+                                    PerformanceTokenizer.noteOnBase + 60, PerformanceTokenizer.timeShiftBase + 99,
+                                    PerformanceTokenizer.timeShiftBase + 99, PerformanceTokenizer.noteOffBase + 60])
+    }
+
     func testBeamOfOneIsGreedy() throws {
         let m = TransformerModel(config: TransformerConfig(vocabSize: PerformanceTokenizer.vocabularySize, contextLength: 16,
                                                            dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))

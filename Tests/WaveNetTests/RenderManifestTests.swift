@@ -28,6 +28,18 @@ final class RenderManifestTests: XCTestCase {
         XCTAssertEqual(m.rowCount, 7)
     }
 
+    /// Issue 17: an output named with a NUL byte was written as `%00.wav`. Control characters in output names,
+    /// and NUL bytes in inputs, are refused on their line.
+    func testControlCharactersInNamesAreRefused() throws {
+        let m = try RenderManifest.parse("input,speaker,output\na.wav,s,x\u{0}y\nb.wav,s,line\u{1B}[2Jbreak\nc\u{0}.wav,s,\nd.wav,s,fine\n", path: "m.csv")
+        XCTAssertEqual(m.lines.map(\.output), ["fine.wav"])
+        XCTAssertEqual(m.problems.map(\.line), [2, 3, 4])
+        XCTAssertEqual(m.problems[0].reason, "output name \"x\\0y.wav\" holds the control character U+0000 (a NUL byte would be written as %00); give a plain file name")
+        XCTAssertEqual(m.problems[1].reason, "output name \"line\\u{1B}[2Jbreak.wav\" holds the control character U+001B (a NUL byte would be written as %00); give a plain file name")
+        XCTAssertEqual(m.problems[2].reason, "input contains a NUL byte, which no path can hold")
+        XCTAssertFalse(m.problems.contains { $0.reason.contains("\n") })
+    }
+
     func testHeaderErrors() {
         XCTAssertThrowsError(try RenderManifest.parse("path\tspeaker\nx\ty\n", path: "m.tsv")) {
             XCTAssertEqual("\($0)", "m.tsv:1: missing column 'input'; the header must name input, speaker[, output][, seed], got [\"path\", \"speaker\"]")
