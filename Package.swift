@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "DSP", targets: ["DSP"]),
         .library(name: "Tabular", targets: ["Tabular"]),
         .library(name: "Music", targets: ["Music"]),
+        .library(name: "AREngine", targets: ["AREngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,10 +52,10 @@ let package = Package(
             cSettings: [.unsafeFlags(kernelFlags)]
         ),
         .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
-        .target(name: "AREngine", dependencies: ["NNCore"], swiftSettings: optimize),
+        .target(name: "AREngine", dependencies: ["NNCore", "AtomicIO"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
-        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "WaveNet", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
+        .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
         .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
@@ -71,11 +72,11 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "Audio"], resources: [.copy("Fixtures")]),
         // Gradient and cached-generation checks shared by the test targets below; built only with the tests.
         .target(name: "TestSupport", dependencies: ["NNCore", "AREngine"], path: "Tests/TestSupport"),
-        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "AREngine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"]),
+        .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],

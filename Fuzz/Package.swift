@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "FuzzSupport"),
         fuzzTarget("FuzzNPY", ["Audio"]),
         fuzzTarget("FuzzSafeTensors", ["NNCore"]),
-        fuzzTarget("FuzzModelFolder", ["NNCore", "DSP", "WaveNet", "Music"]),
+        fuzzTarget("FuzzModelFolder", ["NNCore", "AREngine", "DSP", "WaveNet", "Music"]),
         fuzzTarget("FuzzMIDI", ["MIDI", "Music"]),
         fuzzTarget("FuzzAudio", ["Audio", "DSP"]),
         fuzzTarget("FuzzTable", ["Tabular", "WaveNet", "Music"]),

@@ -1,4 +1,5 @@
 // The autoregressive model protocol: teacher-forced logits over a batch, and incremental decoding with cached state.
+import NNCore
 
 /// A model of `p(x_t | x_<t)` over a discrete vocabulary (mu-law classes, MIDI event tokens, ...).
 ///
@@ -26,39 +27,6 @@ public protocol AutoregressiveModel: AnyObject {
     func step(_ tokens: [Int], state: inout State, logits: UnsafeMutablePointer<Float>)
 }
 
-public enum Decoding {
-    /// Samples a continuation of `prompt` (at least one token) token by token with cached state.
-    /// - Parameters:
-    ///   - maxNewTokens: how many tokens to generate at most.
-    ///   - stopToken: generation ends after emitting this token (it is included).
-    ///   - progress: called after each generated token with the count so far.
-    /// - Returns: the generated tokens only (not the prompt).
-    public static func sample<M: AutoregressiveModel>(
-        _ model: M, prompt: [Int], maxNewTokens: Int, sampler: inout Sampler, stopToken: Int? = nil,
-        progress: (Int) -> Void = { _ in }
-    ) -> [Int] {
-        precondition(!prompt.isEmpty, "prompt must hold at least one token (e.g. BOS)")
-        var state = model.makeState(batch: 1)
-        let V = model.vocabularySize
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: V)
-        defer { logits.deallocate() }
-        var history = prompt
-        history.reserveCapacity(prompt.count + maxNewTokens)
-        for tok in prompt { model.step([tok], state: &state, logits: logits) }
-        var out: [Int] = []
-        out.reserveCapacity(maxNewTokens)
-        while out.count < maxNewTokens, history.count < model.contextLength {
-            let next = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: V), history: history)
-            out.append(next)
-            history.append(next)
-            progress(out.count)
-            if next == stopToken || out.count == maxNewTokens || history.count >= model.contextLength { break }
-            model.step([next], state: &state, logits: logits)
-        }
-        return out
-    }
-}
-
 /// A teacher-forcing batch of token sequences: `tokens[b]` holds `time + 1` tokens; the model reads
 /// `tokens[b][0..<time]` and is scored on predicting `tokens[b][1...time]`. Targets equal to
 /// `ignoreIndex` are not scored (padding).
@@ -73,5 +41,75 @@ public struct TokenBatch: Sendable {
                      "a token batch needs rows of equal length >= 2")
         self.tokens = tokens
         self.ignoreIndex = ignoreIndex
+    }
+}
+
+extension TokenBatch {
+    /// Where position `t` of sequence `b` sits in flat teacher-forcing arrays: `.batchMajor` at row `b * time + t` (each
+    /// sequence contiguous, for attention), `.timeMajor` at row `t * batch + b` (a shift by `d` positions is an offset of
+    /// `d * batch` rows, for convolution stacks).
+    public enum Layout: Sendable { case batchMajor, timeMajor }
+
+    /// Writes the model's inputs and targets, `[batch × time]` each in `layout`: input `tokens[b][t]` (ids outside
+    /// `0..<vocabularySize`, i.e. padding, are read as token 0: padding only ever follows the scored positions, so a
+    /// causal model never sees it there) and target `tokens[b][t + 1]` (the `ignoreIndex` and out-of-range ids become -1,
+    /// not scored).
+    /// - Returns: the number of scored targets.
+    @discardableResult
+    public func teacherForcing(vocabularySize V: Int, layout: Layout, inputs: UnsafeMutablePointer<Int32>,
+                               targets: UnsafeMutablePointer<Int32>) -> Int {
+        let T = time, B = batch
+        var count = 0
+        for (b, row) in tokens.enumerated() {
+            for t in 0..<T {
+                let i = layout == .batchMajor ? b * T + t : t * B + b
+                let x = row[t], y = row[t + 1]
+                inputs[i] = Int32(x >= 0 && x < V ? x : 0)
+                let scored = y != ignoreIndex && y >= 0 && y < V
+                targets[i] = scored ? Int32(y) : -1
+                if scored { count += 1 }
+            }
+        }
+        return count
+    }
+}
+
+/// The buffers of one teacher-forced pass over a `TokenBatch`, allocated once per shape by the model.
+public protocol TokenWorkspace: AnyObject {
+    /// Token ids read, `[batch × time]` in the model's `tokenLayout`.
+    var inputs: UnsafeMutablePointer<Int32> { get }
+    /// Target ids (-1: not scored), laid out as `inputs`.
+    var targets: UnsafeMutablePointer<Int32> { get }
+    /// Logits `[batch × time, vocab]` after `forward`; their gradient before `backward`.
+    var logits: UnsafeMutablePointer<Float> { get }
+}
+
+/// A token model trained with the one teacher-forcing loss: it supplies a workspace, a forward pass from
+/// `inputs` to `logits` and a backward pass from their gradient; `loss` (`TrainableModel`) is written once, here.
+public protocol TeacherForcedTokenModel: TrainableModel where Batch == TokenBatch {
+    associatedtype Workspace: TokenWorkspace
+    var vocabularySize: Int { get }
+    /// The row order of the workspace's arrays.
+    var tokenLayout: TokenBatch.Layout { get }
+    /// The workspace for a batch shape (kept by the model, e.g. in a `WorkspaceCache`).
+    func workspace(batch: Int, time: Int) -> Workspace
+    /// Logits of `ws.inputs` into `ws.logits`.
+    func forward(_ ws: Workspace)
+    /// Accumulates every parameter's gradient from the logits' gradient in `ws.logits`.
+    func backward(_ ws: Workspace)
+}
+
+extension TeacherForcedTokenModel {
+    /// Summed cross-entropy (nats) over the scored targets of `batch` (`TokenBatch.teacherForcing`) and their number;
+    /// with `backward`, accumulates the gradient of the mean into the parameters' gradients.
+    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
+        let ws = workspace(batch: batch.batch, time: batch.time)
+        let count = batch.teacherForcing(vocabularySize: vocabularySize, layout: tokenLayout, inputs: ws.inputs, targets: ws.targets)
+        forward(ws)
+        let scale: Float = backward && count > 0 ? 1 / Float(count) : 0
+        let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: batch.batch * batch.time,
+                                             vocab: vocabularySize, scale: scale, dLogits: ws.logits)
+        if backward { self.backward(ws) }
+        return (sum, count)
     }
 }

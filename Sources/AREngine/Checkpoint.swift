@@ -47,10 +47,10 @@ public enum CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-/// A run directory's checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding `config.json`,
-/// `model.safetensors`, `optimizer.safetensors` (Adam `m`, `v`), `trainer_state.json` and, written last,
-/// `COMPLETE`. Directories without the marker are ignored. The best model by validation loss is also
-/// kept as a voice folder in `RUN/best/` (`config.json` + `model.safetensors`).
+/// A run directory's checkpoints: `RUN/checkpoints/step-NNNNNNNN/`, each a model folder (`ModelFolder.write`, in one
+/// step) holding `config.json`, `model.safetensors`, `optimizer.safetensors` (Adam `m`, `v`), `trainer_state.json` and
+/// `COMPLETE`. Directories without the marker (an older synth's interrupted save) are ignored. The best model by
+/// validation loss is also kept as a model folder in `RUN/best/` (`config.json` + `model.safetensors`).
 public struct CheckpointStore: Sendable {
     public let runDirectory: URL
     /// How many step checkpoints to keep (oldest deleted first).
@@ -64,35 +64,30 @@ public struct CheckpointStore: Sendable {
     var checkpointsDir: URL { runDirectory.appendingPathComponent("checkpoints") }
     public var bestDirectory: URL { runDirectory.appendingPathComponent("best") }
 
-    /// Saves a checkpoint for `step` and prunes old ones. - Returns: its directory.
+    /// Saves a checkpoint for `step` (a model folder with the optimizer and trainer state as extras, written in one
+    /// step by `ModelFolder.write`) and prunes old ones. - Returns: its directory.
     @discardableResult
     public func save(step: Int, params: ParameterSet, adam: Adam, state: TrainerState, configJSON: Data) throws -> URL {
         let fm = FileManager.default
         let dir = checkpointsDir.appendingPathComponent(String(format: "step-%08d", step))
-        try? fm.removeItem(at: dir)
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileIO.writeAtomically(configJSON, to: dir.appendingPathComponent("config.json"))
-        try SafeTensors.write(params.tensors(), metadata: ["format": "synth"], to: dir.appendingPathComponent("model.safetensors"))
-        try adam.m.withUnsafeBufferPointer { m in
+        let optimizer = try adam.m.withUnsafeBufferPointer { m in
             try adam.v.withUnsafeBufferPointer { v in
-                try SafeTensors.write([("adam.m", [m.count], m), ("adam.v", [v.count], v)],
-                                      metadata: ["adam_step": String(adam.step)],
-                                      to: dir.appendingPathComponent("optimizer.safetensors"))
+                try SafeTensors.encode([("adam.m", [m.count], m), ("adam.v", [v.count], v)], metadata: ["adam_step": String(adam.step)])
             }
         }
-        try FileIO.writeJSON(state, to: dir.appendingPathComponent("trainer_state.json"))
-        try FileIO.writeAtomically(Data("step \(step)\n".utf8), to: dir.appendingPathComponent("COMPLETE"))
+        try ModelFolder.write(to: dir, configJSON: configJSON, parameters: params, extras: [
+            ("optimizer.safetensors", optimizer), ("trainer_state.json", try FileIO.encodeJSON(state)),
+            ("COMPLETE", Data("step \(step)\n".utf8)),
+        ])
         let all = completeCheckpoints()
         if all.count > keep { for old in all.prefix(all.count - keep) { try? fm.removeItem(at: old) } }
         return dir
     }
 
-    /// Saves the weights as a voice/model folder in `best/` (config.json + model.safetensors).
+    /// Saves the weights as a model folder in `best/` (`ModelFolder.write`: config.json + model.safetensors).
     public func saveBest(params: ParameterSet, configJSON: Data, validLoss: Double, step: Int) throws {
-        try FileManager.default.createDirectory(at: bestDirectory, withIntermediateDirectories: true)
-        try SafeTensors.write(params.tensors(), metadata: ["format": "synth", "step": String(step), "valid_loss": String(validLoss)],
-                              to: bestDirectory.appendingPathComponent("model.safetensors"))
-        try FileIO.writeAtomically(configJSON, to: bestDirectory.appendingPathComponent("config.json"))
+        try ModelFolder.write(to: bestDirectory, configJSON: configJSON, parameters: params,
+                              metadata: ["format": "synth", "step": String(step), "valid_loss": String(validLoss)])
     }
 
     /// Complete checkpoint directories, oldest first.

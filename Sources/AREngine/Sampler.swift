@@ -109,6 +109,12 @@ public struct Sampler {
         self.generator = Xoshiro256(seed: seed)
     }
 
+    /// A fresh sampler with these settings and another seed (scratch and generator state not shared).
+    public func reseeded(_ seed: UInt64) -> Sampler {
+        // The settings were checked when this sampler was made.
+        try! Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+    }
+
     /// Samples one token id in `0..<logits.count`.
     ///
     /// - Parameters:
@@ -186,22 +192,7 @@ public struct Sampler {
         reserve(n)
 
         // 1. Repetition penalty, once per distinct token.
-        if repetitionPenalty != 1, !history.isEmpty {
-            if stamp == UInt32.max {
-                for i in 0..<marks.count { marks[i] = 0 }
-                stamp = 0
-            }
-            stamp += 1
-            let s = stamp
-            let penalty = repetitionPenalty
-            marks.withUnsafeMutableBufferPointer { m in
-                for t in history where t >= 0 && t < n && m[t] != s {
-                    m[t] = s
-                    let l = logits[t]
-                    logits[t] = l > 0 ? l / penalty : l * penalty
-                }
-            }
-        }
+        if repetitionPenalty != 1, !history.isEmpty { penalize(logits: logits, history: history) }
 
         // 2. Sanitise and find the max (ties: lowest index).
         var best = 0
@@ -261,6 +252,26 @@ public struct Sampler {
             }
         }
         return count
+    }
+
+    /// Step 1: divides (positive) or multiplies (others) the logit of every distinct token id of `history` that lies in
+    /// the vocabulary by `repetitionPenalty`, once each (stamps in `marks` tell the ids already seen).
+    private mutating func penalize(logits: UnsafeMutableBufferPointer<Float>, history: some Collection<Int>) {
+        let n = logits.count
+        if stamp == UInt32.max {
+            for i in 0..<marks.count { marks[i] = 0 }
+            stamp = 0
+        }
+        stamp += 1
+        let s = stamp
+        let penalty = repetitionPenalty
+        marks.withUnsafeMutableBufferPointer { m in
+            for t in history where t >= 0 && t < n && m[t] != s {
+                m[t] = s
+                let l = logits[t]
+                logits[t] = l > 0 ? l / penalty : l * penalty
+            }
+        }
     }
 
     /// Top-k then top-p by lazily popping a max-heap (a partial heapsort: O(n + m log n) for m survivors).

@@ -206,14 +206,9 @@ private struct SMFParser {
     }
 
     mutating func parseTrack(index: Int, from bodyStart: Int, to end: Int, chunkTruncated: Bool) throws -> MIDITrack {
-        var events: [TrackEvent] = []
-        var pos = bodyStart
-        var tick: Int64 = 0
-        var runningStatus: UInt8? = nil
-        var runningStatusCancelled = false
-        var warnedRunningStatus = false
-        var sawEnd = false
-        var stopped = false
+        var events: [TrackEvent] = [], pos = bodyStart, tick: Int64 = 0
+        var runningStatus: UInt8? = nil, runningStatusCancelled = false, warnedRunningStatus = false
+        var sawEnd = false, stopped = false
 
         func truncated(_ at: Int) throws {
             try warn(.truncatedChunk(track: index, byte: at))
@@ -272,27 +267,10 @@ private struct SMFParser {
             case 0x80...0xEF:
                 runningStatus = status
                 runningStatusCancelled = false
-                let count = (status & 0xF0 == 0xC0 || status & 0xF0 == 0xD0) ? 1 : 2
-                guard pos + count <= end else { try truncated(end); break eventLoop }
-                var data = [Int](repeating: 0, count: count)
-                for i in 0..<count {
-                    let byte = bytes[pos + i]
-                    if byte > 0x7F { try warn(.dataByteOutOfRange(value: byte, track: index, byte: pos + i)) }
-                    data[i] = Int(byte & 0x7F)
-                }
-                pos += count
-                events.append(TrackEvent(tick: tick, event: Self.channelEvent(status: status, data)))
+                guard let event = try readChannelEvent(status, &pos, end, index) else { try truncated(end); break eventLoop }
+                events.append(TrackEvent(tick: tick, event: event))
             default:
-                // F1-F6, F8-FE: system common / real-time messages have no place in a file.
-                try warn(.unexpectedStatus(value: status, track: index, byte: pos - 1))
-                let skip: Int
-                switch status {
-                case 0xF1, 0xF3: skip = 1
-                case 0xF2: skip = 2
-                default: skip = 0
-                }
-                guard pos + skip <= end else { try truncated(end); break eventLoop }
-                pos += skip
+                guard try skipSystemMessage(status, &pos, end, index) else { try truncated(end); break eventLoop }
             }
         }
         if chunkTruncated && !stopped && !sawEnd {
@@ -303,6 +281,36 @@ private struct SMFParser {
             try warn(.missingEndOfTrack(track: index))
         }
         return MIDITrack(events: events)
+    }
+
+    /// Reads the data bytes of a channel message (`status` 0x80...0xEF, read already), warning about bytes above 0x7F;
+    /// nil when the chunk ends first.
+    mutating func readChannelEvent(_ status: UInt8, _ pos: inout Int, _ end: Int, _ index: Int) throws -> MIDIEvent? {
+        let count = (status & 0xF0 == 0xC0 || status & 0xF0 == 0xD0) ? 1 : 2
+        guard pos + count <= end else { return nil }
+        var data = [Int](repeating: 0, count: count)
+        for i in 0..<count {
+            let byte = bytes[pos + i]
+            if byte > 0x7F { try warn(.dataByteOutOfRange(value: byte, track: index, byte: pos + i)) }
+            data[i] = Int(byte & 0x7F)
+        }
+        pos += count
+        return Self.channelEvent(status: status, data)
+    }
+
+    /// F1-F6, F8-FE: system common / real-time messages have no place in a file. Warns and skips their data bytes;
+    /// false when the chunk ends first.
+    mutating func skipSystemMessage(_ status: UInt8, _ pos: inout Int, _ end: Int, _ index: Int) throws -> Bool {
+        try warn(.unexpectedStatus(value: status, track: index, byte: pos - 1))
+        let skip: Int
+        switch status {
+        case 0xF1, 0xF3: skip = 1
+        case 0xF2: skip = 2
+        default: skip = 0
+        }
+        guard pos + skip <= end else { return false }
+        pos += skip
+        return true
     }
 
     /// Reads a VLQ length then that many bytes; on failure records a warning and returns nil.

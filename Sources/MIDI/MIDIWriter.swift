@@ -173,10 +173,6 @@ private func encodeTrack(_ track: MIDITrack, index: Int, runningStatus: Bool) th
         appendVLQ(&out, Int(d))
         previousTick = tick
     }
-    func data(_ tick: Int64, _ values: Int..., limit: Int = 127) throws -> [UInt8] {
-        for v in values where !(0...limit).contains(v) { throw fail(tick, "data value \(v) outside 0...\(limit)") }
-        return values.map { UInt8($0) }
-    }
     func lengthPrefixed(_ tick: Int64, _ bytes: [UInt8]) throws {
         guard bytes.count <= 0x0FFF_FFFF else { throw fail(tick, "data block of \(bytes.count) bytes") }
         appendVLQ(&out, bytes.count)
@@ -192,43 +188,7 @@ private func encodeTrack(_ track: MIDITrack, index: Int, runningStatus: Bool) th
 
     for e in events {
         let tick = e.tick
-        var channelMessage: (UInt8, [UInt8])? = nil
-        switch e.event {
-        case .noteOff(_, let p, let v): channelMessage = (0x80, try data(tick, p, v))
-        case .noteOn(_, let p, let v): channelMessage = (0x90, try data(tick, p, v))
-        case .polyphonicPressure(_, let p, let v): channelMessage = (0xA0, try data(tick, p, v))
-        case .controlChange(_, let c, let v): channelMessage = (0xB0, try data(tick, c, v))
-        case .programChange(_, let p): channelMessage = (0xC0, try data(tick, p))
-        case .channelPressure(_, let p): channelMessage = (0xD0, try data(tick, p))
-        case .pitchBend(_, let v):
-            _ = try data(tick, v, limit: 16383)
-            channelMessage = (0xE0, [UInt8(v & 0x7F), UInt8(v >> 7)])
-        case .sysEx(let bytes):
-            try delta(tick)
-            out.append(0xF0)
-            try lengthPrefixed(tick, bytes)
-            lastStatus = nil
-        case .sysExEscape(let bytes):
-            try delta(tick)
-            out.append(0xF7)
-            try lengthPrefixed(tick, bytes)
-            lastStatus = nil
-        case .tempo(let us):
-            guard (1...0xFF_FFFF).contains(us) else { throw fail(tick, "tempo \(us) µs per quarter note outside 1...16777215") }
-            try meta(tick, 0x51, [UInt8(us >> 16), UInt8((us >> 8) & 0xFF), UInt8(us & 0xFF)])
-        case .timeSignature(let n, let d, let c, let b):
-            try meta(tick, 0x58, try data(tick, n, d, c, b, limit: 255))
-        case .keySignature(let sharps, let minor):
-            guard (-128...127).contains(sharps) else { throw fail(tick, "key signature \(sharps) outside -128...127") }
-            try meta(tick, 0x59, [UInt8(bitPattern: Int8(sharps)), minor ? 1 : 0])
-        case .text(let type, let bytes):
-            try meta(tick, type, bytes)
-        case .meta(let type, let bytes):
-            try meta(tick, type, bytes)
-        case .endOfTrack:
-            break
-        }
-        if let (kind, bytes) = channelMessage {
+        if let (kind, bytes) = try channelMessage(e.event, fail: { fail(tick, $0) }) {
             guard let channel = e.event.channel, (0...15).contains(channel) else {
                 throw fail(tick, "channel \(e.event.channel ?? -1) outside 0...15")
             }
@@ -237,11 +197,54 @@ private func encodeTrack(_ track: MIDITrack, index: Int, runningStatus: Bool) th
             if !(runningStatus && lastStatus == status) { out.append(status) }
             out += bytes
             lastStatus = status
+            continue
+        }
+        switch e.event {
+        case .sysEx(let bytes), .sysExEscape(let bytes):
+            try delta(tick)
+            if case .sysEx = e.event { out.append(0xF0) } else { out.append(0xF7) }
+            try lengthPrefixed(tick, bytes)
+            lastStatus = nil
+        case .tempo(let us):
+            guard (1...0xFF_FFFF).contains(us) else { throw fail(tick, "tempo \(us) µs per quarter note outside 1...16777215") }
+            try meta(tick, 0x51, [UInt8(us >> 16), UInt8((us >> 8) & 0xFF), UInt8(us & 0xFF)])
+        case .timeSignature(let n, let d, let c, let b):
+            try meta(tick, 0x58, try dataBytes([n, d, c, b], limit: 255) { fail(tick, $0) })
+        case .keySignature(let sharps, let minor):
+            guard (-128...127).contains(sharps) else { throw fail(tick, "key signature \(sharps) outside -128...127") }
+            try meta(tick, 0x59, [UInt8(bitPattern: Int8(sharps)), minor ? 1 : 0])
+        case .text(let type, let bytes), .meta(let type, let bytes):
+            try meta(tick, type, bytes)
+        default:
+            break  // end of track (written last), and channel events (above)
         }
     }
     try delta(endTick)
     out += [0xFF, 0x2F, 0x00]
     return out
+}
+
+/// The status nibble and data bytes of a channel event; nil for any other event.
+/// - Throws: what `fail` makes of a data value out of range.
+private func channelMessage(_ event: MIDIEvent, fail: (String) -> MIDIError) throws -> (kind: UInt8, data: [UInt8])? {
+    switch event {
+    case .noteOff(_, let p, let v): return (0x80, try dataBytes([p, v], fail: fail))
+    case .noteOn(_, let p, let v): return (0x90, try dataBytes([p, v], fail: fail))
+    case .polyphonicPressure(_, let p, let v): return (0xA0, try dataBytes([p, v], fail: fail))
+    case .controlChange(_, let c, let v): return (0xB0, try dataBytes([c, v], fail: fail))
+    case .programChange(_, let p): return (0xC0, try dataBytes([p], fail: fail))
+    case .channelPressure(_, let p): return (0xD0, try dataBytes([p], fail: fail))
+    case .pitchBend(_, let v):
+        _ = try dataBytes([v], limit: 16383, fail: fail)
+        return (0xE0, [UInt8(v & 0x7F), UInt8(v >> 7)])
+    default: return nil
+    }
+}
+
+/// `values` as bytes. - Throws: what `fail` makes of the first value outside `0...limit`.
+private func dataBytes(_ values: [Int], limit: Int = 127, fail: (String) -> MIDIError) throws -> [UInt8] {
+    for v in values where !(0...limit).contains(v) { throw fail("data value \(v) outside 0...\(limit)") }
+    return values.map { UInt8($0) }
 }
 
 /// Writes `data` to `url` atomically (AtomicIO: temporary file, fsync, rename(2)).

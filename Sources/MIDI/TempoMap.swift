@@ -94,23 +94,24 @@ public struct TempoMap: Equatable, Sendable {
 
     /// Seconds from tick 0 to `tick` (ticks before 0 extrapolate at the first tempo).
     public func seconds(atTick tick: Int64) -> Double {
-        var lo = 0
-        var hi = segmentTicks.count - 1
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if segmentTicks[mid] <= tick { lo = mid } else { hi = mid - 1 }
-        }
+        let lo = Self.segment(startingAtOrBefore: tick, in: segmentTicks)
         return segmentSeconds[lo] + (Double(tick) - Double(segmentTicks[lo])) * segmentSecondsPerTick[lo]
     }
 
     /// The (fractional) tick at `seconds` from the start; the inverse of `seconds(atTick:)`.
     public func tick(atSeconds seconds: Double) -> Double {
+        let lo = Self.segment(startingAtOrBefore: seconds, in: segmentSeconds)
+        return Double(segmentTicks[lo]) + (seconds - segmentSeconds[lo]) / segmentSecondsPerTick[lo]
+    }
+
+    /// The last segment whose start (in `starts`, ascending) is at most `x`; 0 when none is.
+    static func segment<T: Comparable>(startingAtOrBefore x: T, in starts: [T]) -> Int {
         var lo = 0
-        var hi = segmentSeconds.count - 1
+        var hi = starts.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            if segmentSeconds[mid] <= seconds { lo = mid } else { hi = mid - 1 }
+            if starts[mid] <= x { lo = mid } else { hi = mid - 1 }
         }
-        return Double(segmentTicks[lo]) + (seconds - segmentSeconds[lo]) / segmentSecondsPerTick[lo]
+        return lo
     }
 }

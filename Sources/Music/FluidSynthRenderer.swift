@@ -64,6 +64,9 @@ public struct FluidSynthRenderer {
     public let effects: Bool
     /// Seconds rendered after the last note-off (release and reverb tail).
     public let tail: Double
+    /// What FluidSynth reported while loading a named SoundFont that did load (warnings), one line each, for the
+    /// caller to show; the library prints nothing.
+    public let loadMessages: [String]
 
     /// A SoundFont named by `soundFont` or `$SYNTH_SOUNDFONT` is loaded once here, so that a corrupt file fails
     /// before any work; Debian's are trusted and first loaded by `render`.
@@ -72,23 +75,26 @@ public struct FluidSynthRenderer {
     public init(soundFont: String? = nil, sampleRate: Int = 44100, gain: Double = 1.0, effects: Bool = true, tail: Double = 1.5) throws {
         precondition(sampleRate >= 8000 && sampleRate <= 96000, "sample rate must be in 8000...96000 Hz")
         self.soundFont = try Self.resolveSoundFont(soundFont)
+        var messages: [String] = []
         if !Self.debianSoundFonts.contains(self.soundFont) {
             guard let settings = new_fluid_settings() else { throw RenderError.synth(reason: "cannot create settings") }
             defer { delete_fluid_settings(settings) }
             guard let synth = new_fluid_synth(settings) else { throw RenderError.synth(reason: "cannot create a synthesizer") }
             defer { delete_fluid_synth(synth) }
-            try Self.load(self.soundFont, into: synth)
+            messages = try Self.load(self.soundFont, into: synth)
         }
+        loadMessages = messages
         self.sampleRate = sampleRate
         self.gain = gain
         self.effects = effects
         self.tail = tail
     }
 
-    /// Renders `notes` (times in seconds) to mono samples, from time 0 to the last note-off plus `tail`.
+    /// Renders `notes` (times in seconds) to mono samples, from time 0 to the last note-off plus `tail`. What
+    /// FluidSynth reports while loading the SoundFont (warnings of a load that succeeds) goes to `messages`, a line each.
     /// - Throws: `RenderError.tooLong` past 3600 s; `.soundFontUnreadable` with FluidSynth's first error line
     ///   when the SoundFont has a valid header but does not load (truncated or corrupt).
-    public func render(notes: [Note]) throws -> [Float] {
+    public func render(notes: [Note], messages: (String) -> Void = { _ in }) throws -> [Float] {
         let end = (notes.map(\.end).max() ?? 0) + tail
         guard end.isFinite, end <= 3600 else { throw RenderError.tooLong(seconds: end) }
         fluid_set_log_function(Int32(FLUID_WARN.rawValue), nil, nil)
@@ -103,7 +109,7 @@ public struct FluidSynthRenderer {
         fluid_settings_setint(settings, "synth.polyphony", 256)
         guard let synth = new_fluid_synth(settings) else { throw RenderError.synth(reason: "cannot create a synthesizer") }
         defer { delete_fluid_synth(synth) }
-        try Self.load(soundFont, into: synth)
+        try Self.load(soundFont, into: synth).forEach(messages)
 
         // (sample, isOn, channel, pitch, velocity, program)
         var events: [(at: Int, on: Bool, ch: Int32, key: Int32, vel: Int32, prog: Int32)] = []
@@ -149,21 +155,22 @@ public struct FluidSynthRenderer {
     }
 
     /// Loads `soundFont` into `synth`. FluidSynth and libinstpatch (its DLS loader, through GLib) report a failed
-    /// load on stderr over several lines; they are captured, passed on if the load succeeds, and the first
-    /// error becomes the reason in ours if not. - Throws: `RenderError.soundFontUnreadable`.
-    static func load(_ soundFont: String, into synth: OpaquePointer) throws {
+    /// load on stderr over several lines; they are captured and returned (a line each) if the load succeeds, and the
+    /// first error becomes the reason in ours if not. - Throws: `RenderError.soundFontUnreadable`.
+    @discardableResult
+    static func load(_ soundFont: String, into synth: OpaquePointer) throws -> [String] {
         let (loaded, messages) = capturingStandardError { fluid_synth_sfload(synth, soundFont, 1) != FLUID_FAILED }
         guard loaded else {
             let reason = messages.split(separator: "\n").first { $0.hasPrefix("fluidsynth: error: ") }
                 .map { String($0.dropFirst("fluidsynth: error: ".count)) } ?? "unknown error"
             throw RenderError.soundFontUnreadable(path: soundFont, reason: reason)
         }
-        if !messages.isEmpty { FileHandle.standardError.write(Data(messages.utf8)) }
+        return messages.split(separator: "\n").map(String.init)
     }
 
     /// Renders a file's notes (sustain pedal applied).
-    public func render(file: MIDIFile) throws -> [Float] {
-        try render(notes: file.notes().applyingSustain(file.sustainSpans()))
+    public func render(file: MIDIFile, messages: (String) -> Void = { _ in }) throws -> [Float] {
+        try render(notes: file.notes().applyingSustain(file.sustainSpans()), messages: messages)
     }
 
     /// Renders `notes` and writes a 16-bit mono WAV atomically (`AudioIO.writeWAV`).

@@ -98,12 +98,11 @@ public enum MusicCorpus {
     /// through `skipped`, never fatal. - Parameter limit: at most this many files (0 = all).
     public static func load(manifest url: URL, split: String, limit: Int = 0,
                             skipped: (SkippedFile) -> Void = { _ in }) throws -> [MusicPiece] {
-        let base = url.deletingLastPathComponent()
         var rows = try readManifest(url).filter { $0.split == split }
         if limit > 0 { rows = Array(rows.prefix(limit)) }
         var pieces: [MusicPiece] = []
         for r in rows {
-            let file = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : base.appendingPathComponent(r.path)
+            let file = Table.resolve(r.path, relativeTo: url)
             do { pieces.append(try loadPiece(file)) } catch {
                 skipped(SkippedFile(path: file.path, reason: "\(error)"))
             }
@@ -138,7 +137,8 @@ public final class MusicTrainingData: TrainingData {
     public let batchSize: Int
     public let augmentation: MusicAugmentation
     public let tokenizer = PerformanceTokenizer()
-    let cumulative: [Int]
+    /// Training pieces drawn in proportion to their length in tokens.
+    let picker: WeightedPicker
     let fixedValidation: [TokenBatch]
 
     /// - Precondition: `train` is not empty, `context >= 1`, `batchSize >= 1`.
@@ -149,30 +149,11 @@ public final class MusicTrainingData: TrainingData {
         self.context = context
         self.batchSize = batchSize
         self.augmentation = augmentation
-        var total = 0
-        cumulative = train.map { total += $0.tokens.count; return total }
-        fixedValidation = Self.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
+        picker = WeightedPicker(weights: train.map(\.tokens.count))
+        fixedValidation = TokenBatch.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
     }
 
     public var validationSignature: String { "\(validationTokenCount) tokens of \(valid.count) valid pieces in windows of \(context + 1)" }
-
-    /// Non-overlapping windows (stride `context`) of `context + 1` tokens over each sequence, padded with -1,
-    /// grouped into batches of at most `batchSize` rows.
-    public static func windows(_ seqs: [[Int]], context: Int, batchSize: Int) -> [TokenBatch] {
-        var rows: [[Int]] = []
-        for s in seqs where s.count >= 2 {
-            var start = 0
-            while start + 1 < s.count {
-                var w = Array(s[start..<min(s.count, start + context + 1)])
-                if w.count < context + 1 { w += [Int](repeating: -1, count: context + 1 - w.count) }
-                rows.append(w)
-                start += context
-            }
-        }
-        return stride(from: 0, to: rows.count, by: batchSize).map {
-            TokenBatch(tokens: Array(rows[$0..<min(rows.count, $0 + batchSize)]), ignoreIndex: -1)
-        }
-    }
 
     /// Tokens of a training piece under a random augmentation.
     public func augmentedTokens(_ piece: MusicPiece, rng: inout Xoshiro256) -> [Int] {
@@ -187,10 +168,7 @@ public final class MusicTrainingData: TrainingData {
     public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {
         var rows: [[Int]] = []
         for _ in 0..<batchSize {
-            let r = rng.nextInt(below: cumulative.last!)
-            var lo = 0, hi = cumulative.count - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
-            let toks = augmentedTokens(train[lo], rng: &rng)
+            let toks = augmentedTokens(train[picker.pick(&rng)], rng: &rng)
             let n = context + 1
             if toks.count > n {
                 let start = rng.nextInt(below: toks.count - n + 1)

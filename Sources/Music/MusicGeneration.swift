@@ -52,104 +52,53 @@ public struct MusicPrime: Sendable {
     }
 }
 
+/// Continuations of performance-token primes: `Generation` (AREngine) with the rules of music.
 public enum MusicGeneration {
     /// Seconds of music time in `tokens` (their time shifts).
     public static func seconds(of tokens: some Sequence<Int>) -> Double {
-        var steps = 0
-        for t in tokens where t >= PerformanceTokenizer.timeShiftBase && t < PerformanceTokenizer.velocityBase {
-            steps += t - PerformanceTokenizer.timeShiftBase + 1
-        }
-        return Double(steps) / Double(PerformanceTokenizer.stepsPerSecond)
+        Double(tokens.reduce(0) { $0 + timeSteps($1) }) / Double(PerformanceTokenizer.stepsPerSecond)
     }
 
-    /// Samples a continuation of `prime` (at least one token) with cached state.
-    ///
-    /// - The model reads at most its context: a longer prime is conditioned on its last
-    ///   `contextLength` tokens (`primeTruncated` says so). When the context fills during generation,
-    ///   the cache is reset and re-primed with the last `contextLength / 2` tokens (a sliding window),
-    ///   so any length can be generated.
-    /// - BOS and EOS are never sampled (their logits are set to -inf): the continuation runs to `length`.
-    ///   For `.seconds`, it also stops after `60 × seconds + 512` tokens if time stops advancing.
-    /// - The repetition penalty (if any) sees the last 64 tokens.
+    /// The 10 ms steps a token advances music time by (0 unless it is a time shift).
+    static func timeSteps(_ t: Int) -> Int {
+        t >= PerformanceTokenizer.timeShiftBase && t < PerformanceTokenizer.velocityBase ? t - PerformanceTokenizer.timeShiftBase + 1 : 0
+    }
+
+    /// Samples a continuation of `prime` (at least one token) with `Generation.sample`:
+    /// - a prime longer than the model's context conditions it on its last `contextLength` tokens (`promptTruncated`),
+    ///   and when the context fills the model is re-primed with the last half of it (a sliding window);
+    /// - BOS and EOS are never sampled: the continuation runs to `length`. For `.seconds`, it also stops after
+    ///   `60 × seconds + 512` tokens if time stops advancing;
+    /// - the repetition penalty (if any) sees the last 64 tokens.
+    /// Progress counts tokens for `.tokens`, and centiseconds of music time for `.seconds`.
     /// - Returns: the new tokens only.
     public static func continuation<M: AutoregressiveModel>(
         _ model: M, prime: [Int], length: GenerationLength, sampler: inout Sampler,
-        progress: (_ tokens: Int, _ seconds: Double) -> Void = { _, _ in }
-    ) -> (tokens: [Int], primeTruncated: Bool) {
-        precondition(!prime.isEmpty, "the prime must hold at least one token (BOS)")
-        let V = model.vocabularySize, ctx = model.contextLength
-        var state = model.makeState(batch: 1)
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: V)
-        defer { logits.deallocate() }
-        let truncated = prime.count > ctx
-        var fed = 0
-        for t in prime.suffix(min(prime.count, ctx)) { model.step([t], state: &state, logits: logits); fed += 1 }
-        var history = prime
-        var out: [Int] = []
-        var steps = 0
-        let maxTokens: Int, maxSteps: Int
+        progress: (ProgressReport) -> Void = { _ in }
+    ) -> (tokens: [Int], promptTruncated: Bool) {
+        var options = GenerationOptions(maxNewTokens: 0, bannedTokens: [PerformanceTokenizer.bos, PerformanceTokenizer.eos],
+                                        penaltyWindow: 64, slidingWindow: true)
         switch length {
-        case .tokens(let n): maxTokens = n; maxSteps = Int.max
+        case .tokens(let n):
+            options.maxNewTokens = n
+            return Generation.sample(model, prompt: prime, options: options, sampler: &sampler, progress: progress)
         case .seconds(let s):
-            maxSteps = Int((s * Double(PerformanceTokenizer.stepsPerSecond)).rounded(.up))
-            maxTokens = Int(60 * s) + 512
-        }
-        while out.count < maxTokens && steps < maxSteps {
-            if PerformanceTokenizer.bos < V { logits[PerformanceTokenizer.bos] = -.infinity }
-            if PerformanceTokenizer.eos < V { logits[PerformanceTokenizer.eos] = -.infinity }
-            let next = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: V), history: history.suffix(64))
-            out.append(next)
-            history.append(next)
-            if next >= PerformanceTokenizer.timeShiftBase && next < PerformanceTokenizer.velocityBase {
-                steps += next - PerformanceTokenizer.timeShiftBase + 1
-            }
-            progress(out.count, Double(steps) / Double(PerformanceTokenizer.stepsPerSecond))
-            if out.count >= maxTokens || steps >= maxSteps { break }
-            if fed >= ctx {
-                model.reset(&state)
-                fed = 0
-                for t in history.suffix(max(1, ctx / 2)) { model.step([t], state: &state, logits: logits); fed += 1 }
-            } else {
-                model.step([next], state: &state, logits: logits)
-                fed += 1
+            let maxSteps = Int((s * Double(PerformanceTokenizer.stepsPerSecond)).rounded(.up)), total = Int(s * 100)
+            var steps = 0
+            options.maxNewTokens = Int(60 * s) + 512
+            options.stopAfter = { t in steps += timeSteps(t); return steps >= maxSteps }
+            return Generation.sample(model, prompt: prime, options: options, sampler: &sampler) { _ in
+                let centiseconds = Int(Double(steps) / Double(PerformanceTokenizer.stepsPerSecond) * 100)
+                progress(ProgressReport(done: min(total, centiseconds), total: total, unit: "centiseconds"))
             }
         }
-        return (out, truncated)
     }
-}
 
-extension MusicGeneration {
-    /// Beam search continuation (`BeamSearch`: HF algorithm, score = sum of log-probs / length^lengthPenalty).
-    /// Each step re-runs the teacher-forced forward pass over the last `contextLength` tokens of every
-    /// live beam (no cache sharing between beams), so it costs O(beams × context) per token: meant for
-    /// short continuations. BOS is never chosen; EOS ends a hypothesis.
+    /// Beam search continuation (`Generation.beam`): BOS is never chosen and EOS ends a hypothesis (`search.eosToken`).
     /// - Returns: the best hypothesis's new tokens (without a trailing EOS).
     public static func beamContinuation<M: AutoregressiveModel>(
-        _ model: M, prime: [Int], search: BeamSearch, progress: (Int) -> Void = { _ in }
+        _ model: M, prime: [Int], search: BeamSearch, progress: (ProgressReport) -> Void = { _ in }
     ) -> [Int] {
-        precondition(!prime.isEmpty, "the prime must hold at least one token (BOS)")
-        let V = model.vocabularySize, ctx = min(model.contextLength, 1 << 20)
-        var stepCount = 0
-        let hyps = search.search(prefix: prime) { seqs in
-            stepCount += 1
-            progress(stepCount)
-            return seqs.map { s in
-                let window = Array(s.suffix(ctx))
-                let l = model.logits([window])
-                var row = Array(l[((window.count - 1) * V)..<(window.count * V)])
-                if PerformanceTokenizer.bos < V { row[PerformanceTokenizer.bos] = -.infinity }
-                let m = row.max() ?? 0
-                let lse = m + log(row.reduce(0.0) { $0 + Double(exp($1 - m)) }).asFloat
-                return row.map { $0 - lse }
-            }
-        }
-        guard var best = hyps.first?.tokens else { return [] }
-        best.removeFirst(prime.count)
-        if best.last == PerformanceTokenizer.eos { best.removeLast() }
-        return best
+        Generation.beam(model, prompt: prime, search: search, bannedTokens: [PerformanceTokenizer.bos], progress: progress)
     }
-}
-
-private extension Double {
-    var asFloat: Float { Float(self) }
 }

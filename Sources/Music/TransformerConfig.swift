@@ -3,24 +3,16 @@ import AtomicIO
 import Foundation
 import NNCore
 
-/// Errors about a music model folder: its config, its weights, or its kind. Each names the file.
+/// A music model's config.json holds a value out of range (the file and the reason). Missing keys, wrong types and
+/// folders of another kind are `ModelFolderError`s.
 public enum MusicModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(file: String, reason: String)
-    case unknownModelType(file: String, type: String)
-    /// A vocoder voice's folder, named where a music model is expected.
-    case notAMusicModel(file: String)
-    case missingFile(path: String)
 
     public var description: String { MessageText.oneLine(text) }
 
     private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid model config: \(r)"
-        case .unknownModelType(let f, let t):
-            return "\(f): unknown model_type '\(t)' (expected \"transformer\" or \"wavenet_tokens\")"
-        case .notAMusicModel(let f):
-            return "\(f): this folder holds a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`, and name a music model folder (such as voices/music) here"
-        case .missingFile(let p): return "\(p): no such file (a model folder holds config.json and model.safetensors)"
         }
     }
 }
@@ -52,6 +44,19 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         case nHeads = "n_heads"
         case nLayers = "n_layers"
         case dFF = "d_ff"
+    }
+
+    /// Decodes config.json. Every key so far has been written since the first model; a key added later must be read
+    /// with `decodeIfPresent` and a default, so that older folders keep loading.
+    public init(from decoder: Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try k.decodeIfPresent(String.self, forKey: .modelType) ?? "transformer"
+        vocabSize = try k.decode(Int.self, forKey: .vocabSize)
+        contextLength = try k.decode(Int.self, forKey: .contextLength)
+        dModel = try k.decode(Int.self, forKey: .dModel)
+        nHeads = try k.decode(Int.self, forKey: .nHeads)
+        nLayers = try k.decode(Int.self, forKey: .nLayers)
+        dFF = try k.decode(Int.self, forKey: .dFF)
     }
 
     public init(vocabSize: Int, contextLength: Int, dModel: Int, nHeads: Int, nLayers: Int, dFF: Int) {

@@ -44,7 +44,7 @@ extension TransformerModel: AutoregressiveModel {
     /// Feeds one token per sequence at position `state.position`, appends its keys and values to the cache,
     /// and writes the next-token logits `[batch, vocab]`. O(position) attention work; allocates nothing.
     public func step(_ tokens: [Int], state: inout TransformerState, logits: UnsafeMutablePointer<Float>) {
-        let c = config, W = params.values, s = state
+        let c = config, W = parameters.values, s = state
         let C = c.dModel, F = c.dFF, V = c.vocabSize, ctx = c.contextLength, p = s.position
         precondition(tokens.count == s.batch, "step: \(tokens.count) tokens for a batch of \(s.batch)")
         precondition(p < ctx, "step: the KV cache is full (\(ctx) positions)")

@@ -23,8 +23,8 @@ import NNCore
 /// positions are contiguous for the attention GEMMs.
 public final class TransformerModel {
     public let config: TransformerConfig
-    public let params: ParameterSet
-    var workspaces: [String: TransformerWorkspace] = [:]
+    public let parameters: ParameterSet
+    let workspaces = WorkspaceCache<TransformerWorkspace>()
 
     /// Offsets of one block's tensors in the flat buffer, resolved once.
     struct BlockOffsets { let ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, mlpW, mlpB: Int }
@@ -35,7 +35,7 @@ public final class TransformerModel {
     public init(config: TransformerConfig) {
         self.config = config
         let layout = Self.layout(config)
-        func at(_ name: String) -> Int { layout.entry(name)!.offset }
+        let at = layout.offset
         tokEmb = at("tok_embedding.weight")
         posEmb = at("pos_embedding.weight")
         blocks = (0..<config.nLayers).map { l in
@@ -50,7 +50,7 @@ public final class TransformerModel {
         headW = at("head.weight")
         headB = at("head.bias")
         let p = ParameterSet(layout: layout)
-        params = p
+        parameters = p
         let C = config.dModel
         for b in blocks { for o in [b.ln1w, b.ln2w] { (p.values + o).update(repeating: 1, count: C) } }
         (p.values + lnfW).update(repeating: 1, count: C)
@@ -84,29 +84,25 @@ public final class TransformerModel {
     public func initialize(seed: UInt64) {
         var rng = Xoshiro256(seed: seed)
         let resid = 0.02 / Float(2 * config.nLayers).squareRoot()
-        params.initNormal("tok_embedding.weight", std: 0.02, rng: &rng)
-        params.initNormal("pos_embedding.weight", std: 0.01, rng: &rng)
+        parameters.initNormal("tok_embedding.weight", std: 0.02, rng: &rng)
+        parameters.initNormal("pos_embedding.weight", std: 0.01, rng: &rng)
         for l in 0..<config.nLayers {
-            params.initNormal("blocks.\(l).attn.qkv.weight", std: 0.02, rng: &rng)
-            params.initNormal("blocks.\(l).attn.proj.weight", std: resid, rng: &rng)
-            params.initNormal("blocks.\(l).mlp.fc.weight", std: 0.02, rng: &rng)
-            params.initNormal("blocks.\(l).mlp.proj.weight", std: resid, rng: &rng)
+            parameters.initNormal("blocks.\(l).attn.qkv.weight", std: 0.02, rng: &rng)
+            parameters.initNormal("blocks.\(l).attn.proj.weight", std: resid, rng: &rng)
+            parameters.initNormal("blocks.\(l).mlp.fc.weight", std: 0.02, rng: &rng)
+            parameters.initNormal("blocks.\(l).mlp.proj.weight", std: resid, rng: &rng)
         }
-        params.initNormal("head.weight", std: 0.02, rng: &rng)
+        parameters.initNormal("head.weight", std: 0.02, rng: &rng)
     }
 
-    func workspace(batch: Int, time: Int) -> TransformerWorkspace {
-        let key = "\(batch)x\(time)"
-        if let ws = workspaces[key] { return ws }
-        let ws = TransformerWorkspace(config: config, batch: batch, time: time)
-        workspaces[key] = ws
-        return ws
+    public func workspace(batch: Int, time: Int) -> TransformerWorkspace {
+        workspaces.workspace(for: [batch, time]) { TransformerWorkspace(config: config, batch: batch, time: time) }
     }
 
     /// Teacher-forced forward over `inputs` `[batch, time]` (batch-major, ids in `0..<vocab`); the logits
     /// `[batch, time, vocab]` are left in `ws.logits`. - Precondition: `time <= context_length`.
-    func forward(_ ws: TransformerWorkspace) {
-        let c = config, W = params.values
+    public func forward(_ ws: TransformerWorkspace) {
+        let c = config, W = parameters.values
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         precondition(T <= c.contextLength, "sequence of \(T) positions exceeds the context length \(c.contextLength)")
         // Embeddings: x0 = tok[input] + pos[t].
@@ -142,8 +138,8 @@ public final class TransformerModel {
     }
 
     /// Backward of `forward` from `dLogits` (already in `ws.logits`): accumulates every parameter's gradient.
-    func backward(_ ws: TransformerWorkspace) {
-        let c = config, W = params.values, G = params.grads
+    public func backward(_ ws: TransformerWorkspace) {
+        let c = config, W = parameters.values, G = parameters.grads
         let B = ws.batch, T = ws.time, N = B * T, C = c.dModel, F = c.dFF, V = c.vocabSize, H = c.nHeads
         let last = ws.res + 2 * c.nLayers * N * C
         ws.dA.update(repeating: 0, count: N * C)
@@ -186,49 +182,27 @@ public final class TransformerModel {
             }
         }
     }
+}
 
-    /// Copies a batch into the workspace: inputs `tokens[b][0..<T]` (padding, i.e. ids outside the
-    /// vocabulary, is read as token 0: it only ever follows the scored positions, so a causal model never
-    /// sees it there), targets `tokens[b][1...T]` (the batch's `ignoreIndex` and out-of-range ids are not scored).
-    func load(_ batch: TokenBatch, into ws: TransformerWorkspace) -> Int {
-        let T = batch.time, V = config.vocabSize
-        var count = 0
-        for (b, row) in batch.tokens.enumerated() {
-            for t in 0..<T {
-                let x = row[t], y = row[t + 1]
-                ws.inputs[b * T + t] = Int32(x >= 0 && x < V ? x : 0)
-                let scored = y != batch.ignoreIndex && y >= 0 && y < V
-                ws.targets[b * T + t] = scored ? Int32(y) : -1
-                if scored { count += 1 }
-            }
-        }
-        return count
+extension TransformerConfig: ModelConfiguration {}
+
+extension TransformerModel: TokenModel {
+    public static let modelType = "transformer"
+    public static let kind = "music transformer"
+    public static let usage = "synth music generate --model"
+
+    public var summary: String {
+        let c = config
+        return "transformer: \(c.nLayers) layers, d_model \(c.dModel), \(c.nHeads) heads, d_ff \(c.dFF), context \(c.contextLength), \(parameters.count) parameters"
     }
 }
 
-extension TransformerModel: TrainableModel {
-    public var parameters: ParameterSet { params }
-
-    /// Mean cross-entropy over the scored targets of a batch (see `load`); with `backward`, accumulates
-    /// its gradient. - Returns: summed nats and the number of scored tokens.
-    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let ws = workspace(batch: batch.batch, time: batch.time)
-        let count = load(batch, into: ws)
-        forward(ws)
-        let N = ws.batch * ws.time, V = config.vocabSize
-        if !backward {
-            let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: 0, dLogits: ws.logits)
-            return (sum, count)
-        }
-        let scale: Float = count > 0 ? 1 / Float(count) : 0
-        let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: N, vocab: V, scale: scale, dLogits: ws.logits)
-        self.backward(ws)
-        return (sum, count)
-    }
+extension TransformerModel: TeacherForcedTokenModel {
+    public var tokenLayout: TokenBatch.Layout { .batchMajor }
 }
 
 /// Saved activations and gradient scratch for one `(batch, time)` shape, allocated once and reused.
-final class TransformerWorkspace {
+public final class TransformerWorkspace: TokenWorkspace {
     let batch, time: Int
     let scratch = Scratch()
     /// Residual stream `[2 * layers + 1, N, C]`: block l reads slice 2l, writes mid 2l+1 and output 2l+2.
@@ -238,9 +212,10 @@ final class TransformerWorkspace {
         let mean1, rstd1, mean2, rstd2: UnsafeMutablePointer<Float>
     }
     private let layers: [LayerActs]
-    let lnf, meanF, rstdF, logits: UnsafeMutablePointer<Float>
+    let lnf, meanF, rstdF: UnsafeMutablePointer<Float>
+    public let logits: UnsafeMutablePointer<Float>
     let dRes, dA, dF, dQKV, dAtt: UnsafeMutablePointer<Float>
-    let inputs, targets: UnsafeMutablePointer<Int32>
+    public let inputs, targets: UnsafeMutablePointer<Int32>
 
     init(config c: TransformerConfig, batch B: Int, time T: Int) {
         batch = B

@@ -1,92 +1,270 @@
-// The WaveNet residual stack over event tokens, trained by the same Trainer as the transformer.
+// A WaveNet over event tokens: token embeddings into NNCore's causal convolution stack and post-net.
 import AREngine
-import DSP
 import Foundation
 import NNCore
-import WaveNet
 
-/// Config of a WaveNet over tokens (`"model_type": "wavenet_tokens"`): the vocabulary and a `WaveNetConfig`
-/// whose `classes` equal it. The mel conditioning is degenerate (one bin of zeros, one speaker), so the
-/// conditioning network reduces to learned biases and the stack models `p(x_t | x_<t)` over its
-/// receptive field.
+/// Config of a WaveNet over tokens (`"model_type": "wavenet_tokens"`): the vocabulary and the stack's sizes.
+///
+/// Folders saved before the family had its own config hold the vocoder's config under a `wavenet` key, with a
+/// degenerate conditioning network (one mel bin of zeros, one speaker). They still load: the config is read from
+/// that key (`legacyConditioning` records the conditioning's sizes), and loading folds the conditioning, constant
+/// for every token, into the convolution biases (`WaveNetTokenModel.load`). Saving writes the current layout.
 public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
     public var modelType: String = "wavenet_tokens"
+    /// Number of token classes (390 for `PerformanceTokenizer`).
     public var vocabSize: Int
-    public var wavenet: WaveNetConfig
+    /// Dilation of each layer, in tokens.
+    public var dilations: [Int]
+    /// Channels of the residual stream (R), the gated convolutions (G, tanh and sigmoid halves) and the skip sum (S).
+    public var residualChannels: Int
+    public var gateChannels: Int
+    public var skipChannels: Int
+    /// The conditioning network of a folder in the old layout (`cond_channels`, `speaker_embedding_dim`); nil otherwise.
+    public var legacyConditioning: LegacyConditioning?
+
+    public struct LegacyConditioning: Equatable, Sendable {
+        public var condChannels: Int
+        public var speakerEmbeddingDim: Int
+    }
 
     enum CodingKeys: String, CodingKey {
-        case wavenet
+        case dilations, wavenet
         case modelType = "model_type"
         case vocabSize = "vocab_size"
+        case residualChannels = "residual_channels"
+        case gateChannels = "gate_channels"
+        case skipChannels = "skip_channels"
+        case condChannels = "cond_channels"
+        case speakerEmbeddingDim = "speaker_embedding_dim"
+        case condLayers = "cond_layers"
+        case classes, speakers
     }
 
-    /// A token WaveNet: dilations 1...2^(cycle-1) repeated `stacks` times, the given channel widths.
+    /// A token WaveNet with the given dilations and channel widths.
     public init(vocabSize: Int, dilations: [Int], residualChannels: Int, gateChannels: Int, skipChannels: Int) {
         self.vocabSize = vocabSize
-        var f = FeatureConfig.default
-        f.nMels = 1
-        wavenet = WaveNetConfig(dilations: dilations, residualChannels: residualChannels, gateChannels: gateChannels,
-                                skipChannels: skipChannels, classes: vocabSize, condChannels: 1, speakerEmbeddingDim: 1,
-                                speakers: ["tokens"], features: f)
+        self.dilations = dilations
+        self.residualChannels = residualChannels
+        self.gateChannels = gateChannels
+        self.skipChannels = skipChannels
     }
 
-    /// - Throws: `MusicModelError.invalidConfig` naming the problem.
+    /// Decodes the current layout, or the old one (sizes under `wavenet`, checked to be the degenerate conditioning).
+    public init(from decoder: Decoder) throws {
+        let top = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try top.decodeIfPresent(String.self, forKey: .modelType) ?? "wavenet_tokens"
+        vocabSize = try top.decode(Int.self, forKey: .vocabSize)
+        let legacy = top.contains(.wavenet)
+        let k = legacy ? try top.nestedContainer(keyedBy: CodingKeys.self, forKey: .wavenet) : top
+        dilations = try k.decode([Int].self, forKey: .dilations)
+        residualChannels = try k.decode(Int.self, forKey: .residualChannels)
+        gateChannels = try k.decode(Int.self, forKey: .gateChannels)
+        skipChannels = try k.decode(Int.self, forKey: .skipChannels)
+        if legacy {
+            legacyConditioning = LegacyConditioning(condChannels: try k.decode(Int.self, forKey: .condChannels),
+                                                    speakerEmbeddingDim: try k.decode(Int.self, forKey: .speakerEmbeddingDim))
+            let context = DecodingError.Context(codingPath: k.codingPath, debugDescription: "")
+            guard try k.decodeIfPresent(Int.self, forKey: .condLayers) ?? 0 == 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: context.codingPath + [CodingKeys.condLayers],
+                                                        debugDescription: "a token WaveNet has no conditioning blocks"))
+            }
+            guard try k.decodeIfPresent([String].self, forKey: .speakers)?.count ?? 1 == 1,
+                  try k.decodeIfPresent(Int.self, forKey: .classes) ?? vocabSize == vocabSize else {
+                throw DecodingError.dataCorrupted(.init(codingPath: context.codingPath + [CodingKeys.classes],
+                                                        debugDescription: "a token WaveNet has one speaker and vocab_size classes"))
+            }
+        }
+    }
+
+    /// Writes the current layout.
+    public func encode(to encoder: Encoder) throws {
+        var k = encoder.container(keyedBy: CodingKeys.self)
+        try k.encode(modelType, forKey: .modelType)
+        try k.encode(vocabSize, forKey: .vocabSize)
+        try k.encode(dilations, forKey: .dilations)
+        try k.encode(residualChannels, forKey: .residualChannels)
+        try k.encode(gateChannels, forKey: .gateChannels)
+        try k.encode(skipChannels, forKey: .skipChannels)
+    }
+
+    /// The stack's sizes.
+    public var stack: CausalConvShape {
+        CausalConvShape(dilations: dilations, residualChannels: residualChannels, gateChannels: gateChannels, skipChannels: skipChannels)
+    }
+
+    /// Tokens the model can read back: 1 + the sum of the dilations.
+    public var receptiveField: Int { stack.receptiveField }
+
+    /// - Throws: `MusicModelError.invalidConfig` naming the field and value.
     public func validate(file: String = "config.json") throws {
         func fail(_ r: String) -> MusicModelError { .invalidConfig(file: file, reason: r) }
         guard modelType == "wavenet_tokens" else { throw fail("model_type must be \"wavenet_tokens\", got \"\(modelType)\"") }
-        guard wavenet.classes == vocabSize else { throw fail("wavenet.classes \(wavenet.classes) must equal vocab_size \(vocabSize)") }
-        guard wavenet.melBins == 1, wavenet.speakers.count == 1 else { throw fail("a token WaveNet has 1 mel bin and 1 speaker") }
-        do { try wavenet.validate(file: file) } catch VoiceError.invalidConfig(_, let reason) { throw fail("wavenet: \(reason)") }
+        guard (2...65536).contains(vocabSize) else { throw fail("vocab_size must be in 2...65536, got \(vocabSize)") }
+        guard (1...1024).contains(dilations.count) else { throw fail("dilations must list 1...1024 layers, got \(dilations.count)") }
+        if let d = dilations.first(where: { !(1...65536).contains($0) }) { throw fail("dilations must be in 1...65536, got \(d)") }
+        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
+            guard (1...4096).contains(v) else { throw fail("\(name) must be in 1...4096, got \(v)") }
+        }
+        guard gateChannels % 2 == 0 else { throw fail("gate_channels must be even, got \(gateChannels)") }
+        if let l = legacyConditioning, !(1...4096).contains(l.condChannels) || !(1...4096).contains(l.speakerEmbeddingDim) {
+            throw fail("wavenet: cond_channels and speaker_embedding_dim must be in 1...4096")
+        }
+        // The bounds above keep these totals within 64 bits; these bound what the model would allocate.
+        let parameters = WaveNetTokenModel.layout(self).count
+        guard parameters <= ModelLimits.maxParameters else {
+            throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
+        }
+        guard stack.queueFloats <= ModelLimits.maxStateFloats else {
+            throw fail("the queues would hold sum(dilations) x residual_channels = \(stack.queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)")
+        }
     }
 }
 
-/// Adapts `WaveNetModel` to token sequences: `input_embedding` is the token embedding, the
-/// conditioning is a single frame of zeros, and incremental decoding uses `WaveNetGenerator`'s queues
-/// (O(layers) per token, unbounded context; the receptive field bounds what it can use).
+/// A WaveNet over tokens (the vocoder's residual stack without its conditioning): `input_embedding` `[vocab, R]` is the
+/// token embedding, read by `CausalConvStack` (`layers.*`) and `PostNet` (`post.*`, classes = vocab). Incremental
+/// decoding keeps the stack's queues: O(layers) per token, unbounded context (the receptive field bounds what it uses).
 public final class WaveNetTokenModel {
     public let config: WaveNetTokenConfig
-    public let model: WaveNetModel
-    var workspaces: [String: WaveNetWorkspace] = [:]
+    public let parameters: ParameterSet
+    let embedding: Int
+    let stack: CausalConvStack
+    let postNet: PostNet
+    let workspaces = WorkspaceCache<TokenStackWorkspace>()
 
+    /// A model of `config` (its current layout) with zero weights.
     public init(config: WaveNetTokenConfig) {
-        self.config = config
-        model = WaveNetModel(config: config.wavenet)
+        var current = config
+        current.legacyConditioning = nil
+        self.config = current
+        let layout = Self.layout(current)
+        parameters = ParameterSet(layout: layout)
+        embedding = layout.offset("input_embedding")
+        stack = CausalConvStack(current.stack, layout: layout)
+        postNet = PostNet(skip: current.skipChannels, classes: current.vocabSize, layout: layout)
     }
 
-    public func initialize(seed: UInt64) { model.initialize(seed: seed) }
+    /// The tensors of a folder of `config`: `input_embedding`, the stack and the post-net, and in the old layout the
+    /// conditioning network's (`cond.conv.*`, `cond.proj.weight`, `speaker_embedding`, `speaker.proj.weight`).
+    public static func layout(_ config: WaveNetTokenConfig) -> ParameterLayout {
+        var p = ParameterLayout()
+        let c = config, LG = c.dilations.count * c.gateChannels
+        p.add("input_embedding", shape: [c.vocabSize, c.residualChannels])
+        if let l = c.legacyConditioning {
+            p.add("cond.conv.weight", shape: [3, 1, l.condChannels])
+            p.add("cond.conv.bias", shape: [l.condChannels])
+            p.add("cond.proj.weight", shape: [l.condChannels, LG])
+            p.add("speaker_embedding", shape: [1, l.speakerEmbeddingDim])
+            p.add("speaker.proj.weight", shape: [l.speakerEmbeddingDim, LG])
+        }
+        CausalConvStack.addParameters(c.stack, to: &p)
+        PostNet.addParameters(skip: c.skipChannels, classes: c.vocabSize, to: &p)
+        return p
+    }
 
-    /// Time-major WaveNet batch from batch-major token rows: input `tokens[b][t]` (padding read as 0),
-    /// target `tokens[b][t+1]` (the ignore index and out-of-range ids unscored).
-    func wavenetBatch(_ tokens: [[Int]], time T: Int, ignoreIndex: Int, targets scored: Bool) -> WaveNetBatch {
-        let B = tokens.count, V = config.vocabSize, frames = T / config.wavenet.features.hopLength + 1
-        var inputs = [Int32](repeating: 0, count: T * B), targets = [Int32](repeating: -1, count: T * B)
-        for b in 0..<B {
-            for t in 0..<T {
-                let x = tokens[b][t]
-                inputs[t * B + b] = Int32(x >= 0 && x < V ? x : 0)
-                if scored { let y = tokens[b][t + 1]; if y != ignoreIndex && y >= 0 && y < V { targets[t * B + b] = Int32(y) } }
+    /// The model of a folder. In the old layout (`legacyConditioning`) the weights are checked against that layout;
+    /// its conditioning network saw only zeros, so its output is a constant per layer, `ReLU(cond.conv.bias) ·
+    /// cond.proj + speaker_embedding · speaker.proj`, which is added to each layer's convolution bias.
+    public static func load(config: WaveNetTokenConfig, folder: ModelFolder.Contents) throws -> WaveNetTokenModel {
+        let model = WaveNetTokenModel(config: config), weights = folder.weights
+        guard let l = config.legacyConditioning else {
+            try model.parameters.load(weights)
+            return model
+        }
+        // `ModelFolder.load` checked the file against the old layout; copy the current layout's tensors by name.
+        for e in model.parameters.entries { weights.copy(e.name, to: model.parameters.values + e.offset) }
+        let G = config.gateChannels, LG = config.dilations.count * G
+        let bias = weights.floats("cond.conv.bias"), proj = weights.floats("cond.proj.weight")
+        let speaker = weights.floats("speaker_embedding"), speakerProj = weights.floats("speaker.proj.weight")
+        for li in 0..<config.dilations.count {
+            let b = model.parameters.value("layers.\(li).conv.bias")
+            for j in 0..<G {
+                var sum: Float = 0
+                for c in 0..<l.condChannels { sum += max(bias[c], 0) * proj[c * LG + li * G + j] }
+                for e in 0..<l.speakerEmbeddingDim { sum += speaker[e] * speakerProj[e * LG + li * G + j] }
+                b[j] += sum
             }
         }
-        return WaveNetBatch(time: T, batch: B, inputs: inputs, targets: targets, mels: [Float](repeating: 0, count: frames * B),
-                            frames: frames, speakers: [Int32](repeating: 0, count: B))
+        return model
     }
 
-    func workspace(_ b: WaveNetBatch) -> WaveNetWorkspace {
-        let key = "\(b.time)x\(b.batch)"
-        if let ws = workspaces[key] { return ws }
-        let ws = WaveNetWorkspace(config: config.wavenet, time: b.time, batch: b.batch, frames: b.frames)
-        workspaces[key] = ws
-        return ws
+    /// Random initialisation: N(0, 1) embeddings, then the stack's and the post-net's (`CausalConvStack.initialize`).
+    public func initialize(seed: UInt64) {
+        var rng = Xoshiro256(seed: seed)
+        parameters.initNormal("input_embedding", std: 1, rng: &rng)
+        stack.initialize(parameters, rng: &rng)
+        postNet.initialize(parameters, rng: &rng)
+    }
+
+    /// The teacher-forced pass over `ws.inputs` (time-major token ids): logits `[time, batch, vocab]` in `ws.logits`.
+    public func forward(_ ws: TokenStackWorkspace) {
+        let N = ws.stack.time * ws.stack.batch
+        Layers.embeddingForward(table: parameters.values + embedding, dim: config.residualChannels, indices: ws.inputs,
+                                rows: N, out: ws.stack.h)
+        stack.forward(ws.stack, parameters: parameters)
+        postNet.forward(skip: ws.stack.skip, rows: N, hidden: ws.hidden, logits: ws.logits, parameters: parameters)
+    }
+
+    /// Backward of `forward` from the gradient of the logits (in `ws.logits`): accumulates every parameter's gradient.
+    public func backward(_ ws: TokenStackWorkspace) {
+        let N = ws.stack.time * ws.stack.batch
+        postNet.backward(skip: ws.stack.skip, hidden: ws.hidden, dLogits: ws.logits, rows: N, dHidden: ws.dHidden,
+                         dSkip: ws.stack.dSkip, parameters: parameters)
+        stack.backward(ws.stack, parameters: parameters)
+        Layers.embeddingBackward(dOut: ws.stack.dh, indices: ws.inputs, rows: N, dim: config.residualChannels,
+                                 dTable: parameters.grads + embedding)
+    }
+
+    public func workspace(batch: Int, time: Int) -> TokenStackWorkspace {
+        workspaces.workspace(for: [time, batch]) { TokenStackWorkspace(config, time: time, batch: batch) }
     }
 }
 
-extension WaveNetTokenModel: TrainableModel {
-    public var parameters: ParameterSet { model.params }
+/// Activations of one teacher-forced pass of a token WaveNet over `[time, batch]` (time-major), allocated once per shape.
+public final class TokenStackWorkspace: TokenWorkspace {
+    let scratch = Scratch()
+    let stack: CausalConvWorkspace
+    let hidden, dHidden: UnsafeMutablePointer<Float>  // [N, S], [N, S]
+    public let logits: UnsafeMutablePointer<Float>    // [N, vocab]
+    public let inputs, targets: UnsafeMutablePointer<Int32>  // [N]
 
-    public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let b = wavenetBatch(batch.tokens, time: batch.time, ignoreIndex: batch.ignoreIndex, targets: true)
-        let r = model.run(b, workspace: workspace(b), backward: backward)
-        return (r.loss, r.count)
+    init(_ c: WaveNetTokenConfig, time: Int, batch: Int) {
+        let N = time * batch
+        stack = CausalConvWorkspace(c.stack, time: time, batch: batch)
+        hidden = scratch.floats(N * c.skipChannels); dHidden = scratch.floats(N * c.skipChannels)
+        logits = scratch.floats(N * c.vocabSize)
+        inputs = .allocate(capacity: N); targets = .allocate(capacity: N)
+        inputs.initialize(repeating: 0, count: N); targets.initialize(repeating: -1, count: N)
+    }
+
+    deinit { inputs.deallocate(); targets.deallocate() }
+}
+
+extension WaveNetTokenConfig: ModelConfiguration {}
+
+extension WaveNetTokenModel: TokenModel {
+    public static let modelType = "wavenet_tokens"
+    public static let kind = "music WaveNet over tokens"
+    public static let usage = "synth music generate --model"
+
+    public var summary: String {
+        let c = config
+        return "wavenet over tokens: \(c.dilations.count) layers, receptive field \(c.receptiveField) tokens, residual \(c.residualChannels), \(parameters.count) parameters"
+    }
+}
+
+extension WaveNetTokenModel: TeacherForcedTokenModel {
+    public var tokenLayout: TokenBatch.Layout { .timeMajor }
+}
+
+/// The cached state of `WaveNetTokenModel.step`: the stack's queues for every sequence and the post-net's hidden rows.
+public final class WaveNetTokenState {
+    let conv: CausalConvState
+    let hidden: UnsafeMutablePointer<Float>  // [batch, S]
+    let scratch = Scratch()
+
+    init(_ c: WaveNetTokenConfig, batch: Int) {
+        conv = CausalConvState(c.stack, rows: batch)
+        hidden = scratch.floats(batch * c.skipChannels)
     }
 }
 
@@ -94,38 +272,33 @@ extension WaveNetTokenModel: AutoregressiveModel {
     public var vocabularySize: Int { config.vocabSize }
     public var contextLength: Int { Int.max }
 
-    /// Teacher-forced logits `[batch, time, vocab]` (transposed from WaveNet's time-major layout).
+    /// Teacher-forced logits `[batch, time, vocab]` (transposed from the stack's time-major layout).
     public func logits(_ tokens: [[Int]]) -> [Float] {
         let B = tokens.count, T = tokens.first?.count ?? 0, V = config.vocabSize
         precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
-        let padded = tokens.map { $0 + [-1] }
-        let b = wavenetBatch(padded, time: T, ignoreIndex: -1, targets: false)
-        let ws = workspace(b)
-        model.run(b, workspace: ws, backward: false)
+        let ws = workspace(batch: B, time: T)
+        TokenBatch(tokens: tokens.map { $0 + [-1] }).teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs,
+                                                                    targets: ws.targets)
+        forward(ws)
         var out = [Float](repeating: 0, count: B * T * V)
         for t in 0..<T { for bi in 0..<B { for v in 0..<V { out[(bi * T + t) * V + v] = ws.logits[(t * B + bi) * V + v] } } }
         return out
     }
 
-    /// One `WaveNetGenerator` per sequence.
-    public func makeState(batch: Int) -> [WaveNetGenerator] {
-        (0..<batch).map { _ in
-            let g = WaveNetGenerator(model: model, maxFrames: 1)
-            g.start(mels: [0], frames: 1, speaker: 0)
-            return g
-        }
-    }
+    public func makeState(batch: Int) -> WaveNetTokenState { WaveNetTokenState(config, batch: batch) }
 
-    public func reset(_ state: inout [WaveNetGenerator]) {
-        for g in state { g.start(mels: [0], frames: 1, speaker: 0) }
-    }
+    public func reset(_ state: inout WaveNetTokenState) { state.conv.reset() }
 
-    public func step(_ tokens: [Int], state: inout [WaveNetGenerator], logits: UnsafeMutablePointer<Float>) {
-        precondition(tokens.count == state.count, "step: \(tokens.count) tokens for a batch of \(state.count)")
-        let V = config.vocabSize
-        for (b, g) in state.enumerated() {
-            precondition(tokens[b] >= 0 && tokens[b] < V, "step: token \(tokens[b]) outside the vocabulary")
-            (logits + b * V).update(from: g.step(previous: tokens[b]), count: V)
+    /// Feeds one token per sequence through the stack's queues and writes the next-token logits `[batch, vocab]`.
+    /// O(layers) work; allocates nothing.
+    public func step(_ tokens: [Int], state: inout WaveNetTokenState, logits: UnsafeMutablePointer<Float>) {
+        let s = state.conv, R = config.residualChannels, V = config.vocabSize
+        precondition(tokens.count == s.rows, "step: \(tokens.count) tokens for a batch of \(s.rows)")
+        for (b, tok) in tokens.enumerated() {
+            precondition(tok >= 0 && tok < V, "step: token \(tok) outside the vocabulary")
+            (s.input + b * R).update(from: parameters.values + embedding + tok * R, count: R)
         }
+        stack.step(s, parameters: parameters, rows: s.allRows, count: s.rows)
+        postNet.step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: parameters)
     }
 }

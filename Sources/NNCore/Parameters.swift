@@ -12,8 +12,9 @@ public struct ParameterEntry: Equatable, Sendable {
 
 /// The names, shapes and offsets of a model's tensors, without their storage: what a `ParameterSet` will hold.
 ///
-/// Loading builds the layout a config asks for and checks it against a weights file (`check(_:)`) before the
-/// `ParameterSet` is allocated, so a config claiming huge sizes allocates nothing.
+/// A model builds the layout its config asks for once (`static func layout(_:)`), resolves the offsets its hot loops
+/// use from it, and allocates a `ParameterSet(layout:)` with the same offsets. Loading checks the layout against a
+/// weights file (`check(_:)`) before the `ParameterSet` is allocated, so a config claiming huge sizes allocates nothing.
 public struct ParameterLayout: Sendable {
     public private(set) var entries: [ParameterEntry] = []
     /// Total floats of all tensors.
@@ -37,6 +38,12 @@ public struct ParameterLayout: Sendable {
 
     public func entry(_ name: String) -> ParameterEntry? { index[name].map { entries[$0] } }
 
+    /// The offset of tensor `name`. - Precondition: it exists (a model asks only for tensors its layout added).
+    public func offset(_ name: String) -> Int {
+        guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
+        return e.offset
+    }
+
     /// Checks that `file` holds exactly these tensors with these shapes (dtypes and sizes were checked when it was
     /// parsed). Allocates nothing.
     /// - Throws: `TensorFileError.missingTensor`, `.shapeMismatch` or `.unexpectedTensor`, naming the tensor.
@@ -59,23 +66,24 @@ public struct ParameterLayout: Sendable {
 /// and each layer reads its weights through a pointer at its entry's offset (llm.c style).
 /// Layout of each tensor is row-major in the order of `shape`.
 public final class ParameterSet {
-    public private(set) var entries: [ParameterEntry] = []
-    public private(set) var count = 0
+    /// The names, shapes and offsets of the tensors.
+    public private(set) var layout = ParameterLayout()
+    public var entries: [ParameterEntry] { layout.entries }
+    public var count: Int { layout.count }
     public private(set) var values: UnsafeMutablePointer<Float>
     public private(set) var grads: UnsafeMutablePointer<Float>
     private var capacity = 0
-    private var index: [String: Int] = [:]
 
     public init() {
         values = .allocate(capacity: 1)
         grads = .allocate(capacity: 1)
     }
 
-    /// Zero-initialised storage for every tensor of `layout`, allocated once.
+    /// Zero-initialised storage for every tensor of `layout`, allocated once, at the layout's offsets.
     public convenience init(layout: ParameterLayout) {
         self.init()
+        self.layout = layout
         reserve(layout.count)
-        for e in layout.entries { add(e.name, shape: e.shape) }
     }
 
     deinit {
@@ -86,14 +94,9 @@ public final class ParameterSet {
     /// Adds a zero-initialised tensor and returns its offset. - Precondition: the name is new.
     @discardableResult
     public func add(_ name: String, shape: [Int]) -> Int {
-        precondition(index[name] == nil, "duplicate parameter \(name)")
-        precondition(shape.allSatisfy { $0 > 0 }, "parameter \(name) has an empty shape \(shape)")
-        let entry = ParameterEntry(name: name, shape: shape, offset: count)
-        index[name] = entries.count
-        entries.append(entry)
-        count += entry.count
+        let offset = layout.add(name, shape: shape)
         reserve(count)
-        return entry.offset
+        return offset
     }
 
     private func reserve(_ n: Int) {
@@ -114,7 +117,7 @@ public final class ParameterSet {
         capacity = newCap
     }
 
-    public func entry(_ name: String) -> ParameterEntry? { index[name].map { entries[$0] } }
+    public func entry(_ name: String) -> ParameterEntry? { layout.entry(name) }
 
     /// Pointer to a tensor's values. - Precondition: the name exists.
     public func value(_ name: String) -> UnsafeMutablePointer<Float> {
@@ -144,20 +147,18 @@ public final class ParameterSet {
     /// Fills a tensor with N(0, std^2).
     public func initNormal(_ name: String, std: Float, rng: inout Xoshiro256) {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
-        for i in 0..<e.count { values[e.offset + i] = rng.nextGaussian() * std }
+        initNormal(offset: e.offset, count: e.count, std: std, rng: &rng)
+    }
+
+    /// Fills `count` floats from `offset` with N(0, std^2), drawn in order.
+    public func initNormal(offset: Int, count: Int, std: Float, rng: inout Xoshiro256) {
+        for i in 0..<count { values[offset + i] = rng.nextGaussian() * std }
     }
 
     /// Fills a tensor with U(-a, a).
     public func initUniform(_ name: String, bound a: Float, rng: inout Xoshiro256) {
         guard let e = entry(name) else { preconditionFailure("unknown parameter \(name)") }
         for i in 0..<e.count { values[e.offset + i] = (rng.nextFloat() * 2 - 1) * a }
-    }
-
-    /// The names, shapes and offsets of the tensors.
-    public var layout: ParameterLayout {
-        var l = ParameterLayout()
-        for e in entries { l.add(e.name, shape: e.shape) }
-        return l
     }
 
     /// Loads every tensor of a checked safetensors file, after `ParameterLayout.check` (names and shapes).
@@ -177,7 +178,7 @@ public final class ParameterSet {
             }
             t.data.withUnsafeBufferPointer { values.advanced(by: e.offset).update(from: $0.baseAddress!, count: e.count) }
         }
-        for name in tensors.keys.sorted() where index[name] == nil {
+        for name in tensors.keys.sorted() where layout.entry(name) == nil {
             throw TensorFileError.unexpectedTensor(file: source, name: name)
         }
     }

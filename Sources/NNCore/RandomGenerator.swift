@@ -66,6 +66,30 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Equatable, Sendable {
     }
 }
 
+/// Picks indices at random in proportion to integer weights (e.g. the usable lengths of training pieces), by one
+/// draw of `Xoshiro256.nextInt(below: total)` and a binary search of the cumulative weights.
+public struct WeightedPicker: Sendable {
+    /// Running sums of the weights: `cumulative[i]` is the sum of weights `0...i`.
+    public let cumulative: [Int]
+    /// The sum of the weights.
+    public var total: Int { cumulative.last ?? 0 }
+
+    /// - Precondition: the weights are >= 0 and their sum is > 0.
+    public init(weights: [Int]) {
+        var sum = 0
+        cumulative = weights.map { precondition($0 >= 0, "negative weight \($0)"); sum += $0; return sum }
+        precondition(sum > 0, "WeightedPicker needs a positive total weight")
+    }
+
+    /// Index `i` with probability `weight[i] / total`.
+    public func pick(_ rng: inout Xoshiro256) -> Int {
+        let r = rng.nextInt(below: total)
+        var lo = 0, hi = cumulative.count - 1
+        while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
+        return lo
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -39,6 +39,13 @@ public enum SafeTensors {
         _ tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
         metadata: [String: String] = [:], to url: URL
     ) throws {
+        try FileIO.writeAtomically(try encode(tensors, metadata: metadata), to: url)
+    }
+
+    /// The bytes of a safetensors file holding `tensors` (data in the order given) and `metadata`.
+    public static func encode(
+        _ tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)], metadata: [String: String] = [:]
+    ) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for t in tensors {
@@ -57,7 +64,7 @@ public enum SafeTensors {
         for t in tensors {
             t.data.withMemoryRebound(to: UInt8.self) { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
         }
-        try FileIO.writeAtomically(out, to: url)
+        return out
     }
 
     /// Reads every tensor and the metadata (`SafeTensorsFile.open`, then each tensor copied out).
@@ -222,12 +229,18 @@ public enum FileIO {
         }
     }
 
-    /// Encodes a Codable value as pretty, key-sorted JSON and writes it atomically.
-    public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+    /// The one JSON encoding of the files synth writes (config.json, trainer_state.json, settings.json): pretty,
+    /// keys sorted, slashes unescaped, ending in a newline.
+    public static func encodeJSON<T: Encodable>(_ value: T) throws -> Data {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try enc.encode(value)
         data.append(0x0A)
-        try writeAtomically(data, to: url)
+        return data
+    }
+
+    /// `encodeJSON(value)` written atomically.
+    public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        try writeAtomically(try encodeJSON(value), to: url)
     }
 }

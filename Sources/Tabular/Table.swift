@@ -128,3 +128,10 @@ public struct Table: Sendable {
         return fields
     }
 }
+
+extension Table {
+    /// A path read from a manifest: absolute as written, or relative to the manifest's folder.
+    public static func resolve(_ path: String, relativeTo manifest: URL) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path) : manifest.deletingLastPathComponent().appendingPathComponent(path)
+    }
+}

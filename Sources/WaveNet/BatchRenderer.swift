@@ -28,7 +28,8 @@ public struct RenderRequest: Sendable {
 /// Renders a stream of utterances B at a time in lockstep, refilling a slot as soon as its utterance ends
 /// (continuous batching).
 ///
-/// Each utterance gets its own `Sampler(temperature:topP:minP:seed:)` and its own generator slot, and the slot's
+/// Each utterance gets its own sampler (the renderer's settings, `Sampler.reseeded` with the request's seed) and its
+/// own generator slot, and the slot's
 /// arithmetic equals `WaveNetGenerator`'s, so every output is identical to `Vocoder.generate` on that
 /// utterance alone with the same seed, whatever else is in the batch and in whatever order.
 /// One renderer is used by one thread; run several (sharing the read-only `Voice`) to use several cores.
@@ -36,31 +37,24 @@ public final class BatchRenderer {
     public let voice: Voice
     /// Slots rendered in lockstep (B).
     public let batch: Int
-    public let temperature: Float
-    /// Nucleus and min-p truncation of each slot's sampler (1 and 0: off).
-    public let topP: Float, minP: Float
+    /// The sampling settings of every utterance (its seed is replaced by the request's).
+    public let sampler: Sampler
     let generator: WaveNetBatchGenerator
 
-    /// - Throws: `SamplerError` for a negative or non-finite temperature, or top-p / min-p out of range.
-    public init(voice: Voice, batch: Int, temperature: Float = 1, topP: Float = 1, minP: Float = 0) throws {
+    public init(voice: Voice, batch: Int, sampler: Sampler) {
         precondition(batch >= 1, "batch must be >= 1")
-        _ = try Sampler(temperature: temperature, topP: topP, minP: minP)
         self.voice = voice
         self.batch = batch
-        self.temperature = temperature
-        self.topP = topP
-        self.minP = minP
-        _ = voice.model.layerOffsets  // resolve the lazy offsets before any concurrent use of the model
-        _ = voice.model.headOffsets
+        self.sampler = sampler
         generator = WaveNetBatchGenerator(model: voice.model, slots: batch)
     }
 
     /// Renders requests pulled from `next` (called whenever a slot is free, until it returns nil) and hands
-    /// each finished waveform (`[sampleCount]` in [-1, 1], de-emphasised) to `finished`. `progress(n)`
-    /// reports `n` more samples generated (summed over slots), about every 4,000 steps.
+    /// each finished waveform (`[sampleCount]` in [-1, 1], de-emphasised) to `finished`. Progress counts the samples
+    /// generated so far (summed over slots; the total is not known in advance), about every 4,000 steps.
     /// All three closures are called on the calling thread.
     public func run(next: () -> RenderRequest?, finished: (RenderRequest, [Float]) -> Void,
-                    progress: (Int) -> Void = { _ in }) {
+                    progress: (ProgressReport) -> Void = { _ in }) {
         let c = voice.config, V = c.classes, B = batch
         let silence = Int32(MuLaw.encode(0, classes: V))
         var requests = [RenderRequest?](repeating: nil, count: B)
@@ -68,7 +62,7 @@ public final class BatchRenderer {
         var outputs = [[Float]](repeating: [], count: B)
         var previous = [Int32](repeating: silence, count: B)
         var exhausted = false
-        var pending = 0
+        var generated = 0
         let none = EmptyCollection<Int>()
 
         func fill(_ b: Int) {
@@ -77,7 +71,7 @@ public final class BatchRenderer {
                 if r.sampleCount <= 0 { finished(r, []); continue }
                 generator.start(slot: b, mels: r.mels, frames: r.frames, speaker: r.speaker)
                 requests[b] = r
-                samplers[b] = try! Sampler(temperature: temperature, topP: topP, minP: minP, seed: r.seed)  // checked in init
+                samplers[b] = sampler.reseeded(r.seed)
                 outputs[b] = [Float](repeating: 0, count: r.sampleCount)
                 previous[b] = silence
                 return
@@ -94,7 +88,7 @@ public final class BatchRenderer {
                 previous[b] = Int32(k)
                 let t = generator.time[b] - 1
                 outputs[b][t] = generator.value(ofClass: k, slot: b)
-                pending += 1
+                generated += 1
                 if t + 1 == requests[b]!.sampleCount {
                     var y = outputs[b]
                     outputs[b] = []
@@ -105,16 +99,16 @@ public final class BatchRenderer {
                 }
             }
             steps += 1
-            if steps % 4000 == 0 { progress(pending); pending = 0 }
+            if steps % 4000 == 0 { progress(ProgressReport(done: generated, total: 0, unit: "samples")) }
         }
-        if pending > 0 { progress(pending) }
+        progress(ProgressReport(done: generated, total: 0, unit: "samples"))
     }
 
     /// Renders `requests` with `threads` renderers of `batch` slots each (work is pulled from a shared
     /// queue) and returns the waveforms in request order. Call `BLAS.setThreads(1)` first when threads > 1.
     public static func renderAll(_ requests: [RenderRequest], voice: Voice, batch: Int, threads: Int = 1,
-                                 temperature: Float = 1) throws -> [[Float]] {
-        let renderers = try (0..<max(1, threads)).map { _ in try BatchRenderer(voice: voice, batch: batch, temperature: temperature) }
+                                 sampler: Sampler) -> [[Float]] {
+        let renderers = (0..<max(1, threads)).map { _ in BatchRenderer(voice: voice, batch: batch, sampler: sampler) }
         final class Shared: @unchecked Sendable {
             let lock = NSLock()
             var cursor = 0

@@ -1,4 +1,5 @@
 // Exact teacher-forced likelihood of recordings under a voice, for `synth eval`.
+import AREngine
 import DSP
 import Dispatch
 import Foundation
@@ -33,9 +34,9 @@ public enum SpeechLikelihood {
 
     /// Scores utterances on `threads` threads (one generator each), returning one `(nats, samples)` per
     /// utterance in input order; the result does not depend on `threads`. Call `BLAS.setThreads(1)` first
-    /// when `threads > 1`. `progress(samplesDone, samplesTotal)` is called after each utterance, one call at a time.
+    /// when `threads > 1`. Progress counts samples, after each utterance, one call at a time.
     public static func score(_ utts: [Utterance], model: WaveNetModel, threads: Int,
-                             progress: @escaping (Int, Int) -> Void = { _, _ in }) -> [(nats: Double, samples: Int)] {
+                             progress: @escaping (ProgressReport) -> Void = { _ in }) -> [(nats: Double, samples: Int)] {
         let maxFrames = utts.map(\.frames).max() ?? 1
         let total = utts.reduce(0) { $0 + $1.sampleCount }
         let lock = NSLock()
@@ -47,7 +48,7 @@ public enum SpeechLikelihood {
                 lock.lock(); let i = next; next += 1; lock.unlock()
                 guard i < utts.count else { return }
                 let r = score(utts[i], generator: gen)
-                lock.lock(); results[i] = r; done += r.samples; progress(done, total); lock.unlock()
+                lock.lock(); results[i] = r; done += r.samples; progress(ProgressReport(done: done, total: total, unit: "samples")); lock.unlock()
             }
         }
         return results

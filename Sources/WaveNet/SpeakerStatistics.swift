@@ -1,5 +1,6 @@
 // Choosing a voice's speaker from the features of an input (`--speaker auto`): a Gaussian mixture per speaker over the
 // cepstrum of the normalised log-mels (GMM speaker identification), kept in config.json as `speaker_statistics`.
+import AREngine
 import Foundation
 import NNCore
 
@@ -107,12 +108,12 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// as many components as frames.
     /// The background mixture has `components` Gaussians too, fitted on at most `backgroundFrames` frames taken evenly
     /// from all speakers' (in name order).
-    /// `progress(done, total)` counts mixtures (the speakers', then the background).
+    /// `progress` counts mixtures (unit "mixtures": the speakers', then the background).
     public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = 20, components K: Int = 8, seed: UInt64 = 1,
-                           backgroundFrames: Int = 40000, progress: (Int, Int) -> Void = { _, _ in }) -> SpeakerStatistics {
+                           backgroundFrames: Int = 40000, progress: (ProgressReport) -> Void = { _ in }) -> SpeakerStatistics {
         var mixtures: [String: Mixture] = [:]
         for (i, name) in cepstra.keys.sorted().enumerated() {
-            defer { progress(i + 1, cepstra.count + 1) }
+            defer { progress(ProgressReport(done: i + 1, total: cepstra.count + 1, unit: "mixtures")) }
             let x = cepstra[name]!
             let n = x.count / D
             guard n > 0 else { continue }
@@ -130,7 +131,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
             var rng = Xoshiro256(seed: seed &+ fnv1a("background"))
             stats.background = fitMixture(pooled, count: pooled.count / D, dims: D, components: min(K, pooled.count / D), rng: &rng)
         }
-        progress(cepstra.count + 1, cepstra.count + 1)
+        progress(ProgressReport(done: cepstra.count + 1, total: cepstra.count + 1, unit: "mixtures"))
         return stats
     }
 
@@ -292,24 +293,34 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
         return ratios
     }
 
-    /// The statistics in a config.json, or nil when it has none (or they do not decode).
-    public static func read(configJSON data: Data) -> SpeakerStatistics? {
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let raw = obj[configKey],
-              let bytes = try? JSONSerialization.data(withJSONObject: raw) else { return nil }
-        return try? JSONDecoder().decode(SpeakerStatistics.self, from: bytes)
-    }
+    /// The statistics of a voice (its config's `speaker_statistics`), or nil.
+    public static func read(voice: Voice) -> SpeakerStatistics? { voice.config.speakerStatistics }
 
-    /// The statistics of a voice folder (its config.json), or nil.
-    public static func read(voice: Voice) -> SpeakerStatistics? {
-        FileManager.default.contents(atPath: voice.directory.appendingPathComponent("config.json").path).flatMap { read(configJSON: $0) }
-    }
-
-    /// `configJSON` with these statistics under `speaker_statistics` (replacing any), pretty-printed with sorted keys.
-    public func merged(into configJSON: Data) throws -> Data {
-        guard var obj = try JSONSerialization.jsonObject(with: configJSON) as? [String: Any] else {
-            throw VoiceError.invalidConfig(file: "config.json", reason: "not a JSON object")
+    /// Statistics read from a file are untrusted: checks every size `choose` relies on (coefficients in
+    /// 1...`melBins`, components in 1...64, each mixture's weights, means and variances `[K]`, `[K, coefficients]`,
+    /// `[K, coefficients]` with `1 <= K <= components`, weights and variances positive and finite, means finite) and a
+    /// finite threshold. - Throws: `SpeakerStatisticsError` naming the first problem.
+    public func validate(melBins: Int) throws {
+        func fail(_ r: String) -> SpeakerStatisticsError { SpeakerStatisticsError(reason: r) }
+        guard (1...max(1, melBins)).contains(coefficients) else { throw fail("coefficients must be in 1...\(melBins), got \(coefficients)") }
+        guard (1...64).contains(components) else { throw fail("components must be in 1...64, got \(components)") }
+        if let t = threshold, !t.isFinite { throw fail("threshold must be finite") }
+        let all = speakers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + (background.map { [("background", $0)] } ?? [])
+        for (name, m) in all {
+            let K = m.weights.count
+            guard (1...components).contains(K), m.means.count == K * coefficients, m.variances.count == K * coefficients else {
+                throw fail("mixture '\(name)' must hold 1...\(components) components of \(coefficients) coefficients, got \(K) weights, \(m.means.count) means, \(m.variances.count) variances")
+            }
+            guard m.weights.allSatisfy({ $0 > 0 && $0.isFinite }), m.variances.allSatisfy({ $0 > 0 && $0.isFinite }),
+                  m.means.allSatisfy({ $0.isFinite }) else {
+                throw fail("mixture '\(name)': weights and variances must be positive and finite, means finite")
+            }
         }
-        obj[Self.configKey] = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(self))
-        return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
+}
+
+/// A `speaker_statistics` entry that `SpeakerStatistics.validate` refuses.
+public struct SpeakerStatisticsError: Error, CustomStringConvertible, Equatable {
+    public let reason: String
+    public var description: String { reason }
 }

@@ -111,28 +111,27 @@ extension SpeechManifest {
     /// Loads the rows of one split as utterances (`SpeechLoader.load`: trimmed, pre-emphasised, mu-law classes
     /// and log-mels), in manifest order; files that are silent after trimming are left out. Relative paths are
     /// resolved against `manifest`'s folder; speakers are numbered by their index in `speakers`.
-    /// `limit > 0` keeps the first `limit` rows of the split. `progress(done, total)` counts files.
+    /// `limit > 0` keeps the first `limit` rows of the split. Progress counts files.
     /// - Throws: `DatasetError.manifest` naming the line, for a speaker not in `speakers` or a file that cannot
     ///   be read.
     public static func utterances(_ rows: [ManifestRow], split: String, manifest: URL, speakers: [String],
                                   loader: SpeechLoader, limit: Int = 0,
-                                  progress: (Int, Int) -> Void = { _, _ in }) throws -> [Utterance] {
+                                  progress: (ProgressReport) -> Void = { _ in }) throws -> [Utterance] {
         var sel = rows.filter { $0.split == split }
         if limit > 0 { sel = Array(sel.prefix(limit)) }
-        let folder = manifest.deletingLastPathComponent()
         var utts: [Utterance] = []
         for (i, r) in sel.enumerated() {
             guard let spk = speakers.firstIndex(of: r.speaker) else {
                 throw DatasetError.manifest(path: manifest.path, line: r.line,
                                             reason: "speaker '\(r.speaker)' is not one of the voice's speakers (\(speakers.joined(separator: ", ")))")
             }
-            let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : folder.appendingPathComponent(r.path)
+            let url = Table.resolve(r.path, relativeTo: manifest)
             do {
                 if let u = try loader.load(url, speaker: spk) { utts.append(u) }
             } catch {
                 throw DatasetError.manifest(path: manifest.path, line: r.line, reason: "\(error)")
             }
-            progress(i + 1, sel.count)
+            progress(ProgressReport(done: i + 1, total: sel.count, unit: "files"))
         }
         return utts
     }
@@ -244,7 +243,8 @@ public final class SpeechTrainingData: TrainingData {
     ///   target at each sample is the excitation that would bring the signal back to the recording,
     ///   `e[t] = s_clean[t] - p_noisy[t]` (`simulateGeneration`).
     public var inputNoise: Float = 0
-    let cumulative: [Int]
+    /// Training utterances drawn in proportion to their number of segment starts.
+    let picker: WeightedPicker
     let fixedValidation: [WaveNetBatch]
 
     /// - Parameter validationSegments: validation segments, rounded up to a multiple of `batchSize`. They
@@ -267,10 +267,7 @@ public final class SpeechTrainingData: TrainingData {
         self.train = trainUtts
         self.valid = validUtts
         guard !trainUtts.isEmpty else { throw DatasetError.tooShort(path: "training split", needed: seg) }
-        var c: [Int] = []
-        var total = 0
-        for u in trainUtts { total += u.sampleCount - seg; c.append(total) }
-        cumulative = c
+        picker = WeightedPicker(weights: trainUtts.map { $0.sampleCount - seg })
         // Validation: deterministic segments centred on evenly spaced points of the valid samples.
         var vb: [WaveNetBatch] = []
         let count = (max(1, validationSegments) + batchSize - 1) / batchSize * batchSize
@@ -301,10 +298,7 @@ public final class SpeechTrainingData: TrainingData {
         let hop = config.features.hopLength
         var picks: [(Utterance, Int)] = []
         for _ in 0..<batchSize {
-            let r = rng.nextInt(below: cumulative.last!)
-            var lo = 0, hi = cumulative.count - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > r { hi = mid } else { lo = mid + 1 } }
-            let u = train[lo]
+            let u = train[picker.pick(&rng)]
             let maxFrameStart = (u.sampleCount - segment - 1) / hop
             picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
         }
@@ -431,18 +425,18 @@ public final class SpeechTrainingData: TrainingData {
     }
 }
 
-/// Adapts `WaveNetModel` to the engine's `TrainableModel`, caching one workspace per batch shape.
+/// Adapts `WaveNetModel` to the engine's `TrainableModel`, keeping a workspace per batch shape (a few at most).
 public final class WaveNetTrainable: TrainableModel {
     public let model: WaveNetModel
-    var workspaces: [String: WaveNetWorkspace] = [:]
-    public var parameters: ParameterSet { model.params }
+    let workspaces = WorkspaceCache<WaveNetWorkspace>()
+    public var parameters: ParameterSet { model.parameters }
 
     public init(model: WaveNetModel) { self.model = model }
 
     public func loss(_ batch: WaveNetBatch, backward: Bool) -> (sum: Double, count: Int) {
-        let key = "\(batch.time)x\(batch.batch)x\(batch.frames)"
-        let ws = workspaces[key] ?? WaveNetWorkspace(config: model.config, time: batch.time, batch: batch.batch, frames: batch.frames)
-        workspaces[key] = ws
+        let ws = workspaces.workspace(for: [batch.time, batch.batch, batch.frames]) {
+            WaveNetWorkspace(config: model.config, time: batch.time, batch: batch.batch, frames: batch.frames)
+        }
         let r = model.run(batch, workspace: ws, backward: backward)
         return (r.loss, r.count)
     }

@@ -100,9 +100,9 @@ public final class Vocoder {
 
     /// Generates `sampleCount` samples (in [-1, 1], at the voice's sample rate) conditioned on normalised
     /// frames `[frames, frame_features]` and a speaker, drawing each mu-law class with `sampler`.
-    /// `progress(done, total)` is called every 4,000 samples.
+    /// Progress counts samples, every 4,000.
     public func generate(mels: [Float], frames: Int, sampleCount: Int, speaker: Int, sampler: inout Sampler,
-                         progress: (Int, Int) -> Void = { _, _ in }) -> [Float] {
+                         progress: (ProgressReport) -> Void = { _ in }) -> [Float] {
         let c = voice.config
         if generator == nil || generator!.maxFrames < frames {
             generator = WaveNetGenerator(model: voice.model, maxFrames: frames)
@@ -116,10 +116,10 @@ public final class Vocoder {
             let logits = gen.step(previous: previous)
             previous = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: c.classes), history: none)
             out[t] = gen.value(ofClass: previous)
-            if t % 4000 == 3999 { progress(t + 1, sampleCount) }
+            if t % 4000 == 3999 { progress(ProgressReport(done: t + 1, total: sampleCount, unit: "samples")) }
         }
         SpeechLoader.deemphasize(&out, coef: c.preemphasis)
-        progress(sampleCount, sampleCount)
+        progress(ProgressReport(done: sampleCount, total: sampleCount, unit: "samples"))
         return out
     }
 }
@@ -144,9 +144,9 @@ extension Vocoder {
     /// segments of `segment` samples, as validation scores held-out audio. In copy synthesis the recording is
     /// the input, so this picks the speaker embedding under which the model finds the input most likely (a
     /// maximum-likelihood speaker choice; its pitch range and recording conditions matter most). The cost is one
-    /// forward pass per speaker over the excerpt. `progress(done, total)` counts speakers.
+    /// forward pass per speaker over the excerpt. Progress counts speakers.
     public func speakerScores(samples x: [Float], seconds: Double = 1.5, segment: Int = 2000,
-                              progress: (Int, Int) -> Void = { _, _ in }) -> [Double] {
+                              progress: (ProgressReport) -> Void = { _ in }) -> [Double] {
         let c = voice.config, hop = c.features.hopLength
         let speech = Silence.trimSilence(x, frameLength: c.features.winLength, hopLength: hop)
         let lo = speech.isEmpty ? 0 : speech.lowerBound / hop * hop
@@ -167,13 +167,13 @@ extension Vocoder {
                 sum += r.sum
                 count += r.count
             }
-            progress(s + 1, c.speakers.count)
+            progress(ProgressReport(done: s + 1, total: c.speakers.count, unit: "speakers"))
             return sum / Double(max(count, 1))
         }
     }
 
     /// The speaker with the lowest `speakerScores` (ties: the first), and all the scores.
-    public func bestSpeaker(samples x: [Float], progress: (Int, Int) -> Void = { _, _ in }) -> (index: Int, scores: [Double]) {
+    public func bestSpeaker(samples x: [Float], progress: (ProgressReport) -> Void = { _ in }) -> (index: Int, scores: [Double]) {
         let scores = speakerScores(samples: x, progress: progress)
         return (scores.indices.min { scores[$0] < scores[$1] } ?? 0, scores)
     }

@@ -23,9 +23,9 @@ public final class WaveNetBatchGenerator {
     /// Number of slots (B).
     public let slots: Int
     let scratch = Scratch()
-    let queues: [UnsafeMutablePointer<Float>]   // layer l: [dilation_l, B, R]
-    var queuePos: [Int]
-    let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>   // [B, R], [B, G], [B, G/2], [B, R+S], [B, S], [B, S]
+    /// The residual stack's queues (`[dilation, B, R]` per layer) and step buffers, one row per slot.
+    let state: CausalConvState
+    let gate, y2: UnsafeMutablePointer<Float>     // [B, L*G] each slot's conditioning of every layer's gate, [B, S]
     /// Raw logits of the latest step, `[B, classes]` (nats, before softmax); rows of inactive slots are stale.
     public let logits: UnsafeMutablePointer<Float>
     var condH: [UnsafeMutablePointer<Float>]     // slot b: [F_b + 2 reach, condActivationsPerFrame]
@@ -35,8 +35,6 @@ public final class WaveNetBatchGenerator {
     let speakerIndex: UnsafeMutablePointer<Int32>
     let streams: [SampleStream]                  // slot b: its linear predictor and harmonic source
     let rows: UnsafeMutablePointer<Int32>        // active slot indices, ascending
-    let weights: UnsafeMutablePointer<Float>      // per-row interpolation weight of the current step
-    let f0s, f1s: UnsafeMutablePointer<Int>
     /// Conditioning frames of each slot's utterance.
     public private(set) var frames: [Int]
     /// Index of the next sample each slot generates.
@@ -49,20 +47,16 @@ public final class WaveNetBatchGenerator {
         precondition(slots >= 1, "a batch generator needs at least one slot")
         self.model = model
         self.slots = slots
-        let c = model.config, B = slots, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
+        let c = model.config, B = slots, LG = c.layers * c.gateChannels
         let m = scratch
-        queues = c.dilations.map { m.floats($0 * B * R) }
-        queuePos = [Int](repeating: 0, count: c.layers)
-        h = m.floats(B * R); z = m.floats(B * G); a = m.floats(B * G / 2); o = m.floats(B * (R + S))
-        skip = m.floats(B * S); y2 = m.floats(B * S)
+        state = CausalConvState(c.stack, rows: B)
+        gate = m.floats(B * LG); y2 = m.floats(B * c.skipChannels)
         logits = m.floats(B * c.classes)
         condH = []; condP = []
         capacity = [Int](repeating: 0, count: B)
-        spkE = m.floats(B * c.speakerEmbeddingDim); spkP = m.floats(B * c.layers * G)
+        spkE = m.floats(B * c.speakerEmbeddingDim); spkP = m.floats(B * LG)
         speakerIndex = .allocate(capacity: 1)
         rows = .allocate(capacity: B)
-        weights = .allocate(capacity: B)
-        f0s = .allocate(capacity: B); f1s = .allocate(capacity: B)
         frames = [Int](repeating: 0, count: B)
         time = [Int](repeating: 0, count: B)
         active = [Bool](repeating: false, count: B)
@@ -71,7 +65,7 @@ public final class WaveNetBatchGenerator {
     }
 
     deinit {
-        speakerIndex.deallocate(); rows.deallocate(); weights.deallocate(); f0s.deallocate(); f1s.deallocate()
+        speakerIndex.deallocate(); rows.deallocate()
     }
 
     /// Starts a new utterance in `slot` (which may be active: its old utterance is dropped).
@@ -79,7 +73,7 @@ public final class WaveNetBatchGenerator {
     ///   - mels: normalised conditioning frames `[frames, frame_features]`.
     ///   - speaker: row of the speaker embedding.
     public func start(slot b: Int, mels: [Float], frames F: Int, speaker: Int) {
-        let c = model.config, R = c.residualChannels, LG = c.layers * c.gateChannels
+        let c = model.config, LG = c.layers * c.gateChannels
         precondition(b >= 0 && b < slots, "slot \(b) out of range 0..<\(slots)")
         precondition(F >= 1 && mels.count == F * c.frameFeatures, "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
@@ -89,9 +83,7 @@ public final class WaveNetBatchGenerator {
             condP[b] = scratch.floats(padded * LG)
             capacity[b] = padded
         }
-        for (l, q) in queues.enumerated() {
-            for p in 0..<c.dilations[l] { (q + (p * slots + b) * R).update(repeating: 0, count: R) }
-        }
+        state.reset(row: b)
         speakerIndex.pointee = Int32(speaker)
         mels.withUnsafeBufferPointer { mp in
             model.utteranceConditioning(mels: mp.baseAddress!, frames: F, speaker: speakerIndex,
@@ -115,44 +107,19 @@ public final class WaveNetBatchGenerator {
     /// are ignored), and advances their `time`. Returns `logits` (`[B, classes]`).
     @discardableResult
     public func step(previous: UnsafePointer<Int32>) -> UnsafeMutablePointer<Float> {
-        let c = model.config, W = model.params.values, B = slots, head = model.headOffsets
-        let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G, RS = R + S
-        let hop = c.features.hopLength
+        let c = model.config, R = c.residualChannels, LG = c.layers * c.gateChannels, hop = c.features.hopLength
         var n = 0
-        for b in 0..<B where active[b] {
+        for b in 0..<slots where active[b] {
             rows[n] = Int32(b); n += 1
             let (f0, f1, w) = WaveNetModel.framePosition(sample: time[b], hop: hop, frames: frames[b])
-            f0s[b] = f0; f1s[b] = f1; weights[b] = w
             let classes = streams[b].advance(time: time[b], previous: Int(previous[b]), signalClass: nil)
-            model.inputVector(classes, stream: streams[b], into: h + b * R)
-            (skip + b * S).update(repeating: 0, count: S)
+            model.inputVector(classes, stream: streams[b], into: state.input + b * R)
+            let c0 = condP[b] + f0 * LG, c1 = condP[b] + f1 * LG, sp = spkP + b * LG, g = gate + b * LG
+            for j in 0..<LG { g[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] }
         }
         guard n > 0 else { return logits }
-        let offs = model.layerOffsets
-        for l in 0..<c.layers {
-            let off = offs[l], d = c.dilations[l], bias = W + off.convBias
-            for r in 0..<n {
-                let b = Int(rows[r]), w = weights[b], zb = z + b * G
-                let c0 = condP[b] + f0s[b] * LG + l * G, c1 = condP[b] + f1s[b] * LG + l * G, sp = spkP + b * LG + l * G
-                for j in 0..<G { zb[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] + bias[j] }
-            }
-            let q = queues[l] + queuePos[l] * B * R
-            synth_vecmat_rows_acc(q, R, W + off.conv, R, G, z, G, rows, n)           // tap t - d
-            synth_vecmat_rows_acc(h, R, W + off.conv + R * G, R, G, z, G, rows, n)   // tap t
-            for r in 0..<n { let b = Int(rows[r]); synth_gate_forward(z + b * G, 1, H, nil, nil, a + b * H) }
-            synth_vecmat_rows(a, H, W + off.out, W + off.outBias, H, RS, o, RS, rows, n)
-            for r in 0..<n {
-                let b = Int(rows[r]), hb = h + b * R, ob = o + b * RS, sb = skip + b * S
-                (q + b * R).update(from: hb, count: R)
-                for i in 0..<R { hb[i] += ob[i] }
-                for i in 0..<S { sb[i] += ob[R + i] }
-            }
-            queuePos[l] = queuePos[l] + 1 == d ? 0 : queuePos[l] + 1
-        }
-        for r in 0..<n { let b = Int(rows[r]); synth_relu(skip + b * S, S, skip + b * S) }
-        synth_vecmat_rows(skip, S, W + head.post1W, W + head.post1B, S, S, y2, S, rows, n)
-        for r in 0..<n { let b = Int(rows[r]); synth_relu(y2 + b * S, S, y2 + b * S) }
-        synth_vecmat_rows(y2, S, W + head.post2W, W + head.post2B, S, c.classes, logits, c.classes, rows, n)
+        model.stack.step(state, parameters: model.parameters, rows: rows, count: n, gate: gate, gateStride: LG)
+        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: rows, count: n, parameters: model.parameters)
         for r in 0..<n { time[Int(rows[r])] += 1 }
         return logits
     }

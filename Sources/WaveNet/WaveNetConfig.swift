@@ -7,9 +7,6 @@ import NNCore
 /// Errors about a voice's configuration or files. Each names the file and what is wrong.
 public enum VoiceError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(file: String, reason: String)
-    /// A valid model folder of another kind (a music model), named where a vocoder voice is expected.
-    case notAVoice(file: String, modelType: String)
-    case unknownVoice(name: String, searched: [String], available: [String])
     case unknownSpeaker(name: String, available: [String])
     case incompatibleFeatures(reason: String)
     case cannotGrow(reason: String)
@@ -19,11 +16,6 @@ public enum VoiceError: Error, CustomStringConvertible, Equatable {
     private var text: String {
         switch self {
         case .invalidConfig(let f, let r): return "\(f): invalid voice config: \(r)"
-        case .notAVoice(let f, let t):
-            return "\(f): this folder holds a music model (model_type \(t)), not a vocoder voice; use it with `synth music generate --model`"
-        case .unknownVoice(let n, let s, let a):
-            let list = a.isEmpty ? "no voices installed" : "available: \(a.joined(separator: ", "))"
-            return "unknown voice '\(n)' (looked in \(s.joined(separator: ", "))); \(list)"
         case .unknownSpeaker(let n, let a):
             return "unknown speaker '\(n)'; this voice has: \(a.joined(separator: ", "))"
         case .incompatibleFeatures(let r): return "features do not match the voice: \(r)"
@@ -90,6 +82,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// reading the classes of `s[t-1]`, `p[t]` and `e[t-1]`, and generation adds `p[t]` back.
     public var lpc = false
     public var lpcOrder: Int = 16
+    /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
+    /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
+    public var speakerStatistics: SpeakerStatistics?
 
     enum CodingKeys: String, CodingKey {
         case dilations, classes, speakers, features, preemphasis
@@ -108,6 +103,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case f0Std = "f0_std"
         case sourceHarmonics = "source_harmonics"
         case lpcOrder = "lpc_order"
+        case speakerStatistics = "speaker_statistics"
     }
 
     public init(
@@ -133,8 +129,8 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         self.lpc = lpc
     }
 
-    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis`, `cond_layers` and the pitch, source and LPC
-    /// keys may be absent (their defaults: voices saved before them load as they were).
+    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis`, `cond_layers`, the pitch, source and LPC keys and
+    /// `speaker_statistics` may be absent (their defaults: voices saved before them load as they were).
     public init(from decoder: Decoder) throws {
         let k = try decoder.container(keyedBy: CodingKeys.self)
         dilations = try k.decode([Int].self, forKey: .dilations)
@@ -159,10 +155,11 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         sourceHarmonics = try k.decodeIfPresent(Int.self, forKey: .sourceHarmonics) ?? 8
         lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
         lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
+        speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
-    /// Writes every key, but the pitch, source and LPC keys only when their switch is on, so a voice without
-    /// them keeps the config.json it always had.
+    /// Writes every key, but the pitch, source and LPC keys only when their switch is on and `speaker_statistics` only
+    /// when there are statistics, so a voice without them keeps the config.json it always had.
     public func encode(to encoder: Encoder) throws {
         var k = encoder.container(keyedBy: CodingKeys.self)
         try k.encode(dilations, forKey: .dilations)
@@ -193,6 +190,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             try k.encode(lpc, forKey: .lpc)
             try k.encode(lpcOrder, forKey: .lpcOrder)
         }
+        try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
     /// Columns of one conditioning frame: the mel bins, then (with `pitch`) normalised ln F0 and voicing.
@@ -218,6 +216,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     }
 
     public var layers: Int { dilations.count }
+    /// The residual stack's sizes (`NNCore.CausalConvStack`).
+    public var stack: CausalConvShape {
+        CausalConvShape(dilations: dilations, residualChannels: residualChannels, gateChannels: gateChannels, skipChannels: skipChannels)
+    }
     /// Receptive field in samples: 1 + sum of (kernel - 1) * dilation, plus 1 for the input shift.
     public var receptiveField: Int { dilations.reduce(1) { $0 + (kernelSize - 1) * $1 } + 1 }
     public var melBins: Int { features.nMels }
@@ -299,6 +301,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        if let statistics = speakerStatistics {
+            do { try statistics.validate(melBins: melBins) } catch { throw fail("speaker_statistics: \(error)") }
+        }
         // The bounds above keep these totals within 64 bits; these bound what the model would allocate.
         let parameters = WaveNetModel.layout(self).count
         guard parameters <= ModelLimits.maxParameters else {

@@ -18,9 +18,9 @@ public final class WaveNetGenerator {
     public let model: WaveNetModel
     let maxFrames: Int
     let scratch = Scratch()
-    let queues: [UnsafeMutablePointer<Float>]   // layer l: [dilation_l, R]
-    var queuePos: [Int]
-    let h, z, a, o, skip, y2: UnsafeMutablePointer<Float>
+    /// The residual stack's queues and step buffers (one row).
+    let state: CausalConvState
+    let gate, y2: UnsafeMutablePointer<Float>              // [L*G] this sample's conditioning of every layer's gate, [S]
     /// Raw logits of the latest step, `[classes]` (nats, before softmax).
     public let logits: UnsafeMutablePointer<Float>
     var condH, condP: UnsafeMutablePointer<Float>          // [F + 2 reach, condActivationsPerFrame], [F + 2 reach, L*G] (the first F of condP used)
@@ -39,15 +39,14 @@ public final class WaveNetGenerator {
     public init(model: WaveNetModel, maxFrames: Int) {
         self.model = model
         self.maxFrames = maxFrames
-        let c = model.config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
+        let c = model.config, G = c.gateChannels, LG = c.layers * G
         let m = scratch
-        queues = c.dilations.map { m.floats($0 * R) }
-        queuePos = [Int](repeating: 0, count: c.layers)
-        h = m.floats(R); z = m.floats(G); a = m.floats(G / 2); o = m.floats(R + S); skip = m.floats(S); y2 = m.floats(S)
+        state = CausalConvState(c.stack, rows: 1)
+        gate = m.floats(LG); y2 = m.floats(c.skipChannels)
         logits = m.floats(c.classes)
         let padded = maxFrames + 2 * c.conditioningReach
-        condH = m.floats(padded * c.condActivationsPerFrame); condP = m.floats(padded * c.layers * G)
-        spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(c.layers * G)
+        condH = m.floats(padded * c.condActivationsPerFrame); condP = m.floats(padded * LG)
+        spkE = m.floats(c.speakerEmbeddingDim); spkP = m.floats(LG)
         speakerIndex = .allocate(capacity: 1)
         stream = SampleStream(config: c, maxFrames: maxFrames, scratch: m)
     }
@@ -73,8 +72,7 @@ public final class WaveNetGenerator {
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
         self.frames = frames
         time = 0
-        for (l, q) in queues.enumerated() { q.update(repeating: 0, count: c.dilations[l] * c.residualChannels) }
-        for l in 0..<queuePos.count { queuePos[l] = 0 }
+        state.reset()
         speakerIndex.pointee = Int32(speaker)
         streaming = window.map { (cond, $0) }
         if let window {
@@ -101,33 +99,15 @@ public final class WaveNetGenerator {
     /// (`signalClass`, from the recording) instead of rebuilt from the prediction and the excitation class.
     @discardableResult
     public func step(previous input: Int, signalClass: Int?) -> UnsafeMutablePointer<Float> {
-        let c = model.config, W = model.params.values
-        let R = c.residualChannels, G = c.gateChannels, H = G / 2, S = c.skipChannels, LG = c.layers * G
+        let c = model.config, LG = c.layers * c.gateChannels
         let (g0, g1, w) = WaveNetModel.framePosition(sample: time, hop: c.features.hopLength, frames: frames)
         if g1 >= condFirst + condHeld, let window = streaming?.window { projectWindow(from: g0, count: min(window, frames - g0)) }
         let f0 = g0 - condFirst, f1 = g1 - condFirst
-        model.inputVector(stream.advance(time: time, previous: input, signalClass: signalClass), stream: stream, into: h)
-        skip.update(repeating: 0, count: S)
-        let offs = model.layerOffsets
-        for l in 0..<c.layers {
-            let off = offs[l], d = c.dilations[l]
-            let c0 = condP + f0 * LG + l * G, c1 = condP + f1 * LG + l * G, sp = spkP + l * G, bias = W + off.convBias
-            for j in 0..<G { z[j] = (1 - w) * c0[j] + w * c1[j] + sp[j] + bias[j] }
-            let q = queues[l] + queuePos[l] * R
-            synth_vecmat_acc(q, W + off.conv, R, G, z)          // tap t - d
-            synth_vecmat_acc(h, W + off.conv + R * G, R, G, z)  // tap t
-            synth_gate_forward(z, 1, H, nil, nil, a)
-            synth_vecmat(a, W + off.out, W + off.outBias, H, R + S, o)
-            q.update(from: h, count: R)
-            queuePos[l] = queuePos[l] + 1 == d ? 0 : queuePos[l] + 1
-            for i in 0..<R { h[i] += o[i] }
-            for i in 0..<S { skip[i] += o[R + i] }
-        }
-        let head = model.headOffsets
-        synth_relu(skip, S, skip)
-        synth_vecmat(skip, W + head.post1W, W + head.post1B, S, S, y2)
-        synth_relu(y2, S, y2)
-        synth_vecmat(y2, W + head.post2W, W + head.post2B, S, c.classes, logits)
+        model.inputVector(stream.advance(time: time, previous: input, signalClass: signalClass), stream: stream, into: state.input)
+        let c0 = condP + f0 * LG, c1 = condP + f1 * LG
+        for j in 0..<LG { gate[j] = (1 - w) * c0[j] + w * c1[j] + spkP[j] }
+        model.stack.step(state, parameters: model.parameters, rows: state.allRows, count: 1, gate: gate, gateStride: LG)
+        model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: state.allRows, count: 1, parameters: model.parameters)
         time += 1
         return logits
     }
@@ -222,12 +202,12 @@ extension WaveNetModel {
     @inline(__always)
     func inputVector(_ classes: (signal: Int, prediction: Int, excitation: Int), stream: SampleStream,
                      into h: UnsafeMutablePointer<Float>) {
-        let c = config, W = params.values, R = c.residualChannels, head = headOffsets
-        h.update(from: W + head.embedding + classes.signal * R, count: R)
+        let c = config, W = parameters.values, R = c.residualChannels, o = input
+        h.update(from: W + o.embedding + classes.signal * R, count: R)
         if c.lpc {
-            let a = W + head.predictionEmbedding + classes.prediction * R, b = W + head.excitationEmbedding + classes.excitation * R
+            let a = W + o.predictionEmbedding + classes.prediction * R, b = W + o.excitationEmbedding + classes.excitation * R
             for i in 0..<R { h[i] += a[i] + b[i] }
         }
-        if c.source { synth_vecmat_acc(stream.source, W + head.source, c.sourceChannels, R, h) }
+        if c.source { synth_vecmat_acc(stream.source, W + o.source, c.sourceChannels, R, h) }
     }
 }

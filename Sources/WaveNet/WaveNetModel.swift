@@ -20,20 +20,47 @@ import NNCore
 /// | `post.conv2.weight`, `.bias` | `[S, classes]`, `[classes]` |
 public final class WaveNetModel {
     public let config: WaveNetConfig
-    public let params: ParameterSet
+    public let parameters: ParameterSet
+    /// The residual stack (`layers.*`) and the post-net (`post.*`), shared with every model built on them.
+    public let stack: CausalConvStack
+    public let postNet: PostNet
+    /// Offsets of the input embeddings and the source projection (-1 where the switch is off), resolved once.
+    struct InputOffsets { let embedding, predictionEmbedding, excitationEmbedding, source: Int }
+    /// Offsets of the frame-rate conditioning network and the speaker conditioning, resolved once.
+    struct ConditioningOffsets {
+        struct Block { let conv, convBias, out, outBias: Int }
+        let conv, convBias: Int
+        let blocks: [Block]
+        let proj, speakerEmbedding, speakerProj: Int
+    }
+    let input: InputOffsets
+    let cond: ConditioningOffsets
 
     /// A model of `config` with zero weights. - Precondition: `config.validate()` passes (its bounds keep every
     /// size here within `Int` and memory).
     public init(config: WaveNetConfig) {
         self.config = config
-        params = ParameterSet(layout: Self.layout(config))
+        let layout = Self.layout(config)
+        parameters = ParameterSet(layout: layout)
+        stack = CausalConvStack(config.stack, layout: layout)
+        postNet = PostNet(skip: config.skipChannels, classes: config.classes, layout: layout)
+        func at(_ name: String) -> Int { layout.entry(name)?.offset ?? -1 }
+        input = InputOffsets(embedding: at("input_embedding"), predictionEmbedding: at("lpc.prediction_embedding"),
+                             excitationEmbedding: at("lpc.excitation_embedding"), source: at("source.proj.weight"))
+        cond = ConditioningOffsets(
+            conv: at("cond.conv.weight"), convBias: at("cond.conv.bias"),
+            blocks: (0..<config.condLayers).map { k in
+                ConditioningOffsets.Block(conv: at("cond.blocks.\(k).conv.weight"), convBias: at("cond.blocks.\(k).conv.bias"),
+                                          out: at("cond.blocks.\(k).out.weight"), outBias: at("cond.blocks.\(k).out.bias"))
+            },
+            proj: at("cond.proj.weight"), speakerEmbedding: at("speaker_embedding"), speakerProj: at("speaker.proj.weight"))
     }
 
     /// The tensors of a model of `config` (the table above), without allocating them: what loading checks a
     /// weights file against before anything is allocated.
     public static func layout(_ config: WaveNetConfig) -> ParameterLayout {
         var p = ParameterLayout()
-        let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
+        let c = config, R = c.residualChannels, G = c.gateChannels, L = c.layers
         p.add("input_embedding", shape: [c.classes, R])
         if c.lpc {
             p.add("lpc.prediction_embedding", shape: [c.classes, R])
@@ -51,44 +78,32 @@ public final class WaveNetModel {
         p.add("cond.proj.weight", shape: [c.condChannels, L * G])
         p.add("speaker_embedding", shape: [c.speakers.count, c.speakerEmbeddingDim])
         p.add("speaker.proj.weight", shape: [c.speakerEmbeddingDim, L * G])
-        for l in 0..<L {
-            p.add("layers.\(l).conv.weight", shape: [2, R, G])
-            p.add("layers.\(l).conv.bias", shape: [G])
-            p.add("layers.\(l).out.weight", shape: [G / 2, R + S])
-            p.add("layers.\(l).out.bias", shape: [R + S])
-        }
-        p.add("post.conv1.weight", shape: [S, S])
-        p.add("post.conv1.bias", shape: [S])
-        p.add("post.conv2.weight", shape: [S, c.classes])
-        p.add("post.conv2.bias", shape: [c.classes])
+        CausalConvStack.addParameters(c.stack, to: &p)
+        PostNet.addParameters(skip: c.skipChannels, classes: c.classes, to: &p)
         return p
     }
 
     /// Random initialisation: N(0, 1/fan_in) style scaling, zero biases, small output layers.
     public func initialize(seed: UInt64) {
         var rng = Xoshiro256(seed: seed)
-        let c = config, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels
+        let c = config
         func he(_ fanIn: Int) -> Float { (1 / Float(fanIn)).squareRoot() }
-        params.initNormal("input_embedding", std: 1, rng: &rng)
+        parameters.initNormal("input_embedding", std: 1, rng: &rng)
         if c.lpc {
-            params.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
-            params.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
+            parameters.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
+            parameters.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
         }
-        if c.source { params.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
-        params.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
+        if c.source { parameters.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
+        parameters.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
         for k in 0..<c.condLayers {
-            params.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
-            params.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
+            parameters.initNormal("cond.blocks.\(k).conv.weight", std: he(3 * c.condChannels), rng: &rng)
+            parameters.initNormal("cond.blocks.\(k).out.weight", std: 0.5 * he(c.condChannels), rng: &rng)
         }
-        params.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
-        params.initNormal("speaker_embedding", std: 1, rng: &rng)
-        params.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
-        for l in 0..<c.layers {
-            params.initNormal("layers.\(l).conv.weight", std: he(2 * R), rng: &rng)
-            params.initNormal("layers.\(l).out.weight", std: he(G / 2), rng: &rng)
-        }
-        params.initNormal("post.conv1.weight", std: he(S), rng: &rng)
-        params.initNormal("post.conv2.weight", std: 0.5 * he(S), rng: &rng)
+        parameters.initNormal("cond.proj.weight", std: he(c.condChannels), rng: &rng)
+        parameters.initNormal("speaker_embedding", std: 1, rng: &rng)
+        parameters.initNormal("speaker.proj.weight", std: 0.1 * he(c.speakerEmbeddingDim), rng: &rng)
+        stack.initialize(parameters, rng: &rng)
+        postNet.initialize(parameters, rng: &rng)
     }
 
     /// A copy of `base` for fine-tuning that knows `newSpeakers` as well as the base's speakers.
@@ -101,11 +116,11 @@ public final class WaveNetModel {
         var seen = Set(config.speakers)
         for s in newSpeakers where seen.insert(s).inserted { config.speakers.append(s) }
         let model = WaveNetModel(config: config)
-        for e in base.params.entries where e.name != "speaker_embedding" {
-            model.params.value(e.name).update(from: base.params.values + e.offset, count: e.count)
+        for e in base.parameters.entries where e.name != "speaker_embedding" {
+            model.parameters.value(e.name).update(from: base.parameters.values + e.offset, count: e.count)
         }
         let E = config.speakerEmbeddingDim, old = base.config.speakers.count
-        let src = base.params.value("speaker_embedding"), dst = model.params.value("speaker_embedding")
+        let src = base.parameters.value("speaker_embedding"), dst = model.parameters.value("speaker_embedding")
         dst.update(from: src, count: old * E)
         for k in 0..<E {
             var mean: Float = 0
@@ -120,29 +135,9 @@ public final class WaveNetModel {
     /// statistics). - Precondition: `config` gives every tensor the shape it has here.
     public func reconfigured(_ config: WaveNetConfig) -> WaveNetModel {
         let model = WaveNetModel(config: config)
-        precondition(model.params.entries.map(\.shape) == params.entries.map(\.shape), "reconfigured: the tensor shapes differ")
-        model.params.values.update(from: params.values, count: params.count)
+        precondition(model.parameters.entries.map(\.shape) == parameters.entries.map(\.shape), "reconfigured: the tensor shapes differ")
+        model.parameters.values.update(from: parameters.values, count: parameters.count)
         return model
-    }
-
-    /// Offsets of a layer's tensors, resolved once (hot loops avoid dictionary look-ups).
-    struct LayerOffsets { let conv, convBias, out, outBias: Int }
-    /// Offsets of the input embeddings, the source projection and the post-net tensors, resolved once for the
-    /// generators (`predictionEmbedding`, `excitationEmbedding` and `source` are -1 when the switch is off).
-    struct HeadOffsets { let embedding, predictionEmbedding, excitationEmbedding, source, post1W, post1B, post2W, post2B: Int }
-    lazy var headOffsets = HeadOffsets(
-        embedding: params.entry("input_embedding")!.offset,
-        predictionEmbedding: params.entry("lpc.prediction_embedding")?.offset ?? -1,
-        excitationEmbedding: params.entry("lpc.excitation_embedding")?.offset ?? -1,
-        source: params.entry("source.proj.weight")?.offset ?? -1,
-        post1W: params.entry("post.conv1.weight")!.offset, post1B: params.entry("post.conv1.bias")!.offset,
-        post2W: params.entry("post.conv2.weight")!.offset, post2B: params.entry("post.conv2.bias")!.offset)
-    lazy var layerOffsets: [LayerOffsets] = (0..<config.layers).map { l in
-        LayerOffsets(
-            conv: params.entry("layers.\(l).conv.weight")!.offset,
-            convBias: params.entry("layers.\(l).conv.bias")!.offset,
-            out: params.entry("layers.\(l).out.weight")!.offset,
-            outBias: params.entry("layers.\(l).out.bias")!.offset)
     }
 }
 
@@ -192,10 +187,8 @@ public struct WaveNetBatch {
 public final class WaveNetWorkspace {
     public let time, batch, frames: Int
     let scratch = Scratch()
-    let h: UnsafeMutablePointer<Float>        // [L+1, N, R] residual stream at each layer input (and the last output)
-    let t, s, a: UnsafeMutablePointer<Float>  // [L, N, G/2] gate tanh, sigmoid and product
-    let z: UnsafeMutablePointer<Float>        // [N, G] pre-activation (reused per layer)
-    let skip: UnsafeMutablePointer<Float>     // [N, S] skip sum, then ReLU(skip)
+    /// The residual stack's activations: the input embeddings go into `stack.h`, the post-net reads `stack.skip`.
+    let stack: CausalConvWorkspace
     let y2: UnsafeMutablePointer<Float>       // [N, S] post-net hidden (after ReLU)
     /// Logits `[time, batch, classes]` after `run(_:workspace:backward: false)`; overwritten by their gradient otherwise.
     public let logits: UnsafeMutablePointer<Float>
@@ -203,7 +196,7 @@ public final class WaveNetWorkspace {
     let condP: UnsafeMutablePointer<Float>    // [F, B, L*G] per-frame projections of every layer
     let spkE, spkP: UnsafeMutablePointer<Float> // [B, E], [B, L*G]
     let condUp: UnsafeMutablePointer<Float>   // [N, L*G] per-sample conditioning (interpolated frames + speaker)
-    let dh, dz, da, dSkip, dY: UnsafeMutablePointer<Float>
+    let dY: UnsafeMutablePointer<Float>
     let dCondUp, dCondP, dCondH, dSpkP, dSpkE: UnsafeMutablePointer<Float>
     let targets, inputs, speakers: UnsafeMutablePointer<Int32>
     let predictions, excitations: UnsafeMutablePointer<Int32>  // [N] each, with lpc
@@ -213,16 +206,14 @@ public final class WaveNetWorkspace {
         self.time = time
         self.batch = batch
         self.frames = frames
-        let N = time * batch, R = c.residualChannels, G = c.gateChannels, S = c.skipChannels, L = c.layers
-        let LG = L * G, FB = frames * batch, H = G / 2
+        let N = time * batch, S = c.skipChannels, LG = c.layers * c.gateChannels, FB = frames * batch
         let m = scratch
-        h = m.floats((L + 1) * N * R)
-        t = m.floats(L * N * H); s = m.floats(L * N * H); a = m.floats(L * N * H)
-        z = m.floats(N * G); skip = m.floats(N * S); y2 = m.floats(N * S); logits = m.floats(N * c.classes)
+        stack = CausalConvWorkspace(c.stack, time: time, batch: batch)
+        y2 = m.floats(N * S); logits = m.floats(N * c.classes)
         condH = m.floats(FB * c.condActivationsPerFrame); condP = m.floats(FB * LG)
         spkE = m.floats(batch * c.speakerEmbeddingDim); spkP = m.floats(batch * LG)
         condUp = m.floats(N * LG)
-        dh = m.floats(N * R); dz = m.floats(N * G); da = m.floats(N * H); dSkip = m.floats(N * S); dY = m.floats(N * S)
+        dY = m.floats(N * S)
         dCondUp = m.floats(N * LG); dCondP = m.floats(FB * LG); dCondH = m.floats(2 * FB * c.condChannels)
         dSpkP = m.floats(batch * LG); dSpkE = m.floats(batch * c.speakerEmbeddingDim)
         targets = .allocate(capacity: N); inputs = .allocate(capacity: N); speakers = .allocate(capacity: batch)
@@ -235,5 +226,5 @@ public final class WaveNetWorkspace {
     }
 
     /// Bytes held by the workspace.
-    public var bytes: Int { scratch.totalFloats * 4 }
+    public var bytes: Int { (scratch.totalFloats + stack.floats) * 4 }
 }

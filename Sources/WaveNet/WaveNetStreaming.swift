@@ -43,9 +43,9 @@ extension Vocoder {
     /// A `.npy` input, and any input of a voice with pitch conditioning (pYIN decodes the whole track at once), is
     /// read whole by `conditioning(for:)`.
     /// - Throws: as `conditioning(for:)`: `AudioError` (unreadable, empty, NaN samples), `VocoderError.silentInput`.
-    /// `progress(done, total)` counts samples read against the length the header announces.
+    /// `progress` counts samples read (unit "samples") against the length the header announces.
     public func streamedConditioning(for url: URL, keepSeconds: Double = 0,
-                                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Conditioning {
+                                     progress: (ProgressReport) -> Void = { _ in }) throws -> Conditioning {
         let c = voice.config
         if c.pitch || url.pathExtension.lowercased() == "npy" {
             var whole = try conditioning(for: url)
@@ -76,7 +76,7 @@ extension Vocoder {
             total += block.count
             // Frames whose last sample has been read.
             if total + half >= n { analyse(upTo: (total + half - n) / hop + 1) }
-            progress(total, max(total, stream.expectedCount))
+            progress(ProgressReport(done: total, total: max(total, stream.expectedCount), unit: "samples"))
         }
         analyse(upTo: mel.frameCount(for: total))
         if !loud { throw VocoderError.silentInput(path: url.path) }
@@ -86,9 +86,9 @@ extension Vocoder {
     /// `generate(mels:frames:sampleCount:speaker:sampler:progress:)` block by block: the same samples bit for bit,
     /// but the conditioning is projected `window` frames at a time and each block of `blockSize` de-emphasised
     /// samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it is made, so memory does not grow with
-    /// the utterance. `progress(done, total)` follows each block.
+    /// the utterance. `progress` (unit "samples") follows each block.
     public func generate(_ cond: Conditioning, speaker: Int, sampler: inout Sampler, window: Int = Vocoder.streamingWindow,
-                         blockSize: Int = 4000, progress: (Int, Int) -> Void = { _, _ in },
+                         blockSize: Int = 4000, progress: (ProgressReport) -> Void = { _ in },
                          output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
         let c = voice.config, count = cond.sampleCount, coef = c.preemphasis
         let gen = WaveNetGenerator(model: voice.model, maxFrames: window + 1)
@@ -113,7 +113,7 @@ extension Vocoder {
             }
             try block.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<m])) }
             t += m
-            progress(t, count)
+            progress(ProgressReport(done: t, total: count, unit: "samples"))
         }
     }
 }

@@ -41,15 +41,15 @@ struct Bench: ParsableCommand {
         BLAS.setThreads(threads)
         var models: [(String, WaveNetModel)] = []
         if let name = voice {
-            models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model))
-        } else if let v = try? Voice.load(try VoiceLibrary.resolve("default")) {
+            models.append(("voice '\(name)'", try loadVoice(name).model))
+        } else if let v = try? loadVoice("default") {
             models.append(("voice 'default'", v.model))
         } else if reference || !compare.isEmpty {
             printErr("note: the default voice is not installed; measuring \(compare.isEmpty ? "the reference configuration only" : "the others")")
         } else {
             throw ValidationError("--no-reference and no voice to measure: the default voice is not installed; give --voice")
         }
-        for name in compare { models.append(("voice '\(name)'", try Voice.load(try VoiceLibrary.resolve(name)).model)) }
+        for name in compare { models.append(("voice '\(name)'", try loadVoice(name).model)) }
         if reference {
             let ref = WaveNetModel(config: WaveNetBenchmark.referenceConfig())
             ref.initialize(seed: 1)
@@ -69,9 +69,11 @@ struct Bench: ParsableCommand {
             let rate = Double(m.config.features.sampleRate)
             let first = Double(2 * i + 1)
             bar.update(first, extra: " (generation, \(name))")
-            let gen = try WaveNetBenchmark.generationSpeed(m, samples: Int(seconds * rate)) { bar.update(first + $0, extra: " (generation, \(name))") }
+            let gen = try WaveNetBenchmark.generationSpeed(m, samples: Int(seconds * rate)) {
+                bar.update(first + $0.fraction, extra: " (generation, \(name))")
+            }
             let train = WaveNetBenchmark.trainingSpeed(m, batch: 8, segment: 4000, steps: trainSteps) {
-                bar.update(first + 1 + $0, extra: " (training, \(name))")
+                bar.update(first + 1 + $0.fraction, extra: " (training, \(name))")
             }
             let flops = 2 * Double(m.config.macsPerSample)
             if jsonOption.json {

@@ -1,4 +1,5 @@
 // `synth bench-render` (hidden): batch-rendering throughput, seconds of audio per wall-clock second, for several B.
+import AREngine
 import ArgumentParser
 import Foundation
 import NNCore
@@ -13,8 +14,7 @@ struct BenchRender: ParsableCommand {
             """,
         shouldDisplay: false)
 
-    @Option(help: ArgumentHelp("Voice name or folder; falls back to the reference configuration with random weights.", valueName: "NAME|DIR"))
-    var voice: String = "default"
+    @OptionGroup var voiceOption: VoiceOption
     @Option(help: ArgumentHelp("Comma-separated batch sizes.", valueName: "LIST"))
     var batches: String = "1,4,16"
     @Option(parsing: .unconditional, help: ArgumentHelp("Threads (one batch each).", valueName: "N"))
@@ -25,12 +25,12 @@ struct BenchRender: ParsableCommand {
     func run() throws {
         let v: Voice
         var label: String
-        if let dir = try? VoiceLibrary.resolve(voice), let loaded = try? Voice.load(dir) {
+        if let loaded = try? voiceOption.load() {
             v = loaded
-            label = "voice \(voice) (\(dir.path))"
+            label = "voice \(voiceOption.voice) (\(loaded.directory.path))"
         } else {
-            let c = WaveNetConfig(dilations: WaveNetConfig.dilations(stacks: 2, cycle: 10), residualChannels: 64, gateChannels: 128,
-                                  skipChannels: 128, condChannels: 80, speakerEmbeddingDim: 16, speakers: ["a", "b"])
+            var c = WaveNetBenchmark.referenceConfig()
+            c.speakers = ["a", "b"]
             let m = WaveNetModel(config: c)
             m.initialize(seed: 1)
             v = Voice(name: "reference", directory: URL(fileURLWithPath: "/"), model: m)
@@ -52,7 +52,7 @@ struct BenchRender: ParsableCommand {
                               sampleCount: count, speaker: i % c.speakers.count, seed: UInt64(i))
             }
             let start = Date()
-            _ = try BatchRenderer.renderAll(reqs, voice: v, batch: b, threads: threads)
+            _ = BatchRenderer.renderAll(reqs, voice: v, batch: b, threads: threads, sampler: try Sampler())
             let wall = Date().timeIntervalSince(start)
             let audio = Double(n) * Double(count) / Double(c.features.sampleRate)
             print(String(format: "%d\t%d\t%.1f\t%.2f\t%.2f\t%.3f", b, n, audio, wall, audio / wall, wall / audio))

@@ -1,4 +1,5 @@
-// Shared CLI pieces: progress with ETA on stderr, voice and speaker resolution, sampling options.
+// Shared CLI pieces: the progress renderer, input and output checks, and the option groups (sampling, voice, speaker,
+// music model).
 import AREngine
 import ArgumentParser
 import Foundation
@@ -9,13 +10,15 @@ func printErr(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 
-/// A progress line on stderr (`\r`-updated on a terminal, one line per update otherwise, at most every 5 s), with
-/// rate and ETA: "vocoding  45.0% 22000/49600 samples | 28100 samples/s | ETA 0m01s". Amounts may be fractional
-/// ("9.5/20.0 s of music"), and a rate below one per second is shown as seconds per item ("3.1 s/file").
+/// The one progress renderer: lines on stderr (`\r`-updated on a terminal, at most every 0.25 s; one line per update
+/// every 5 s otherwise) with rate and ETA, drawn from the libraries' `ProgressReport`s, from the caller's own counts, or
+/// from a caller's own text: "vocoding  45.0% 22000/49600 samples | 28100 samples/s | ETA 0m01s". Amounts may be
+/// fractional ("9.5/20.0 s of music"), and a rate below one per second is shown as seconds per item ("3.1 s/file").
 final class ProgressLine {
     let label: String
+    /// The amount of work (0: not known in advance); a `ProgressReport` replaces it and the unit.
     var total: Double
-    let unit: String
+    var unit: String
     let decimals: Int
     let start = Date()
     var last = Date.distantPast
@@ -27,7 +30,7 @@ final class ProgressLine {
 
     /// - Parameter decimals: digits after the point for the amounts (0 for counts).
     /// - Parameter delay: stay silent unless the work takes longer than this (0: the first update prints).
-    init(_ label: String, total: Double, unit: String, decimals: Int = 0, delay: Double = 0) {
+    init(_ label: String, total: Double = 0, unit: String = "", decimals: Int = 0, delay: Double = 0) {
         self.label = label
         self.total = total
         self.unit = unit
@@ -39,24 +42,47 @@ final class ProgressLine {
         self.init(label, total: Double(total), unit: unit, delay: delay)
     }
 
+    /// Draws a library's report (its total and unit replace the line's).
+    func update(_ r: ProgressReport, extra: String = "") {
+        total = Double(r.total)
+        unit = r.unit
+        update(Double(r.done), extra: extra)
+    }
+
     func update(_ done: Int, extra: String = "") { update(Double(done), extra: extra) }
 
+    /// "scoring  42.0% 21/50 files | 3.00 files/s | ETA 0m10s" (or "... 1234 samples | 300 samples/s" without a total).
     func update(_ done: Double, extra: String = "") {
-        let now = Date()
-        guard !finished, done >= total || now.timeIntervalSince(last) >= (isTTY ? 0.25 : 5) else { return }
-        if done >= total { finished = true }
-        if !printed && now.timeIntervalSince(start) < delay { return }
-        printed = true
-        last = now
-        let dt = now.timeIntervalSince(start)
+        let final = total > 0 && done >= total
+        guard due(final: final) else { return }
+        let dt = Date().timeIntervalSince(start)
+        if !printed && dt < delay {
+            finished = final
+            return
+        }
         let rate = dt > 0 ? done / dt : 0
-        let pct = total > 0 ? 100 * done / total : 100
+        func amount(_ x: Double) -> String { String(format: "%.\(decimals)f", x) }
+        guard total > 0 else {
+            return draw("\(label) \(amount(done)) \(unit) | \(rateText(rate, unit: unit))\(extra)", final: false)
+        }
         let eta = rate > 0 ? formatDuration((total - done) / rate) : "?"
-        let amount = String(format: "%.\(decimals)f/%.\(decimals)f", done, total)
-        let line = String(format: "%@ %5.1f%% %@ %@ | %@ | ETA %@%@", label, pct, amount, unit, rateText(rate, unit: unit), eta, extra)
+        draw(String(format: "%@ %5.1f%% %@/%@ %@ | %@ | ETA %@%@", label, 100 * done / total, amount(done), amount(total), unit,
+                    rateText(rate, unit: unit), eta, extra), final: final)
+    }
+
+    /// Whether a line may be drawn now: a final one once, others at most every 0.25 s (terminal) or 5 s.
+    func due(final: Bool) -> Bool {
+        !finished && (final || Date().timeIntervalSince(last) >= (isTTY ? 0.25 : 5))
+    }
+
+    /// Draws `line` unless one was drawn too recently; a `final` line is always drawn (once) and ends the line.
+    func draw(_ line: String, final: Bool) {
+        guard due(final: final) else { return }
+        finished = final
+        printed = true
+        last = Date()
         if isTTY {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
         } else {
             printErr(line)
         }
@@ -90,47 +116,56 @@ func formatDuration(_ s: Double) -> String {
     return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
 }
 
-/// The distribution each mu-law sample is drawn from: temperature and truncation (top-p, min-p).
-struct DistributionOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature for each mu-law sample (0 = greedy argmax, which tends to produce silence; 1 = the model's distribution).", valueName: "T"))
+/// Fails before any work if an input file named by `option` does not exist (a usage error, exit status 64).
+func requireFile(_ path: String, option: String) throws {
+    guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(option): no such file: \(path)") }
+}
+
+/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens): the seed
+/// and the distribution each class or token is drawn from (temperature and truncation: top-k, top-p, min-p).
+struct SamplingOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output (render: the base of each line's seed, base + FNV-1a-64(output name) for a line without a seed column).", valueName: "N"))
+    var seed: UInt64 = 1
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax, which makes a voice tend to silence; 1 = the model's distribution).", valueName: "T"))
     var temperature: Float = 1.0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw each sample from the smallest set of mu-law classes holding this much probability, in (0, 1] (1 = off). Measured on the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep only the k most probable classes or tokens (0 = off).", valueName: "K"))
+    var topK = 0
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). On the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
     var topP: Float = 1.0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop mu-law classes below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop classes or tokens below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
     var minP: Float = 0
 
-    func makeSampler(seed: UInt64) throws -> Sampler {
-        do { return try Sampler(temperature: temperature, topP: topP, minP: minP, seed: seed) } catch {
+    /// The sampler of these options (`repetitionPenalty` from a command that has the option).
+    func makeSampler(repetitionPenalty: Float = 1) throws -> Sampler {
+        do {
+            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+        } catch {
             throw ValidationError("\(error)")
         }
     }
 
     func validate() throws {
-        _ = try makeSampler(seed: 0)
+        _ = try makeSampler()
     }
 }
 
-/// Options shared by commands that sample from a voice: the seed and the distribution.
-struct SamplingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output.", valueName: "N"))
-    var seed: UInt64 = 1
-
-    @OptionGroup var distribution: DistributionOptions
-
-    var temperature: Float { distribution.temperature }
-
-    func makeSampler() throws -> Sampler { try distribution.makeSampler(seed: seed) }
-}
-
-/// `--voice`, shared by the commands that load a speech voice.
-struct VoiceOptions: ParsableArguments {
+/// `--voice`: the voice a command uses, by name or folder.
+struct VoiceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
     var voice: String = "default"
 
-    /// The voice named by `--voice`. - Throws: `VoiceError` for an unknown or broken voice.
-    func loadVoice() throws -> Voice { try Voice.load(try VoiceLibrary.resolve(voice)) }
+    /// The voice named by `--voice`, loaded through the registry.
+    /// - Throws: `ModelFolderError` for an unknown voice or a folder of another kind, and the loading errors.
+    func load() throws -> Voice { try loadVoice(voice) }
+}
+
+/// Loads the voice `nameOrPath` (a name in the search paths or a folder) through the registry.
+func loadVoice(_ nameOrPath: String) throws -> Voice {
+    try Voice.load(try ModelRegistry.synth.resolve(nameOrPath, as: .voice), registry: .synth)
 }
 
 /// `--speaker NAME` for commands without an input recording (`generate`): no `auto`.
@@ -145,5 +180,17 @@ struct SpeakerOption: ParsableArguments {
             throw ValidationError("--speaker auto chooses a speaker for an input recording (synth vocode, synth render); name a speaker here")
         }
         return try speaker.map { try voice.config.speakerIndex($0) } ?? 0
+    }
+}
+
+/// `--model`: the music model a command uses, by name or folder.
+struct MusicModelOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Music model name (in voices/) or folder.", valueName: "NAME|DIR"))
+    var model = "music"
+
+    /// The model named by `--model`, loaded through the registry.
+    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
+    func load() throws -> any TokenModel {
+        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), as: .musicModel)
     }
 }

@@ -21,8 +21,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Split to score: valid or train.", valueName: "SPLIT"))
     var split = "valid"
 
-    @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
-    var voice = "default"
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Score only the first N files of the split (0: all).", valueName: "N"))
     var maxUtterances = 0
@@ -36,12 +35,12 @@ struct Eval: ParsableCommand {
         guard split == "train" || split == "valid" else { throw ValidationError("--split must be train or valid, got '\(split)'") }
         guard maxUtterances >= 0 else { throw ValidationError("--max-utterances must be >= 0, got \(maxUtterances)") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        try requireFile(data, option: "--data")
     }
 
     func run() throws {
         BLAS.setThreads(1)
-        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let v = try voiceOption.load()
         let c = v.config
         let manifest = URL(fileURLWithPath: data)
         let rows = try SpeechManifest.read(manifest)
@@ -51,9 +50,9 @@ struct Eval: ParsableCommand {
         for i in utts.indices { utts[i].prepare(config: c, lpc: lpc) }
         guard !utts.isEmpty else { throw DatasetError.empty(path: manifest.path, split: split) }
         let total = utts.reduce(0) { $0 + $1.sampleCount }
-        let bar = ProgressLine("scoring", total: total, unit: "samples")
+        let bar = ProgressLine("scoring")
         let start = Date()
-        let scores = SpeechLikelihood.score(utts, model: v.model, threads: threads) { d, _ in bar.update(d) }
+        let scores = SpeechLikelihood.score(utts, model: v.model, threads: threads) { bar.update($0) }
         let seconds = Date().timeIntervalSince(start)
 
         let speakerRows = c.speakers.enumerated().compactMap { (s, name) -> (String, Int, Double, Int)? in
@@ -67,14 +66,14 @@ struct Eval: ParsableCommand {
                 let mean = nats / Double(max(samples, 1))
                 return ["files": files, "samples": samples, "nats_per_sample": mean, "bits_per_sample": mean / log(2.0)]
             }
-            printJSON(["command": "eval", "voice": v.name, "layers": c.layers, "parameters": v.model.params.count,
+            printJSON(["command": "eval", "voice": v.name, "layers": c.layers, "parameters": v.model.parameters.count,
                        "manifest": manifest.path, "split": split, "files": utts.count,
                        "audio_seconds": Double(total) / Double(c.features.sampleRate),
                        "speakers": Dictionary(uniqueKeysWithValues: speakerRows.map { ($0.0, entry($0.1, $0.2, $0.3)) }),
                        "all": entry(utts.count, allNats, total), "compute_seconds": seconds, "threads": threads])
         } else {
             print(String(format: "voice %@ (%d layers, %d parameters) on %@, split %@: %d files, %.1f s of audio after trimming",
-                         v.name, c.layers, v.model.params.count, manifest.lastPathComponent, split, utts.count,
+                         v.name, c.layers, v.model.parameters.count, manifest.lastPathComponent, split, utts.count,
                          Double(total) / Double(c.features.sampleRate)))
             let width = max(8, c.speakers.map(\.count).max() ?? 0)
             func padded(_ s: String) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }

@@ -19,7 +19,7 @@ struct Features: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output .npy file (written atomically), or - for standard output.", valueName: "OUT.npy"))
     var output: String
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
@@ -31,15 +31,12 @@ struct Features: ParsableCommand {
     }
 
     func run() throws {
-        let v = try voiceOptions.loadVoice()
+        let v = try voiceOption.load()
         let source = try openInput(input)
         let cond: Vocoder.Conditioning
         let bar = ProgressLine("analysing", total: 1, unit: "samples", delay: 1)
         do {
-            cond = try Vocoder(voice: v).streamedConditioning(for: source.url) { d, t in
-                bar.total = Double(t)
-                bar.update(d)
-            }
+            cond = try Vocoder(voice: v).streamedConditioning(for: source.url) { bar.update($0) }
         } catch {
             throw RuntimeError(describe(error, input: input, spooled: source))
         }

@@ -12,7 +12,7 @@ struct Generate: ParsableCommand {
             The log-mel conditioning is held at the voice's mean features (all zeros after normalisation), so what you hear is what the model does with the speaker embedding alone. Prints the real-time factor when done. The output's format follows its extension (as `synth vocode`'s); - writes WAV to standard output.
             """)
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
     @OptionGroup var speakerOption: SpeakerOption
     @OptionGroup var sampling: SamplingOptions
 
@@ -36,7 +36,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let format = try formatOptions.resolve(output)
-        let voice = try voiceOptions.loadVoice()
+        let voice = try voiceOption.load()
         let speaker = try speakerOption.index(in: voice)
         let c = voice.config
         let count = Int(seconds * Double(c.features.sampleRate))
@@ -50,7 +50,7 @@ struct Generate: ParsableCommand {
         let bar = ProgressLine("generating", total: count, unit: "samples")
         let start = Date()
         do {
-            try vocoder.generate(cond, speaker: speaker, sampler: &sampler, progress: { d, _ in bar.update(d) }) { try writer.write($0) }
+            try vocoder.generate(cond, speaker: speaker, sampler: &sampler, progress: { bar.update($0) }) { try writer.write($0) }
             try writer.finish()
         } catch { throw RuntimeError("\(error)") }
         let dt = Date().timeIntervalSince(start)

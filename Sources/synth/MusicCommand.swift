@@ -1,7 +1,6 @@
 // `synth music`: the command group for the symbolic-music model (train, generate, eval).
 import ArgumentParser
 import Foundation
-import WaveNet
 
 struct MusicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,19 +15,6 @@ struct MusicCommand: ParsableCommand {
             """,
         subcommands: [MusicTrain.self, MusicGenerate.self, MusicEval.self]
     )
-}
-
-/// The folder of the music model named by `--model`: a path, or a name installed beside the voices.
-/// - Throws: `RuntimeError` naming it a music model, and listing the installed ones, when nothing has that name.
-func resolveMusicModel(_ name: String) throws -> URL {
-    do { return try VoiceLibrary.resolve(name) } catch VoiceError.unknownVoice(_, let searched, _) {
-        let models = VoiceLibrary.installed().filter {
-            (try? String(contentsOf: $0.directory.appendingPathComponent("config.json"), encoding: .utf8))?.contains("\"model_type\"") == true
-        }.map(\.name)
-        throw RuntimeError("unknown music model '\(name)' (looked in \(searched.joined(separator: ", "))); " +
-                           (models.isEmpty ? "no music models installed" : "installed: \(models.joined(separator: ", "))") +
-                           ", or give the path of a model folder")
-    }
 }
 
 /// A run-time failure shown to the user as one line ("Error: ...") with a non-zero exit.

@@ -1,10 +1,10 @@
 // `synth music eval`: NLL (nats and bits per token) of a music model and of a Kneser-Ney n-gram baseline.
+import AREngine
 import ArgumentParser
 import Foundation
 import MIDI
 import Music
 import NNCore
-import WaveNet
 
 struct MusicEval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +18,7 @@ struct MusicEval: ParsableCommand {
     var data: String
     @Option(help: ArgumentHelp("Split to score: valid or train.", valueName: "SPLIT"))
     var split = "valid"
-    @Option(help: ArgumentHelp("Model name (in voices/) or folder.", valueName: "NAME|DIR"))
-    var model = "music"
+    @OptionGroup var modelOption: MusicModelOption
     @Flag(help: "Only fit and score the n-gram baseline.")
     var ngramOnly = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Order of the Kneser-Ney n-gram baseline (1...7).", valueName: "N"))
@@ -31,13 +30,13 @@ struct MusicEval: ParsableCommand {
     func validate() throws {
         guard (1...7).contains(order) else { throw ValidationError("--order must be in 1...7, got \(order)") }
         guard context >= 2 else { throw ValidationError("--context must be >= 2, got \(context)") }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        try requireFile(data, option: "--data")
     }
 
     func run() throws {
         BLAS.setThreads(1)
         let manifest = URL(fileURLWithPath: data)
-        let net = ngramOnly ? nil : try MusicModel.load(try resolveMusicModel(model))
+        let net = ngramOnly ? nil : try modelOption.load()
         func skipped(_ s: SkippedFile) { printErr(s.description) }
         let train = try MusicCorpus.load(manifest: manifest, split: "train", skipped: skipped)
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
@@ -53,15 +52,12 @@ struct MusicEval: ParsableCommand {
         }
         if let net {
             let start = Date()
-            let bar = ProgressLine("scoring \(model)", total: 1, unit: "batches")
-            let r = net.evaluate(seqs, context: context) { d, n in
-                if d == 1 { bar.total = Double(n) }
-                bar.update(d)
-            }
+            let bar = ProgressLine("scoring \(modelOption.model)")
+            let r = net.evaluate(seqs, context: context) { bar.update($0) }
             let dt = Date().timeIntervalSince(start)
-            result["model"] = ["name": model, "summary": net.summary, "nats_per_token": jsonNumber(r.nats),
+            result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_token": jsonNumber(r.nats),
                                "bits_per_token": jsonNumber(r.nats / log(2.0)), "seconds": dt]
-            if !jsonOption.json { print(line("model \(model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", dt)) }
+            if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", dt)) }
         }
         let ngram = NGramModel(order: order, vocabularySize: PerformanceTokenizer.vocabularySize, sequences: train.map(\.tokens))
         let trainTokens = train.reduce(0) { $0 + $1.tokens.count }

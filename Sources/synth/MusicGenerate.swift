@@ -18,8 +18,7 @@ struct MusicGenerate: ParsableCommand {
             OUT.mid holds the prime followed by the continuation, on one piano track (program 0). --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
-    @Option(help: ArgumentHelp("Model name (in voices/) or folder.", valueName: "NAME|DIR"))
-    var model = "music"
+    @OptionGroup var modelOption: MusicModelOption
     @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows (default: none; the model starts from nothing).", valueName: "IN.mid"))
     var prime: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first S seconds of the prime (default: all of it).", valueName: "S"))
@@ -28,22 +27,13 @@ struct MusicGenerate: ParsableCommand {
     var seconds: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
     var tokens: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Softmax temperature (0 = greedy).", valueName: "T"))
-    var temperature: Float = 1.0
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the k most probable tokens (0 = off).", valueName: "K"))
-    var topK = 0
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus sampling mass in (0, 1] (1 = off).", valueName: "P"))
-    var topP: Float = 1.0
-    @Option(parsing: .unconditional, help: ArgumentHelp("Drop tokens below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
-    var minP: Float = 0
+    @OptionGroup var sampling: SamplingOptions
     @Option(parsing: .unconditional, help: ArgumentHelp("Repetition penalty over the last 64 tokens (1 = off).", valueName: "X"))
     var repetitionPenalty: Float = 1.0
     @Option(parsing: .unconditional, help: ArgumentHelp("Beam search with N beams instead of sampling (default: off, sampling; needs --tokens; slow: O(N × context) per token).", valueName: "N"))
     var beam: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Beam search length penalty (score = log-prob / length^penalty).", valueName: "X"))
     var lengthPenalty: Float = 1.0
-    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same music.", valueName: "N"))
-    var seed: UInt64 = 1
     @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file: the prime and the continuation (- for standard output).", valueName: "OUT.mid"))
     var output: String
     @Option(help: ArgumentHelp("Also render the notes of OUT.mid (prime and continuation) through FluidSynth, mono, to this audio file (default: none).", valueName: "OUT.wav"))
@@ -56,14 +46,8 @@ struct MusicGenerate: ParsableCommand {
     var soundfont: String?
     @OptionGroup var jsonOption: JSONOption
 
-    func makeSampler() throws -> Sampler {
-        do {
-            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
-        } catch { throw ValidationError("\(error)") }
-    }
-
     func validate() throws {
-        _ = try makeSampler()
+        _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         if seconds != nil && tokens != nil { throw ValidationError("give --seconds or --tokens, not both") }
         if let s = seconds, !(s > 0 && s <= 3600) { throw ValidationError("--seconds must be in (0, 3600], got \(s)") }
         if let t = tokens, !(t >= 1 && t <= 1_000_000) { throw ValidationError("--tokens must be in 1...1000000, got \(t)") }
@@ -75,7 +59,7 @@ struct MusicGenerate: ParsableCommand {
         }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
-        if let p = prime, !FileManager.default.fileExists(atPath: p) { throw ValidationError("--prime: no such file: \(p)") }
+        if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
         if let wav {
@@ -91,9 +75,10 @@ struct MusicGenerate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        let net = try MusicModel.load(try resolveMusicModel(model))
+        let net = try modelOption.load()
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
+        renderer?.loadMessages.forEach(printErr)
         let p: MusicPrime
         if let path = prime {
             do { p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds) } catch {
@@ -103,39 +88,16 @@ struct MusicGenerate: ParsableCommand {
         } else {
             p = .empty
         }
-        let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
-        var sampler = try makeSampler()
-        let start = Date()
-        let generated: [Int]
-        var contextLength = Int.max
-        if case .transformer(let m) = net { contextLength = m.contextLength }
-        if p.tokens.count > contextLength {
-            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(contextLength); the model is conditioned on its last \(contextLength) tokens (the output keeps the whole prime)")
+        if p.tokens.count > net.contextLength {
+            printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
         }
         // Progress in seconds of music, or in tokens with --tokens.
-        let bar: ProgressLine
-        let progress: (Int, Double) -> Void
-        switch length {
-        case .tokens(let n):
-            bar = ProgressLine("generating", total: n, unit: "tokens")
-            progress = { t, _ in bar.update(t) }
-        case .seconds(let s):
-            bar = ProgressLine("generating", total: s, unit: "s of music", decimals: 1)
-            progress = { _, done in bar.update(min(s, done)) }
-        }
-        if let b = beam, let t = tokens {
-            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
-            switch net {
-            case .transformer(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
-            case .wavenet(let m): generated = MusicGeneration.beamContinuation(m, prime: p.tokens, search: search) { bar.update($0) }
-            }
-        } else {
-            switch net {
-            case .transformer(let m):
-                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
-            case .wavenet(let m):
-                generated = MusicGeneration.continuation(m, prime: p.tokens, length: length, sampler: &sampler, progress: progress).tokens
-            }
+        let bar = tokens.map { ProgressLine("generating", total: $0, unit: "tokens") }
+            ?? ProgressLine("generating", total: seconds ?? 20, unit: "s of music", decimals: 1)
+        let start = Date()
+        let generated = try continuation(net, prime: p.tokens) { r in
+            // With --seconds, MusicGeneration counts centiseconds of music, drawn as seconds.
+            tokens == nil ? bar.update(Double(r.done) / 100) : bar.update(r)
         }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
@@ -145,7 +107,7 @@ struct MusicGenerate: ParsableCommand {
         let heard = wavContinuationOnly
             ? notes.filter { $0.start >= primeEnd - 1e-9 }.map { n -> Note in var m = n; m.start -= primeEnd; m.end -= primeEnd; return m }
             : notes
-        let audio = try renderer.map { try $0.render(notes: heard) }
+        let audio = try renderer.map { try $0.render(notes: heard, messages: printErr) }
         try MIDIFile(notes: notes).write(to: outputURL(output))
         var wavSeconds = 0.0
         if let wav, let audio, let r = renderer {
@@ -163,7 +125,7 @@ struct MusicGenerate: ParsableCommand {
             var result: [String: Any] = ["command": "music generate", "output": output, "prime_tokens": p.tokens.count,
                                          "prime_seconds": primeEnd, "generated_tokens": generated.count, "music_seconds": musicSeconds,
                                          "new_notes": newNotes, "compute_seconds": dt,
-                                         "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": seed]
+                                         "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]
             if let wav {
                 result["wav"] = wav
                 result["wav_seconds"] = wavSeconds
@@ -171,5 +133,16 @@ struct MusicGenerate: ParsableCommand {
             }
             printJSON(result)
         }
+    }
+
+    /// The continuation of `prime`: beam search with --beam, else sampling for --tokens or --seconds.
+    func continuation<M: TokenModel>(_ model: M, prime: [Int], progress: (ProgressReport) -> Void) throws -> [Int] {
+        if let b = beam, let t = tokens {
+            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
+            return MusicGeneration.beamContinuation(model, prime: prime, search: search, progress: progress)
+        }
+        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
+        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, progress: progress).tokens
     }
 }

@@ -57,42 +57,35 @@ struct MusicTrain: ParsableCommand {
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
         guard layers > 0, dFF >= 0 else { throw ValidationError("--layers must be > 0 and --d-ff >= 0") }
         guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        try requireFile(data, option: "--data")
     }
 
     func run() throws {
         BLAS.setThreads(training.threads)
-        let manifest = URL(fileURLWithPath: data), runDir = URL(fileURLWithPath: out)
-        let store = CheckpointStore(runDirectory: runDir)
-        let net: MusicModel
-        var resumeFrom: URL?
+        let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            net = try MusicModel.fromConfig(try Data(contentsOf: latest.appendingPathComponent("config.json")),
-                                            file: latest.appendingPathComponent("config.json").path)
-            resumeFrom = latest
-        } else {
-            if !store.completeCheckpoints().isEmpty {
-                throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
-            }
-            let V = PerformanceTokenizer.vocabularySize
-            if model == "transformer" {
-                let m = TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
-                                                                   nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
-                m.initialize(seed: training.seed)
-                net = .transformer(m)
-            } else {
-                let m = WaveNetTokenModel(config: WaveNetTokenConfig(
-                    vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
-                    residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
-                m.initialize(seed: training.seed)
-                net = .wavenet(m)
-            }
+            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest)
+            return
         }
-        // A resumed transformer keeps its own context length.
-        var window = context
-        if case .transformer(let m) = net { window = m.config.contextLength }
+        if !store.completeCheckpoints().isEmpty {
+            throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
+        }
+        let V = PerformanceTokenizer.vocabularySize
+        let net: any TokenModel = model == "transformer"
+            ? TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
+                                                         nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
+            : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
+                                                           residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
+        net.initialize(seed: training.seed)
+        try train(net, store: store, resumeFrom: nil)
+    }
 
+    /// Trains `net` (new, or to be resumed from a checkpoint) on the manifest's pieces with the shared trainer.
+    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?) throws {
+        let manifest = URL(fileURLWithPath: data)
+        // A model with a context of its own (a resumed transformer) keeps it.
+        let window = net.window(fallback: context)
         var skippedCount = 0
         func skipped(_ s: SkippedFile) { printErr(s.description); skippedCount += 1 }
         let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, skipped: skipped)
@@ -103,20 +96,11 @@ struct MusicTrain: ParsableCommand {
         printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
         printErr("model: \(net.summary)")
-
-        let options = training.options(steps: steps), configJSON = try net.configJSON()
-        let perStep = batch * window
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
             [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
-        switch net {
-        case .transformer(let m):
-            try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
-                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
-                            settings: settings, json: jsonOption.json, command: "music train")
-        case .wavenet(let m):
-            try runTraining(Trainer(model: m, options: options, checkpoints: store), data: dataset, configJSON: configJSON,
-                            runDirectory: runDir, resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: perStep,
-                            settings: settings, json: jsonOption.json, command: "music train")
-        }
+        try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
+                        configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
+                        resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
+                        settings: settings, json: jsonOption.json, command: "music train")
     }
 }

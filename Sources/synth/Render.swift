@@ -4,6 +4,7 @@ import ArgumentParser
 import Audio
 import Foundation
 import NNCore
+import Tabular
 import WaveNet
 
 struct Render: ParsableCommand {
@@ -23,8 +24,7 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Output folder (created if missing).", valueName: "DIR"))
     var out: String
 
-    @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))
-    var voice: String = "default"
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(help: ArgumentHelp("Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's speaker chosen from its input, as `synth vocode --speaker auto`).", valueName: "NAME|auto"))
     var speaker: String?
@@ -38,10 +38,7 @@ struct Render: ParsableCommand {
     @Option(help: ArgumentHelp("Render only data rows i with i mod N == K (0-based K); default from Slurm/Kubernetes variables, else all.", valueName: "K/N"))
     var shard: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Base seed; a line without a seed column uses base + FNV-1a-64(output name).", valueName: "N"))
-    var seed: UInt64 = 1
-
-    @OptionGroup var distribution: DistributionOptions
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(help: ArgumentHelp("Sample encoding of the outputs: pcm16, pcm24 or float for .wav/.aiff, pcm16 or pcm24 for .flac (default: pcm16). Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff).", valueName: "SUBTYPE"))
     var subtype: String?
@@ -63,12 +60,12 @@ struct Render: ParsableCommand {
             shardSpec = try shard.map { try RenderShard(parsing: $0) }
                 ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
         } catch { throw ValidationError("\(error)") }
-        guard FileManager.default.fileExists(atPath: manifest) else { throw ValidationError("MANIFEST: no such file: \(manifest)") }
+        try requireFile(manifest, option: "MANIFEST")
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
             throw ValidationError("--out: \(out) is a file, not a folder")
         }
-        let v = try Voice.load(try VoiceLibrary.resolve(voice))
+        let v = try voiceOption.load()
         let c = v.config
         let statistics = SpeakerStatistics.read(voice: v)
         // -1 stands for `auto`: chosen per line, from its features (speaker statistics) or before rendering from its audio.
@@ -76,7 +73,6 @@ struct Render: ParsableCommand {
         let overrideSpeaker = try speaker.map(speakerIndex)
         let manifestURL = URL(fileURLWithPath: manifest)
         let m = try RenderManifest.read(manifestURL)
-        let base = manifestURL.deletingLastPathComponent()
         let outDir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         BLAS.setThreads(1)
@@ -105,7 +101,7 @@ struct Render: ParsableCommand {
             todo.append((l, spk, format))
         }
         let vocoder = try Vocoder(voice: v)
-        let url = { (l: RenderLine) in l.input.hasPrefix("/") ? URL(fileURLWithPath: l.input) : base.appendingPathComponent(l.input) }
+        let url = { (l: RenderLine) in Table.resolve(l.input, relativeTo: manifestURL) }
         let auto = todo.indices.filter { todo[$0].speaker < 0 }
         if !auto.isEmpty && statistics == nil {
             printErr("note: voice '\(v.name)' has no speaker statistics; the `auto` lines are scored by likelihood first (several seconds each; `synth speakers` adds statistics)")
@@ -123,11 +119,10 @@ struct Render: ParsableCommand {
                  "\(failures.count) refused, \(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
 
         let state = RenderState(todo: todo.count, sampleRate: c.features.sampleRate)
-        let renderers = try (0..<min(threads, max(1, todo.count))).map { _ in
-            try BatchRenderer(voice: v, batch: batch, temperature: distribution.temperature, topP: distribution.topP, minP: distribution.minP)
-        }
+        let sampler = try sampling.makeSampler()
+        let renderers = (0..<min(threads, max(1, todo.count))).map { _ in BatchRenderer(voice: v, batch: batch, sampler: sampler) }
         let lines = todo
-        let baseSeed = seed
+        let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
@@ -160,7 +155,7 @@ struct Render: ParsableCommand {
                 } catch {
                     state.fail(line: l.line, reason: "\(error)")
                 }
-            }, progress: { state.rendered(samples: $0) })
+            }, progress: { state.rendered(thread: t, samples: $0.done) })
         }
         state.report(force: true)
         if !autoChoices.counts.isEmpty {
@@ -196,19 +191,18 @@ final class AutoChoices: @unchecked Sendable {
 }
 
 /// Shared, locked bookkeeping of a render: the work cursor, failures and the progress line
-/// (lines done, seconds of audio rendered, real-time factor, ETA) on stderr.
+/// (lines done, seconds of audio rendered, real-time factor, ETA), drawn by `ProgressLine`.
 final class RenderState: @unchecked Sendable {
     let lock = NSLock()
     let sampleRate: Int
     let start = Date()
+    let line = ProgressLine("render")
     var cursor = 0
     var done = 0             // lines of this run finished or failed
-    var samples = 0          // generated so far (including unfinished utterances)
+    var perThread: [Int: Int] = [:]  // samples generated by each thread's renderer (including unfinished utterances)
     var samplesStarted = 0   // total length of the utterances started so far
     var linesStarted = 0
     var failures: [(line: Int, reason: String)] = []
-    var last = Date.distantPast
-    let isTTY = isatty(2) != 0
     /// Lines this run renders (the header's "to render").
     let todo: Int
 
@@ -218,7 +212,7 @@ final class RenderState: @unchecked Sendable {
     }
 
     var elapsed: Double { Date().timeIntervalSince(start) }
-    var audioSeconds: Double { Double(samples) / Double(sampleRate) }
+    var audioSeconds: Double { lock.withLock { Double(perThread.values.reduce(0, +)) / Double(sampleRate) } }
 
     func take(max: Int) -> Int? {
         lock.withLock {
@@ -227,8 +221,9 @@ final class RenderState: @unchecked Sendable {
             return cursor
         }
     }
+
     func started(samples n: Int) { lock.withLock { samplesStarted += n; linesStarted += 1 } }
-    func rendered(samples n: Int) { lock.withLock { samples += n }; report() }
+    func rendered(thread: Int, samples n: Int) { lock.withLock { perThread[thread] = n }; report() }
     func finish() { lock.withLock { done += 1 }; report() }
     func fail(line: Int, reason: String) { lock.withLock { failures.append((line, reason)); done += 1 }; report() }
 
@@ -237,11 +232,9 @@ final class RenderState: @unchecked Sendable {
     func report(force: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
-        let now = Date()
-        guard force || now.timeIntervalSince(last) >= (isTTY ? 0.5 : 10) else { return }
-        last = now
-        let dt = now.timeIntervalSince(start)
-        let audio = Double(samples) / Double(sampleRate)
+        guard line.due(final: force) else { return }
+        let dt = Date().timeIntervalSince(start)
+        let samples = perThread.values.reduce(0, +), audio = Double(samples) / Double(sampleRate)
         var speed = "RTF -", eta = "?"
         if audio > 0 {
             let rtf = dt / audio
@@ -251,12 +244,7 @@ final class RenderState: @unchecked Sendable {
             let remaining = Double(max(0, samplesStarted - samples)) + Double(max(0, todo - cursor)) * avg
             eta = formatDuration(remaining / Double(sampleRate) * rtf)
         }
-        let line = "render \(done)/\(todo) lines | " + String(format: "%.1f s of audio | ", audio) + speed + " | ETA \(eta)"
-        if isTTY {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(force ? "\n" : "")".utf8))
-        } else {
-            printErr(line)
-        }
+        line.draw("render \(done)/\(todo) lines | " + String(format: "%.1f s of audio | ", audio) + speed + " | ETA \(eta)", final: force)
     }
 }
 
@@ -267,7 +255,7 @@ func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<
     let lock = NSLock()
     var results = [Result<Int, Error>](repeating: .failure(ValidationError("not scored")), count: inputs.count)
     var next = 0
-    let bar = ProgressLine("scoring speakers (auto)", total: inputs.count, unit: "lines")
+    let bar = ProgressLine("scoring speakers (auto)")
     DispatchQueue.concurrentPerform(iterations: max(1, min(threads, inputs.count))) { _ in
         while true {
             lock.lock(); let i = next; next += 1; lock.unlock()
@@ -279,7 +267,7 @@ func chooseSpeakers(_ inputs: [URL], vocoder: Vocoder, threads: Int) -> [Result<
                 }
                 return vocoder.bestSpeaker(samples: try vocoder.waveform(of: inputs[i])).index
             }
-            lock.lock(); results[i] = r; bar.update(min(next, inputs.count)); lock.unlock()
+            lock.lock(); results[i] = r; bar.update(ProgressReport(done: min(next, inputs.count), total: inputs.count, unit: "lines")); lock.unlock()
         }
     }
     var counts: [Int: Int] = [:]

@@ -1,4 +1,5 @@
 // `synth speakers`: fits a voice's speaker statistics (for `--speaker auto`) on a manifest and measures them.
+import AREngine
 import ArgumentParser
 import AtomicIO
 import Foundation
@@ -22,7 +23,7 @@ struct Speakers: ParsableCommand {
     @Option(help: ArgumentHelp("Speech manifest to fit the statistics on: TSV or CSV with a header naming path and speaker, and optionally split.", valueName: "MANIFEST"))
     var data: String?
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Gaussians per speaker (1...64).", valueName: "K"))
     var components = 8
@@ -50,7 +51,7 @@ struct Speakers: ParsableCommand {
     }
 
     func run() throws {
-        let voice = try voiceOptions.loadVoice()
+        let voice = try voiceOption.load()
         guard let data else { return try choose(voice) }
         let c = voice.config
         guard coefficients <= c.melBins else {
@@ -65,7 +66,7 @@ struct Speakers: ParsableCommand {
         let t0 = Date()
         let bar = ProgressLine("fitting speaker statistics", total: c.speakers.count + 1, unit: "mixtures")
         var statistics = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: train, config: c, coefficients: coefficients),
-                                               coefficients: coefficients, components: components) { d, n in bar.total = Double(n); bar.update(d) }
+                                               coefficients: coefficients, components: components) { bar.update($0) }
         let fitSeconds = Date().timeIntervalSince(t0)
         // Speakers the manifest lacks keep the statistics the voice had (with the same shape), and the fallback stays.
         let old = SpeakerStatistics.read(voice: voice)
@@ -107,9 +108,11 @@ struct Speakers: ParsableCommand {
         func quantile(_ q: Double) -> Double { margins.isEmpty ? .nan : margins[min(margins.count - 1, Int(q * Double(margins.count)))] }
         let missing = c.speakers.filter { statistics.speakers[$0] == nil }
         if !dryRun {
-            let url = voice.directory.appendingPathComponent("config.json")
-            let merged = try statistics.merged(into: try Data(contentsOf: url))
-            try AtomicFile.write(merged, to: url)
+            // The voice's config.json again, through the one config encoder, with the new statistics.
+            var config = voice.config
+            config.speakerStatistics = statistics
+            try AtomicFile.write(try ModelFolder.encode(config, modelType: WaveNetModel.modelType),
+                                 to: voice.directory.appendingPathComponent(ModelFolder.configName))
         }
         let summary = valid.isEmpty ? "no valid-split files to measure on"
             : String(format: "%d of %d valid files named correctly (%.1f %%), %.2f ms per choice", correct, valid.count,
@@ -142,7 +145,7 @@ struct Speakers: ParsableCommand {
     func choose(_ voice: Voice) throws {
         let c = voice.config
         guard let statistics = SpeakerStatistics.read(voice: voice) else {
-            throw RuntimeError("voice '\(voice.name)' has no speaker statistics; fit them with `synth speakers --data MANIFEST --voice \(voiceOptions.voice)`")
+            throw RuntimeError("voice '\(voice.name)' has no speaker statistics; fit them with `synth speakers --data MANIFEST --voice \(voiceOption.voice)`")
         }
         let vocoder = try Vocoder(voice: voice)
         var results: [[String: Any]] = []

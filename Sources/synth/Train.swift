@@ -161,7 +161,7 @@ struct Train: ParsableCommand {
         if grow && initFrom == nil {
             throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
         }
-        guard FileManager.default.fileExists(atPath: data) else { throw ValidationError("--data: no such file: \(data)") }
+        try requireFile(data, option: "--data")
         if let recipe, TrainRecipes.named(recipe) == nil {
             throw ValidationError("--recipe: unknown recipe '\(recipe)'; the recipes are \(TrainRecipes.all.map(\.name).joined(separator: ", "))")
         }
@@ -204,9 +204,8 @@ struct Train: ParsableCommand {
                 summary("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
             }
             let latest = try store.latest()
-            let cfgData = try Data(contentsOf: latest.appendingPathComponent("config.json"))
-            config = try JSONDecoder().decode(WaveNetConfig.self, from: cfgData)
-            statistics = SpeakerStatistics.read(configJSON: cfgData)
+            config = try ModelRegistry.synth.config(WaveNetModel.self, in: latest, as: .voice)
+            statistics = config.speakerStatistics
             // The same flags again are expected ("the same command plus --resume"); other values are worth a note.
             let differing = shapeFlagsDiffering(from: config)
             if !differing.isEmpty {
@@ -219,7 +218,7 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
             }
             if let initFrom {
-                var voice = try Voice.load(try VoiceLibrary.resolve(initFrom))
+                var voice = try loadVoice(initFrom)
                 // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
                 let ignored = grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven
                 if !ignored.isEmpty {
@@ -232,10 +231,10 @@ struct Train: ParsableCommand {
                     let g = grown.config
                     let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
                         "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
-                    if grown.params.count == voice.model.params.count {
+                    if grown.parameters.count == voice.model.parameters.count {
                         summary("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
                     }
-                    summary("growing voice '\(voice.name)': \(voice.model.params.count) -> \(grown.params.count) parameters (\(shapeText))")
+                    summary("growing voice '\(voice.name)': \(voice.model.parameters.count) -> \(grown.parameters.count) parameters (\(shapeText))")
                     voice = Voice(name: voice.name, directory: voice.directory, model: grown)
                 }
                 baseVoice = voice
@@ -310,7 +309,7 @@ struct Train: ParsableCommand {
         summary("model: \(plural(config.layers, "layer")), receptive field \(config.receptiveField) samples " +
                 String(format: "(%.1f ms), %d parameters, %.2f MFLOP/sample",
                        1000 * Double(config.receptiveField) / Double(config.features.sampleRate),
-                       model.params.count, 2 * Double(config.macsPerSample) / 1e6) +
+                       model.parameters.count, 2 * Double(config.macsPerSample) / 1e6) +
                 ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))" +
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
@@ -319,7 +318,7 @@ struct Train: ParsableCommand {
         if !resume {
             let t0 = Date()
             let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
-            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config)) { d, n in bar.total = Double(n); bar.update(d) }
+            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config)) { bar.update($0) }
             if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
                 for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
             }
@@ -334,10 +333,8 @@ struct Train: ParsableCommand {
             summary(String(format: "speaker statistics for --speaker auto: %@ (Gaussian mixtures over the cepstrum), fitted in %.1f s",
                            plural(fitted.speakers.count, "speaker"), Date().timeIntervalSince(t0)))
         }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var configJSON = try enc.encode(config)
-        if let statistics { configJSON = try statistics.merged(into: configJSON) }
+        config.speakerStatistics = statistics
+        let configJSON = try ModelFolder.encode(config, modelType: WaveNetModel.modelType)
         try runTraining(trainer, data: dataset, configJSON: configJSON, runDirectory: runDir, resumeFrom: resumeFrom,
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]

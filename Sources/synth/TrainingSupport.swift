@@ -89,9 +89,7 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             }
         }
     }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try AtomicFile.write(try encoder.encode(Dictionary(settings, uniquingKeysWith: { $1 })), to: settingsURL)
+    try FileIO.writeJSON(Dictionary(settings, uniquingKeysWith: { $1 }), to: settingsURL)
     if let from = resumeFrom {
         try trainer.resume(from: from)
         emit("resumed from \(from.path) at step \(trainer.state.step)")
@@ -144,8 +142,7 @@ func runTraining<M: TrainableModel, D: TrainingData>(
 /// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.
 func loadSplit(_ rows: [ManifestRow], _ split: String, manifest: URL, speakers: [String], loader: SpeechLoader,
                limit: Int, label: String? = nil) throws -> [Utterance] {
-    let n = rows.filter { $0.split == split }.count
-    let bar = ProgressLine("loading \(label ?? split)", total: limit > 0 ? min(n, limit) : n, unit: "files")
+    let bar = ProgressLine("loading \(label ?? split)")
     return try SpeechManifest.utterances(rows, split: split, manifest: manifest, speakers: speakers, loader: loader,
-                                         limit: limit) { d, _ in bar.update(d) }
+                                         limit: limit) { bar.update($0) }
 }

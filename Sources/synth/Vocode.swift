@@ -29,7 +29,7 @@ struct Vocode: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output audio file (format by extension), or - for standard output.", valueName: "OUT"))
     var output: String
 
-    @OptionGroup var voiceOptions: VoiceOptions
+    @OptionGroup var voiceOption: VoiceOption
 
     @Option(help: ArgumentHelp("Speaker whose embedding conditions the voice, or auto (default: auto when the voice has speaker statistics, else its first speaker).", valueName: "NAME|auto"))
     var speaker: String?
@@ -56,7 +56,7 @@ struct Vocode: ParsableCommand {
 
     func run() throws {
         let format = try formatOptions.resolve(output)
-        let voice = try voiceOptions.loadVoice()
+        let voice = try voiceOption.load()
         let c = voice.config
         let vocoder = try Vocoder(voice: voice)
         let statistics = SpeakerStatistics.read(voice: voice)
@@ -66,10 +66,7 @@ struct Vocode: ParsableCommand {
         do {
             // Without statistics, `auto` scores the first seconds of the waveform.
             let bar = ProgressLine("analysing", total: 1, unit: "samples", delay: 1)
-            cond = try vocoder.streamedConditioning(for: source.url, keepSeconds: auto && statistics == nil ? 10 : 0) { d, t in
-                bar.total = Double(t)
-                bar.update(d)
-            }
+            cond = try vocoder.streamedConditioning(for: source.url, keepSeconds: auto && statistics == nil ? 10 : 0) { bar.update($0) }
         } catch { throw RuntimeError(describe(error, input: input, spooled: source)) }
         if source.url.pathExtension.lowercased() == "npy",
            let warning = c.normalisationWarning(features: cond.mels, frames: cond.frames, path: input) {
@@ -104,7 +101,7 @@ struct Vocode: ParsableCommand {
         let bar = ProgressLine("vocoding", total: count, unit: "samples")
         let start = Date()
         do {
-            try vocoder.generate(cond, speaker: choice.index, sampler: &sampler, progress: { d, _ in bar.update(d) }) { try writer.write($0) }
+            try vocoder.generate(cond, speaker: choice.index, sampler: &sampler, progress: { bar.update($0) }) { try writer.write($0) }
             try writer.finish()
         } catch { throw RuntimeError("\(error)") }
         let dt = Date().timeIntervalSince(start)
@@ -175,7 +172,7 @@ func scoreSpeakers(_ vocoder: Vocoder, samples: [Float]) -> (Int, [Double]) {
     let names = vocoder.voice.config.speakers
     let bar = ProgressLine("scoring speakers", total: names.count, unit: "speakers")
     let t0 = Date()
-    let (best, scores) = vocoder.bestSpeaker(samples: samples) { d, _ in bar.update(d) }
+    let (best, scores) = vocoder.bestSpeaker(samples: samples) { bar.update($0) }
     printErr("speaker auto: \(names[best]) (" + ranking(scores, names: names, higherIsBetter: false) +
              String(format: "; after %.2f s scoring speakers)", Date().timeIntervalSince(t0)))
     return (best, scores)

@@ -1,53 +1,43 @@
-// `synth voices`: lists installed voices with their speakers, sample rate, receptive field and size, and where it looked.
+// `synth voices`: lists every installed model folder (voices, music models, ...) with its kind and size, and where it
+// looked.
+import AREngine
 import ArgumentParser
 import Foundation
-import Music
 import WaveNet
 
 struct Voices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List installed voices and their speakers, and the folders searched.",
+        abstract: "List installed voices and models (their kind, size and, for voices, speakers), and the folders searched.",
         discussion: """
-            Voices are folders holding config.json and model.safetensors, found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing. Each folder is loaded and checked as `vocode` (or `music generate`) would load it; a folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.
+            Model folders hold config.json (whose model_type names the family; a folder without one is a WaveNet voice) and model.safetensors, and are found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing. Each folder is loaded and checked as the command that uses it would load it; a folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.
             """)
 
     @OptionGroup var jsonOption: JSONOption
 
     func run() throws {
         let fm = FileManager.default
-        let searched = VoiceLibrary.searchPaths()
+        let searched = ModelLibrary.searchPaths()
         var entries: [[String: Any]] = []
         var text: [String] = ["searched: " + searched.map { $0.path + (fm.fileExists(atPath: $0.path) ? "" : " (missing)") }.joined(separator: ", ")]
-        let all = VoiceLibrary.installed()
+        let all = ModelLibrary.installed()
         if all.isEmpty { text.append("no voices installed") }
         var failed = 0
         for (name, dir) in all {
             do {
-                let v = try Voice.load(dir)
-                let c = v.config
-                let bytes = (try? fm.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size] as? Int) ?? 0
-                let hasStatistics = SpeakerStatistics.read(voice: v) != nil
+                let model = try ModelRegistry.synth.load(dir)
+                let family = type(of: model)
+                let bytes = (try? fm.attributesOfItem(atPath: dir.appendingPathComponent(ModelFolder.weightsName).path)[.size] as? Int) ?? 0
                 text.append("\(name)  (\(dir.path))")
-                text.append(String(format: "  %d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %.1f MB",
-                                   c.features.sampleRate, c.layers, c.receptiveField,
-                                   1000 * Double(c.receptiveField) / Double(c.features.sampleRate), v.model.params.count,
-                                   Double(bytes) / 1e6))
-                text.append("  speakers: \(c.speakers.joined(separator: ", "))" + (hasStatistics ? " (with speaker statistics for --speaker auto)" : ""))
-                entries.append(["name": name, "path": dir.path, "kind": "voice", "sample_rate": c.features.sampleRate,
-                                "layers": c.layers, "receptive_field_samples": c.receptiveField, "parameters": v.model.params.count,
-                                "bytes": bytes, "speakers": c.speakers, "speaker_statistics": hasStatistics,
-                                "pitch": c.pitch, "source": c.source, "lpc": c.lpc])
+                text.append(String(format: "  %@: %@, %.1f MB", family.kind, model.summary, Double(bytes) / 1e6))
+                text += model.details.map { "  \($0)" }
+                text.append("  use with: \(family.usage) \(name)")
+                var entry: [String: Any] = ["name": name, "path": dir.path, "model_type": family.modelType, "kind": family.kind,
+                                            "summary": model.summary, "bytes": bytes, "use_with": "\(family.usage) \(name)"]
+                if let voice = model as? WaveNetModel { entry.merge(Self.facts(voice)) { $1 } }
+                entries.append(entry)
             } catch {
-                if let m = try? MusicModel.load(dir) {  // a music model folder (config.json has "model_type")
-                    text.append("\(name)  (\(dir.path))\n  music \(m.summary)")
-                    entries.append(["name": name, "path": dir.path, "kind": "music", "summary": m.summary])
-                    continue
-                }
-                // A music model folder fails as a voice with notAVoice; report the music loader's error then.
-                var reason = "\(error)"
-                if case VoiceError.notAVoice = error { do { _ = try MusicModel.load(dir) } catch { reason = "\(error)" } }
-                printErr("\(name): cannot load: \(reason)")
-                entries.append(["name": name, "path": dir.path, "kind": "unusable", "error": reason])
+                printErr("\(name): cannot load: \(error)")
+                entries.append(["name": name, "path": dir.path, "kind": "unusable", "error": "\(error)"])
                 failed += 1
             }
         }
@@ -58,5 +48,13 @@ struct Voices: ParsableCommand {
             text.forEach { print($0) }
         }
         if failed > 0 { throw ExitCode.failure }
+    }
+
+    /// A voice's figures for --json.
+    static func facts(_ m: WaveNetModel) -> [String: Any] {
+        let c = m.config
+        return ["sample_rate": c.features.sampleRate, "layers": c.layers, "receptive_field_samples": c.receptiveField,
+                "parameters": m.parameters.count, "speakers": c.speakers, "speaker_statistics": c.speakerStatistics != nil,
+                "pitch": c.pitch, "source": c.source, "lpc": c.lpc]
     }
 }

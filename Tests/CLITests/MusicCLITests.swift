@@ -65,12 +65,12 @@ final class MusicCLITests: XCTestCase {
         r = try CLI.run(["music", "generate", "--model", dir.appendingPathComponent("nomodel").path, "--seconds", "1", "-o", out.path])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("unknown music model '\(dir.appendingPathComponent("nomodel").path)' (looked in "), r.stderr)
-        XCTAssertTrue(r.stderr.contains("installed: music, or give the path of a model folder"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("available: music; or give the path of a model folder"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
-        // A speech voice named as the music model is called one.
+        // A speech voice named as the music model: one line naming both kinds and the command to use.
         r = try CLI.run(["music", "generate", "--model", CLI.repoRoot.appendingPathComponent("voices/default").path, "--seconds", "1", "-o", out.path])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("voices/default/config.json: this folder holds a speech voice (WaveNet vocoder), not a music model; use it with `synth vocode --voice`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("voices/default/config.json: this folder holds a WaveNet vocoder voice (model_type wavenet), not a music model; use it with `synth vocode --voice`"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         // A file that is not a SoundFont, and a SoundFont header over a truncated body: one line of ours (with
         // FluidSynth's reason), none of FluidSynth's own four, before any generation, and nothing written.
@@ -148,5 +148,44 @@ final class MusicCLITests: XCTestCase {
         let out = dir.appendingPathComponent("tiny.mid")
         let g = try CLI.run(["music", "generate", "--model", run.appendingPathComponent("best").path, "--tokens", "30", "-o", out.path])
         XCTAssertEqual(g.status, 0, g.stderr)
+    }
+
+    /// Every folder shipped in voices/ loads (`synth voices` loads each as its command would, and exits 1 if one
+    /// fails), and the listing names every kind; old folders load too: a voice saved before `model_type` existed, and
+    /// a token WaveNet in the layout before it had its own config (a 2848381 binary's folder).
+    func testEveryFolderLoadsAndVoicesListsEveryKind() throws {
+        let voices = CLI.repoRoot.appendingPathComponent("voices")
+        var r = try CLI.run(["voices"], env: ["SYNTH_VOICES": voices.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in try FileManager.default.contentsOfDirectory(atPath: voices.path) where !name.hasPrefix(".") {
+            XCTAssertTrue(r.stdout.contains("\(name)  ("), "\(name) not listed: \(r.stdout)")
+        }
+        XCTAssertTrue(r.stdout.contains("  WaveNet vocoder voice: 16000 Hz, 20 layers"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  music transformer: transformer: 4 layers"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  use with: synth music generate --model music"), r.stdout)
+        let old = dir.appendingPathComponent("old")
+        let untyped = old.appendingPathComponent("untyped"), tokens = old.appendingPathComponent("tokens")
+        try FileManager.default.createDirectory(at: untyped, withIntermediateDirectories: true)
+        let config = try String(contentsOf: voices.appendingPathComponent("default/config.json"), encoding: .utf8)
+        try config.replacingOccurrences(of: "  \"model_type\" : \"wavenet\",\n", with: "")
+            .write(to: untyped.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: untyped.appendingPathComponent("model.safetensors"),
+                                                   withDestinationURL: voices.appendingPathComponent("default/model.safetensors"))
+        try FileManager.default.copyItem(at: CLI.repoRoot.appendingPathComponent("Tests/MusicTests/Fixtures/legacy_wavenet_tokens"), to: tokens)
+        r = try CLI.run(["voices"], env: ["SYNTH_VOICES": old.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("  WaveNet vocoder voice: 16000 Hz"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  music WaveNet over tokens: wavenet over tokens: 4 layers, receptive field 7 tokens"), r.stdout)
+        let out = dir.appendingPathComponent("t.mid")
+        r = try CLI.run(["music", "generate", "--model", tokens.path, "--tokens", "20", "-o", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // A folder of an unknown family is one line, and `synth voices` lists the others and exits 1.
+        let unknown = old.appendingPathComponent("lstm")
+        try FileManager.default.createDirectory(at: unknown, withIntermediateDirectories: true)
+        try "{\"model_type\": \"lstm\"}".write(to: unknown.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        r = try CLI.run(["voices"], env: ["SYNTH_VOICES": old.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr, "lstm: cannot load: \(unknown.path)/config.json: unknown model_type 'lstm' (this synth knows wavenet, transformer, wavenet_tokens)\n")
+        XCTAssertTrue(r.stdout.contains("tokens  ("), r.stdout)
     }
 }

@@ -95,15 +95,22 @@ final class VocodeCLITests: XCTestCase {
         try original.replacingOccurrences(of: "\"residual_channels\" : 8", with: "\"residual_channels\" : 12").write(to: cfgURL, atomically: true, encoding: .utf8)
         assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "tensor 'input_embedding' has shape [256, 8], expected [256, 12]", output: out)
         try "{ not json".write(to: cfgURL, atomically: true, encoding: .utf8)
-        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "invalid voice config", output: out)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "config.json: not valid JSON", output: out)
+        try original.replacingOccurrences(of: "\"residual_channels\" : 8", with: "\"residual_channels\" : \"8\"").write(to: cfgURL, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "config.json: key 'residual_channels': expected an integer", output: out)
+        try original.replacingOccurrences(of: "\"hop_length\" : 200", with: "\"hop_length\" : true").write(to: cfgURL, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "config.json: key 'features.hop_length': expected an integer", output: out)
+        try original.replacingOccurrences(of: "\"speakers\"", with: "\"speaker\"").write(to: cfgURL, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "config.json: key 'speakers': missing", output: out)
         try original.write(to: cfgURL, atomically: true, encoding: .utf8)
         let weights = voice.appendingPathComponent("model.safetensors")
         let w = try Data(contentsOf: weights)
         try w.prefix(w.count / 2).write(to: weights)
         assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path]), "model.safetensors", output: out)
-        // A music model folder is not a voice.
+        // A music model folder is not a voice: one line naming both kinds and the command to use.
         let music = CLI.repoRoot.appendingPathComponent("voices/music")
-        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", music.path]), "holds a music model", output: out)
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", music.path]),
+                    "voices/music/config.json: this folder holds a music transformer (model_type transformer), not a voice; use it with `synth music generate --model`", output: out)
     }
 
     func testInvalidOptionsExitNonZero() throws {
@@ -291,7 +298,7 @@ extension VocodeCLITests {
         XCTAssertTrue(r2.stderr.contains("step 3/3"), r2.stderr)
         // A run folder is not a voice: the error points to its best/ folder. An unknown base voice is named.
         assertFails(try CLI.run(["vocode", CLI.fixture("speech/alpha_30cf3d7d.flac").path, "-o", dir.appendingPathComponent("r.wav").path,
-                                 "--voice", run.path, "--speaker", "alice"]), "this is a training run folder: its voice is \(run.path)/best")
+                                 "--voice", run.path, "--speaker", "alice"]), "this is a training run folder: its model is \(run.path)/best")
         assertFails(try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("ft2").path, "--init-from", "nosuchvoice"]),
                     "unknown voice 'nosuchvoice'")
     }

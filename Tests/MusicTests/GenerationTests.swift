@@ -11,7 +11,7 @@ final class GenerationTests: XCTestCase {
                                                            dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
         m.initialize(seed: 1)
         // Make time shifts and the (masked) markers likely so the test exercises both.
-        for t in [PerformanceTokenizer.eos, PerformanceTokenizer.bos, 300] { m.params.value("head.bias")[t] = 4 }
+        for t in [PerformanceTokenizer.eos, PerformanceTokenizer.bos, 300] { m.parameters.value("head.bias")[t] = 4 }
         return m
     }
 
@@ -20,7 +20,7 @@ final class GenerationTests: XCTestCase {
         let prime = [PerformanceTokenizer.bos] + (0..<30).map { $0 % 2 == 0 ? 60 : 300 }
         var s1 = try Sampler(temperature: 1, seed: 7)
         let r = MusicGeneration.continuation(m, prime: prime, length: .seconds(10), sampler: &s1)
-        XCTAssertTrue(r.primeTruncated)  // 31 tokens > context 16
+        XCTAssertTrue(r.promptTruncated)  // 31 tokens > context 16
         XCTAssertFalse(r.tokens.contains(PerformanceTokenizer.bos) || r.tokens.contains(PerformanceTokenizer.eos))
         let secs = MusicGeneration.seconds(of: r.tokens)
         XCTAssertGreaterThanOrEqual(secs, 10)
@@ -72,7 +72,7 @@ final class GenerationTests: XCTestCase {
                                                            dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
         m.initialize(seed: 2)
         var rng = Xoshiro256(seed: 3)
-        for i in 0..<m.params.count { m.params.values[i] += rng.nextGaussian() * 0.2 }
+        for i in 0..<m.parameters.count { m.parameters.values[i] += rng.nextGaussian() * 0.2 }
         let prime = [PerformanceTokenizer.bos, 60, 300, 64]
         var greedy = try Sampler(temperature: 0)
         let g = MusicGeneration.continuation(m, prime: prime, length: .tokens(11), sampler: &greedy).tokens

@@ -1,4 +1,5 @@
 // Loading hostile music model folders (issue 17): bounded configs, checked against the weights before allocation.
+import AREngine
 import Foundation
 import NNCore
 import XCTest
@@ -11,8 +12,13 @@ final class ModelFolderLoadingTests: XCTestCase {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-musicload-\(UUID().uuidString)")
         let m = TransformerModel(config: TransformerConfig(vocabSize: 11, contextLength: 8, dModel: 4, nHeads: 2, nLayers: 1, dFF: 8))
         m.initialize(seed: 5)
-        try MusicModel.transformer(m).save(to: dir)
+        try ModelFolder.save(m, to: dir)
     }
+
+    let registry = ModelRegistry([TransformerModel.self, WaveNetTokenModel.self])
+    let musicRole = ModelRole("music model") { $0 is any TokenModel.Type }
+
+    func load() throws -> any TokenModel { try registry.loadTokenModel(dir, as: musicRole) }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
@@ -26,15 +32,15 @@ final class ModelFolderLoadingTests: XCTestCase {
 
     func assertRefused(_ message: String, file: StaticString = #filePath, line: UInt = #line) {
         let t0 = Date()
-        XCTAssertThrowsError(try MusicModel.load(dir), file: file, line: line) { e in
+        XCTAssertThrowsError(try load(), file: file, line: line) { e in
             XCTAssertEqual("\(e)", message, file: file, line: line)
         }
         XCTAssertLessThan(Date().timeIntervalSince(t0), 1, "refusing took long: something big was built", file: file, line: line)
     }
 
     func testTheTinyModelLoads() throws {
-        guard case .transformer(let m) = try MusicModel.load(dir) else { return XCTFail("wrong family") }
-        XCTAssertEqual(m.params.count, m.config.parameterCount)
+        let m = try XCTUnwrap(try load() as? TransformerModel)
+        XCTAssertEqual(m.parameters.count, m.config.parameterCount)
     }
 
     /// The configs of issue 17's table: vocab_size 2^20, and d_ff 65,536 over 256 layers.
@@ -61,12 +67,16 @@ final class ModelFolderLoadingTests: XCTestCase {
     func testTokenWaveNetConfigsAreBounded() throws {
         let tok = WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: 13, dilations: [1, 2], residualChannels: 4, gateChannels: 6, skipChannels: 5))
         try FileManager.default.removeItem(at: dir)
-        try MusicModel.wavenet(tok).save(to: dir)
-        var root = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
-        var w = root["wavenet"] as! [String: Any]
-        w["residual_channels"] = 1_048_576
-        root["wavenet"] = w
-        try JSONSerialization.data(withJSONObject: root).write(to: configURL)
-        assertRefused("\(configURL.path): invalid model config: wavenet: residual_channels must be in 1...4096, got 1048576")
+        try ModelFolder.save(tok, to: dir)
+        try patch(["residual_channels": 1_048_576])
+        assertRefused("\(configURL.path): invalid model config: residual_channels must be in 1...4096, got 1048576")
+        try patch(["residual_channels": 4, "dilations": [Int](repeating: 65536, count: 1024), "skip_channels": 5])
+        assertRefused("\(configURL.path): invalid model config: the queues would hold sum(dilations) x residual_channels = 268435456 floats per sequence, more than the limit of 134217728")
+        // The old layout (the vocoder's config under "wavenet") is bounded the same way.
+        let legacy = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/legacy_wavenet_tokens/config.json"), encoding: .utf8)
+        try legacy.replacingOccurrences(of: "\"residual_channels\" : 4", with: "\"residual_channels\" : 1048576")
+            .write(to: configURL, atomically: true, encoding: .utf8)
+        assertRefused("\(configURL.path): invalid model config: residual_channels must be in 1...4096, got 1048576")
     }
 }

@@ -10,7 +10,7 @@ func tinyTransformer(seed: UInt64 = 3) -> TransformerModel {
     m.initialize(seed: seed)
     // Larger weights than GPT-2's 0.02 so every path carries a gradient well above float noise.
     var rng = Xoshiro256(seed: seed + 1)
-    for i in 0..<m.params.count { m.params.values[i] += rng.nextGaussian() * 0.3 }
+    for i in 0..<m.parameters.count { m.parameters.values[i] += rng.nextGaussian() * 0.3 }
     return m
 }
 
@@ -72,14 +72,14 @@ final class TransformerTests: XCTestCase {
     func testFullModelGradientsMatchFiniteDifferences() {
         let m = tinyTransformer()
         let batch = TokenBatch(tokens: [[1, 4, 2, 9, 10, 3, 3, 0], [5, 5, 6, 7, 8, 2, -1, -1]])
-        m.params.zeroGrads()
+        m.parameters.zeroGrads()
         let (_, count) = m.loss(batch, backward: true)
         XCTAssertEqual(count, 7 + 5)
-        let analytic = Array(UnsafeBufferPointer(start: m.params.grads, count: m.params.count))
+        let analytic = Array(UnsafeBufferPointer(start: m.parameters.grads, count: m.parameters.count))
         func loss() -> Double { let r = m.loss(batch, backward: false); return r.sum / Double(r.count) }
-        for (k, e) in m.params.entries.enumerated() {
+        for (k, e) in m.parameters.entries.enumerated() {
             analytic.withUnsafeBufferPointer { a in
-                assertGradientsMatch(e.name, x: m.params.values + e.offset, count: e.count, analytic: a.baseAddress! + e.offset,
+                assertGradientsMatch(e.name, x: m.parameters.values + e.offset, count: e.count, analytic: a.baseAddress! + e.offset,
                                      tolerance: .music.checking(6, seed: UInt64(k)), loss: loss)
             }
         }
@@ -98,9 +98,21 @@ final class TransformerTests: XCTestCase {
             XCTAssertTrue(json.contains(key), "\(key) missing from \(json)")
         }
         XCTAssertEqual(try JSONDecoder().decode(TransformerConfig.self, from: Data(json.utf8)), c)
-        XCTAssertEqual(TransformerModel(config: c).params.count, c.parameterCount)
+        XCTAssertEqual(TransformerModel(config: c).parameters.count, c.parameterCount)
         var bad = c
         bad.nHeads = 3
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("n_heads must divide d_model 128, got 3")) }
+    }
+
+    /// The shipped music model loads through the registry of the music families, as `synth music generate` loads it, and
+    /// its config.json says what it is.
+    func testShippedModelLoads() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/music")
+        let registry = ModelRegistry([TransformerModel.self, WaveNetTokenModel.self])
+        let musicRole = ModelRole("music model") { $0 is any TokenModel.Type }
+        XCTAssertEqual(try ModelFolder.readConfig(dir).modelType, "transformer")
+        let m = try XCTUnwrap(try registry.loadTokenModel(dir, as: musicRole) as? TransformerModel)
+        XCTAssertEqual(m.config, TransformerConfig(vocabSize: 390, contextLength: 256, dModel: 128, nHeads: 4, nLayers: 4, dFF: 512))
+        XCTAssertEqual(m.parameters.count, 926_342)
     }
 }

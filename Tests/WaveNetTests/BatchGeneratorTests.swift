@@ -74,14 +74,15 @@ final class BatchGeneratorTests: XCTestCase {
             return RenderRequest(id: i, mels: randomMels(c, frames: f, rng: &rng), frames: f, sampleCount: n,
                                  speaker: i % c.speakers.count, seed: UInt64(100 + i))
         }
-        let batched = try BatchRenderer.renderAll(requests, voice: v, batch: 5, threads: 2)
+        let settings = try Sampler(temperature: 0.9, topP: 0.95, minP: 0.01)
+        let batched = BatchRenderer.renderAll(requests, voice: v, batch: 5, threads: 2, sampler: settings)
         let vocoder = try Vocoder(voice: v)
         for r in requests {
-            var sampler = try Sampler(temperature: 1, seed: r.seed)
+            var sampler = settings.reseeded(r.seed)
             let alone = vocoder.generate(mels: r.mels, frames: r.frames, sampleCount: r.sampleCount, speaker: r.speaker, sampler: &sampler)
             XCTAssertEqual(batched[r.id], alone, "request \(r.id)")
         }
         // Batch composition does not matter: B = 1 on one thread gives the same.
-        XCTAssertEqual(try BatchRenderer.renderAll(requests, voice: v, batch: 1), batched)
+        XCTAssertEqual(BatchRenderer.renderAll(requests, voice: v, batch: 1, sampler: settings), batched)
     }
 }

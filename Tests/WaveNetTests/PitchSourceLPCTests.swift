@@ -153,22 +153,22 @@ final class PitchSourceLPCTests: XCTestCase {
             let utts = switchedUtterances(c, count: 2, length: 40, seed: 6)
             let b = SpeechTrainingData.makeBatch([(utts[0], 0), (utts[1], 8)], config: c, segment: 24)
             let ws = WaveNetWorkspace(config: c, time: b.time, batch: b.batch, frames: b.frames)
-            m.params.zeroGrads()
+            m.parameters.zeroGrads()
             m.run(b, workspace: ws, backward: true)
-            let analytic = Array(UnsafeBufferPointer(start: m.params.grads, count: m.params.count))
+            let analytic = Array(UnsafeBufferPointer(start: m.parameters.grads, count: m.parameters.count))
             func loss() -> Double { let (l, n) = m.run(b, workspace: ws, backward: false); return l / Double(n) }
             var rng = Xoshiro256(seed: 3)
-            for e in m.params.entries {
+            for e in m.parameters.entries {
                 // Embedding rows that no input uses have zero gradient both ways; sample the used rows of the new tables.
                 for _ in 0..<min(6, e.count) {
                     let i = e.offset + rng.nextInt(below: e.count)
-                    let num = numericGradient(m.params.values, i, eps: 2e-3) { loss() }
+                    let num = numericGradient(m.parameters.values, i, eps: 2e-3) { loss() }
                     XCTAssertEqual(Double(analytic[i]), num, accuracy: 3e-3 + 3e-2 * abs(num), "\(s) \(e.name) index \(i - e.offset)")
                 }
             }
             // The new tensors receive gradient at all.
             for name in ["lpc.prediction_embedding", "lpc.excitation_embedding", "source.proj.weight"] {
-                guard let e = m.params.entry(name) else { continue }
+                guard let e = m.parameters.entry(name) else { continue }
                 XCTAssertGreaterThan((e.offset..<(e.offset + e.count)).map { abs(analytic[$0]) }.max()!, 0, name)
             }
         }
@@ -247,7 +247,7 @@ final class PitchSourceLPCTests: XCTestCase {
         var bad = c
         bad.pitch = false
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("source needs pitch")) }
-        XCTAssertEqual(WaveNetModel(config: c).params.entry("cond.conv.weight")?.shape, [3, 5, 3])
-        XCTAssertEqual(WaveNetModel(config: c).params.entry("source.proj.weight")?.shape, [7, 4])
+        XCTAssertEqual(WaveNetModel(config: c).parameters.entry("cond.conv.weight")?.shape, [3, 5, 3])
+        XCTAssertEqual(WaveNetModel(config: c).parameters.entry("source.proj.weight")?.shape, [7, 4])
     }
 }

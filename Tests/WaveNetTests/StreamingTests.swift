@@ -72,7 +72,7 @@ final class StreamingTests: XCTestCase {
                 var streamed: [Float] = []
                 var reports: [Int] = []
                 let cond = Vocoder.Conditioning(mels: mels, frames: frames, sampleCount: count, samples: nil)
-                vocoder.generate(cond, speaker: 1, sampler: &s2, window: window, blockSize: 1000, progress: { d, _ in reports.append(d) }) {
+                vocoder.generate(cond, speaker: 1, sampler: &s2, window: window, blockSize: 1000, progress: { reports.append($0.done) }) {
                     streamed += $0
                 }
                 XCTAssertEqual(streamed.count, count)

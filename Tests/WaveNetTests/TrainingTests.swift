@@ -64,7 +64,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(second.adam.step, 5)
         try second.train(data3, configJSON: Data("{}".utf8)) { _ in }
         var worst: Float = 0
-        for i in 0..<m1.params.count { worst = max(worst, abs(m1.params.values[i] - m3.params.values[i])) }
+        for i in 0..<m1.parameters.count { worst = max(worst, abs(m1.parameters.values[i] - m3.parameters.values[i])) }
         XCTAssertEqual(worst, 0, "resumed weights differ by up to \(worst)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: store.bestDirectory.appendingPathComponent("model.safetensors").path))
     }
@@ -100,16 +100,16 @@ final class TrainingTests: XCTestCase {
         // The figure to expect: best/ loaded into a separate model and scored on the new set.
         let best = WaveNetModel(config: tinyConfig())
         let file = dir.appendingPathComponent("best/model.safetensors")
-        try best.params.load(try SafeTensors.read(file).tensors, source: file.path)
+        try best.parameters.load(try SafeTensors.read(file).tensors, source: file.path)
         var sum = 0.0, count = 0
         for b in data2.validationBatches() { let r = WaveNetTrainable(model: best).loss(b, backward: false); sum += r.sum; count += r.count }
         // Scoring best/ restores the model's weights (scrambled here so that they differ from best/).
         var rng = Xoshiro256(seed: 11)
-        for i in 0..<model.params.count { model.params.values[i] = rng.nextGaussian() * 0.3 }
-        let scrambled = Array(UnsafeBufferPointer(start: model.params.values, count: model.params.count))
+        for i in 0..<model.parameters.count { model.parameters.values[i] = rng.nextGaussian() * 0.3 }
+        let scrambled = Array(UnsafeBufferPointer(start: model.parameters.values, count: model.parameters.count))
         let rescored = try XCTUnwrap(try second.validateBest(data2))
         XCTAssertEqual(rescored, sum / Double(count), accuracy: 1e-9)
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.params.values, count: model.params.count)), scrambled)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.parameters.values, count: model.parameters.count)), scrambled)
         XCTAssertNotEqual(second.validate(data2), rescored, accuracy: 1e-3)
         var events: [TrainingEvent] = []
         try second.train(data2, configJSON: Data("{}".utf8)) { events.append($0) }

@@ -1,4 +1,5 @@
 // WaveNet: gradients against finite differences, and cached generation against the full forward pass.
+import AREngine
 import DSP
 import NNCore
 import TestSupport
@@ -44,9 +45,9 @@ final class WaveNetModelTests: XCTestCase {
         XCTAssertEqual(c.layers, 20)
         XCTAssertEqual(c.receptiveField, 2 * 1023 + 2)
         let m = WaveNetModel(config: c)
-        XCTAssertEqual(m.params.entry("layers.19.conv.weight")?.shape, [2, 64, 128])
-        XCTAssertEqual(m.params.entry("layers.0.out.weight")?.shape, [64, 192])
-        XCTAssertEqual(m.params.entry("post.conv2.weight")?.shape, [128, 256])
+        XCTAssertEqual(m.parameters.entry("layers.19.conv.weight")?.shape, [2, 64, 128])
+        XCTAssertEqual(m.parameters.entry("layers.0.out.weight")?.shape, [64, 192])
+        XCTAssertEqual(m.parameters.entry("post.conv2.weight")?.shape, [128, 256])
         // The reference configuration: ~1.2 MFLOP per sample.
         XCTAssertEqual(Double(2 * c.macsPerSample) / 1e6, 1.24, accuracy: 0.05)
     }
@@ -58,14 +59,14 @@ final class WaveNetModelTests: XCTestCase {
         base.initialize(seed: 3)
         let m = WaveNetModel.extending(base, speakers: ["c", "b", "d", "c"])
         XCTAssertEqual(m.config.speakers, ["a", "b", "c", "d"])
-        XCTAssertEqual(m.params.entry("speaker_embedding")?.shape, [4, 2])
-        let e0 = base.params.value("speaker_embedding"), e = m.params.value("speaker_embedding")
+        XCTAssertEqual(m.parameters.entry("speaker_embedding")?.shape, [4, 2])
+        let e0 = base.parameters.value("speaker_embedding"), e = m.parameters.value("speaker_embedding")
         for k in 0..<2 {
             XCTAssertEqual(e[k], e0[k]); XCTAssertEqual(e[2 + k], e0[2 + k])
             XCTAssertEqual(e[4 + k], (e0[k] + e0[2 + k]) / 2, accuracy: 1e-6)
             XCTAssertEqual(e[6 + k], e[4 + k])
         }
-        let w0 = base.params.value("layers.2.out.weight"), w = m.params.value("layers.2.out.weight")
+        let w0 = base.parameters.value("layers.2.out.weight"), w = m.parameters.value("layers.2.out.weight")
         XCTAssertEqual(Array(UnsafeBufferPointer(start: w, count: 10)), Array(UnsafeBufferPointer(start: w0, count: 10)))
         // Speaker "b" (index 1 in both) gives the same logits through both models.
         var b = tinyBatch(base.config, time: 12, batch: 1, seed: 4)
@@ -92,24 +93,24 @@ final class WaveNetModelTests: XCTestCase {
         // Non-zero conditioning biases, so that one added in the wrong place shows. (The other biases stay zero:
         // random ones put ReLU kinks within the finite-difference step of some entries.)
         var brng = Xoshiro256(seed: 7)
-        for e in m.params.entries where e.name.hasPrefix("cond.") && e.name.hasSuffix("bias") {
-            m.params.initNormal(e.name, std: 0.2, rng: &brng)
+        for e in m.parameters.entries where e.name.hasPrefix("cond.") && e.name.hasSuffix("bias") {
+            m.parameters.initNormal(e.name, std: 0.2, rng: &brng)
         }
         let b = tinyBatch(c, time: 12, batch: 2, seed: 6)
         let ws = WaveNetWorkspace(config: c, time: 12, batch: 2, frames: b.frames)
-        m.params.zeroGrads()
+        m.parameters.zeroGrads()
         let (_, count) = m.run(b, workspace: ws, backward: true)
-        let analytic = Array(UnsafeBufferPointer(start: m.params.grads, count: m.params.count))
+        let analytic = Array(UnsafeBufferPointer(start: m.parameters.grads, count: m.parameters.count))
         func loss() -> Double {
             let (l, n) = m.run(b, workspace: ws, backward: false)
             return l / Double(n)
         }
         XCTAssertEqual(count, 24 - 5)
         var rng = Xoshiro256(seed: 3)
-        for e in m.params.entries {
+        for e in m.parameters.entries {
             for _ in 0..<min(6, e.count) {
                 let i = e.offset + rng.nextInt(below: e.count)
-                let num = numericGradient(m.params.values, i, eps: 2e-3) { loss() }
+                let num = numericGradient(m.parameters.values, i, eps: 2e-3) { loss() }
                 let ana = Double(analytic[i])
                 XCTAssertEqual(ana, num, accuracy: 3e-3 + 3e-2 * abs(num), "\(e.name) flat index \(i - e.offset), cond_layers \(c.condLayers)")
             }
@@ -156,7 +157,7 @@ final class WaveNetModelTests: XCTestCase {
         dict["cond_layers"] = nil
         let old = try JSONDecoder().decode(WaveNetConfig.self, from: try JSONSerialization.data(withJSONObject: dict))
         XCTAssertEqual(old.condLayers, 0)
-        XCTAssertEqual(WaveNetModel(config: c).params.entry("cond.blocks.1.conv.weight")?.shape, [3, 3, 3])
+        XCTAssertEqual(WaveNetModel(config: c).parameters.entry("cond.blocks.1.conv.weight")?.shape, [3, 3, 3])
         XCTAssertEqual(c.condActivationsPerFrame, 15)
         var bad = c
         bad.condLayers = 17
@@ -194,7 +195,7 @@ final class WaveNetGrowthTests: XCTestCase {
         base.initialize(seed: 11)
         // Perturb the biases too, so that a wrongly placed copy cannot hide behind zeros.
         var rng = Xoshiro256(seed: 12)
-        for e in base.params.entries where e.name.hasSuffix("bias") { base.params.initNormal(e.name, std: 0.3, rng: &rng) }
+        for e in base.parameters.entries where e.name.hasSuffix("bias") { base.parameters.initNormal(e.name, std: 0.3, rng: &rng) }
         var target = tinyConfig()
         target.dilations = [1, 8, 2, 4, 1, 2]   // two new layers, one between old ones and one at the end
         target.residualChannels = 6
@@ -209,9 +210,9 @@ final class WaveNetGrowthTests: XCTestCase {
     func testGrownModelGivesTheSameLogits() throws {
         let (base, grown) = try grownPair()
         XCTAssertEqual(grown.config.layers, 6)
-        XCTAssertEqual(grown.params.entry("layers.3.conv.weight")?.shape, [2, 6, 10])
+        XCTAssertEqual(grown.parameters.entry("layers.3.conv.weight")?.shape, [2, 6, 10])
         XCTAssertEqual(grown.config.featureMean, base.config.featureMean)
-        XCTAssertGreaterThan(grown.params.count, base.params.count)
+        XCTAssertGreaterThan(grown.parameters.count, base.parameters.count)
         for spk: Int32 in [0, 1] {
             var b = tinyBatch(base.config, time: 24, batch: 1, seed: 14)
             b.speakers = [spk]
@@ -231,24 +232,24 @@ final class WaveNetGrowthTests: XCTestCase {
         let (_, grown) = try grownPair()
         let b = tinyBatch(grown.config, time: 24, batch: 2, seed: 15)
         let ws = WaveNetWorkspace(config: grown.config, time: 24, batch: 2, frames: b.frames)
-        grown.params.zeroGrads()
+        grown.parameters.zeroGrads()
         grown.run(b, workspace: ws, backward: true)
         func gradNorm(_ name: String, from: Int, count: Int) -> Float {
-            let g = grown.params.grad(name)
+            let g = grown.parameters.grad(name)
             return (from..<(from + count)).reduce(0) { $0 + g[$1] * g[$1] }.squareRoot()
         }
         // New layer 1 (dilation 8): its whole read-out is zero and must get a gradient.
-        XCTAssertEqual(grown.params.value("layers.1.out.weight")[0], 0)
+        XCTAssertEqual(grown.parameters.value("layers.1.out.weight")[0], 0)
         XCTAssertGreaterThan(gradNorm("layers.1.out.weight", from: 0, count: 5 * 13), 1e-6)
         // Old layer 0: the read-out row of a new gate unit (tanh unit 4 of 5).
-        XCTAssertEqual(grown.params.value("layers.0.out.weight")[4 * 13], 0)
+        XCTAssertEqual(grown.parameters.value("layers.0.out.weight")[4 * 13], 0)
         XCTAssertGreaterThan(gradNorm("layers.0.out.weight", from: 4 * 13, count: 13), 1e-6)
         // Post-net rows reading the new skip channels (5, 6).
         XCTAssertGreaterThan(gradNorm("post.conv1.weight", from: 5 * 7, count: 14), 1e-6)
         // The new conditioning block's read-out, and the old block's row reading the new frame channel (3 of 4).
-        XCTAssertEqual(grown.params.value("cond.blocks.1.out.weight")[0], 0)
+        XCTAssertEqual(grown.parameters.value("cond.blocks.1.out.weight")[0], 0)
         XCTAssertGreaterThan(gradNorm("cond.blocks.1.out.weight", from: 0, count: 16), 1e-6)
-        XCTAssertEqual(grown.params.value("cond.blocks.0.out.weight")[3 * 4], 0)
+        XCTAssertEqual(grown.parameters.value("cond.blocks.0.out.weight")[3 * 4], 0)
         XCTAssertGreaterThan(gradNorm("cond.blocks.0.out.weight", from: 3 * 4, count: 4), 1e-6)
     }
 
@@ -268,5 +269,31 @@ final class WaveNetGrowthTests: XCTestCase {
         XCTAssertThrowsError(try WaveNetModel.growing(blocks, to: tinyConfig(condLayers: 1), seed: 1)) { e in
             XCTAssertTrue("\(e)".contains("conditioning blocks can only grow: the voice has 2, asked for 1"), "\(e)")
         }
+    }
+}
+
+final class VoiceFolderTests: XCTestCase {
+    /// The shipped voice loads as `synth vocode` loads it, with and without its `model_type` (voices saved before the
+    /// key existed are read as WaveNet voices), and a saved voice's config.json says `model_type` wavenet.
+    func testShippedVoiceLoadsWithAndWithoutModelType() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/default")
+        XCTAssertEqual(try ModelFolder.readConfig(shipped).modelType, "wavenet")
+        let v = try Voice.load(shipped)
+        XCTAssertEqual(v.config.layers, 20)
+        XCTAssertEqual(v.model.parameters.count, 932_336)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voice-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = try String(contentsOf: shipped.appendingPathComponent("config.json"), encoding: .utf8)
+        try config.replacingOccurrences(of: "  \"model_type\" : \"wavenet\",\n", with: "")
+            .write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: shipped.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        XCTAssertNil(try ModelFolder.readConfig(dir).modelType)
+        let old = try Voice.load(dir)
+        XCTAssertEqual(old.config, v.config)
+        let out = dir.appendingPathComponent("saved")
+        try Voice.save(old.model, to: out)
+        XCTAssertEqual(try ModelFolder.readConfig(out).modelType, "wavenet")
+        XCTAssertEqual(try Voice.load(out).config, v.config)
     }
 }

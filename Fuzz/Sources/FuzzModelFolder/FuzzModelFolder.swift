@@ -1,12 +1,16 @@
 // Fuzz target: loading a model folder (config.json + model.safetensors) as `synth vocode`, `synth voices` and
 // `synth music generate` do, then using what loaded: the voice's feature extraction and a few generation steps,
 // a music model's first tokens. Input: config.json, a NUL byte, then model.safetensors.
+import AREngine
 import DSP
 import Foundation
 import FuzzSupport
 import Music
 import NNCore
 import WaveNet
+
+/// Every family, as `synth` registers them (Sources/synth/Registry.swift).
+let registry = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self])
 
 /// Splits the input at its first NUL byte: (config.json, model.safetensors).
 func split(_ d: Data) -> (Data, Data) {
@@ -40,10 +44,10 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutabl
     }
     let t = TransformerModel(config: TransformerConfig(vocabSize: 6, contextLength: 4, dModel: 2, nHeads: 1, nLayers: 1, dFF: 2))
     t.initialize(seed: 1)
-    save("transformer") { try MusicModel.transformer(t).save(to: $0) }
+    save("transformer") { try ModelFolder.save(t, to: $0) }
     let w = WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: 6, dilations: [1, 2], residualChannels: 2, gateChannels: 2, skipChannels: 2))
     w.initialize(seed: 1)
-    save("wavenet-tokens") { try MusicModel.wavenet(w).save(to: $0) }
+    save("wavenet-tokens") { try ModelFolder.save(w, to: $0) }
     return 0
 }
 
@@ -64,19 +68,12 @@ func use(_ voice: Voice) throws {
     }
 }
 
-func use(_ model: MusicModel) {
-    switch model {
-    case .transformer(let m):
-        var state = m.makeState(batch: 1)
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: m.vocabularySize)
-        defer { logits.deallocate() }
-        for t in 0..<min(4, m.contextLength) { m.step([t % m.vocabularySize], state: &state, logits: logits) }
-    case .wavenet(let m):
-        var state = m.makeState(batch: 1)
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: m.vocabularySize)
-        defer { logits.deallocate() }
-        for t in 0..<4 { m.step([t % m.vocabularySize], state: &state, logits: logits) }
-    }
+/// A token model's first steps.
+func use<M: TokenModel>(_ m: M) {
+    var state = m.makeState(batch: 1)
+    let logits = UnsafeMutablePointer<Float>.allocate(capacity: m.vocabularySize)
+    defer { logits.deallocate() }
+    for t in 0..<min(4, m.contextLength) { m.step([t % m.vocabularySize], state: &state, logits: logits) }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -84,11 +81,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let (config, weights) = split(input(data, size))
     let dir = folder(["config.json": config, "model.safetensors": weights])
     do {
-        do {
-            try use(try Voice.load(dir))
-        } catch VoiceError.notAVoice {
-            use(try MusicModel.load(dir))
-        }
+        let model = try registry.load(dir)
+        if let voice = model as? WaveNetModel { try use(Voice(name: "fuzz", directory: dir, model: voice)) }
+        if let tokens = model as? any TokenModel { use(tokens) }
     } catch {
         checkOneLine(error, "model folder")
     }
