@@ -16,8 +16,10 @@ struct Synth: ParsableCommand {
               synth eval --data MANIFEST.tsv --voice runs/myvoice/best
             Continue a chorale opening with the music model and render it through FluidSynth:
               synth music generate --prime opening.mid --seconds 20 -o out.mid --wav out.wav
+            Draw 64 handwritten threes from the digit PixelCNN into a PNG grid:
+              synth image sample --digit 3 --count 64 -o grid.png
             """,
-        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Eval.self, MusicCommand.self, Bench.self, BenchRender.self]
+        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Eval.self, MusicCommand.self, ImageCommand.self, Bench.self, BenchRender.self]
     )
 
     /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,
