@@ -19,7 +19,9 @@ struct Synth: ParsableCommand {
             Draw 64 handwritten threes from the digit PixelCNN into a PNG grid:
               synth image sample --digit 3 --count 64 -o grid.png
             """,
-        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Eval.self, MusicCommand.self, ImageCommand.self, Bench.self, BenchRender.self]
+        version: "synth \(synthVersion)",
+        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Speakers.self, Train.self, Eval.self,
+                      MusicCommand.self, ImageCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
     )
 
     /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,
