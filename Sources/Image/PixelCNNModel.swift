@@ -174,7 +174,7 @@ public final class PixelCNNTokenWorkspace: TokenWorkspace {
 
 extension PixelCNNModel: TokenModel {
     public static let modelType = "pixelcnn"
-    public static let kind = "image PixelCNN"
+    public static let kind = "PixelCNN over images"
     public static let usage = "synth image sample --model"
 
     public var summary: String {

@@ -27,6 +27,6 @@ struct ImageModelOption: ParsableArguments {
     /// The PixelCNN named by `--model`, loaded through the registry.
     /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
     func load() throws -> PixelCNNModel {
-        try ModelRegistry.synth.load(PixelCNNModel.self, from: try ModelRegistry.synth.resolve(model, as: .imageModel), noun: "image model")
+        try ModelRegistry.synth.load(PixelCNNModel.self, from: try ModelRegistry.synth.resolve(model, as: .imageModel), noun: "PixelCNN image model")
     }
 }

@@ -16,5 +16,5 @@ extension ModelRole {
     /// as the image PixelCNN is, which is not music).
     static let musicModel = ModelRole("music model") { $0 == TransformerModel.self || $0 == WaveNetTokenModel.self }
     /// What `image sample`, `image eval` and `image train --resume` read.
-    static let imageModel = ModelRole.family(PixelCNNModel.self, noun: "image model")
+    static let imageModel = ModelRole.family(PixelCNNModel.self, noun: "PixelCNN image model")
 }
