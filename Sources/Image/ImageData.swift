@@ -60,13 +60,20 @@ public struct ImageSet: Sendable {
 }
 
 /// Batches of whole images as token sequences (`[start, pixels...]`) for the shared trainer: random images drawn with
-/// the trainer's RNG, and every valid image once, in fixed batches.
+/// the trainer's RNG (optionally moved by up to one pixel, `shift`), and every valid image once, in fixed batches.
 public struct ImageTrainingData: TrainingData {
     public let train: [[Int]], valid: [[Int]]
     public let batchSize: Int
+    /// Augmentation: each drawn image moves by a random `(dy, dx)` in `{-1, 0, 1}²` when no ink (non-zero pixel)
+    /// leaves the frame (else it is used as it is); the vacated row or column is blank.
+    public let shift: Bool
+    let height: Int, width: Int
 
     /// - Throws: `ImageError.label` if the model's classes do not cover the labels.
-    public init(model: PixelCNNModel, train: ImageSet, valid: ImageSet?, batchSize: Int) throws {
+    public init(model: PixelCNNModel, train: ImageSet, valid: ImageSet?, batchSize: Int, shift: Bool = false) throws {
+        self.shift = shift
+        height = train.height
+        width = train.width
         func sequences(_ s: ImageSet) throws -> [[Int]] {
             try zip(s.pixels, s.labels).map { try model.sequence(pixels: $0, label: model.config.classes > 0 ? $1 : nil) }
         }
@@ -76,7 +83,26 @@ public struct ImageTrainingData: TrainingData {
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {
-        TokenBatch(tokens: (0..<batchSize).map { _ in train[rng.nextInt(below: train.count)] })
+        TokenBatch(tokens: (0..<batchSize).map { _ in
+            let seq = train[rng.nextInt(below: train.count)]
+            guard shift else { return seq }
+            let dy = rng.nextInt(below: 3) - 1, dx = rng.nextInt(below: 3) - 1
+            return Self.shifted(Array(seq.dropFirst()), dy: dy, dx: dx, height: height, width: width).map { [seq[0]] + $0 } ?? seq
+        })
+    }
+
+    /// `pixels` (raster order) moved down `dy` and right `dx`, blank where nothing moves in; nil when ink would leave
+    /// the frame.
+    public static func shifted(_ pixels: [Int], dy: Int, dx: Int, height H: Int, width W: Int) -> [Int]? {
+        var out = [Int](repeating: 0, count: H * W)
+        for i in 0..<H {
+            for j in 0..<W where pixels[i * W + j] != 0 {
+                let y = i + dy, x = j + dx
+                guard y >= 0, y < H, x >= 0, x < W else { return nil }
+                out[y * W + x] = pixels[i * W + j]
+            }
+        }
+        return out
     }
 
     public func validationBatches() -> [TokenBatch] {

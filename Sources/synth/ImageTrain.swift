@@ -23,6 +23,8 @@ struct ImageTrain: ParsableCommand {
     var resume = false
     @Flag(help: "No class conditioning: model p(image) instead of p(image | digit).")
     var unconditional = false
+    @Flag(help: "Augment: move each training image by up to one pixel each way when no ink leaves the frame.")
+    var shift = false
     @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 6000
     @Option(parsing: .unconditional, help: "Images per batch.")
@@ -61,10 +63,10 @@ struct ImageTrain: ParsableCommand {
         if resumeFrom == nil { model.initialize(seed: training.seed) }
         let trainSet = try ImageSet.read(URL(fileURLWithPath: train), height: config.height, width: config.width, levels: config.levels)
         let validSet = try valid.map { try ImageSet.read(URL(fileURLWithPath: $0), height: config.height, width: config.width, levels: config.levels) }
-        let data = try ImageTrainingData(model: model, train: trainSet, valid: validSet, batchSize: batch)
+        let data = try ImageTrainingData(model: model, train: trainSet, valid: validSet, batchSize: batch, shift: shift)
         let header = ["data: \(trainSet.count) train images, \(validSet?.count ?? 0) valid", "model: \(model.summary)"]
         header.forEach(printErr)
-        let settings = [("--train", URL(fileURLWithPath: train).standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings
+        let settings = [("--train", URL(fileURLWithPath: train).standardizedFileURL.path), ("--batch", "\(batch)"), ("--shift", shift ? "given" : "not given")] + training.settings
         try runTraining(Trainer(model: model, options: training.options(steps: steps), checkpoints: store), data: data,
                         configJSON: try ModelFolder.encode(config, modelType: PixelCNNModel.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "pixels", positionsPerStep: batch * config.pixels,

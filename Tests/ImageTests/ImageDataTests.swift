@@ -55,3 +55,16 @@ final class ImageDataTests: XCTestCase {
         XCTAssertEqual(n, want.neighbour_counts, accuracy: 1e-9, "|diff| \(abs(n - want.neighbour_counts))")
     }
 }
+
+final class ImageAugmentationTests: XCTestCase {
+    func testShiftsKeepInkInsideTheFrame() {
+        // A 3x3 image with ink in the middle column, top two rows.
+        let img = [0, 5, 0,
+                   0, 7, 0,
+                   0, 0, 0]
+        XCTAssertEqual(ImageTrainingData.shifted(img, dy: 1, dx: 1, height: 3, width: 3), [0, 0, 0, 0, 0, 5, 0, 0, 7])
+        XCTAssertEqual(ImageTrainingData.shifted(img, dy: 0, dx: -1, height: 3, width: 3), [5, 0, 0, 7, 0, 0, 0, 0, 0])
+        XCTAssertNil(ImageTrainingData.shifted(img, dy: -1, dx: 0, height: 3, width: 3))  // the 5 would leave at the top
+        XCTAssertEqual(ImageTrainingData.shifted(img, dy: 0, dx: 0, height: 3, width: 3), img)
+    }
+}
