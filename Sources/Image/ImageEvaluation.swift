@@ -128,13 +128,17 @@ extension PixelCNNModel {
     /// Samples `count` images of class `label` (nil: unconditional) through the shared generation loop, one pixel at a
     /// time in raster order with the cached state, and reports progress in pixels.
     /// - Throws: `ImageError.label` for a class the model does not have (or none for a class-conditional model).
-    public func sample(count: Int, label: Int?, sampler: inout Sampler, progress: (ProgressReport) -> Void = { _ in }) throws -> [[Int]] {
+    /// - Parameter cached: false samples through `RecomputingPixelCNN` (the whole image rerun for every pixel), to
+    ///   measure what the cache saves.
+    public func sample(count: Int, label: Int?, sampler: inout Sampler, cached: Bool = true,
+                       progress: (ProgressReport) -> Void = { _ in }) throws -> [[Int]] {
         let start = try startToken(label: label), P = config.pixels
         let options = GenerationOptions(maxNewTokens: P, slidingWindow: false)
+        let uncached = cached ? nil : RecomputingPixelCNN(self)
         return (0..<count).map { i in
-            Generation.sample(self, prompt: [start], options: options, sampler: &sampler) { r in
-                progress(ProgressReport(done: i * P + r.done, total: count * P, unit: "pixels"))
-            }.tokens
+            let report = { (r: ProgressReport) in progress(ProgressReport(done: i * P + r.done, total: count * P, unit: "pixels")) }
+            if let uncached { return Generation.sample(uncached, prompt: [start], options: options, sampler: &sampler, progress: report).tokens }
+            return Generation.sample(self, prompt: [start], options: options, sampler: &sampler, progress: report).tokens
         }
     }
 }

@@ -76,3 +76,28 @@ extension PixelCNNModel: AutoregressiveModel {
         s.fed += 1
     }
 }
+
+/// The PixelCNN without its cache, to measure what the cache saves: each step reruns the teacher-forced pass over the
+/// whole image from the tokens so far (`logits`), as a decoder without state would. Same distributions as the cached
+/// `step` (to float rounding), P passes per image instead of one.
+public final class RecomputingPixelCNN: AutoregressiveModel {
+    public let model: PixelCNNModel
+    public init(_ model: PixelCNNModel) { self.model = model }
+
+    public var vocabularySize: Int { model.vocabularySize }
+    public var contextLength: Int { model.contextLength }
+    public func logits(_ tokens: [[Int]]) -> [Float] { model.logits(tokens) }
+    public func makeState(batch: Int) -> [[Int]] { [[Int]](repeating: [], count: batch) }
+    public func reset(_ state: inout [[Int]]) { for b in state.indices { state[b].removeAll(keepingCapacity: true) } }
+
+    public func step(_ tokens: [Int], state: inout [[Int]], logits: UnsafeMutablePointer<Float>) {
+        for (b, t) in tokens.enumerated() { state[b].append(t) }
+        let V = vocabularySize, T = state[0].count, all = model.logits(state)
+        all.withUnsafeBufferPointer { a in
+            for b in 0..<tokens.count {
+                let row: Int = (b * T + T - 1) * V
+                (logits + b * V).update(from: a.baseAddress! + row, count: V)
+            }
+        }
+    }
+}

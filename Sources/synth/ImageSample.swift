@@ -28,6 +28,8 @@ struct ImageSample: ParsableCommand {
     var output: String
     @Flag(help: "Also write the pixels as CSV (p0...p63, label) to OUT.png's name with .csv.")
     var csv = false
+    @Flag(help: "Rerun the whole image for every pixel instead of using the cache (to measure what the cache saves; the same images, slower).")
+    var noCache = false
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
@@ -58,12 +60,12 @@ struct ImageSample: ParsableCommand {
         let start = Date()
         var images: [[Int]] = []
         for (i, l) in labels.enumerated() {
-            images += try model.sample(count: 1, label: l, sampler: &sampler) { r in
+            images += try model.sample(count: 1, label: l, sampler: &sampler, cached: !noCache) { r in
                 bar.update(ProgressReport(done: i * c.pixels + r.done, total: count * c.pixels, unit: r.unit))
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        let what = digit.map { $0 == "any" ? "digits 0-9" : "digit \($0)" } ?? "unconditional"
+        let what = (digit.map { $0 == "any" ? "digits 0-9" : "digit \($0)" } ?? "unconditional") + (noCache ? ", no cache" : "")
         let title = "\(what), seed \(sampling.seed), temperature \(sampling.temperature)"
         let png: Data
         do {
