@@ -52,6 +52,21 @@ final class ImageCLITests: XCTestCase {
         }
     }
 
+    /// An unconditional model trains and samples without --digit, and refuses one.
+    func testUnconditionalModel() throws {
+        let run = dir.appendingPathComponent("run")
+        let t = try CLI.run(["image", "train", "--train", train.path, "--out", run.path, "--steps", "2", "--batch", "4", "--unconditional",
+                             "--channels", "4", "--layers", "1"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("unconditional, 1 layers"), t.stderr)
+        let model = run.appendingPathComponent("best").path, png = dir.appendingPathComponent("u.png")
+        XCTAssertEqual(try CLI.run(["image", "sample", "--model", model, "--count", "2", "-o", png.path]).status, 0)
+        let r = try CLI.run(["image", "sample", "--model", model, "--digit", "1", "-o", dir.appendingPathComponent("v.png").path])
+        assertFails(r, "this PixelCNN is unconditional: it takes no --digit (asked for 1)", output: dir.appendingPathComponent("v.png"))
+        let e = try CLI.run(["image", "eval", "--model", model, "--train", train.path, "--data", valid.path])
+        XCTAssertTrue(e.stdout.contains("unconditional") && !e.stdout.contains("given the true digit"), e.stdout)
+    }
+
     func testBadInputIsOneLineAndWritesNothing() throws {
         let header = (0..<64).map { "p\($0)" }.joined(separator: ",") + ",label\n"
         let row = [String](repeating: "1", count: 64).joined(separator: ",") + ",4\n"
