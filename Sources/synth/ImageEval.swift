@@ -20,6 +20,7 @@ struct ImageEval: ParsableCommand {
     @OptionGroup var modelOption: ImageModelOption
     @Flag(help: "Only fit and score the baselines.")
     var baselinesOnly = false
+    @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         try requireFile(data, option: "--data")
@@ -33,19 +34,28 @@ struct ImageEval: ParsableCommand {
         let trainSet = try ImageSet.read(URL(fileURLWithPath: train), height: c.height, width: c.width, levels: c.levels)
         let evalSet = try ImageSet.read(URL(fileURLWithPath: data), height: c.height, width: c.width, levels: c.levels)
         let P = c.pixels, n = Double(evalSet.count)
-        print("\(data): \(evalSet.count) images, \(evalSet.count * P) pixels; baselines fitted on \(trainSet.count) train images")
-        func line(_ name: String, _ nats: Double) -> String {
-            String(format: "%@: %.2f nats/image, %.4f bits/pixel", name, nats, PixelCNNScore.bitsPerPixel(nats, pixels: P))
+        let say: (String) -> Void = jsonOption.json ? printErr : { print($0) }
+        say("\(data): \(evalSet.count) images, \(evalSet.count * P) pixels; baselines fitted on \(trainSet.count) train images")
+        var results: [[String: Any]] = []
+        func report(_ name: String, _ nats: Double, _ key: String) {
+            let bits = PixelCNNScore.bitsPerPixel(nats, pixels: P)
+            say(String(format: "%@: %.2f nats/image, %.4f bits/pixel", name, nats, bits))
+            results.append(["model": key, "nats_per_image": nats, "bits_per_pixel": bits])
         }
         let position = PositionCategorical(train: trainSet), neighbours = CausalNeighbourCounts(train: trainSet)
-        print(line("per-position categorical", evalSet.pixels.map(position.nats).reduce(0, +) / n))
-        print(line("counts over position, left and upper neighbours", evalSet.pixels.map(neighbours.nats).reduce(0, +) / n))
-        guard let model else { return }
-        let start = Date()
-        let score = try model.score(evalSet, prior: trainSet.classPrior(classes: c.classes))
-        let seconds = Date().timeIntervalSince(start)
-        let name = "PixelCNN \(modelOption.model) (\(model.summary))"
-        print(line(c.classes > 0 ? "\(name), digit marginalised" : name, score.nats) + String(format: " [%.2f s]", seconds))
-        if let cond = score.conditionalNats { print(line("PixelCNN given the true digit", cond)) }
+        report("per-position categorical", evalSet.pixels.map(position.nats).reduce(0, +) / n, "position_categorical")
+        report("counts over position, left and upper neighbours", evalSet.pixels.map(neighbours.nats).reduce(0, +) / n, "neighbour_counts")
+        if let model {
+            let start = Date()
+            let score = try model.score(evalSet, prior: trainSet.classPrior(classes: c.classes))
+            let seconds = Date().timeIntervalSince(start)
+            let name = "PixelCNN \(modelOption.model) (\(model.summary))"
+            report(c.classes > 0 ? "\(name), digit marginalised" : name, score.nats, "pixelcnn")
+            if let cond = score.conditionalNats { report("PixelCNN given the true digit", cond, "pixelcnn_given_digit") }
+            say(String(format: "scored in %.2f s", seconds))
+        }
+        if jsonOption.json {
+            printJSON(["command": "image eval", "data": data, "images": evalSet.count, "pixels": evalSet.count * P, "results": results])
+        }
     }
 }

@@ -50,6 +50,10 @@ final class ImageCLITests: XCTestCase {
                        "counts over position, left and upper neighbours: 114.27 nats/image, 2.5759 bits/pixel", "digit marginalised", "given the true digit"] {
             XCTAssertTrue(e.stdout.contains(needle), "eval lacks '\(needle)': \(e.stdout)")
         }
+        let j = try CLI.json(try CLI.run(["image", "eval", "--model", model, "--train", train.path, "--data", valid.path, "--json"]))
+        let results = try XCTUnwrap(j["results"] as? [[String: Any]])
+        XCTAssertEqual(results.map { $0["model"] as? String }, ["position_categorical", "neighbour_counts", "pixelcnn", "pixelcnn_given_digit"])
+        XCTAssertEqual(results[0]["nats_per_image"] as? Double ?? 0, 108.46699508028114, accuracy: 1e-9)  // numpy, baselines.json
     }
 
     /// An unconditional model trains and samples without --digit, and refuses one.
