@@ -50,7 +50,7 @@ public struct PixelCNNConfig: Codable, Equatable, Sendable {
         case modelType = "model_type"
     }
 
-    public init(height: Int = 8, width: Int = 8, levels: Int = 17, classes: Int = 10, channels: Int = 64, layers: Int = 6, kernel: Int = 3) {
+    public init(height: Int = 8, width: Int = 8, levels: Int = 17, classes: Int = 10, channels: Int = 16, layers: Int = 8, kernel: Int = 3) {
         self.height = height
         self.width = width
         self.levels = levels

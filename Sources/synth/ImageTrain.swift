@@ -26,13 +26,13 @@ struct ImageTrain: ParsableCommand {
     @Flag(help: "Augment: move each training image by up to one pixel each way when no ink leaves the frame.")
     var shift = false
     @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
-    var steps = 6000
+    var steps = 1500
     @Option(parsing: .unconditional, help: "Images per batch.")
     var batch = 32
     @Option(parsing: .unconditional, help: "Features per pixel in each stack.")
-    var channels = 64
+    var channels = 16
     @Option(parsing: .unconditional, help: "Gated layers (the first masked A).")
-    var layers = 6
+    var layers = 8
     @Option(parsing: .unconditional, help: "Odd width of the masked kernels.")
     var kernel = 3
     @OptionGroup var training: TrainingFlags
