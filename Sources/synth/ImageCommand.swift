@@ -13,7 +13,7 @@ struct ImageCommand: ParsableCommand {
 
               synth image sample --digit 3 --count 64 -o grid.png
               synth image eval --train ../shared/data/images/digits.train.csv --data ../shared/data/images/digits.valid.csv
-              synth image train --train ../shared/data/images/digits.train.csv --valid ../shared/data/images/digits.valid.csv --out runs/digits
+              synth image train --train ../shared/data/images/digits.train.csv --valid ../shared/data/images/digits.valid.csv --out runs/digits --shift --lr 3e-3
             """,
         subcommands: [ImageTrain.self, ImageSample.self, ImageEval.self]
     )
