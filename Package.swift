@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "Tabular", targets: ["Tabular"]),
         .library(name: "Music", targets: ["Music"]),
         .library(name: "AREngine", targets: ["AREngine"]),
+        .library(name: "Image", targets: ["Image"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,12 +57,13 @@ let package = Package(
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
+        .target(name: "Image", dependencies: ["NNCore", "AREngine", "Tabular", "AtomicIO"], swiftSettings: optimize),
         // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
         .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music", "Plot",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music", "Image", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -77,6 +79,7 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageTests", dependencies: ["Image", "NNCore", "AREngine", "Tabular", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],

@@ -125,8 +125,10 @@ final class Canvas {
     }
 
     /// Draws an image of `columns x rows` opaque pixels (`rgb(column, row)`, row 0 at the top) scaled into the
-    /// rectangle, smoothed by cairo's `GOOD` filter (area averaging when shrinking).
-    func image(columns: Int, rows: Int, x: Double, y: Double, width w: Double, height h: Double, rgb: (Int, Int) -> Color) throws {
+    /// rectangle, smoothed by cairo's `GOOD` filter (area averaging when shrinking), or with `smooth` false as sharp
+    /// squares (`NEAREST`, for pictures whose pixels are the data).
+    func image(columns: Int, rows: Int, x: Double, y: Double, width w: Double, height h: Double, smooth: Bool = true,
+               rgb: (Int, Int) -> Color) throws {
         guard columns > 0, rows > 0 else { return }
         let img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(columns), Int32(rows))
         defer { cairo_surface_destroy(img) }
@@ -152,7 +154,7 @@ final class Canvas {
         cairo_translate(cr, x, y)
         cairo_scale(cr, w / Double(columns), h / Double(rows))
         cairo_set_source_surface(cr, img, 0, 0)
-        cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD)
+        cairo_pattern_set_filter(cairo_get_source(cr), smooth ? CAIRO_FILTER_GOOD : CAIRO_FILTER_NEAREST)
         cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD)
         cairo_paint(cr)
         cairo_restore(cr)

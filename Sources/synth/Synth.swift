@@ -16,10 +16,12 @@ struct Synth: ParsableCommand {
               synth eval --data MANIFEST.tsv --voice runs/myvoice/best
             Continue a chorale opening with the music model and render it through FluidSynth:
               synth music generate --prime opening.mid --seconds 20 -o out.mid --wav out.wav
+            Draw 64 handwritten threes from the digit PixelCNN into a PNG grid:
+              synth image sample --digit 3 --count 64 -o grid.png
             """,
         version: "synth \(synthVersion)",
         subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Speakers.self, Train.self, Eval.self,
-                      MusicCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
+                      MusicCommand.self, ImageCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
     )
 
     /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,
