@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
+        // Open MPI for data-parallel training (`mpirun -np N synth train`); docs/scale-out.md.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
         .target(name: "AtomicIO", swiftSettings: optimize),
@@ -51,13 +53,15 @@ let package = Package(
         ),
         .target(name: "NNCore", dependencies: ["AtomicIO", "COpenBLAS", "CKernels"], swiftSettings: optimize),
         .target(name: "AREngine", dependencies: ["NNCore", "AtomicIO"], swiftSettings: optimize),
+        // The engine's Communicator over MPI: what the CLI hands the Trainer when mpirun or srun started it.
+        .target(name: "Cluster", dependencies: ["AREngine", "CMPI"], swiftSettings: optimize),
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -73,6 +77,8 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        // Data-parallel exactness: the test relaunches its own bundle under `mpirun -np 2` (skipped without mpirun).
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "AREngine", "NNCore", "WaveNet", "Music", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -289,19 +289,35 @@ public final class SpeechTrainingData: TrainingData {
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> WaveNetBatch {
+        trainingBatch(rng: &rng, rows: 0..<batchSize)
+    }
+
+    public var batchRows: Int { batchSize }
+
+    /// Rows `rows` of the batch `trainingBatch(rng:)` draws: every row's segment and every input's noise are drawn
+    /// (so `rng` advances as for the whole batch), and only the rows asked for are built.
+    public func trainingBatch(rng: inout Xoshiro256, rows: Range<Int>) -> WaveNetBatch {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= batchSize && !rows.isEmpty, "rows \(rows) of a batch of \(batchSize)")
         let hop = config.features.hopLength
         var picks: [(Utterance, Int)] = []
-        for _ in 0..<batchSize {
+        for b in 0..<batchSize {
             let u = train[picker.pick(&rng)]
             let maxFrameStart = (u.sampleCount - segment - 1) / hop
-            picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
+            let start = rng.nextInt(below: maxFrameStart + 1) * hop
+            if rows.contains(b) { picks.append((u, start)) }
         }
         var batch = Self.makeBatch(picks, config: config, segment: segment)
         if inputNoise > 0 {
-            let top = Float(config.classes - 1)
-            for i in batch.inputs.indices {
-                let noisy = (Float(batch.inputs[i]) + inputNoise * rng.nextGaussian()).rounded()
-                batch.inputs[i] = Int32(min(max(noisy, 0), top))
+            // Time-major, as the whole batch's inputs: one draw per (t, b), applied to the rows built here.
+            let top = Float(config.classes - 1), B = batchSize, R = rows.count
+            for t in 0..<segment {
+                for b in 0..<B {
+                    let noise = inputNoise * rng.nextGaussian()
+                    guard rows.contains(b) else { continue }
+                    let i = t * R + b - rows.lowerBound
+                    let noisy = (Float(batch.inputs[i]) + noise).rounded()
+                    batch.inputs[i] = Int32(min(max(noisy, 0), top))
+                }
             }
         }
         return batch

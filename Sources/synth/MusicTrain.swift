@@ -59,12 +59,15 @@ struct MusicTrain: ParsableCommand {
         try requireFile(data, option: "--data")
     }
 
-    func run() throws {
+    func run() throws { try withTrainingRanks { try run(ranks: $0) } }
+
+    /// The run on this process, one of `comm.size` ranks (one without mpirun).
+    func run(ranks comm: any Communicator) throws {
         BLAS.setThreads(training.threads)
         let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest)
+            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest, ranks: comm)
             return
         }
         if !store.completeCheckpoints().isEmpty {
@@ -77,11 +80,11 @@ struct MusicTrain: ParsableCommand {
             : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                                                            residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
         net.initialize(seed: training.seed)
-        try train(net, store: store, resumeFrom: nil)
+        try train(net, store: store, resumeFrom: nil, ranks: comm)
     }
 
     /// Trains `net` (new, or to be resumed from a checkpoint) on the manifest's pieces with the shared trainer.
-    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?) throws {
+    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?, ranks comm: any Communicator) throws {
         let manifest = URL(fileURLWithPath: data)
         // A model with a context of its own (a resumed transformer) keeps it.
         let window = net.window(fallback: context)
@@ -97,9 +100,9 @@ struct MusicTrain: ParsableCommand {
         printErr("model: \(net.summary)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
             [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
-        try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
+        try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store, communicator: comm), data: dataset,
                         configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
-                        settings: settings)
+                        settings: settings, fingerprint: rankFingerprint(comm, files: [manifest]))
     }
 }

@@ -158,7 +158,10 @@ struct Train: ParsableCommand {
         try requireFile(data, option: "--data")
     }
 
-    func run() throws {
+    func run() throws { try withTrainingRanks { try run(ranks: $0) } }
+
+    /// The run on this process, one of `comm.size` ranks (one without mpirun).
+    func run(ranks comm: any Communicator) throws {
         BLAS.setThreads(training.threads)
         // Summary lines and notes go to stderr now and to the head of this invocation's part of train.log.
         var header: [String] = []
@@ -288,11 +291,13 @@ struct Train: ParsableCommand {
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
-        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
+                              communicator: comm)
         try runTraining(trainer, data: dataset, configJSON: try ModelFolder.encode(config, modelType: WaveNetModel.modelType), runDirectory: runDir, resumeFrom: resumeFrom,
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
                             + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
-                                                   ("--max-utterances", "\(maxUtterances)")])
+                                                   ("--max-utterances", "\(maxUtterances)")],
+                        fingerprint: rankFingerprint(comm, files: [manifestURL]))
     }
 }
