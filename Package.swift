@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
+        // Pictures (synth plot): cairo draws and writes PNG.
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         // Open MPI for data-parallel training (`mpirun -np N synth train`); docs/scale-out.md.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
@@ -58,10 +60,12 @@ let package = Package(
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
+        // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
+        .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -77,6 +81,7 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         // Data-parallel exactness: the test relaunches its own bundle under `mpirun -np 2` (skipped without mpirun).
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "AREngine", "NNCore", "WaveNet", "Music", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
