@@ -12,7 +12,9 @@ struct Train: ParsableCommand {
         discussion: """
             The manifest is TSV or CSV with a header naming `path` and `speaker` columns and an optional `split` column (`train` or `valid`); paths are relative to the manifest. Audio is read with libsndfile (WAV, FLAC, OGG...), mixed to mono, resampled to --sample-rate, and trimmed of leading and trailing silence.
 
-            Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C or SIGTERM (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+            Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C, SIGTERM or SIGUSR1 (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+
+            Data-parallel on several processes or machines: `mpirun -np N synth train ...` (or srun). --batch is then the global batch, split between the ranks; rank 0 alone logs and writes checkpoints; stop the job with `kill -USR1 <mpirun's pid>` or --time-limit to get a checkpoint. See docs/scale-out.md.
 
             Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
 

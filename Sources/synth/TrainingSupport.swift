@@ -155,6 +155,9 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     }
     signal(SIGINT) { _ in stopRequested = 1 }
     signal(SIGTERM) { _ in stopRequested = 1 }
+    // What mpirun forwards to every rank without ending the job (it answers SIGTERM and SIGINT by killing the ranks
+    // shortly after forwarding them): `kill -USR1 <mpirun>` stops a data-parallel run with a checkpoint.
+    signal(SIGUSR1) { _ in stopRequested = 1 }
     let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
     let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
     try trainer.train(data, configJSON: configJSON, fingerprint: fingerprint, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in

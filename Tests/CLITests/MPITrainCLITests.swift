@@ -126,6 +126,37 @@ final class MPITrainCLITests: CLITestCase {
         print("rank 1 killed: the job ended in \(String(format: "%.1f", seconds)) s with status \(p.terminationStatus)")
     }
 
+    /// SIGUSR1 to mpirun (which forwards it to every rank) stops every rank at the same step; rank 0 checkpoints; exit 0.
+    func testSIGUSR1ToMpirunStopsWithACheckpoint() throws {
+        let run = tmp.appendingPathComponent("stopped")
+        let p = try launchMPI(["-np", "2", "SYNTH"] + trainArgs(out: run, steps: 100_000), tag: "stopped")
+        let log = run.appendingPathComponent("train.log")
+        let start = Date()
+        while Date().timeIntervalSince(start) < 90 {
+            if let t = try? String(contentsOf: log, encoding: .utf8), t.contains("step 3/") { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let mpirun = descendants(of: p.processIdentifier).first { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").hasPrefix("mpirun")
+                || ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").hasPrefix("orterun")
+        }
+        guard let mpirun else { p.terminate(); return XCTFail("mpirun's process not found") }
+        kill(mpirun, SIGUSR1)
+        p.waitUntilExit()
+        let (_, err) = output("stopped")
+        XCTAssertEqual(p.terminationStatus, 0, err)
+        XCTAssertTrue(err.contains("stopped on signal; resume with --resume"), err)
+        let state = try String(contentsOf: latestCheckpoint(run).appendingPathComponent("trainer_state.json"), encoding: .utf8)
+        XCTAssertTrue(state.contains("\"step\" :"), state)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("best/model.safetensors").path))
+    }
+
+    /// The newest complete checkpoint folder of a run.
+    func latestCheckpoint(_ run: URL) throws -> URL {
+        let names = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path).sorted()
+        return run.appendingPathComponent("checkpoints").appendingPathComponent(try XCTUnwrap(names.last))
+    }
+
     /// Ranks started with different flags (here --lr) are refused at start-up, on rank 0, in one line.
     func testRanksStartedDifferentlyAreRefused() throws {
         let run = tmp.appendingPathComponent("mismatch")
