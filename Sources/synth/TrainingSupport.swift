@@ -25,15 +25,21 @@ func withTrainingRanks(_ body: (any Communicator) throws -> Void) throws {
     do {
         try body(mpi)
     } catch {
+        if mpi.size == 1 {  // `mpirun -np 1`: as without a launcher
+            mpi.finalize()
+            throw error
+        }
         let everyRank = (error as? DataParallelError).map { if case .communication = $0 { return false } else { return true } } ?? false
-        if mpi.size > 1 && !everyRank {
+        if !everyRank {
             let message = (error as? ValidationError)?.message ?? String(describing: error)
             FileHandle.standardError.write(Data("Error: rank \(mpi.rank) of \(mpi.size): \(message)\n".utf8))
             mpi.abort(code: 1)
         }
+        // Every rank met this error (the start-up check's): rank 0 says it, the others wait until it has, then all end.
+        if mpi.rank == 0 { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
+        try? mpi.barrier()
         mpi.finalize()
-        if mpi.rank != 0 { exit(1) }
-        throw error
+        exit(1)
     }
     mpi.finalize()
 }
