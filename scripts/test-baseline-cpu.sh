@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Part of `make test` on x86-64: runs the library tests (every test but the CLI's, which start the native binary)
+# Part of `make test` on x86-64: runs the library tests (every test but the CLI's and ClusterTests, which start native
+# processes: the binary, mpirun)
 # under qemu user-mode emulation of a Nehalem CPU (SSE4.2, no AVX), so the baseline versions of the C kernels
 # (SYNTH_DISPATCH in Sources/CKernels/kernels.c) are tested too. A kernel or flag that needs AVX2 there fails
 # with SIGILL. Installs Debian's qemu-user if it is missing. Needs the debug test build (`swift build --build-tests`).
@@ -9,12 +10,12 @@ cd "$(dirname "$0")/.."
 command -v qemu-x86_64 >/dev/null 2>&1 || bash scripts/install-deps.sh qemu-user || exit 1
 bundle="$(swift build --show-bin-path)/synthPackageTests.xctest"
 [ -x "$bundle" ] || { echo "no test bundle at $bundle; run swift build --build-tests" >&2; exit 1; }
-classes=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -v '^CLITests\.' |
+classes=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -vE '^(CLITests|ClusterTests)\.' |
           sed 's|/.*||' | sort -u | paste -sd, -)
 [ -n "$classes" ] || { echo "no tests listed by $bundle" >&2; exit 1; }
 # Under qemu, OpenBLAS's own CPU detection reads the host's model; pin it to the emulated CPU's kernels.
 log=.build/test-baseline.log
-total=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -vc '^CLITests\.')
+total=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -vEc '^(CLITests|ClusterTests)\.')
 echo "baseline CPU tests under qemu -cpu Nehalem (no AVX): $total tests, about a minute; progress every 10 s" >&2
 OPENBLAS_CORETYPE=Nehalem qemu-x86_64 -cpu Nehalem "$bundle" "$classes" > "$log" 2>&1 &
 pid=$!

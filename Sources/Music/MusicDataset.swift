@@ -166,14 +166,23 @@ public final class MusicTrainingData: TrainingData {
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {
+        trainingBatch(rng: &rng, rows: 0..<batchSize)
+    }
+
+    public var batchRows: Int { batchSize }
+
+    /// Rows `rows` of the batch `trainingBatch(rng:)` draws. Every row is drawn (an augmented piece's length decides
+    /// the next draw), so `rng` advances as for the whole batch; only the rows asked for are kept.
+    public func trainingBatch(rng: inout Xoshiro256, rows wanted: Range<Int>) -> TokenBatch {
+        precondition(wanted.lowerBound >= 0 && wanted.upperBound <= batchSize && !wanted.isEmpty, "rows \(wanted) of a batch of \(batchSize)")
         var rows: [[Int]] = []
-        for _ in 0..<batchSize {
+        for b in 0..<batchSize {
             let toks = augmentedTokens(train[picker.pick(&rng)], rng: &rng)
             let n = context + 1
             if toks.count > n {
                 let start = rng.nextInt(below: toks.count - n + 1)
-                rows.append(Array(toks[start..<(start + n)]))
-            } else {
+                if wanted.contains(b) { rows.append(Array(toks[start..<(start + n)])) }
+            } else if wanted.contains(b) {
                 rows.append(toks + [Int](repeating: -1, count: n - toks.count))
             }
         }

@@ -295,21 +295,46 @@ public final class SpeechTrainingData: TrainingData {
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> WaveNetBatch {
+        trainingBatch(rng: &rng, rows: 0..<batchSize)
+    }
+
+    public var batchRows: Int { batchSize }
+
+    /// Rows `rows` of the batch `trainingBatch(rng:)` draws: every row's segment and every input's noise are drawn
+    /// (so `rng` advances as for the whole batch), and only the rows asked for are built.
+    public func trainingBatch(rng: inout Xoshiro256, rows: Range<Int>) -> WaveNetBatch {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= batchSize && !rows.isEmpty, "rows \(rows) of a batch of \(batchSize)")
         let hop = config.features.hopLength
         var picks: [(Utterance, Int)] = []
-        for _ in 0..<batchSize {
+        for b in 0..<batchSize {
             let u = train[picker.pick(&rng)]
             let maxFrameStart = (u.sampleCount - segment - 1) / hop
-            picks.append((u, rng.nextInt(below: maxFrameStart + 1) * hop))
+            let start = rng.nextInt(below: maxFrameStart + 1) * hop
+            if rows.contains(b) { picks.append((u, start)) }
         }
         var batch = Self.makeBatch(picks, config: config, segment: segment)
         if inputNoise > 0 && config.lpc {
-            Self.simulateGeneration(&batch, picks: picks, config: config, noise: inputNoise, rng: &rng)
+            // One draw per (row, sample), row-major over the whole batch, applied to the rows built here.
+            var noise: [Float] = []
+            noise.reserveCapacity(rows.count * segment)
+            for b in 0..<batchSize {
+                for _ in 0..<segment {
+                    let n = inputNoise * rng.nextGaussian()
+                    if rows.contains(b) { noise.append(n) }
+                }
+            }
+            Self.simulateGeneration(&batch, picks: picks, config: config, noise: noise)
         } else if inputNoise > 0 {
-            let top = Float(config.classes - 1)
-            for i in batch.inputs.indices {
-                let noisy = (Float(batch.inputs[i]) + inputNoise * rng.nextGaussian()).rounded()
-                batch.inputs[i] = Int32(min(max(noisy, 0), top))
+            // Time-major, as the whole batch's inputs: one draw per (t, b), applied to the rows built here.
+            let top = Float(config.classes - 1), B = batchSize, R = rows.count
+            for t in 0..<segment {
+                for b in 0..<B {
+                    let noise = inputNoise * rng.nextGaussian()
+                    guard rows.contains(b) else { continue }
+                    let i = t * R + b - rows.lowerBound
+                    let noisy = (Float(batch.inputs[i]) + noise).rounded()
+                    batch.inputs[i] = Int32(min(max(noisy, 0), top))
+                }
             }
         }
         return batch
@@ -366,14 +391,15 @@ public final class SpeechTrainingData: TrainingData {
     }
 
     /// For an `lpc` voice: rewrites a teacher-forcing batch (from `makeBatch` with the same `picks`) as generation
-    /// would produce it if every drawn excitation class were off by rounded Gaussian noise of standard deviation
-    /// `noise` classes (LPCNet's training-time noise, Valin and Skoglund 2019). Per segment, from the recording's
+    /// would produce it if every drawn excitation class were off by `noise` classes, rounded (`[segments, time]`, one
+    /// value per sample; `trainingBatch` draws them Gaussian; LPCNet's training-time noise, Valin and Skoglund 2019). Per segment, from the recording's
     /// samples before the segment: `p[t]` from the rebuilt history, target `e[t] = encode(decode(class of s[t]) - p[t])`
     /// (the correction back to the recording), the drawn `e~[t] = clamp(e[t] + n[t])`, and the rebuilt sample's class
     /// `encode(p[t] + decode(e~[t]))`, exactly as `SampleStream` rebuilds it. The inputs at `t + 1` are that class,
-    /// `p[t + 1]`'s class and `e~[t]`. With `noise` 0 the history is the recording's (up to its 8-bit quantisation).
+    /// `p[t + 1]`'s class and `e~[t]`. With zero noise the history is the recording's (up to its 8-bit quantisation).
     static func simulateGeneration(_ batch: inout WaveNetBatch, picks: [(Utterance, Int)], config c: WaveNetConfig,
-                                   noise: Float, rng: inout Xoshiro256) {
+                                   noise: [Float]) {
+        precondition(noise.count == picks.count * batch.time, "simulateGeneration: one noise value per sample of every segment")
         let B = picks.count, T = batch.time, K = c.classes, hop = c.features.hopLength, order = c.lpcOrder
         let decode = (0..<K).map { MuLaw.decode($0, classes: K) }
         var lp = LinearPredictor(order: order)
@@ -387,7 +413,7 @@ public final class SpeechTrainingData: TrainingData {
                     let n = start + t
                     let p = lp.predict(coefficients: a.baseAddress! + MelLPC.frame(ofSample: n, hop: hop, frames: cond.frames) * order)
                     let target = MuLaw.encode(decode[Int(u.classes[n])] - p, classes: K)
-                    let drawn = min(max(target + Int((noise * rng.nextGaussian()).rounded()), 0), K - 1)
+                    let drawn = min(max(target + Int(noise[b * T + t].rounded()), 0), K - 1)
                     let signal = MuLaw.encode(p + decode[drawn], classes: K)
                     batch.predictions[t * B + b] = Int32(MuLaw.encode(p, classes: K))
                     batch.targets[t * B + b] = Int32(target)

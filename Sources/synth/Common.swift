@@ -7,6 +7,7 @@ import WaveNet
 
 /// Writes a line to standard error.
 func printErr(_ s: String) {
+    if quietStderr { return }
     FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 
@@ -82,7 +83,7 @@ final class ProgressLine {
         printed = true
         last = Date()
         if isTTY {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
+            if !quietStderr { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8)) }
         } else {
             printErr(line)
         }

@@ -11,7 +11,7 @@ struct MusicTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train a music model on the MIDI files of a manifest.",
         discussion: """
-            The manifest is TSV or CSV with a header naming `path`, `collection` and `split` (`train` or `valid`); paths are relative to the manifest. Files that fail to parse or hold no notes are listed and skipped. Training draws random windows of --context + 1 tokens, each from a piece transposed by a random -3...+3 semitones and time-stretched by a random factor in [0.95, 1.05] (--no-augment to disable). Validation covers every valid-split token once, unaugmented. It logs train and valid loss (nats and bits per token), checkpoints every --checkpoint-every steps and on Ctrl-C or SIGTERM (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a model folder). Resume with --resume.
+            The manifest is TSV or CSV with a header naming `path`, `collection` and `split` (`train` or `valid`); paths are relative to the manifest. Files that fail to parse or hold no notes are listed and skipped. Training draws random windows of --context + 1 tokens, each from a piece transposed by a random -3...+3 semitones and time-stretched by a random factor in [0.95, 1.05] (--no-augment to disable). Validation covers every valid-split token once, unaugmented. It logs train and valid loss (nats and bits per token), checkpoints every --checkpoint-every steps and on Ctrl-C, SIGTERM or SIGUSR1 (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a model folder). Resume with --resume.
             """)
 
     @Option(help: ArgumentHelp("MIDI manifest (TSV/CSV with path, collection, split).", valueName: "MANIFEST"))
@@ -60,12 +60,15 @@ struct MusicTrain: ParsableCommand {
         try requireFile(data, option: "--data")
     }
 
-    func run() throws {
+    func run() throws { try withTrainingRanks { try run(ranks: $0) } }
+
+    /// The run on this process, one of `comm.size` ranks (one without mpirun).
+    func run(ranks comm: any Communicator) throws {
         BLAS.setThreads(training.threads)
         let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest)
+            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest, ranks: comm)
             return
         }
         if !store.completeCheckpoints().isEmpty {
@@ -78,11 +81,11 @@ struct MusicTrain: ParsableCommand {
             : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                                                            residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
         net.initialize(seed: training.seed)
-        try train(net, store: store, resumeFrom: nil)
+        try train(net, store: store, resumeFrom: nil, ranks: comm)
     }
 
     /// Trains `net` (new, or to be resumed from a checkpoint) on the manifest's pieces with the shared trainer.
-    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?) throws {
+    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?, ranks comm: any Communicator) throws {
         let manifest = URL(fileURLWithPath: data)
         // A model with a context of its own (a resumed transformer) keeps it.
         let window = net.window(fallback: context)
@@ -98,9 +101,10 @@ struct MusicTrain: ParsableCommand {
         printErr("model: \(net.summary)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
             [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
-        try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
+        try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store, communicator: comm), data: dataset,
                         configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
-                        settings: settings, json: jsonOption.json, command: "music train")
+                        settings: settings, json: jsonOption.json, command: "music train",
+                        fingerprint: rankFingerprint(comm, files: [manifest]))
     }
 }

@@ -12,7 +12,9 @@ struct Train: ParsableCommand {
         discussion: """
             The manifest is TSV or CSV with a header naming `path` and `speaker` columns and an optional `split` column (`train` or `valid`); paths are relative to the manifest. Audio is read with libsndfile (WAV, FLAC, OGG...), mixed to mono, resampled to --sample-rate, and trimmed of leading and trailing silence.
 
-            Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C or SIGTERM (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+            Training is teacher forcing on random segments with cross-entropy over 256 mu-law classes. It logs train loss, validation loss (nats and bits per sample) and samples/s, saves a checkpoint (weights, Adam state, step, RNG) every --checkpoint-every steps and on Ctrl-C, SIGTERM or SIGUSR1 (a stop before the first validation also validates, so OUT/best/ exists), and keeps the best model by validation loss in OUT/best/ (a voice folder: copy it into voices/). Resume an interrupted run with --resume (model flags are then taken from the checkpoint).
+
+            Data-parallel on several processes or machines: `mpirun -np N synth train ...` (or srun). --batch is then the global batch, split between the ranks; rank 0 alone logs and writes checkpoints; stop the job with `kill -USR1 <mpirun's pid>` or --time-limit to get a checkpoint. See docs/scale-out.md.
 
             Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
 
@@ -177,7 +179,11 @@ struct Train: ParsableCommand {
         try expanded.train()
     }
 
-    func train() throws {
+    /// Trains on the ranks of this job (one process without mpirun).
+    func train() throws { try withTrainingRanks { try train(ranks: $0) } }
+
+    /// The run on this process, one of `comm.size` ranks.
+    func train(ranks comm: any Communicator) throws {
         BLAS.setThreads(training.threads)
         // Summary lines and notes go to stderr now and to the head of this invocation's part of train.log.
         var header: [String] = []
@@ -314,7 +320,8 @@ struct Train: ParsableCommand {
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
-        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
+                              communicator: comm)
         if !resume {
             let t0 = Date()
             let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
@@ -339,6 +346,7 @@ struct Train: ParsableCommand {
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
                             + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
-                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json)
+                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json,
+                        fingerprint: rankFingerprint(comm, files: [manifestURL]))
     }
 }

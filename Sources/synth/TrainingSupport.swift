@@ -3,12 +3,57 @@
 import AREngine
 import ArgumentParser
 import AtomicIO
+import Cluster
 import Foundation
 import NNCore
 import WaveNet
 
 /// Set by SIGINT/SIGTERM; the trainer checks it every step, saves a checkpoint and stops.
 nonisolated(unsafe) var stopRequested: Int32 = 0
+
+/// True on the ranks other than 0 of a data-parallel run: `printErr` and progress lines stay silent there (errors
+/// still reach stderr), so the job's output is rank 0's.
+nonisolated(unsafe) var quietStderr = false
+
+/// Runs a training command's body on the ranks of this job: MPI's when `mpirun`/`srun` started synth
+/// (`MPICommunicator.isLaunched`), one process otherwise (then nothing changes: no MPI call is made).
+/// A rank whose body fails prints its error (errors every rank meets alike, such as the start-up check's, only on
+/// rank 0) and, if the others may still be waiting for it in a collective, ends the job with `MPI_Abort`.
+func withTrainingRanks(_ body: (any Communicator) throws -> Void) throws {
+    guard let mpi = try MPICommunicator.launched() else { return try body(SingleProcess()) }
+    quietStderr = mpi.rank != 0
+    do {
+        try body(mpi)
+    } catch {
+        if mpi.size == 1 {  // `mpirun -np 1`: as without a launcher
+            mpi.finalize()
+            throw error
+        }
+        let everyRank = (error as? DataParallelError).map { if case .communication = $0 { return false } else { return true } } ?? false
+        if !everyRank {
+            let message = (error as? ValidationError)?.message ?? String(describing: error)
+            FileHandle.standardError.write(Data("Error: rank \(mpi.rank) of \(mpi.size): \(message)\n".utf8))
+            mpi.abort(code: 1)
+        }
+        // Every rank met this error (the start-up check's): rank 0 says it, the others wait until it has, then all end.
+        if mpi.rank == 0 { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
+        try? mpi.barrier()
+        mpi.finalize()
+        exit(1)
+    }
+    mpi.finalize()
+}
+
+/// What the ranks of a data-parallel run must share besides the model config and flags (compared at start-up):
+/// the bytes of `files` (the manifest) and of this synth binary. Empty on one process, where nothing is compared.
+func rankFingerprint(_ comm: any Communicator, files: [URL]) -> Data {
+    guard comm.size > 1 else { return Data() }
+    var hash = Fingerprint()
+    for url in files + [URL(fileURLWithPath: "/proc/self/exe")] {
+        hash.combine((try? Data(contentsOf: url)) ?? Data(url.path.utf8))
+    }
+    return withUnsafeBytes(of: hash.value) { Data($0) }
+}
 
 /// Optimizer, schedule and bookkeeping options common to every training command.
 struct TrainingFlags: ParsableArguments {
@@ -63,17 +108,25 @@ struct TrainingFlags: ParsableArguments {
 ///     augmentation...). They are kept in `RUN/settings.json`; a resumed invocation notes on stderr each one that
 ///     differs from the previous invocation's, so a flag left off `--resume` does not change the run silently.
 ///   - json: print the run's result (step, best valid loss, time) as one JSON object on stdout at the end.
+///   - fingerprint: with several ranks, what else they must agree on (`rankFingerprint`).
+/// With several ranks (`trainer.communicator`), every rank calls this and only rank 0 writes train.log and
+/// settings.json and prints.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], json: Bool = false, command: String = "train"
+    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], json: Bool = false, command: String = "train",
+    fingerprint: Data = Data()
 ) throws where D.Batch == M.Batch {
-    try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-    let logURL = runDirectory.appendingPathComponent("train.log")
-    if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-    let log = try FileHandle(forWritingTo: logURL)
-    _ = log.seekToEndOfFile()
-    defer { try? log.close() }
-    func logOnly(_ s: String) { log.write(Data((s + "\n").utf8)) }
+    let isRoot = trainer.communicator.rank == 0
+    var log: FileHandle?
+    if isRoot {
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let logURL = runDirectory.appendingPathComponent("train.log")
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        log = try FileHandle(forWritingTo: logURL)
+        _ = log?.seekToEndOfFile()
+    }
+    defer { try? log?.close() }
+    func logOnly(_ s: String) { log?.write(Data((s + "\n").utf8)) }
     func emit(_ s: String) {
         printErr(s)
         logOnly(s)
@@ -81,7 +134,7 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     logOnly("# \(ISO8601DateFormatter().string(from: Date())) " + CommandLine.arguments.joined(separator: " "))
     header.forEach(logOnly)
     let settingsURL = runDirectory.appendingPathComponent("settings.json")
-    if resumeFrom != nil, let data = try? Data(contentsOf: settingsURL),
+    if isRoot, resumeFrom != nil, let data = try? Data(contentsOf: settingsURL),
        let previous = try? JSONDecoder().decode([String: String].self, from: data) {
         for (flag, value) in settings {
             if let was = previous[flag], was != value {
@@ -89,7 +142,8 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             }
         }
     }
-    try FileIO.writeJSON(Dictionary(settings, uniquingKeysWith: { $1 }), to: settingsURL)
+    if isRoot { try FileIO.writeJSON(Dictionary(settings, uniquingKeysWith: { $1 }), to: settingsURL) }
+    if trainer.communicator.size > 1 { emit("data-parallel: \(trainer.communicator.size) ranks (MPI), each computing its part of every batch") }
     if let from = resumeFrom {
         try trainer.resume(from: from)
         emit("resumed from \(from.path) at step \(trainer.state.step)")
@@ -107,9 +161,12 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     }
     signal(SIGINT) { _ in stopRequested = 1 }
     signal(SIGTERM) { _ in stopRequested = 1 }
+    // What mpirun forwards to every rank without ending the job (it answers SIGTERM and SIGINT by killing the ranks
+    // shortly after forwarding them): `kill -USR1 <mpirun>` stops a data-parallel run with a checkpoint.
+    signal(SIGUSR1) { _ in stopRequested = 1 }
     let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
     let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
-    try trainer.train(data, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
+    try trainer.train(data, configJSON: configJSON, fingerprint: fingerprint, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
         switch event {
         case let .train(step, loss, lr, norm, pps, elapsed):
             let eta = Double((steps - step) * positionsPerStep) / max(pps, 1)
@@ -125,12 +182,15 @@ func runTraining<M: TrainableModel, D: TrainingData>(
                 String(format: "best/ re-scored on it: %.4f nats", $0) } ?? "the next validation sets best/"))
         case let .checkpoint(step, path):
             emit("step \(step)  checkpoint \(path)")
+        case let .communication(step, ranks, bytes, wait, allreduce, stepTime):
+            emit(String(format: "step %d  %d ranks: gradient allreduce (%.1f MB) %.1f ms/step, waiting for the slowest rank %.1f ms/step, of %.0f ms/step",
+                        step, ranks, Double(bytes) / 1e6, allreduce * 1e3, wait * 1e3, stepTime * 1e3))
         }
     }
     var stopped = "steps"
     if stopRequested != 0 { emit("stopped on signal; resume with --resume"); stopped = "signal" }
     else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume"); stopped = "time-limit" }
-    if json {
+    if json && isRoot {
         let st = trainer.state
         printJSON(["command": command, "out": runDirectory.path, "step": st.step, "steps": steps, "stopped_by": stopped,
                    "best_valid_loss": st.bestValidLoss.map(jsonNumber) ?? NSNull(), "unit": singular,

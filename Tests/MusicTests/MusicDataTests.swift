@@ -64,4 +64,27 @@ final class MusicDataTests: XCTestCase {
         XCTAssertEqual(v.flatMap(\.tokens).first, pieces[0].tokens.prefix(17).map { $0 })
         XCTAssertEqual(v.map(\.tokens.count).reduce(0, +), (pieces[0].tokens.count - 1 + 15) / 16 + (pieces[1].tokens.count - 1 + 15) / 16)
     }
+
+    /// The parts of a batch that data-parallel ranks draw (`trainingBatch(rng:rows:)`) make up the whole batch, and the
+    /// RNG advances as for the whole batch (augmentation on, a short piece padded).
+    func testBatchPartsMakeUpTheWholeBatch() {
+        let pieces = [MusicPiece(path: "a", notes: scale(40)), MusicPiece(path: "b", notes: scale(3, from: 70))]
+        let data = MusicTrainingData(train: pieces, valid: [], context: 16, batchSize: 5)
+        XCTAssertEqual(data.batchRows, 5)
+        for seed: UInt64 in 1...4 {
+            var whole = Xoshiro256(seed: seed)
+            let full = data.trainingBatch(rng: &whole)
+            for parts in [[0..<2, 2..<5], [0..<1, 1..<3, 3..<4, 4..<5]] {
+                var rows: [[Int]] = []
+                for part in parts {
+                    var rng = Xoshiro256(seed: seed)
+                    let b = data.trainingBatch(rng: &rng, rows: part)
+                    XCTAssertEqual(rng.state, whole.state)
+                    XCTAssertEqual(b.tokens.count, part.count)
+                    rows += b.tokens
+                }
+                XCTAssertEqual(rows, full.tokens)
+            }
+        }
+    }
 }

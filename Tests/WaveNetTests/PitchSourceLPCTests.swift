@@ -122,7 +122,7 @@ final class PitchSourceLPCTests: XCTestCase {
         let T = 64
         let clean = SpeechTrainingData.makeBatch([(u, 0)], config: c, segment: T)
         var noisy = clean, rng = Xoshiro256(seed: 2)
-        SpeechTrainingData.simulateGeneration(&noisy, picks: [(u, 0)], config: c, noise: 3, rng: &rng)
+        SpeechTrainingData.simulateGeneration(&noisy, picks: [(u, 0)], config: c, noise: (0..<T).map { _ in 3 * rng.nextGaussian() })
         XCTAssertGreaterThan(zip(noisy.inputs, clean.inputs).filter { $0 != $1 }.count, T / 4)
         let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: noisy.frames)
         model.run(noisy, workspace: ws, backward: false)
@@ -135,7 +135,7 @@ final class PitchSourceLPCTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 1e-4)
         var quiet = clean
-        SpeechTrainingData.simulateGeneration(&quiet, picks: [(u, 0)], config: c, noise: 0, rng: &rng)
+        SpeechTrainingData.simulateGeneration(&quiet, picks: [(u, 0)], config: c, noise: [Float](repeating: 0, count: T))
         func distance(_ b: WaveNetBatch) -> Double {
             Double(zip(b.inputs, clean.inputs).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(T)
         }

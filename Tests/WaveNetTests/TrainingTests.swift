@@ -43,6 +43,43 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(before, log(7.0), accuracy: 0.5) // near uniform over 7 classes at init
     }
 
+    /// The parts of a batch that data-parallel ranks draw (`trainingBatch(rng:rows:)`) make up the whole batch, input
+    /// noise included, and the RNG advances as for the whole batch.
+    func testBatchPartsMakeUpTheWholeBatch() throws {
+        let c = tinyConfig()
+        let data = try SpeechTrainingData(config: c, train: syntheticUtterances(c, count: 6, length: 200, seed: 2), valid: [],
+                                          segment: 40, batchSize: 5, validationSegments: 1)
+        data.inputNoise = 0.8
+        XCTAssertEqual(data.batchRows, 5)
+        var whole = Xoshiro256(seed: 4)
+        let full = data.trainingBatch(rng: &whole)
+        let B = 5, T = full.time, W = c.frameFeatures
+        for parts in [[0..<2, 2..<5], [0..<1, 1..<3, 3..<5]] {
+            for part in parts {
+                var rng = Xoshiro256(seed: 4)
+                let b = data.trainingBatch(rng: &rng, rows: part)
+                XCTAssertEqual(rng.state, whole.state)
+                let R = part.count
+                XCTAssertEqual(b.batch, R)
+                XCTAssertEqual(b.speakers, Array(full.speakers[part]))
+                for t in 0..<T {
+                    for j in 0..<R {
+                        XCTAssertEqual(b.inputs[t * R + j], full.inputs[t * B + part.lowerBound + j])
+                        XCTAssertEqual(b.targets[t * R + j], full.targets[t * B + part.lowerBound + j])
+                    }
+                }
+                for f in 0..<full.frames {
+                    for j in 0..<R {
+                        XCTAssertEqual(Array(b.mels[((f * R + j) * W)..<((f * R + j + 1) * W)]),
+                                       Array(full.mels[((f * B + part.lowerBound + j) * W)..<((f * B + part.lowerBound + j + 1) * W)]))
+                    }
+                }
+            }
+        }
+        // Noise was drawn: some inputs differ from the clean previous sample (the targets shifted by one).
+        XCTAssertTrue((1..<T).contains { t in full.inputs[t * B] != full.targets[(t - 1) * B] })
+    }
+
     /// 10 steps in one go == 5 steps, checkpoint, new process state, resume, 5 more: identical weights.
     func testResumeContinuesTheSameRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
