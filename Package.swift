@@ -54,10 +54,11 @@ let package = Package(
         .target(name: "WaveNet", dependencies: ["NNCore", "AREngine", "DSP", "Audio", "Tabular"], swiftSettings: optimize),
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
+        .target(name: "Forecast", dependencies: ["NNCore", "AREngine", "DSP", "Tabular", "AtomicIO"], swiftSettings: optimize),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music", "Forecast",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -73,6 +74,7 @@ let package = Package(
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ForecastTests", dependencies: ["Forecast", "DSP", "AREngine", "NNCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
