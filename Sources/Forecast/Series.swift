@@ -40,7 +40,7 @@ public enum SeriesError: Error, CustomStringConvertible, Equatable {
 /// Missing values inside the series are filled by linear interpolation between their neighbours (`filled`); missing
 /// values before the first or after the last number are dropped, so the series (and a forecast) starts and ends on
 /// an observed value. The series is assumed equally spaced: one row per time step.
-public struct Series: Sendable, Equatable {
+public struct SeriesColumn: Sendable, Equatable {
     /// The file, as named in messages.
     public let path: String
     /// The column's name as the header spells it.
@@ -57,7 +57,7 @@ public struct Series: Sendable, Equatable {
     /// header holds a tab, with a header row).
     /// - Throws: `SeriesError.unreadable`, `.noColumn`, `.line` (a row with the wrong number of fields, or a field
     ///   that is neither empty nor a finite number), `.allMissing`.
-    public static func read(_ url: URL, column: String) throws -> Series {
+    public static func read(_ url: URL, column: String) throws -> SeriesColumn {
         let data: Data
         do { data = try BoundedRead.contents(of: url, limit: maxFileBytes) } catch {
             throw SeriesError.unreadable(path: url.path, reason: "\(error)")
@@ -69,7 +69,7 @@ public struct Series: Sendable, Equatable {
     }
 
     /// The column `column` of a parsed table. - Throws: as `read`.
-    public static func parse(_ table: Table, column: String) throws -> Series {
+    public static func parse(_ table: Table, column: String) throws -> SeriesColumn {
         guard !table.columns.isEmpty else {
             throw SeriesError.line(path: table.path, line: 1, reason: "empty file: expected a header naming the column '\(column)'")
         }
@@ -94,7 +94,7 @@ public struct Series: Sendable, Equatable {
         guard raw.contains(where: { $0 != nil }) else {
             throw SeriesError.allMissing(path: table.path, column: table.columns[c], rows: raw.count)
         }
-        return Series(path: table.path, column: table.columns[c], raw: raw, lines: lines)
+        return SeriesColumn(path: table.path, column: table.columns[c], raw: raw, lines: lines)
     }
 
     /// The file lines of the missing values (empty fields), in order.

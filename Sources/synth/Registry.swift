@@ -1,11 +1,12 @@
 // Every model family this program knows: the one place a new family is registered (docs/architecture.md).
 import AREngine
+import Forecast
 import Music
 import WaveNet
 
 extension ModelRegistry {
     /// `model_type` → family for every folder `synth` reads. A folder without `model_type` is a WaveNet voice.
-    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self])
+    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, ForecastNet.self])
 }
 
 extension ModelRole {
@@ -13,4 +14,6 @@ extension ModelRole {
     static let voice = ModelRole.family(WaveNetModel.self, noun: "voice")
     /// What `music generate`, `music eval` and `music train --resume` read: any token model.
     static let musicModel = ModelRole("music model") { $0 is any TokenModel.Type }
+    /// What `forecast --load-model` reads.
+    static let forecaster = ModelRole.family(ForecastNet.self, noun: "forecaster")
 }

@@ -4,8 +4,8 @@ import XCTest
 @testable import Forecast
 
 final class SeriesTests: XCTestCase {
-    func series(_ text: String, _ column: String = "v") throws -> Series {
-        try Series.parse(Table.parse(text, path: "s.csv"), column: column)
+    func series(_ text: String, _ column: String = "v") throws -> SeriesColumn {
+        try SeriesColumn.parse(Table.parse(text, path: "s.csv"), column: column)
     }
 
     func message(_ text: String, _ column: String = "v") -> String {
