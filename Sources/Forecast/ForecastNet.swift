@@ -100,17 +100,22 @@ public final class ForecastWorkspace {
 
 /// Training windows of a quantised series: `windows[b]` holds `time + 1` bins; the model reads bins `0..<time` and is
 /// scored on predicting bins `scoredFrom + 1 ... time` (the earlier ones see less than the receptive field, as no
-/// forecast does).
+/// forecast does). `inputNoise[b][t]`, if given, is added to what the model reads at position `t` (in its [-1, 1]
+/// input units): a regulariser for series of a few hundred values, which a network would otherwise memorise.
 public struct SeriesBatch: Sendable {
     public var windows: [[Int]]
     public var scoredFrom: Int
+    public var inputNoise: [[Float]]?
 
-    public init(windows: [[Int]], scoredFrom: Int) {
+    public init(windows: [[Int]], scoredFrom: Int, inputNoise: [[Float]]? = nil) {
         precondition(!windows.isEmpty && windows.allSatisfy { $0.count == windows[0].count && $0.count >= 2 },
                      "a series batch needs windows of equal length >= 2")
         precondition(scoredFrom >= 0 && scoredFrom < windows[0].count - 1, "scoredFrom must leave a target")
+        precondition(inputNoise.map { $0.count == windows.count && $0.allSatisfy { $0.count == windows[0].count - 1 } } ?? true,
+                     "inputNoise must be [batch][time]")
         self.windows = windows
         self.scoredFrom = scoredFrom
+        self.inputNoise = inputNoise
     }
 
     public var time: Int { windows[0].count - 1 }
@@ -126,7 +131,7 @@ extension ForecastNet: TrainableModel {
         for (b, w) in batch.windows.enumerated() {
             for t in 0..<T {
                 precondition(w[t] >= 0 && w[t] < V && w[t + 1] >= 0 && w[t + 1] < V, "bin outside 0..<bins")
-                ws.inputs[t * B + b] = SeriesScaling.input(bin: w[t], bins: V)
+                ws.inputs[t * B + b] = SeriesScaling.input(bin: w[t], bins: V) + (batch.inputNoise?[b][t] ?? 0)
                 let scored = t >= batch.scoredFrom
                 ws.targets[t * B + b] = scored ? Int32(w[t + 1]) : -1
                 if scored { count += 1 }

@@ -5,50 +5,73 @@ import DSP
 import Foundation
 import NNCore
 
-/// AR(p) by Yule-Walker with the order chosen by AIC (`ARModel.selectOrder`) or given.
+/// AR(p) by Yule-Walker with the order chosen by AIC (`ARModel.selectOrder`) or given, on the series or on its first
+/// differences (ARIMA(p, 1, 0): the differences' mean is the drift, and the forecast is integrated back).
 public struct ClassicalForecaster: Sendable {
     /// The order, or nil to choose it by AIC over `0...maxOrder`.
     public var order: Int?
     public var maxOrder: Int
     /// Whether the model runs around a least-squares linear trend rather than the mean.
     public var trend: Bool
+    /// Whether the model is fitted to the first differences `x[t] - x[t-1]`.
+    public var difference: Bool
 
-    public init(order: Int? = nil, maxOrder: Int = 30, trend: Bool = false) {
+    public init(order: Int? = nil, maxOrder: Int = 30, trend: Bool = false, difference: Bool = false) {
         self.order = order
         self.maxOrder = maxOrder
         self.trend = trend
+        self.difference = difference
     }
 
-    /// Values a fit needs (`ARModel.fitYuleWalker`): the order + 2, + 1 more with a trend.
-    public var needed: Int { (order ?? 0) + (trend ? 3 : 2) }
+    /// Values a fit needs (`ARModel.fitYuleWalker`): the order + 2, + 1 more with a trend, + 1 more with differences.
+    public var needed: Int { (order ?? 0) + (trend ? 3 : 2) + (difference ? 1 : 0) }
 
     /// The fitted model and its forecast of `horizon` steps after `x` with central intervals of probability `level`.
+    /// With `difference`, the forecast of `x` is `x[n-1]` plus the forecast differences summed, and its variance
+    /// `sigma^2 sum_{j<h} (sum_{i<=j} psi_i)^2` (the psi-weights of the integrated process).
     /// - Throws: `ARModelError`.
     public func forecast(_ x: [Double], horizon: Int, level: Double) throws -> (model: ARModel, table: ForecastTable) {
-        let model = try order.map { try ARModel.fitYuleWalker(x, order: $0, trend: trend) }
-            ?? ARModel.selectOrder(x, maxOrder: maxOrder, trend: trend).model
-        let f = model.forecast(history: x, horizon: horizon, level: level)
-        let rows = f.enumerated().map { ForecastTable.Row(step: $0.offset + 1, point: $0.element.mean, lower: $0.element.lower, upper: $0.element.upper) }
+        let series = difference ? zip(x.dropFirst(), x).map { $0 - $1 } : x
+        let model = try order.map { try ARModel.fitYuleWalker(series, order: $0, trend: trend) }
+            ?? ARModel.selectOrder(series, maxOrder: maxOrder, trend: trend).model
+        let f = model.forecast(history: series, horizon: horizon, level: level)
+        var rows = f.enumerated().map { ForecastTable.Row(step: $0.offset + 1, point: $0.element.mean, lower: $0.element.lower, upper: $0.element.upper) }
+        if difference {
+            let psi = model.psiWeights(horizon), z = ARModel.normalQuantile(0.5 + level / 2)
+            var value = x[x.count - 1], psiSum = 0.0, variance = 0.0
+            for h in 0..<horizon {
+                value += f[h].mean
+                psiSum += psi[h]
+                variance += psiSum * psiSum * model.noiseVariance
+                let sd = variance.squareRoot()
+                rows[h] = ForecastTable.Row(step: h + 1, point: value, lower: value - z * sd, upper: value + z * sd)
+            }
+        }
         let how = order == nil ? "order by AIC over 0...\(maxOrder)" : "order given"
-        let name = "AR(\(model.order)) by Yule-Walker\(trend ? " around a linear trend" : ""), \(how)"
+        let on = difference ? " of the first differences" : ""
+        let name = "AR(\(model.order))\(on) by Yule-Walker\(trend ? " around a linear trend" : ""), \(how)"
         return (model, ForecastTable(rows: rows, level: level, model: name))
     }
 }
 
-/// Random training windows of a quantised series (`SeriesBatch`), drawn with the trainer's RNG; no validation set
-/// (the forecaster is fitted to the whole series given, as the AR model is).
+/// Random training windows of a quantised series (`SeriesBatch`) with Gaussian input noise, all drawn with the
+/// trainer's RNG; no validation set (the forecaster is fitted to the whole series given, as the AR model is).
 public struct SeriesTrainingData: TrainingData {
     public let bins: [Int]
     public let time: Int
     public let scoredFrom: Int
     public let batchSize: Int
+    /// Standard deviation of the input noise, in the network's [-1, 1] input units (0: none).
+    public let noise: Float
 
-    /// Windows of `time + 1` bins (at most the series), scored after the first `scoredFrom`.
-    public init(bins: [Int], receptiveField: Int, batchSize: Int) {
+    /// Windows of `time + 1` bins: the receptive field + 32 (at most the series), scored after the first `scoredFrom`
+    /// (the receptive field - 1, at most half the window).
+    public init(bins: [Int], receptiveField: Int, batchSize: Int, noise: Float) {
         self.bins = bins
-        time = min(bins.count - 1, 2 * receptiveField)
+        time = min(bins.count - 1, receptiveField + 32)
         scoredFrom = min(receptiveField - 1, time / 2)
         self.batchSize = batchSize
+        self.noise = noise
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> SeriesBatch {
@@ -57,7 +80,9 @@ public struct SeriesTrainingData: TrainingData {
             let s = Int(rng.next() % UInt64(starts))
             return Array(bins[s...(s + time)])
         }
-        return SeriesBatch(windows: windows, scoredFrom: scoredFrom)
+        guard noise > 0 else { return SeriesBatch(windows: windows, scoredFrom: scoredFrom) }
+        let jitter = (0..<batchSize).map { _ in (0..<time).map { _ in noise * rng.nextGaussian() } }
+        return SeriesBatch(windows: windows, scoredFrom: scoredFrom, inputNoise: jitter)
     }
 
     public func validationBatches() -> [SeriesBatch] { [] }
@@ -66,12 +91,14 @@ public struct SeriesTrainingData: TrainingData {
 /// The neural forecaster: a `ForecastNet` fitted to the series by the shared `Trainer`, then `paths` futures sampled
 /// through `Generation.sample`, whose per-step median is the point forecast and whose quantiles bound the interval.
 public struct NeuralForecaster {
-    public var bins = 128
+    public var bins = 64
     public var layers = 7
-    public var channels = 32
-    public var steps = 1500
-    public var batchSize = 16
+    public var channels = 16
+    public var steps = 400
+    public var batchSize = 8
     public var learningRate: Float = 2e-3
+    /// Input noise of training (`SeriesTrainingData.noise`).
+    public var noise: Float = 0.1
     public var paths = 200
     public var trend = false
     public var seed: UInt64 = 1
@@ -99,7 +126,7 @@ public struct NeuralForecaster {
     public func train(_ net: ForecastNet, on x: [Double], report: (TrainingEvent) -> Void = { _ in }) throws -> Double {
         let c = net.config
         let q = x.enumerated().map { c.scaling.bin($0.element, at: $0.offset, bins: c.bins) }
-        let data = SeriesTrainingData(bins: q, receptiveField: c.receptiveField, batchSize: batchSize)
+        let data = SeriesTrainingData(bins: q, receptiveField: c.receptiveField, batchSize: batchSize, noise: noise)
         let schedule = LearningRateSchedule(peak: learningRate, warmupSteps: max(1, steps / 20), totalSteps: steps, minLR: learningRate / 10)
         let options = TrainingOptions(steps: steps, schedule: schedule, checkpointEvery: steps + 1, validateEvery: steps + 1,
                                       logEvery: max(1, steps / 10), seed: seed)

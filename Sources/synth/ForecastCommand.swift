@@ -16,7 +16,7 @@ struct ForecastCommand: ParsableCommand {
         discussion: """
             The file is CSV (or TSV when the header holds a tab) with a header row; --column names the series, one row per time step (equally spaced). Empty fields are missing values: inside the series they are filled by linear interpolation, before the first or after the last value they are dropped, and a note on stderr says how many (and the first line). A field that is not a number, a row with the wrong number of fields, no such column, no values at all, fewer values than the model needs, or a constant series is an error: one line naming the file (and the line), exit status 1, nothing written.
 
-            --model ar (default): AR(p) by Yule-Walker through Levinson-Durbin, around the mean or with --trend a least-squares line, the order chosen by AIC over 0...--max-order (default: a quarter of the values, at most 120) or fixed by --order; intervals from the innovations' variance (Gaussian). --model neural: a WaveNet stack over the values quantised into --bins uniform bins (after removing the mean or the --trend line), trained on the series for --steps Adam steps (seconds to a minute on one core), then --paths futures sampled; the forecast is their per-step median, the interval their central quantiles. --save-model keeps the trained model as a folder; --load-model forecasts with one instead of training.
+            --model ar (default): AR(p) by Yule-Walker through Levinson-Durbin, around the mean or with --trend a least-squares line (with --difference, of the first differences, integrated back: ARIMA(p,1,0)), the order chosen by AIC over 0...--max-order (default: a quarter of the values, at most 120) or fixed by --order; intervals from the innovations' variance (Gaussian). --model neural: a WaveNet stack over the values quantised into --bins uniform bins (after removing the mean or the --trend line), trained on the series for --steps Adam steps (seconds to a minute on one core), then --paths futures sampled; the forecast is their per-step median, the interval their central quantiles. --save-model keeps the trained model as a folder; --load-model forecasts with one instead of training.
 
             --holdout N forecasts the last N values from the ones before them and reports MAE and RMSE (the series' units) and the interval's coverage; --horizon defaults to N.
 
@@ -33,6 +33,8 @@ struct ForecastCommand: ParsableCommand {
     var model = "ar"
     @Flag(help: "Model the series around a least-squares linear trend instead of its mean (both models).")
     var trend = false
+    @Flag(help: "AR: fit the model to the first differences and integrate the forecast (ARIMA(p,1,0); with --trend, the differences' trend).")
+    var difference = false
     @Option(parsing: .unconditional, help: "Probability of the central prediction interval, in (0, 1).")
     var level = 0.95
     @Option(parsing: .unconditional, help: ArgumentHelp("Forecast the last N values from the ones before them and score the forecast.", valueName: "N"))
@@ -57,8 +59,8 @@ struct ForecastCommand: ParsableCommand {
         guard level > 0 && level < 1 else { throw ValidationError("--level must be in (0, 1), got \(level)") }
         if let p = order, !(0...10_000).contains(p) { throw ValidationError("--order must be in 0...10000, got \(p)") }
         if let p = maxOrder, !(0...10_000).contains(p) { throw ValidationError("--max-order must be in 0...10000, got \(p)") }
-        if model != "ar" && (order != nil || maxOrder != nil) { throw ValidationError("--order and --max-order are for --model ar") }
-        if model != "neural" && neural.given { throw ValidationError("--steps, --paths, --bins, --layers, --channels, --seed, --save-model and --load-model are for --model neural") }
+        if model != "ar" && (order != nil || maxOrder != nil || difference) { throw ValidationError("--order, --max-order and --difference are for --model ar") }
+        if model != "neural" && neural.given { throw ValidationError("--steps, --paths, --bins, --layers, --channels, --noise, --seed, --save-model and --load-model are for --model neural") }
         try neural.validate()
         try checkOutputPath(output, option: "-o")
         if let plot {
@@ -78,7 +80,7 @@ struct ForecastCommand: ParsableCommand {
         // Values the model needs, plus the held-out tail.
         let needed: Int, name: String
         if model == "ar" {
-            needed = (order ?? 0) + (trend ? 3 : 2)
+            needed = ClassicalForecaster(order: order, trend: trend, difference: difference).needed
             name = order.map { "AR(\($0))" } ?? "an AR model"
         } else {
             needed = NeuralForecaster().needed
@@ -104,7 +106,7 @@ struct ForecastCommand: ParsableCommand {
     }
 
     func forecastAR(_ x: [Double], _ steps: Int) throws -> ForecastTable {
-        let f = ClassicalForecaster(order: order, maxOrder: maxOrder ?? min(120, x.count / 4), trend: trend)
+        let f = ClassicalForecaster(order: order, maxOrder: maxOrder ?? min(120, x.count / 4), trend: trend, difference: difference)
         do { return try f.forecast(x, horizon: steps, level: level).table } catch { throw RuntimeError("\(data): column '\(column)': \(error)") }
     }
 
@@ -192,6 +194,8 @@ struct NeuralForecastOptions: ParsableArguments {
     var layers: Int?
     @Option(parsing: .unconditional, help: "Neural: residual channels (gate and skip channels are twice as many).")
     var channels: Int?
+    @Option(parsing: .unconditional, help: "Neural: standard deviation of the noise added to the inputs in training (the values span [-1, 1]).")
+    var noise: Float?
     @Option(parsing: .unconditional, help: "Neural: seed of the initialisation, the training batches and the sampling.")
     var seed: UInt64?
     @Option(help: ArgumentHelp("Neural: keep the trained model in this folder.", valueName: "DIR"))
@@ -200,7 +204,7 @@ struct NeuralForecastOptions: ParsableArguments {
     var loadModel: String?
 
     var given: Bool {
-        steps != nil || paths != nil || bins != nil || layers != nil || channels != nil || seed != nil || saveModel != nil || loadModel != nil
+        steps != nil || paths != nil || bins != nil || layers != nil || channels != nil || noise != nil || seed != nil || saveModel != nil || loadModel != nil
     }
 
     func validate() throws {
@@ -209,6 +213,7 @@ struct NeuralForecastOptions: ParsableArguments {
         if let b = bins, !(2...4096).contains(b) { throw ValidationError("--bins must be in 2...4096, got \(b)") }
         if let l = layers, !(1...14).contains(l) { throw ValidationError("--layers must be in 1...14, got \(l)") }
         if let c = channels, !(1...512).contains(c) { throw ValidationError("--channels must be in 1...512, got \(c)") }
+        if let n = noise, !(n >= 0 && n <= 1) { throw ValidationError("--noise must be in 0...1, got \(n)") }
         if saveModel != nil && loadModel != nil { throw ValidationError("give --save-model or --load-model, not both") }
         if let d = loadModel, ModelLibrary.resolve(d) == nil { throw ValidationError("--load-model: no model folder at \(d)") }
     }
@@ -221,6 +226,7 @@ struct NeuralForecastOptions: ParsableArguments {
         if let bins { f.bins = bins }
         if let layers { f.layers = layers }
         if let channels { f.channels = channels }
+        if let noise { f.noise = noise }
         if let seed { f.seed = seed }
         return f
     }
