@@ -74,7 +74,6 @@ struct ForecastCommand: ParsableCommand {
         BLAS.setThreads(1)
         let series: SeriesColumn
         do { series = try SeriesColumn.read(URL(fileURLWithPath: data), column: column) } catch { throw RuntimeError("\(error)") }
-        if let note = series.missingReport { printErr("note: \(note)") }
         let held = holdout ?? 0
         let steps = horizon ?? held
         // Values the model needs, plus the held-out tail.
@@ -94,6 +93,8 @@ struct ForecastCommand: ParsableCommand {
         guard Set(history).count > 1 else {
             throw RuntimeError("\(SeriesError.constant(path: series.path, column: series.column, value: history[0]))")
         }
+        // Reported once the series is known to be usable, so that a refused one gets its one line only.
+        if let note = series.missingReport { printErr("note: \(note)") }
         let started = Date()
         let table = try model == "ar" ? forecastAR(history, steps) : forecastNeural(history, steps)
         let seconds = Date().timeIntervalSince(started)

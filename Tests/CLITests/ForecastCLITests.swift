@@ -34,7 +34,7 @@ final class ForecastCLITests: XCTestCase {
         let t = try rows(out)
         XCTAssertEqual(t[0], ["step", "forecast", "lower", "upper", "actual"])
         XCTAssertEqual(t.count, 21)
-        XCTAssertEqual(t[1][4], "111")  // 1969's sunspot activity, held out
+        XCTAssertEqual(t[1][4], "105.5")  // 1969's sunspot activity, held out
         for row in t.dropFirst() {
             let v = row.prefix(4).compactMap(Double.init)
             XCTAssertEqual(v.count, 4)
@@ -98,7 +98,8 @@ final class ForecastCLITests: XCTestCase {
         assertFails(try run(empty, "v"), "empty.csv: column 'v' has no values (all 3 rows are empty)", output: out)
         let constant = try write("constant.csv", "t,v\n1,7\n2,7\n3,\n4,7\n5,7\n")
         assertFails(try run(constant, "v"), "constant.csv: column 'v' is constant (every value is 7.0)", output: out)
-        assertFails(try run(constant, "v", ["--model", "neural"]), "constant.csv: column 'v' is constant", output: out)
+        let longConstant = try write("constant20.csv", "t,v\n" + (1...20).map { "\($0),2.5\n" }.joined())
+        assertFails(try run(longConstant, "v", ["--model", "neural"]), "constant20.csv: column 'v' is constant (every value is 2.5)", output: out)
         let ragged = try write("ragged.csv", "t,v\n1,2\n2,3,4\n")
         assertFails(try run(ragged, "v"), "ragged.csv:3: expected 2 comma-separated fields (t, v), got 3", output: out)
         assertFails(try run(dir.appendingPathComponent("missing.csv").path, "v"), "--data: no such file", output: out)

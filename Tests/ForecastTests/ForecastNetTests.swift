@@ -114,7 +114,7 @@ final class ForecastNetTests: XCTestCase {
             return 50 + 20 * sin(2 * Double.pi * Double(t) / 12) + noise
         }
         var f = NeuralForecaster()
-        f.layers = 5; f.channels = 16; f.steps = 300; f.paths = 40; f.bins = 64
+        f.layers = 5; f.channels = 8; f.steps = 150; f.paths = 20; f.bins = 32
         let net = try f.makeModel(for: Array(x.prefix(228)))
         _ = try f.train(net, on: Array(x.prefix(228)))
         let table = try f.forecast(net, after: Array(x.prefix(228)), horizon: 12, level: 0.9)
