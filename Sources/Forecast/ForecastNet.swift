@@ -156,18 +156,6 @@ extension ForecastNet: ModelFamily {
     }
 }
 
-/// The cached state of `ForecastNet.step`: the stack's queues for every sequence and the post-net's hidden rows.
-public final class ForecastState {
-    let conv: CausalConvState
-    let hidden: UnsafeMutablePointer<Float>  // [batch, S]
-    let scratch = Scratch()
-
-    init(_ c: ForecastNetConfig, batch: Int) {
-        conv = CausalConvState(c.stack, rows: batch)
-        hidden = scratch.floats(batch * c.skipChannels)
-    }
-}
-
 extension ForecastNet: AutoregressiveModel {
     public var vocabularySize: Int { config.bins }
     public var contextLength: Int { Int.max }
@@ -179,18 +167,17 @@ extension ForecastNet: AutoregressiveModel {
         let ws = workspace(batch: B, time: T)
         for (b, row) in tokens.enumerated() { for t in 0..<T { ws.inputs[t * B + b] = SeriesScaling.input(bin: row[t], bins: V) } }
         forward(ws)
-        var out = [Float](repeating: 0, count: B * T * V)
-        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = ws.logits[(t * B + b) * V + v] } } }
-        return out
+        return Layers.batchMajor(ws.logits, time: T, batch: B, width: V)
     }
 
-    public func makeState(batch: Int) -> ForecastState { ForecastState(config, batch: batch) }
+    /// The stack's queues and the post-net's hidden rows for `batch` sequences.
+    public func makeState(batch: Int) -> StackDecodingState { StackDecodingState(config.stack, rows: batch) }
 
-    public func reset(_ state: inout ForecastState) { state.conv.reset() }
+    public func reset(_ state: inout StackDecodingState) { state.reset() }
 
     /// Feeds one bin per sequence through the stack's queues and writes the next bin's logits `[batch, bins]`.
     /// O(layers) work; allocates nothing.
-    public func step(_ tokens: [Int], state: inout ForecastState, logits: UnsafeMutablePointer<Float>) {
+    public func step(_ tokens: [Int], state: inout StackDecodingState, logits: UnsafeMutablePointer<Float>) {
         let s = state.conv, R = config.residualChannels, V = config.bins, W = parameters.values
         precondition(tokens.count == s.rows, "step: \(tokens.count) bins for a batch of \(s.rows)")
         for (b, q) in tokens.enumerated() {
@@ -198,7 +185,6 @@ extension ForecastNet: AutoregressiveModel {
             let u = SeriesScaling.input(bin: q, bins: V), h = s.input + b * R
             for i in 0..<R { h[i] = u * W[inputWeight + i] + W[inputBias + i] }
         }
-        stack.step(s, parameters: parameters, rows: s.allRows, count: s.rows)
-        postNet.step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: parameters)
+        postNet.step(stack, state: state, logits: logits, parameters: parameters)
     }
 }

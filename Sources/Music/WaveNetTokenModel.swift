@@ -257,16 +257,7 @@ extension WaveNetTokenModel: TeacherForcedTokenModel {
 }
 
 /// The cached state of `WaveNetTokenModel.step`: the stack's queues for every sequence and the post-net's hidden rows.
-public final class WaveNetTokenState {
-    let conv: CausalConvState
-    let hidden: UnsafeMutablePointer<Float>  // [batch, S]
-    let scratch = Scratch()
-
-    init(_ c: WaveNetTokenConfig, batch: Int) {
-        conv = CausalConvState(c.stack, rows: batch)
-        hidden = scratch.floats(batch * c.skipChannels)
-    }
-}
+public typealias WaveNetTokenState = StackDecodingState
 
 extension WaveNetTokenModel: AutoregressiveModel {
     public var vocabularySize: Int { config.vocabSize }
@@ -280,14 +271,12 @@ extension WaveNetTokenModel: AutoregressiveModel {
         TokenBatch(tokens: tokens.map { $0 + [-1] }).teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs,
                                                                     targets: ws.targets)
         forward(ws)
-        var out = [Float](repeating: 0, count: B * T * V)
-        for t in 0..<T { for bi in 0..<B { for v in 0..<V { out[(bi * T + t) * V + v] = ws.logits[(t * B + bi) * V + v] } } }
-        return out
+        return Layers.batchMajor(ws.logits, time: T, batch: B, width: V)
     }
 
-    public func makeState(batch: Int) -> WaveNetTokenState { WaveNetTokenState(config, batch: batch) }
+    public func makeState(batch: Int) -> WaveNetTokenState { StackDecodingState(config.stack, rows: batch) }
 
-    public func reset(_ state: inout WaveNetTokenState) { state.conv.reset() }
+    public func reset(_ state: inout WaveNetTokenState) { state.reset() }
 
     /// Feeds one token per sequence through the stack's queues and writes the next-token logits `[batch, vocab]`.
     /// O(layers) work; allocates nothing.
@@ -298,7 +287,6 @@ extension WaveNetTokenModel: AutoregressiveModel {
             precondition(tok >= 0 && tok < V, "step: token \(tok) outside the vocabulary")
             (s.input + b * R).update(from: parameters.values + embedding + tok * R, count: R)
         }
-        stack.step(s, parameters: parameters, rows: s.allRows, count: s.rows)
-        postNet.step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: parameters)
+        postNet.step(stack, state: state, logits: logits, parameters: parameters)
     }
 }

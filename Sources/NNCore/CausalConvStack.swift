@@ -353,3 +353,40 @@ public struct PostNet: Sendable {
         synth_vecmat_rows(hidden, S, W + w2, W + b2, S, V, logits, V, rows, n)
     }
 }
+
+/// The decoding state of a model made of a `CausalConvStack` and a `PostNet` (the token WaveNet, the forecaster): the
+/// stack's queues for every sequence (`conv`, whose `input` the model writes before each step) and the head's hidden
+/// rows. Allocated once; `reset` rewinds every sequence.
+public final class StackDecodingState {
+    public let conv: CausalConvState
+    let hidden: UnsafeMutablePointer<Float>  // [rows, S]
+    let scratch = Scratch()
+
+    public init(_ shape: CausalConvShape, rows: Int) {
+        conv = CausalConvState(shape, rows: rows)
+        hidden = scratch.floats(rows * shape.skipChannels)
+    }
+
+    /// Starts new sequences in every row.
+    public func reset() { conv.reset() }
+}
+
+extension PostNet {
+    /// Steps `stack` and this head for every row of `state`: from the inputs in `state.conv.input` to the logits
+    /// `[rows, classes]`. Allocates nothing.
+    public func step(_ stack: CausalConvStack, state: StackDecodingState, logits: UnsafeMutablePointer<Float>, parameters p: ParameterSet) {
+        let s = state.conv
+        stack.step(s, parameters: p, rows: s.allRows, count: s.rows)
+        step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: p)
+    }
+}
+
+extension Layers {
+    /// Time-major rows `x` `[time, batch, width]` reordered batch-major, `[batch, time, width]` (e.g. a stack's logits
+    /// for `AutoregressiveModel.logits`).
+    public static func batchMajor(_ x: UnsafePointer<Float>, time T: Int, batch B: Int, width V: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: B * T * V)
+        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = x[(t * B + b) * V + v] } } }
+        return out
+    }
+}

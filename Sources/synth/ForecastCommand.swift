@@ -116,7 +116,7 @@ struct ForecastCommand: ParsableCommand {
         f.trend = trend
         let net: ForecastNet
         if let dir = neural.loadModel {
-            net = try ModelRegistry.synth.load(URL(fileURLWithPath: dir), as: .forecaster) as! ForecastNet
+            net = try ModelRegistry.synth.load(try ModelRegistry.synth.resolve(dir, as: .forecaster), as: .forecaster) as! ForecastNet
             printErr("loaded \(dir): \(net.summary)")
         } else {
             do { net = try f.makeModel(for: x) } catch { throw RuntimeError("\(data): column '\(column)': \(error)") }
@@ -201,7 +201,7 @@ struct NeuralForecastOptions: ParsableArguments {
     var seed: UInt64?
     @Option(help: ArgumentHelp("Neural: keep the trained model in this folder.", valueName: "DIR"))
     var saveModel: String?
-    @Option(help: ArgumentHelp("Neural: forecast with this trained model folder instead of training one.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Neural: forecast with this trained model (a folder, or a name `synth voices` lists) instead of training one.", valueName: "NAME|DIR"))
     var loadModel: String?
 
     var given: Bool {
@@ -216,7 +216,7 @@ struct NeuralForecastOptions: ParsableArguments {
         if let c = channels, !(1...512).contains(c) { throw ValidationError("--channels must be in 1...512, got \(c)") }
         if let n = noise, !(n >= 0 && n <= 1) { throw ValidationError("--noise must be in 0...1, got \(n)") }
         if saveModel != nil && loadModel != nil { throw ValidationError("give --save-model or --load-model, not both") }
-        if let d = loadModel, ModelLibrary.resolve(d) == nil { throw ValidationError("--load-model: no model folder at \(d)") }
+        if let d = loadModel, ModelLibrary.resolve(d) == nil { throw ValidationError("--load-model: no model folder or installed model named \(d)") }
     }
 
     /// The forecaster these options describe (defaults from `NeuralForecaster`).
