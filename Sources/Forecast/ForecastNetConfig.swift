@@ -31,23 +31,42 @@ public struct SeriesScaling: Codable, Equatable, Sendable {
     /// The detrended values mapped onto the first and last bins' centres, in the series' units (`low < high`).
     public var low: Double
     public var high: Double
+    /// Whether the model reads and predicts the first differences `x[t] - x[t-1]` (whose mean is the drift) rather
+    /// than the values; a forecast is then integrated back. Absent in a config.json: false.
+    public var difference: Bool
 
-    public init(trend: Bool, intercept: Double, slope: Double, low: Double, high: Double) {
+    enum CodingKeys: String, CodingKey { case trend, intercept, slope, low, high, difference }
+
+    public init(trend: Bool, intercept: Double, slope: Double, low: Double, high: Double, difference: Bool = false) {
         self.trend = trend
         self.intercept = intercept
         self.slope = slope
         self.low = low
         self.high = high
+        self.difference = difference
     }
 
+    public init(from decoder: Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(trend: try k.decode(Bool.self, forKey: .trend), intercept: try k.decode(Double.self, forKey: .intercept),
+                  slope: try k.decode(Double.self, forKey: .slope), low: try k.decode(Double.self, forKey: .low),
+                  high: try k.decode(Double.self, forKey: .high),
+                  difference: try k.decodeIfPresent(Bool.self, forKey: .difference) ?? false)
+    }
+
+    /// What the model reads of a series `x`: `x` itself, or with `difference` its first differences (one fewer).
+    public func modelled(_ x: [Double]) -> [Double] { difference ? zip(x.dropFirst(), x).map { $0 - $1 } : x }
+
     /// The scaling of a training series: its mean or least-squares trend (`ARModel.fitYuleWalker` of order 0, the
-    /// one fit of the level in `DSP`), and the range of the rest widened by `margin` times that range on each side.
+    /// one fit of the level in `DSP`), and the range of the rest widened by `margin` times that range on each side;
+    /// with `difference`, all of it of the first differences.
     /// - Throws: `ARModelError` (too short, constant, not finite).
-    public static func fit(_ x: [Double], trend: Bool, margin: Double = 0.25) throws -> SeriesScaling {
-        let m = try ARModel.fitYuleWalker(x, order: 0, trend: trend)
-        let y = x.enumerated().map { $0.element - m.level(at: $0.offset) }
+    public static func fit(_ x: [Double], trend: Bool, difference: Bool = false, margin: Double = 0.25) throws -> SeriesScaling {
+        let d = SeriesScaling(trend: trend, intercept: 0, slope: 0, low: 0, high: 1, difference: difference).modelled(x)
+        let m = try ARModel.fitYuleWalker(d, order: 0, trend: trend)
+        let y = d.enumerated().map { $0.element - m.level(at: $0.offset) }
         let lo = y.min()!, hi = y.max()!, pad = margin * (hi - lo)
-        return SeriesScaling(trend: trend, intercept: m.intercept, slope: m.slope, low: lo - pad, high: hi + pad)
+        return SeriesScaling(trend: trend, intercept: m.intercept, slope: m.slope, low: lo - pad, high: hi + pad, difference: difference)
     }
 
     /// The level removed at time index `t`.

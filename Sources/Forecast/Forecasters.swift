@@ -101,6 +101,8 @@ public struct NeuralForecaster {
     public var noise: Float = 0.1
     public var paths = 200
     public var trend = false
+    /// Whether the model reads and predicts the first differences (`SeriesScaling.difference`).
+    public var difference = false
     public var seed: UInt64 = 1
 
     public init() {}
@@ -109,13 +111,13 @@ public struct NeuralForecaster {
     public var dilations: [Int] { (0..<layers).map { 1 << $0 } }
 
     /// Values a fit needs (fewer leave nothing to learn from).
-    public var needed: Int { 16 }
+    public var needed: Int { difference ? 17 : 16 }
 
     /// A fresh, initialised model for the series `x`.
     /// - Throws: `ARModelError` (a series too short or constant for its scaling).
     public func makeModel(for x: [Double]) throws -> ForecastNet {
         let config = ForecastNetConfig(bins: bins, dilations: dilations, residualChannels: channels, gateChannels: 2 * channels,
-                                       skipChannels: 2 * channels, scaling: try SeriesScaling.fit(x, trend: trend))
+                                       skipChannels: 2 * channels, scaling: try SeriesScaling.fit(x, trend: trend, difference: difference))
         let net = ForecastNet(config: config)
         net.initialize(seed: seed)
         return net
@@ -125,7 +127,7 @@ public struct NeuralForecaster {
     /// - Returns: the mean training loss of the last 10 % of the steps, in nats per step.
     public func train(_ net: ForecastNet, on x: [Double], report: (TrainingEvent) -> Void = { _ in }) throws -> Double {
         let c = net.config
-        let q = x.enumerated().map { c.scaling.bin($0.element, at: $0.offset, bins: c.bins) }
+        let q = c.scaling.modelled(x).enumerated().map { c.scaling.bin($0.element, at: $0.offset, bins: c.bins) }
         let data = SeriesTrainingData(bins: q, receptiveField: c.receptiveField, batchSize: batchSize, noise: noise)
         let schedule = LearningRateSchedule(peak: learningRate, warmupSteps: max(1, steps / 20), totalSteps: steps, minLR: learningRate / 10)
         let options = TrainingOptions(steps: steps, schedule: schedule, checkpointEvery: steps + 1, validateEvery: steps + 1,
@@ -144,13 +146,18 @@ public struct NeuralForecaster {
     /// probability `level`. Progress counts futures.
     public func forecast(_ net: ForecastNet, after x: [Double], horizon: Int, level: Double,
                          progress: (ProgressReport) -> Void = { _ in }) throws -> ForecastTable {
-        let c = net.config, n = x.count
-        let prompt = (max(0, n - c.receptiveField)..<n).map { c.scaling.bin(x[$0], at: $0, bins: c.bins) }
+        let c = net.config, m = c.scaling.modelled(x), n = m.count
+        let prompt = (max(0, n - c.receptiveField)..<n).map { c.scaling.bin(m[$0], at: $0, bins: c.bins) }
         var futures = [[Double]](repeating: [], count: horizon)
         for p in 0..<paths {
             var sampler = try Sampler(temperature: 1, seed: seed &+ UInt64(p))
             let bins = Generation.sample(net, prompt: prompt, options: GenerationOptions(maxNewTokens: horizon), sampler: &sampler).tokens
-            for (h, q) in bins.enumerated() { futures[h].append(c.scaling.value(bin: q, at: n + h, bins: c.bins)) }
+            var level = x[x.count - 1]  // with differences, each path is integrated from the last value
+            for (h, q) in bins.enumerated() {
+                let v = c.scaling.value(bin: q, at: n + h, bins: c.bins)
+                level += v
+                futures[h].append(c.scaling.difference ? level : v)
+            }
             progress(ProgressReport(done: p + 1, total: paths, unit: "futures"))
         }
         let rows = futures.enumerated().map { h, v -> ForecastTable.Row in

@@ -16,7 +16,7 @@ struct ForecastCommand: ParsableCommand {
         discussion: """
             The file is CSV (or TSV when the header holds a tab) with a header row; --column names the series, one row per time step (equally spaced). Empty fields are missing values: inside the series they are filled by linear interpolation, before the first or after the last value they are dropped, and a note on stderr says how many (and the first line). A field that is not a number, a row with the wrong number of fields, no such column, no values at all, fewer values than the model needs, or a constant series is an error: one line naming the file (and the line), exit status 1, nothing written.
 
-            --model ar (default): AR(p) by Yule-Walker through Levinson-Durbin, around the mean or with --trend a least-squares line (with --difference, of the first differences, integrated back: ARIMA(p,1,0)), the order chosen by AIC over 0...--max-order (default: a quarter of the values, at most 120) or fixed by --order; intervals from the innovations' variance (Gaussian). --model neural: a WaveNet stack over the values quantised into --bins uniform bins (after removing the mean or the --trend line), trained on the series for --steps Adam steps (seconds to a minute on one core), then --paths futures sampled; the forecast is their per-step median, the interval their central quantiles. --save-model keeps the trained model as a folder; --load-model forecasts with one instead of training.
+            --model ar (default): AR(p) by Yule-Walker through Levinson-Durbin, around the mean or with --trend a least-squares line (with --difference, of the first differences, integrated back: ARIMA(p,1,0)), the order chosen by AIC over 0...--max-order (default: a quarter of the values, at most 120) or fixed by --order; intervals from the innovations' variance (Gaussian). --model neural: a WaveNet stack over the values quantised into --bins uniform bins (after removing the mean or the --trend line; with --difference, of the first differences, each sampled future integrated back), trained on the series for --steps Adam steps (seconds to a minute on one core), then --paths futures sampled; the forecast is their per-step median, the interval their central quantiles. --save-model keeps the trained model as a folder; --load-model forecasts with one instead of training.
 
             --holdout N forecasts the last N values from the ones before them and reports MAE and RMSE (the series' units) and the interval's coverage; --horizon defaults to N.
 
@@ -33,7 +33,7 @@ struct ForecastCommand: ParsableCommand {
     var model = "ar"
     @Flag(help: "Model the series around a least-squares linear trend instead of its mean (both models).")
     var trend = false
-    @Flag(help: "AR: fit the model to the first differences and integrate the forecast (ARIMA(p,1,0); with --trend, the differences' trend).")
+    @Flag(help: "Model the first differences and integrate the forecast (AR: ARIMA(p,1,0); with --trend, the differences' trend).")
     var difference = false
     @Option(parsing: .unconditional, help: "Probability of the central prediction interval, in (0, 1).")
     var level = 0.95
@@ -59,7 +59,7 @@ struct ForecastCommand: ParsableCommand {
         guard level > 0 && level < 1 else { throw ValidationError("--level must be in (0, 1), got \(level)") }
         if let p = order, !(0...10_000).contains(p) { throw ValidationError("--order must be in 0...10000, got \(p)") }
         if let p = maxOrder, !(0...10_000).contains(p) { throw ValidationError("--max-order must be in 0...10000, got \(p)") }
-        if model != "ar" && (order != nil || maxOrder != nil || difference) { throw ValidationError("--order, --max-order and --difference are for --model ar") }
+        if model != "ar" && (order != nil || maxOrder != nil) { throw ValidationError("--order and --max-order are for --model ar") }
         if model != "neural" && neural.given { throw ValidationError("--steps, --paths, --bins, --layers, --channels, --noise, --seed, --save-model and --load-model are for --model neural") }
         try neural.validate()
         try checkOutputPath(output, option: "-o")
@@ -82,7 +82,9 @@ struct ForecastCommand: ParsableCommand {
             needed = ClassicalForecaster(order: order, trend: trend, difference: difference).needed
             name = order.map { "AR(\($0))" } ?? "an AR model"
         } else {
-            needed = NeuralForecaster().needed
+            var f = NeuralForecaster()
+            f.difference = difference
+            needed = f.needed
             name = "the neural forecaster"
         }
         let all: [Double]
@@ -114,6 +116,7 @@ struct ForecastCommand: ParsableCommand {
     func forecastNeural(_ x: [Double], _ steps: Int) throws -> ForecastTable {
         var f = neural.forecaster
         f.trend = trend
+        f.difference = difference
         let net: ForecastNet
         if let dir = neural.loadModel {
             net = try ModelRegistry.synth.load(try ModelRegistry.synth.resolve(dir, as: .forecaster), as: .forecaster) as! ForecastNet

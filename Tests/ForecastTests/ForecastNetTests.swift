@@ -98,6 +98,20 @@ final class ForecastNetTests: XCTestCase {
         XCTAssertEqual(SeriesScaling.input(bin: 100, bins: bins), 1)
     }
 
+    /// A config.json written before `difference` existed reads as false; differences are modelled one fewer than values.
+    func testScalingOfDifferences() throws {
+        let old = #"{"trend": false, "intercept": 1.5, "slope": 0, "low": -2, "high": 3}"#
+        let s = try JSONDecoder().decode(SeriesScaling.self, from: Data(old.utf8))
+        XCTAssertFalse(s.difference)
+        let x: [Double] = [1, 4, 2, 7, 8]
+        XCTAssertEqual(s.modelled(x), x)
+        let d = try SeriesScaling.fit(x, trend: false, difference: true)
+        XCTAssertEqual(d.modelled(x), [3, -2, 5, 1])
+        XCTAssertEqual(d.intercept, 1.75, accuracy: 1e-12)  // the mean difference (the drift)
+        XCTAssertEqual(d.low, -2 - 1.75 - 0.25 * 7, accuracy: 1e-12)
+        XCTAssertEqual(d.high, 5 - 1.75 + 0.25 * 7, accuracy: 1e-12)
+    }
+
     func testQuantileIsNumpysLinear() {
         // numpy.quantile([1, 2, 4, 8, 16], [0.025, 0.5, 0.975]) = [1.1, 4.0, 15.2]
         let s = [1.0, 2, 4, 8, 16]
