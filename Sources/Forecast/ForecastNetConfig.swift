@@ -131,12 +131,7 @@ public struct ForecastNetConfig: Codable, Equatable, Sendable, ModelConfiguratio
         func fail(_ r: String) -> ForecastModelError { .invalidConfig(file: file, reason: r) }
         guard modelType == "forecast_wavenet" else { throw fail("model_type must be \"forecast_wavenet\", got \"\(modelType)\"") }
         guard (2...65536).contains(bins) else { throw fail("bins must be in 2...65536, got \(bins)") }
-        guard (1...1024).contains(dilations.count) else { throw fail("dilations must list 1...1024 layers, got \(dilations.count)") }
-        if let d = dilations.first(where: { !(1...65536).contains($0) }) { throw fail("dilations must be in 1...65536, got \(d)") }
-        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
-            guard (1...4096).contains(v) else { throw fail("\(name) must be in 1...4096, got \(v)") }
-        }
-        guard gateChannels % 2 == 0 else { throw fail("gate_channels must be even, got \(gateChannels)") }
+        if let p = stack.problem { throw fail(p) }
         let s = scaling
         guard [s.intercept, s.slope, s.low, s.high].allSatisfy(\.isFinite), s.low < s.high else {
             throw fail("scaling: intercept, slope, low and high must be finite numbers with low < high, got \(s)")
@@ -144,9 +139,6 @@ public struct ForecastNetConfig: Codable, Equatable, Sendable, ModelConfiguratio
         let parameters = ForecastNet.layout(self).count
         guard parameters <= ModelLimits.maxParameters else {
             throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
-        }
-        guard stack.queueFloats <= ModelLimits.maxStateFloats else {
-            throw fail("the queues would hold sum(dilations) x residual_channels = \(stack.queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)")
         }
     }
 }

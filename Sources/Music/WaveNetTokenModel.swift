@@ -100,12 +100,7 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         func fail(_ r: String) -> MusicModelError { .invalidConfig(file: file, reason: r) }
         guard modelType == "wavenet_tokens" else { throw fail("model_type must be \"wavenet_tokens\", got \"\(modelType)\"") }
         guard (2...65536).contains(vocabSize) else { throw fail("vocab_size must be in 2...65536, got \(vocabSize)") }
-        guard (1...1024).contains(dilations.count) else { throw fail("dilations must list 1...1024 layers, got \(dilations.count)") }
-        if let d = dilations.first(where: { !(1...65536).contains($0) }) { throw fail("dilations must be in 1...65536, got \(d)") }
-        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
-            guard (1...4096).contains(v) else { throw fail("\(name) must be in 1...4096, got \(v)") }
-        }
-        guard gateChannels % 2 == 0 else { throw fail("gate_channels must be even, got \(gateChannels)") }
+        if let p = stack.problem { throw fail(p) }
         if let l = legacyConditioning, !(1...4096).contains(l.condChannels) || !(1...4096).contains(l.speakerEmbeddingDim) {
             throw fail("wavenet: cond_channels and speaker_embedding_dim must be in 1...4096")
         }
@@ -113,9 +108,6 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         let parameters = WaveNetTokenModel.layout(self).count
         guard parameters <= ModelLimits.maxParameters else {
             throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
-        }
-        guard stack.queueFloats <= ModelLimits.maxStateFloats else {
-            throw fail("the queues would hold sum(dilations) x residual_channels = \(stack.queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)")
         }
     }
 }

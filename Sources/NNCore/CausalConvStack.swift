@@ -28,6 +28,22 @@ public struct CausalConvShape: Equatable, Sendable {
     public var macsPerPosition: Int { layers * (2 * residualChannels * gateChannels + gateChannels / 2 * (residualChannels + skipChannels)) }
     /// Floats of stepping state per sequence: every layer's queue of its last `dilation` inputs.
     public var queueFloats: Int { dilations.reduce(0, +) * residualChannels }
+
+    /// What is wrong with sizes read from a config, as the config's keys name them (`dilations`, `residual_channels`,
+    /// `gate_channels`, `skip_channels`), or nil: 1...1,024 layers of dilations in 1...65,536, channels in 1...4,096
+    /// with G even, and queues within `ModelLimits.maxStateFloats`. These bounds keep every product within 64 bits.
+    public var problem: String? {
+        guard (1...1024).contains(dilations.count) else { return "dilations must list 1...1024 layers, got \(dilations.count)" }
+        if let d = dilations.first(where: { !(1...65536).contains($0) }) { return "dilations must be in 1...65536, got \(d)" }
+        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
+            guard (1...4096).contains(v) else { return "\(name) must be in 1...4096, got \(v)" }
+        }
+        guard gateChannels % 2 == 0 else { return "gate_channels must be even, got \(gateChannels)" }
+        guard queueFloats <= ModelLimits.maxStateFloats else {
+            return "the queues would hold sum(dilations) x residual_channels = \(queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)"
+        }
+        return nil
+    }
 }
 
 /// The layers of a `CausalConvShape` over one `ParameterSet`, with every tensor's offset resolved once.
