@@ -62,12 +62,13 @@ let package = Package(
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .target(name: "Image", dependencies: ["NNCore", "AREngine", "Tabular", "AtomicIO"], swiftSettings: optimize),
+        .target(name: "Forecast", dependencies: ["NNCore", "AREngine", "DSP", "Tabular", "AtomicIO"], swiftSettings: optimize),
         // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
         .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music", "Image", "Plot",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music", "Image", "Forecast", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -84,6 +85,7 @@ let package = Package(
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NNCore", "AREngine", "Tabular", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ForecastTests", dependencies: ["Forecast", "DSP", "AREngine", "NNCore", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         // Data-parallel exactness: the test relaunches its own bundle under `mpirun -np 2` (skipped without mpirun).
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "AREngine", "NNCore", "WaveNet", "Music", "TestSupport"]),

@@ -94,12 +94,7 @@ public struct ARModel: Sendable, Equatable {
     public func forecast(history: [Double], horizon: Int, level: Double = 0.95) -> [Forecast] {
         let p = order, n = history.count
         var y = history.enumerated().map { $0.element - self.level(at: $0.offset) }
-        var psi = [1.0]
-        for j in 1..<max(1, horizon) {
-            var s = 0.0
-            for k in 1...max(1, min(j, p)) where k <= p { s += coefficients[k - 1] * psi[j - k] }
-            psi.append(s)
-        }
+        let psi = psiWeights(max(1, horizon))
         let z = Self.normalQuantile(0.5 + level / 2)
         var out: [Forecast] = []
         var cumulative = 0.0
@@ -112,6 +107,18 @@ public struct ARModel: Sendable, Equatable {
             out.append(Forecast(mean: mean, lower: mean - z * sd, upper: mean + z * sd))
         }
         return out
+    }
+
+    /// The first `count` psi-weights of the model's MA(infinity) form, `psi_0 = 1`, `psi_j = sum_{k=1..min(j,p)} a_k psi_{j-k}`
+    /// (Box and Jenkins): the h-step forecast error is `sum_{j<h} psi_j e[t+h-j]`.
+    public func psiWeights(_ count: Int) -> [Double] {
+        var psi = [1.0]
+        for j in 1..<max(1, count) {
+            var s = 0.0
+            for k in 1...max(1, min(j, order)) where k <= order { s += coefficients[k - 1] * psi[j - k] }
+            psi.append(s)
+        }
+        return Array(psi.prefix(count))
     }
 
     /// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9 after one

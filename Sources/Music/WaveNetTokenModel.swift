@@ -100,12 +100,7 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         func fail(_ r: String) -> MusicModelError { .invalidConfig(file: file, reason: r) }
         guard modelType == "wavenet_tokens" else { throw fail("model_type must be \"wavenet_tokens\", got \"\(modelType)\"") }
         guard (2...65536).contains(vocabSize) else { throw fail("vocab_size must be in 2...65536, got \(vocabSize)") }
-        guard (1...1024).contains(dilations.count) else { throw fail("dilations must list 1...1024 layers, got \(dilations.count)") }
-        if let d = dilations.first(where: { !(1...65536).contains($0) }) { throw fail("dilations must be in 1...65536, got \(d)") }
-        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
-            guard (1...4096).contains(v) else { throw fail("\(name) must be in 1...4096, got \(v)") }
-        }
-        guard gateChannels % 2 == 0 else { throw fail("gate_channels must be even, got \(gateChannels)") }
+        if let p = stack.problem { throw fail(p) }
         if let l = legacyConditioning, !(1...4096).contains(l.condChannels) || !(1...4096).contains(l.speakerEmbeddingDim) {
             throw fail("wavenet: cond_channels and speaker_embedding_dim must be in 1...4096")
         }
@@ -113,9 +108,6 @@ public struct WaveNetTokenConfig: Codable, Equatable, Sendable {
         let parameters = WaveNetTokenModel.layout(self).count
         guard parameters <= ModelLimits.maxParameters else {
             throw fail("the model would have \(parameters) parameters, more than the limit of \(ModelLimits.maxParameters)")
-        }
-        guard stack.queueFloats <= ModelLimits.maxStateFloats else {
-            throw fail("the queues would hold sum(dilations) x residual_channels = \(stack.queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)")
         }
     }
 }
@@ -257,16 +249,7 @@ extension WaveNetTokenModel: TeacherForcedTokenModel {
 }
 
 /// The cached state of `WaveNetTokenModel.step`: the stack's queues for every sequence and the post-net's hidden rows.
-public final class WaveNetTokenState {
-    let conv: CausalConvState
-    let hidden: UnsafeMutablePointer<Float>  // [batch, S]
-    let scratch = Scratch()
-
-    init(_ c: WaveNetTokenConfig, batch: Int) {
-        conv = CausalConvState(c.stack, rows: batch)
-        hidden = scratch.floats(batch * c.skipChannels)
-    }
-}
+public typealias WaveNetTokenState = StackDecodingState
 
 extension WaveNetTokenModel: AutoregressiveModel {
     public var vocabularySize: Int { config.vocabSize }
@@ -280,14 +263,12 @@ extension WaveNetTokenModel: AutoregressiveModel {
         TokenBatch(tokens: tokens.map { $0 + [-1] }).teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs,
                                                                     targets: ws.targets)
         forward(ws)
-        var out = [Float](repeating: 0, count: B * T * V)
-        for t in 0..<T { for bi in 0..<B { for v in 0..<V { out[(bi * T + t) * V + v] = ws.logits[(t * B + bi) * V + v] } } }
-        return out
+        return Layers.batchMajor(ws.logits, time: T, batch: B, width: V)
     }
 
-    public func makeState(batch: Int) -> WaveNetTokenState { WaveNetTokenState(config, batch: batch) }
+    public func makeState(batch: Int) -> WaveNetTokenState { StackDecodingState(config.stack, rows: batch) }
 
-    public func reset(_ state: inout WaveNetTokenState) { state.conv.reset() }
+    public func reset(_ state: inout WaveNetTokenState) { state.reset() }
 
     /// Feeds one token per sequence through the stack's queues and writes the next-token logits `[batch, vocab]`.
     /// O(layers) work; allocates nothing.
@@ -298,7 +279,6 @@ extension WaveNetTokenModel: AutoregressiveModel {
             precondition(tok >= 0 && tok < V, "step: token \(tok) outside the vocabulary")
             (s.input + b * R).update(from: parameters.values + embedding + tok * R, count: R)
         }
-        stack.step(s, parameters: parameters, rows: s.allRows, count: s.rows)
-        postNet.step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: parameters)
+        postNet.step(stack, state: state, logits: logits, parameters: parameters)
     }
 }

@@ -28,6 +28,22 @@ public struct CausalConvShape: Equatable, Sendable {
     public var macsPerPosition: Int { layers * (2 * residualChannels * gateChannels + gateChannels / 2 * (residualChannels + skipChannels)) }
     /// Floats of stepping state per sequence: every layer's queue of its last `dilation` inputs.
     public var queueFloats: Int { dilations.reduce(0, +) * residualChannels }
+
+    /// What is wrong with sizes read from a config, as the config's keys name them (`dilations`, `residual_channels`,
+    /// `gate_channels`, `skip_channels`), or nil: 1...1,024 layers of dilations in 1...65,536, channels in 1...4,096
+    /// with G even, and queues within `ModelLimits.maxStateFloats`. These bounds keep every product within 64 bits.
+    public var problem: String? {
+        guard (1...1024).contains(dilations.count) else { return "dilations must list 1...1024 layers, got \(dilations.count)" }
+        if let d = dilations.first(where: { !(1...65536).contains($0) }) { return "dilations must be in 1...65536, got \(d)" }
+        for (name, v) in [("residual_channels", residualChannels), ("gate_channels", gateChannels), ("skip_channels", skipChannels)] {
+            guard (1...4096).contains(v) else { return "\(name) must be in 1...4096, got \(v)" }
+        }
+        guard gateChannels % 2 == 0 else { return "gate_channels must be even, got \(gateChannels)" }
+        guard queueFloats <= ModelLimits.maxStateFloats else {
+            return "the queues would hold sum(dilations) x residual_channels = \(queueFloats) floats per sequence, more than the limit of \(ModelLimits.maxStateFloats)"
+        }
+        return nil
+    }
 }
 
 /// The layers of a `CausalConvShape` over one `ParameterSet`, with every tensor's offset resolved once.
@@ -351,5 +367,42 @@ public struct PostNet: Sendable {
         synth_vecmat_rows(skip, S, W + w1, W + b1, S, S, hidden, S, rows, n)
         for r in 0..<n { let b = Int(rows[r]); synth_relu(hidden + b * S, S, hidden + b * S) }
         synth_vecmat_rows(hidden, S, W + w2, W + b2, S, V, logits, V, rows, n)
+    }
+}
+
+/// The decoding state of a model made of a `CausalConvStack` and a `PostNet` (the token WaveNet, the forecaster): the
+/// stack's queues for every sequence (`conv`, whose `input` the model writes before each step) and the head's hidden
+/// rows. Allocated once; `reset` rewinds every sequence.
+public final class StackDecodingState {
+    public let conv: CausalConvState
+    let hidden: UnsafeMutablePointer<Float>  // [rows, S]
+    let scratch = Scratch()
+
+    public init(_ shape: CausalConvShape, rows: Int) {
+        conv = CausalConvState(shape, rows: rows)
+        hidden = scratch.floats(rows * shape.skipChannels)
+    }
+
+    /// Starts new sequences in every row.
+    public func reset() { conv.reset() }
+}
+
+extension PostNet {
+    /// Steps `stack` and this head for every row of `state`: from the inputs in `state.conv.input` to the logits
+    /// `[rows, classes]`. Allocates nothing.
+    public func step(_ stack: CausalConvStack, state: StackDecodingState, logits: UnsafeMutablePointer<Float>, parameters p: ParameterSet) {
+        let s = state.conv
+        stack.step(s, parameters: p, rows: s.allRows, count: s.rows)
+        step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: p)
+    }
+}
+
+extension Layers {
+    /// Time-major rows `x` `[time, batch, width]` reordered batch-major, `[batch, time, width]` (e.g. a stack's logits
+    /// for `AutoregressiveModel.logits`).
+    public static func batchMajor(_ x: UnsafePointer<Float>, time T: Int, batch B: Int, width V: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: B * T * V)
+        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = x[(t * B + b) * V + v] } } }
+        return out
     }
 }

@@ -37,10 +37,13 @@ public struct CurvePanel: Sendable {
 /// that the first steps of a training run (losses near ln 256) do not flatten the rest; earlier points run off
 /// the top, clipped.
 public enum CurveFigure {
-    /// The picture as PNG bytes.
+    /// Where each panel's legend sits.
+    public enum LegendCorner: Sendable { case topRight, topLeft }
+
+    /// The picture as PNG bytes (the legend in `legend`'s corner of each panel).
     /// - Throws: `PlotError.nothingToPlot` when no series has a point, `.cairo` if drawing fails.
     public static func png(title: String, subtitle: String? = nil, panels: [CurvePanel], skipFraction: Double = 0.05,
-                           width: Int = 1000, panelHeight: Int = 300) throws -> Data {
+                           width: Int = 1000, panelHeight: Int = 300, legend: LegendCorner = .topRight) throws -> Data {
         let all = panels.flatMap { $0.series.flatMap(\.points) }.filter { $0.x.isFinite && $0.y.isFinite }
         guard !all.isEmpty else { throw PlotError.nothingToPlot("no points to plot") }
         var shown: [Double] = []
@@ -88,11 +91,11 @@ public enum CurveFigure {
             canvas.strokeRect(x: x0, y: y0, width: plotW, height: plotH)
             canvas.text(p.xLabel, x: x0 + plotW / 2, y: y0 + plotH + 28, size: 12, h: 0, v: -1)
             canvas.text(p.yLabel, x: 18, y: y0 + plotH / 2, size: 12, h: 0, v: 0, rotated: true)
-            // Legend, top right.
+            // Legend, top right (or left).
             let named = p.series.filter { !$0.name.isEmpty }
             if !named.isEmpty {
                 let lw = (named.map { canvas.textWidth($0.name, size: 12) }.max() ?? 0) + 48
-                let lx = x0 + plotW - lw - 10, ly = y0 + 10
+                let lx = legend == .topRight ? x0 + plotW - lw - 10 : x0 + 10, ly = y0 + 10
                 canvas.fill(x: lx, y: ly, width: lw, height: Double(named.count) * 20 + 8, color: .white)
                 canvas.strokeRect(x: lx, y: ly, width: lw, height: Double(named.count) * 20 + 8, color: .grey)
                 for (k, s) in named.enumerated() {

@@ -1,12 +1,13 @@
 // Every model family this program knows: the one place a new family is registered (docs/architecture.md).
 import AREngine
+import Forecast
 import Image
 import Music
 import WaveNet
 
 extension ModelRegistry {
     /// `model_type` → family for every folder `synth` reads. A folder without `model_type` is a WaveNet voice.
-    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, PixelCNNModel.self])
+    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, PixelCNNModel.self, ForecastNet.self])
 }
 
 extension ModelRole {
@@ -17,4 +18,6 @@ extension ModelRole {
     static let musicModel = ModelRole("music model") { $0 == TransformerModel.self || $0 == WaveNetTokenModel.self }
     /// What `image sample`, `image eval` and `image train --resume` read.
     static let imageModel = ModelRole.family(PixelCNNModel.self, noun: "PixelCNN image model")
+    /// What `forecast --load-model` reads.
+    static let forecaster = ModelRole.family(ForecastNet.self, noun: "forecaster")
 }
