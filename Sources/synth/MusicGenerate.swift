@@ -13,7 +13,7 @@ struct MusicGenerate: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a MIDI prime with a music model; write MIDI (prime + continuation) and optionally WAV.",
         discussion: """
-            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
+            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. The model's config.json names its token encoding: \"performance\" (the default; one piano stream) or \"performance_programs\" (instruments and drums). Output MIDI holds one track per instrument with its program (one piano track for a performance model); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -21,6 +21,10 @@ struct MusicGenerate: ParsableCommand {
     var prime: String?
     @Option(parsing: .unconditional, help: "Use only the first S seconds of the prime.")
     var primeSeconds: Double?
+    @Option(help: "Where --prime-seconds cuts: exact (at S) or beat (at the last quarter-note beat of the prime's tempo map at or before S; the continuation starts on that beat).")
+    var primeCut: String = "exact"
+    @Option(parsing: .unconditional, help: "Release any note the model holds longer than S seconds (a decoding processor; off by default).")
+    var maxNoteSeconds: Double?
     @Option(parsing: .unconditional, help: "Seconds of music to generate (default 20 unless --tokens is given).")
     var seconds: Double?
     @Option(parsing: .unconditional, help: "Number of tokens to generate instead of --seconds.")
@@ -54,6 +58,8 @@ struct MusicGenerate: ParsableCommand {
         }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
+        guard PrimeCut(rawValue: primeCut) != nil else { throw ValidationError("--prime-cut must be exact or beat, got \(primeCut)") }
+        if let m = maxNoteSeconds, !(m >= 0.01 && m <= 60) { throw ValidationError("--max-note-seconds must be in [0.01, 60], got \(m)") }
         if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
@@ -62,13 +68,16 @@ struct MusicGenerate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        let net = try modelOption.load()
+        let (net, encoding) = try modelOption.loadWithEncoding()
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
         renderer?.loadMessages.forEach(printErr)
         let p: MusicPrime
         if let path = prime {
-            do { p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds) } catch {
+            do {
+                p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
+                                   encoding: encoding)
+            } catch {
                 throw RuntimeError("\(path): \(error)")
             }
             for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
@@ -80,29 +89,33 @@ struct MusicGenerate: ParsableCommand {
         }
         let bar = ProgressLine("generating")
         let start = Date()
-        let generated = try continuation(net, prime: p.tokens) { bar.update($0) }
+        let generated = try continuation(net, prime: p.tokens, encoding: encoding) { bar.update($0) }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
-        let notes = PerformanceTokenizer().decode(all)
+        let notes = encoding.decode(all).arrangedByInstrument()
         let audio = try renderer.map { try $0.render(notes: notes, messages: printErr) }
         try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
         if let wav, let audio, let r = renderer {
             try AudioIO.writeWAV(audio, sampleRate: r.sampleRate, to: URL(fileURLWithPath: wav))
         }
-        let newNotes = PerformanceTokenizer().decode(generated).count
-        printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
-                        output, p.tokens.count, generated.count, MusicGeneration.seconds(of: generated), newNotes, dt,
+        let newNotes = generated.filter(encoding.isNoteOn).count
+        let instruments = Set(notes.map(\.track)).count
+        printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes, %d instrument track%@) in %.2f s, %.0f tokens/s%@",
+                        output, p.tokens.count, generated.count, MusicGeneration.seconds(of: generated), newNotes, instruments,
+                        instruments == 1 ? "" : "s", dt,
                         Double(generated.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
     }
 
     /// The continuation of `prime`: beam search with --beam, else sampling for --tokens or --seconds.
-    func continuation<M: TokenModel>(_ model: M, prime: [Int], progress: (ProgressReport) -> Void) throws -> [Int] {
+    func continuation<M: TokenModel>(_ model: M, prime: [Int], encoding: MusicEncoding, progress: (ProgressReport) -> Void) throws -> [Int] {
         if let b = beam, let t = tokens {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
             return MusicGeneration.beamContinuation(model, prime: prime, search: search, progress: progress)
         }
         var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
-        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, progress: progress).tokens
+        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler,
+                                            noteRelease: maxNoteSeconds.map { NoteRelease(maxSeconds: $0, encoding: encoding) },
+                                            progress: progress).tokens
     }
 }

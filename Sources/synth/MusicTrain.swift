@@ -23,6 +23,8 @@ struct MusicTrain: ParsableCommand {
 
     @Option(help: "Model family: transformer or wavenet.")
     var model = "transformer"
+    @Option(help: "Token encoding: performance (390 tokens, one piano stream) or performance_programs (519 tokens: instruments, drums, every note kept). A resumed run keeps its own.")
+    var encoding = "performance"
     @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
     var steps = 20000
     @Option(parsing: .unconditional, help: "Windows per batch.")
@@ -51,6 +53,9 @@ struct MusicTrain: ParsableCommand {
 
     func validate() throws {
         guard ["transformer", "wavenet"].contains(model) else { throw ValidationError("--model must be transformer or wavenet, got \(model)") }
+        guard MusicEncoding(rawValue: encoding) != nil else {
+            throw ValidationError("--encoding must be \(MusicEncoding.allCases.map(\.rawValue).joined(separator: " or ")), got \(encoding)")
+        }
         guard steps > 0, batch > 0 else { throw ValidationError("--steps and --batch must be > 0") }
         guard context >= 2, context <= 8192 else { throw ValidationError("--context must be in 2...8192, got \(context)") }
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
@@ -64,41 +69,45 @@ struct MusicTrain: ParsableCommand {
         let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest)
+            let net = try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel)
+            let e = try MusicEncoding.of(folder: latest)
+            try e.check(vocabularySize: net.vocabularySize, file: latest.appendingPathComponent(ModelFolder.configName).path)
+            try train(net, encoding: e, store: store, resumeFrom: latest)
             return
         }
         if !store.completeCheckpoints().isEmpty {
             throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
         }
-        let V = PerformanceTokenizer.vocabularySize
+        let e = MusicEncoding(rawValue: encoding) ?? .performance
+        let V = e.vocabularySize
         let net: any TokenModel = model == "transformer"
             ? TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
                                                          nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
             : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                                                            residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
         net.initialize(seed: training.seed)
-        try train(net, store: store, resumeFrom: nil)
+        try train(net, encoding: e, store: store, resumeFrom: nil)
     }
 
     /// Trains `net` (new, or to be resumed from a checkpoint) on the manifest's pieces with the shared trainer.
-    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?) throws {
+    func train<M: TokenModel>(_ net: M, encoding: MusicEncoding, store: CheckpointStore, resumeFrom: URL?) throws {
         let manifest = URL(fileURLWithPath: data)
         // A model with a context of its own (a resumed transformer) keeps it.
         let window = net.window(fallback: context)
         var skippedCount = 0
         func skipped(_ s: SkippedFile) { printErr(s.description); skippedCount += 1 }
-        let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, skipped: skipped)
+        let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, encoding: encoding, skipped: skipped)
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
-        let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, skipped: skipped)
+        let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, encoding: encoding, skipped: skipped)
         let dataset = MusicTrainingData(train: train, valid: valid, context: window, batchSize: batch,
                                         augmentation: noAugment ? .none : .standard)
         printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
-        printErr("model: \(net.summary)")
+        printErr("model: \(net.summary), encoding \(encoding.rawValue)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
             [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
-                        configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
+                        configJSON: try encoding.configJSON(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
                         settings: settings)
     }

@@ -1,0 +1,67 @@
+// A decoding processor for performance tokens: no note is held longer than a limit.
+import MIDI
+
+/// Releases notes the model holds too long, by editing the next-token logits (`GenerationOptions.logitsProcessor`):
+/// once the oldest sounding note has lasted `maxSeconds`, the only token allowed is its note-off (preceded by its
+/// instrument token if another instrument is current, in `.performancePrograms`); before that, time shifts that would
+/// carry it past the limit are forbidden. So no generated note lasts longer than `maxSeconds` (to the 10 ms grid).
+/// It follows each encoding's own pairing of note-ons and note-offs (`PerformanceTokenizer.decode`: a re-struck pitch
+/// ends the sounding note; `ProgramPerformanceTokenizer.decode`: first in, first out). Off unless asked for
+/// (`synth music generate --max-note-seconds`): it changes what the model would have sampled.
+public final class NoteRelease {
+    /// The limit, in 10 ms steps (at least 1).
+    public let maxSteps: Int
+    public let encoding: MusicEncoding
+    private var step = 0, instrument = 0
+    /// instrument × 128 + pitch → onset steps of the sounding notes, oldest first.
+    private var sounding: [Int: [Int]] = [:]
+
+    public init(maxSeconds: Double, encoding: MusicEncoding) {
+        maxSteps = max(1, Int((maxSeconds * Double(PerformanceTokenizer.stepsPerSecond)).rounded()))
+        self.encoding = encoding
+    }
+
+    /// Follows one token of the sequence (prime or generated).
+    public func observe(_ token: Int) {
+        switch token {
+        case PerformanceTokenizer.noteOnBase..<PerformanceTokenizer.noteOffBase:
+            let key = instrument * 128 + token
+            if encoding == .performance { sounding[key] = [step] } else { sounding[key, default: []].append(step) }
+        case PerformanceTokenizer.noteOffBase..<PerformanceTokenizer.timeShiftBase:
+            let key = instrument * 128 + token - PerformanceTokenizer.noteOffBase
+            if var q = sounding[key], !q.isEmpty {
+                q.removeFirst()
+                sounding[key] = q.isEmpty ? nil : q
+            }
+        case PerformanceTokenizer.timeShiftBase..<PerformanceTokenizer.velocityBase:
+            step += token - PerformanceTokenizer.timeShiftBase + 1
+        case ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums where encoding == .performancePrograms:
+            instrument = token == ProgramPerformanceTokenizer.drums ? ProgramPerformanceTokenizer.drumInstrument
+                : token - ProgramPerformanceTokenizer.programBase
+        default:
+            break
+        }
+    }
+
+    /// Masks the logits `[vocab]` of the next token as described above.
+    public func process(_ logits: UnsafeMutableBufferPointer<Float>) {
+        var oldest: (onset: Int, key: Int)? = nil
+        for (key, q) in sounding {
+            if let o = q.first, oldest == nil || (o, key) < (oldest!.onset, oldest!.key) { oldest = (o, key) }
+        }
+        guard let (onset, key) = oldest else { return }
+        let remaining = maxSteps - (step - onset)
+        if remaining <= 0 {
+            let inst = key / 128
+            let only = inst == instrument ? PerformanceTokenizer.noteOffBase + key % 128 : ProgramPerformanceTokenizer.token(ofInstrument: inst)
+            guard only < logits.count else { return }
+            for i in logits.indices where i != only { logits[i] = -.infinity }
+            if !logits[only].isFinite { logits[only] = 0 }
+        } else if remaining < PerformanceTokenizer.maxShiftSteps {
+            for k in (remaining + 1)...PerformanceTokenizer.maxShiftSteps {
+                let t = PerformanceTokenizer.timeShiftBase + k - 1
+                if t < logits.count { logits[t] = -.infinity }
+            }
+        }
+    }
+}
