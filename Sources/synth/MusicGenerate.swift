@@ -84,6 +84,15 @@ struct MusicGenerate: ParsableCommand {
         } else {
             p = .empty
         }
+        if let path = prime, let r = renderer {
+            // Fail before generating if the WAV could not be rendered: the prime's own music plus what is asked for.
+            let primeEnd = MusicGeneration.seconds(of: p.tokens), asked = tokens == nil ? seconds ?? 20 : 0
+            let total = primeEnd + asked + r.tail
+            if total > FluidSynthRenderer.maxSeconds {
+                throw RuntimeError(String(format: "%@: the prime's music runs to %.0f s; with %.0f s more and the %.1f s tail the WAV would last %.0f s, more than the %.0f s that --wav renders (cut the prime with --prime-seconds)",
+                                          path, primeEnd, asked, r.tail, total, FluidSynthRenderer.maxSeconds))
+            }
+        }
         if p.tokens.count > net.contextLength {
             printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
         }

@@ -47,6 +47,8 @@ struct MusicTrain: ParsableCommand {
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
+    @Flag(help: "With --encoding performance_programs: give each track of a training window a random General MIDI program (3 in 4 tracks), so a model of one-instrument pieces learns to keep its prime's instruments.")
+    var randomPrograms = false
     @OptionGroup var training: TrainingFlags
     @Option(parsing: .unconditional, help: "Use at most N files per split (quick experiments); 0 = all.")
     var maxFiles = 0
@@ -100,12 +102,14 @@ struct MusicTrain: ParsableCommand {
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
         let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, encoding: encoding, skipped: skipped)
         let dataset = MusicTrainingData(train: train, valid: valid, context: window, batchSize: batch,
-                                        augmentation: noAugment ? .none : .standard)
+                                        augmentation: noAugment ? MusicAugmentation(maxTranspose: 0, maxStretch: 0, randomPrograms: randomPrograms)
+                                            : MusicAugmentation(maxTranspose: 3, maxStretch: 0.05, randomPrograms: randomPrograms))
         printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
         printErr("model: \(net.summary), encoding \(encoding.rawValue)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
-            [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
+            [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")] +
+            (randomPrograms ? [("--random-programs", "given")] : [])
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
                         configJSON: try encoding.configJSON(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
