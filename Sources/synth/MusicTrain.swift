@@ -20,6 +20,8 @@ struct MusicTrain: ParsableCommand {
     var out: String
     @Flag(help: "Continue the newest complete checkpoint in --out (model flags then come from it).")
     var resume = false
+    @Option(help: ArgumentHelp("Start from this music model's weights (name in voices/ or folder), e.g. a performance model for a performance_programs run: tensors of the same name are copied, the vocabulary's leading rows where it grew. The model flags must give its sizes.", valueName: "NAME|DIR"))
+    var initFrom: String?
 
     @Option(help: "Model family: transformer or wavenet.")
     var model = "transformer"
@@ -88,6 +90,20 @@ struct MusicTrain: ParsableCommand {
             : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                                                            residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
         net.initialize(seed: training.seed)
+        if let from = initFrom {
+            let dir = try ModelRegistry.synth.resolve(from, as: .musicModel)
+            let source = try ModelRegistry.synth.loadTokenModel(dir, as: .musicModel)
+            let sourceEncoding = try MusicEncoding.of(folder: dir)
+            guard sourceEncoding == e || (sourceEncoding == .performance && e == .performancePrograms) else {
+                throw RuntimeError("\(dir.path): a \(sourceEncoding.rawValue) model cannot start a \(e.rawValue) one (its token ids mean other things)")
+            }
+            do {
+                let (whole, partial) = try MusicWarmStart.copy(from: source.parameters, into: net.parameters)
+                printErr("init: \(whole) tensors copied from \(dir.path), \(partial) in part (the \(V - source.vocabularySize) new tokens start as initialised)")
+            } catch {
+                throw RuntimeError("\(dir.path): \(error)")
+            }
+        }
         try train(net, encoding: e, store: store, resumeFrom: nil)
     }
 
