@@ -94,19 +94,19 @@ public enum MusicGeneration {
     /// - BOS and EOS are never sampled: the continuation runs to `length`. For `.seconds`, it also stops after
     ///   `60 × seconds + 512` tokens if time stops advancing;
     /// - the repetition penalty (if any) sees the last 64 tokens;
-    /// - `noteRelease` (if any) releases notes held too long (it reads the prime and every new token).
+    /// - `processors` (e.g. `NoteRelease`, `ScaleBias`) read the prime and every new token and edit the logits, in order.
     /// Progress counts tokens for `.tokens`, and centiseconds of music time for `.seconds`.
     /// - Returns: the new tokens only.
     public static func continuation<M: AutoregressiveModel>(
-        _ model: M, prime: [Int], length: GenerationLength, sampler: inout Sampler, noteRelease: NoteRelease? = nil,
+        _ model: M, prime: [Int], length: GenerationLength, sampler: inout Sampler, processors: [any MusicDecodingProcessor] = [],
         progress: (ProgressReport) -> Void = { _ in }
     ) -> (tokens: [Int], promptTruncated: Bool) {
         var options = GenerationOptions(maxNewTokens: 0, bannedTokens: [PerformanceTokenizer.bos, PerformanceTokenizer.eos],
                                         penaltyWindow: 64, slidingWindow: true)
-        if let r = noteRelease {
-            prime.forEach(r.observe)
-            options.logitsProcessor = r.process
-            options.stopAfter = { r.observe($0); return false }
+        if !processors.isEmpty {
+            for t in prime { for p in processors { p.observe(t) } }
+            options.logitsProcessor = { logits in for p in processors { p.process(logits) } }
+            options.stopAfter = { t in for p in processors { p.observe(t) }; return false }
         }
         switch length {
         case .tokens(let n):

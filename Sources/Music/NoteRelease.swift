@@ -1,5 +1,12 @@
-// A decoding processor for performance tokens: no note is held longer than a limit.
+// Decoding processors for performance tokens: no note held longer than a limit; notes kept in the prime's key.
 import MIDI
+
+/// A rule applied to the next-token logits while a continuation is sampled (`MusicGeneration.continuation`): it reads
+/// every token (the prime's, then each new one) and edits the logits `[vocab]` before each draw.
+public protocol MusicDecodingProcessor: AnyObject {
+    func observe(_ token: Int)
+    func process(_ logits: UnsafeMutableBufferPointer<Float>)
+}
 
 /// Releases notes the model holds too long, by editing the next-token logits (`GenerationOptions.logitsProcessor`):
 /// once the oldest sounding note has lasted `maxSeconds`, the only token allowed is its note-off (preceded by its
@@ -8,7 +15,7 @@ import MIDI
 /// It follows each encoding's own pairing of note-ons and note-offs (`PerformanceTokenizer.decode`: a re-struck pitch
 /// ends the sounding note; `ProgramPerformanceTokenizer.decode`: first in, first out). Off unless asked for
 /// (`synth music generate --max-note-seconds`): it changes what the model would have sampled.
-public final class NoteRelease {
+public final class NoteRelease: MusicDecodingProcessor {
     /// The limit, in 10 ms steps (at least 1).
     public let maxSteps: Int
     public let encoding: MusicEncoding
@@ -63,5 +70,35 @@ public final class NoteRelease {
                 if t < logits.count { logits[t] = -.infinity }
             }
         }
+    }
+}
+
+/// Keeps a continuation in a key: subtracts `penalty` (nats) from the logits of note-ons whose pitch class is outside
+/// `key.scale` (drums, in `.performancePrograms`, are left alone). A soft constraint: out-of-scale notes stay possible
+/// (chromatic passing notes, modulations), only `exp(-penalty)` times as likely. The key is usually the prime's
+/// (`MusicalKey.estimate`, Krumhansl-Schmuckler). Off unless asked for (`synth music generate --key-bias`).
+public final class ScaleBias: MusicDecodingProcessor {
+    public let key: MusicalKey
+    public let penalty: Float
+    public let encoding: MusicEncoding
+    private var drums = false
+    private let outside: [Int]
+
+    public init(key: MusicalKey, penalty: Float, encoding: MusicEncoding) {
+        self.key = key
+        self.penalty = penalty
+        self.encoding = encoding
+        let scale = key.scale
+        outside = (0..<128).filter { !scale.contains($0 % 12) }
+    }
+
+    public func observe(_ token: Int) {
+        guard encoding == .performancePrograms, (ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums).contains(token) else { return }
+        drums = token == ProgramPerformanceTokenizer.drums
+    }
+
+    public func process(_ logits: UnsafeMutableBufferPointer<Float>) {
+        guard !drums else { return }
+        for p in outside where PerformanceTokenizer.noteOnBase + p < logits.count { logits[PerformanceTokenizer.noteOnBase + p] -= penalty }
     }
 }

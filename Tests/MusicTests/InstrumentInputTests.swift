@@ -88,8 +88,9 @@ final class InstrumentInputTests: XCTestCase {
             m.initialize(seed: 2)
             for t in [60, 64, 67, 355] { m.parameters.value("head.bias")[t] = 5 }
             func longest(_ release: NoteRelease?) throws -> Double {
+                let release: [any MusicDecodingProcessor] = release.map { [$0] } ?? []
                 var s = try Sampler(temperature: 1, seed: 3)
-                let r = MusicGeneration.continuation(m, prime: [PerformanceTokenizer.bos], length: .seconds(30), sampler: &s, noteRelease: release)
+                let r = MusicGeneration.continuation(m, prime: [PerformanceTokenizer.bos], length: .seconds(30), sampler: &s, processors: release)
                 let notes = encoding.decode([PerformanceTokenizer.bos] + r.tokens)
                 XCTAssertGreaterThan(notes.count, 10)
                 return notes.map(\.duration).max() ?? 0
