@@ -133,13 +133,11 @@ public enum AudioIO {
     /// - Throws: everything `read` throws; `AudioError.invalidArgument` if `sampleRate <= 0`;
     ///   `AudioError.resampleFailed` if libsamplerate reports an error.
     public static func readMono(_ url: URL, sampleRate: Int) throws -> [Float] {
-        guard sampleRate > 0 else {
-            throw AudioError.invalidArgument(path: url.path, reason: "target sample rate must be positive, got \(sampleRate)")
-        }
-        let buffer = try read(url)
-        let mono = buffer.mono()
-        if buffer.sampleRate == sampleRate { return mono }
-        return try resample(mono, from: buffer.sampleRate, to: sampleRate, path: url.path)
+        let stream = try MonoAudioStream(url: url, sampleRate: sampleRate)
+        var out: [Float] = []
+        out.reserveCapacity(stream.expectedCount)
+        while let block = try stream.next() { out.append(contentsOf: block) }
+        return out
     }
 
     /// Resamples mono `samples` from `fromRate` to `toRate` Hz with libsamplerate's
@@ -161,19 +159,10 @@ public enum AudioIO {
         let expected = Int((Double(samples.count) * Double(toRate) / Double(fromRate)).rounded(.up))
         var out = [Float](repeating: 0, count: expected + 16)
         var generated = 0
-        let status: Int32 = samples.withUnsafeBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { outp in
-                var data = SRC_DATA()
-                data.data_in = inp.baseAddress
-                data.data_out = outp.baseAddress
-                data.input_frames = inp.count
-                data.output_frames = outp.count
-                data.end_of_input = 1
-                data.src_ratio = ratio
-                let rc = src_simple(&data, Int32(SRC_SINC_MEDIUM_QUALITY), 1)
-                generated = Int(data.output_frames_gen)
-                return rc
-            }
+        let status = sampleRateConversion(samples, into: &out, ratio: ratio, endOfInput: true) { data in
+            let rc = src_simple(&data, Int32(SRC_SINC_MEDIUM_QUALITY), 1)
+            generated = Int(data.output_frames_gen)
+            return rc
         }
         if status != 0 {
             throw AudioError.resampleFailed(path: path, fromRate: fromRate, toRate: toRate,
@@ -194,35 +183,25 @@ public enum AudioIO {
     ///   `AudioError.unwritable` if the destination directory is missing/not writable,
     ///   libsndfile fails, or the rename fails. The destination is never left half-written.
     public static func writeWAV(_ samples: [Float], sampleRate: Int, to url: URL) throws {
-        guard sampleRate > 0, sampleRate <= Int(Int32.max) else {
-            throw AudioError.invalidArgument(path: url.path, reason: "sample rate must be positive, got \(sampleRate)")
+        try write(samples, sampleRate: sampleRate, to: url, format: .wav16)
+    }
+}
+
+/// One libsamplerate call (`convert`: `src_simple` or `src_process`) on mono `input` into `output` at `ratio`
+/// (output rate / input rate), with the `SRC_DATA` it reads filled in; returns libsamplerate's status.
+func sampleRateConversion(_ input: [Float], into output: inout [Float], ratio: Double, endOfInput: Bool,
+                          _ convert: (inout SRC_DATA) -> Int32) -> Int32 {
+    input.withUnsafeBufferPointer { inp in
+        output.withUnsafeMutableBufferPointer { outp in
+            var data = SRC_DATA()
+            data.data_in = inp.baseAddress
+            data.input_frames = inp.count
+            data.data_out = outp.baseAddress
+            data.output_frames = outp.count
+            data.end_of_input = endOfInput ? 1 : 0
+            data.src_ratio = ratio
+            return convert(&data)
         }
-        var pcm = [Int16](repeating: 0, count: samples.count)
-        for (i, x) in samples.enumerated() {
-            if x.isNaN { continue }
-            let v = (min(max(x, -1), 1) * 32768).rounded()
-            pcm[i] = Int16(min(max(v, -32768), 32767))
-        }
-        try writingAtomically { try AtomicFile.write(to: url) { fd, _ in
-            var info = SF_INFO()
-            info.samplerate = Int32(sampleRate)
-            info.channels = 1
-            info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
-            guard let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(String(cString: sf_strerror(nil)))")
-            }
-            let written = pcm.withUnsafeBufferPointer {
-                sf_writef_short(handle, $0.baseAddress, sf_count_t($0.count))
-            }
-            let writeErr = sf_error(handle) != 0 ? String(cString: sf_strerror(handle)) : nil
-            let closeRc = sf_close(handle)
-            if written != sf_count_t(pcm.count) || writeErr != nil {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(writeErr ?? "short write (\(written) of \(pcm.count) frames)")")
-            }
-            if closeRc != 0 {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: close failed (\(closeRc))")
-            }
-        } }
     }
 }
 

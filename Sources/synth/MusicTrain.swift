@@ -23,36 +23,37 @@ struct MusicTrain: ParsableCommand {
     @Option(help: ArgumentHelp("Start from this music model's weights (name in voices/ or folder), e.g. a performance model for a performance_programs run: tensors of the same name are copied, the vocabulary's leading rows where it grew. The model flags must give its sizes.", valueName: "NAME|DIR"))
     var initFrom: String?
 
-    @Option(help: "Model family: transformer or wavenet.")
+    @Option(help: ArgumentHelp("Model family: transformer or wavenet.", valueName: "FAMILY"))
     var model = "transformer"
-    @Option(help: "Token encoding: performance (390 tokens, one piano stream) or performance_programs (519 tokens: instruments, drums, every note kept). A resumed run keeps its own.")
+    @Option(help: ArgumentHelp("Token encoding: performance (390 tokens, one piano stream) or performance_programs (519 tokens: instruments, drums, every note kept). A resumed run keeps its own.", valueName: "NAME"))
     var encoding = "performance"
-    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Total optimizer steps (a resumed run continues up to this).", valueName: "N"))
     var steps = 20000
-    @Option(parsing: .unconditional, help: "Windows per batch.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Windows per batch.", valueName: "N"))
     var batch = 16
-    @Option(parsing: .unconditional, help: "Context length in tokens (window length; the transformer's positions).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Context length in tokens (window length; the transformer's positions).", valueName: "TOKENS"))
     var context = 256
-    @Option(parsing: .unconditional, help: "Transformer width.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer width.", valueName: "N"))
     var dModel = 128
-    @Option(parsing: .unconditional, help: "Transformer attention heads.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer attention heads.", valueName: "N"))
     var heads = 4
-    @Option(parsing: .unconditional, help: "Transformer blocks.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer blocks.", valueName: "N"))
     var layers = 4
-    @Option(parsing: .unconditional, help: "Transformer MLP width (0 = 4 × d-model).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer MLP width (0 = 4 × d-model).", valueName: "N"))
     var dFF = 0
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).", valueName: "N"))
     var dilationCycle = 7
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycles.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet dilation cycles.", valueName: "N"))
     var stacks = 2
-    @Option(parsing: .unconditional, help: "WaveNet residual channels (gate = 2×, skip = 2×).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet residual channels (gate = 2×, skip = 2×).", valueName: "N"))
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
     @Flag(help: "With --encoding performance_programs: give each track of a training window a random General MIDI program (3 in 4 tracks), so a model of one-instrument pieces learns to keep its prime's instruments.")
     var randomPrograms = false
     @OptionGroup var training: TrainingFlags
-    @Option(parsing: .unconditional, help: "Use at most N files per split (quick experiments); 0 = all.")
+    @OptionGroup var jsonOption: JSONOption
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split (quick experiments); 0 = all.", valueName: "N"))
     var maxFiles = 0
 
     func validate() throws {
@@ -129,6 +130,6 @@ struct MusicTrain: ParsableCommand {
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
                         configJSON: try encoding.configJSON(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
-                        settings: settings)
+                        settings: settings, json: jsonOption.json, command: "music train")
     }
 }
