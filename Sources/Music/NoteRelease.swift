@@ -12,6 +12,7 @@ public protocol MusicDecodingProcessor: AnyObject {
 /// once the oldest sounding note has lasted `maxSeconds`, the only token allowed is its note-off (preceded by its
 /// instrument token if another instrument is current, in `.performancePrograms`); before that, time shifts that would
 /// carry it past the limit are forbidden. So no generated note lasts longer than `maxSeconds` (to the 10 ms grid).
+/// With `maxPolyphony`, note-ons are also forbidden while that many notes sound.
 /// It follows each encoding's own pairing of note-ons and note-offs (`PerformanceTokenizer.decode`: a re-struck pitch
 /// ends the sounding note; `ProgramPerformanceTokenizer.decode`: first in, first out). Off unless asked for
 /// (`synth music generate --max-note-seconds`): it changes what the model would have sampled.
@@ -19,12 +20,16 @@ public final class NoteRelease: MusicDecodingProcessor {
     /// The limit, in 10 ms steps (at least 1).
     public let maxSteps: Int
     public let encoding: MusicEncoding
+    /// The most notes that may sound at once (nil: no limit).
+    public let maxPolyphony: Int?
     private var step = 0, instrument = 0
     /// instrument × 128 + pitch → onset steps of the sounding notes, oldest first.
     private var sounding: [Int: [Int]] = [:]
 
-    public init(maxSeconds: Double, encoding: MusicEncoding) {
-        maxSteps = max(1, Int((maxSeconds * Double(PerformanceTokenizer.stepsPerSecond)).rounded()))
+    /// - Parameter maxSeconds: the longest a note may last (infinity: no limit).
+    public init(maxSeconds: Double, maxPolyphony: Int? = nil, encoding: MusicEncoding) {
+        maxSteps = maxSeconds.isFinite ? max(1, Int((maxSeconds * Double(PerformanceTokenizer.stepsPerSecond)).rounded())) : Int.max / 4
+        self.maxPolyphony = maxPolyphony.map { max(1, $0) }
         self.encoding = encoding
     }
 
@@ -57,6 +62,9 @@ public final class NoteRelease: MusicDecodingProcessor {
             if let o = q.first, oldest == nil || (o, key) < (oldest!.onset, oldest!.key) { oldest = (o, key) }
         }
         guard let (onset, key) = oldest else { return }
+        if let limit = maxPolyphony, sounding.values.reduce(0, { $0 + $1.count }) >= limit {
+            for p in 0..<128 where PerformanceTokenizer.noteOnBase + p < logits.count { logits[PerformanceTokenizer.noteOnBase + p] = -.infinity }
+        }
         let remaining = maxSteps - (step - onset)
         if remaining <= 0 {
             let inst = key / 128
@@ -100,5 +108,28 @@ public final class ScaleBias: MusicDecodingProcessor {
     public func process(_ logits: UnsafeMutableBufferPointer<Float>) {
         guard !drums else { return }
         for p in outside where PerformanceTokenizer.noteOnBase + p < logits.count { logits[PerformanceTokenizer.noteOnBase + p] -= penalty }
+    }
+}
+
+extension NoteRelease {
+    /// The longest duration among `notes`, in seconds (0 without notes).
+    public static func longestNote(_ notes: [Note]) -> Double { notes.map(\.duration).max() ?? 0 }
+
+    /// The most notes of `notes` sounding at once (a note ending when another starts does not overlap it).
+    public static func maxPolyphony(_ notes: [Note]) -> Int {
+        let events = (notes.map { ($0.start, 1) } + notes.map { ($0.end, -1) }).sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        var current = 0, most = 0
+        for (_, d) in events {
+            current += d
+            most = max(most, current)
+        }
+        return most
+    }
+
+    /// Reads a limit given as a number or as `prime+X` (the prime's own figure plus X).
+    /// - Returns: nil when `text` is neither.
+    public static func limit(_ text: String, prime: Double) -> Double? {
+        if text.hasPrefix("prime+") { return Double(text.dropFirst(6)).map { prime + $0 } }
+        return Double(text)
     }
 }

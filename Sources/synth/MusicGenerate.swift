@@ -25,8 +25,10 @@ struct MusicGenerate: ParsableCommand {
     var primeSeconds: Double?
     @Option(help: ArgumentHelp("Where --prime-seconds cuts: exact (at S) or beat (at the last quarter-note beat of the prime's tempo map at or before S; the continuation starts on that beat).", valueName: "exact|beat"))
     var primeCut: String = "exact"
-    @Option(parsing: .unconditional, help: ArgumentHelp("Release any note held longer than S seconds (a decoding processor; default: off).", valueName: "S"))
-    var maxNoteSeconds: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Release any note held longer than S seconds, or than the prime's longest note plus S with prime+S (a decoding processor; default: off).", valueName: "S|prime+S"))
+    var maxNoteSeconds: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start no note while N notes sound, or the prime's most plus N with prime+N (a decoding processor; default: off).", valueName: "N|prime+N"))
+    var maxPolyphony: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; default: off).", valueName: "X"))
     var keyBias: Float?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
@@ -66,10 +68,20 @@ struct MusicGenerate: ParsableCommand {
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
         guard PrimeCut(rawValue: primeCut) != nil else { throw ValidationError("--prime-cut must be exact or beat, got \(primeCut)") }
-        if let m = maxNoteSeconds, !(m >= 0.01 && m <= 60) { throw ValidationError("--max-note-seconds must be in [0.01, 60], got \(m)") }
+        if let m = maxNoteSeconds, !(NoteRelease.limit(m, prime: 0).map { $0 >= 0.01 && $0 <= 60 } ?? false) {
+            throw ValidationError("--max-note-seconds must be S or prime+S with S in [0.01, 60], got \(m)")
+        }
+        if let m = maxPolyphony, !(NoteRelease.limit(m, prime: 1).map { $0 >= 1 && $0 <= 128 && $0 == $0.rounded() } ?? false) {
+            throw ValidationError("--max-polyphony must be N or prime+N with N a whole number in 1...128, got \(m)")
+        }
+        if (maxNoteSeconds?.hasPrefix("prime+") ?? false || maxPolyphony?.hasPrefix("prime+") ?? false) && prime == nil {
+            throw ValidationError("prime+ limits need --prime")
+        }
         if let k = keyBias, !(k >= 0 && k <= 100) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
         if keyBias != nil && prime == nil { throw ValidationError("--key-bias needs --prime (the key is the prime's)") }
-        if beam != nil && (keyBias != nil || maxNoteSeconds != nil) { throw ValidationError("--key-bias and --max-note-seconds apply to sampling, not --beam") }
+        if beam != nil && (keyBias != nil || maxNoteSeconds != nil || maxPolyphony != nil) {
+            throw ValidationError("--key-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
+        }
         if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
@@ -113,7 +125,12 @@ struct MusicGenerate: ParsableCommand {
             }
         }
         var processors: [any MusicDecodingProcessor] = []
-        if let m = maxNoteSeconds { processors.append(NoteRelease(maxSeconds: m, encoding: encoding)) }
+        if maxNoteSeconds != nil || maxPolyphony != nil {
+            let primeNotes = encoding.decode(p.tokens)
+            let seconds = maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
+            let voices = maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
+            processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: voices, encoding: encoding))
+        }
         if let k = keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
             processors.append(ScaleBias(key: key, penalty: k, encoding: encoding))
             printErr("note: key bias \(k) nats against notes outside \(key) (the prime's key)")
