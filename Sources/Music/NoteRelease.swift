@@ -1,4 +1,6 @@
 // Decoding processors for performance tokens: no note held longer than a limit; notes kept in the prime's key.
+import AREngine
+import Foundation
 import MIDI
 
 /// A rule applied to the next-token logits while a continuation is sampled (`MusicGeneration.continuation`): it reads
@@ -131,5 +133,39 @@ extension NoteRelease {
     public static func limit(_ text: String, prime: Double) -> Double? {
         if text.hasPrefix("prime+") { return Double(text.dropFirst(6)).map { prime + $0 } }
         return Double(text)
+    }
+}
+
+extension ScaleBias {
+    /// Mean NLL in nats per token of `sequences` (each BOS ... EOS) under `model` with a scale bias of `penalty` in
+    /// each piece's own key (`MusicalKey.estimate` of its notes starting in the first `keySeconds` s), i.e. what the
+    /// processor costs in likelihood. Windows as `TokenModel.evaluate` (non-overlapping, `context + 1` tokens);
+    /// pieces with no pitched notes are scored unbiased.
+    public static func evaluate<M: AutoregressiveModel>(_ model: M, sequences: [[Int]], encoding: MusicEncoding, penalty: Float,
+                                                      keySeconds: Double = 8, context: Int) -> (nats: Double, tokens: Int) {
+        let V = model.vocabularySize, ctx = min(context, model.contextLength)
+        var sum = 0.0, n = 0
+        for s in sequences where s.count >= 2 {
+            let key = MusicalKey.estimate(encoding.decode(s).filter { $0.start < keySeconds })
+            var start = 0
+            while start + 1 < s.count {
+                let w = Array(s[start..<min(s.count, start + ctx + 1)])
+                let input = Array(w.dropLast())
+                let logits = model.logits([input])
+                let bias = key.map { ScaleBias(key: $0, penalty: penalty, encoding: encoding) }
+                if start > 0 { for t in s[0..<start] { bias?.observe(t) } }
+                for (i, target) in w.dropFirst().enumerated() {
+                    bias?.observe(input[i])
+                    var row = Array(logits[(i * V)..<((i + 1) * V)])
+                    row.withUnsafeMutableBufferPointer { bias?.process($0) }
+                    let m = row.max() ?? 0
+                    let lse = Double(m) + log(row.reduce(0.0) { $0 + Double(exp($1 - m)) })
+                    sum += lse - Double(row[target])
+                    n += 1
+                }
+                start += ctx
+            }
+        }
+        return (n > 0 ? sum / Double(n) : .nan, n)
     }
 }

@@ -27,6 +27,8 @@ struct MusicEval: ParsableCommand {
     var order = 5
     @Option(parsing: .unconditional, help: ArgumentHelp("Window length in tokens for models without a fixed context (token WaveNet).", valueName: "N"))
     var context = 256
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also score the model with the --key-bias decoding processor of X nats in each piece's key (that of its first 8 s), to see what it costs in NLL.", valueName: "X"))
+    var keyBias: Float?
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
@@ -78,6 +80,11 @@ struct MusicEval: ParsableCommand {
             let dt = Date().timeIntervalSince(start)
             result["model"] = ["name": modelOption.model, "summary": net.summary, "seconds": dt].merging(figures(r.nats, r.tokens)) { a, _ in a }
             if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats, r.tokens) + String(format: " [%.1f s]", dt)) }
+            if let k = keyBias {
+                let b = ScaleBias.evaluate(net, sequences: seqs, encoding: enc, penalty: k, context: net.window(fallback: context))
+                result["model_key_bias"] = ["penalty": Double(k)].merging(figures(b.nats, b.tokens)) { a, _ in a }
+                if !jsonOption.json { print(line(String(format: "model with key bias %.1f", k), b.nats, b.tokens)) }
+            }
         }
         if hasTrain {
             let train = split == "train" ? eval : try MusicCorpus.load(manifest: manifest, split: "train", encoding: enc, skipped: skipped)

@@ -100,6 +100,19 @@ final class InstrumentInputTests: XCTestCase {
         }
     }
 
+    /// The key-bias NLL with no bias is the model's own, and a bias changes it (teacher-forced logits, log-softmax).
+    func testKeyBiasScoring() throws {
+        let m = TransformerModel(config: TransformerConfig(vocabSize: 390, contextLength: 16, dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
+        m.initialize(seed: 4)
+        let notes = try MIDIFile.read(url: Self.folder.appendingPathComponent("../bwv10.7.mid").standardized).notes()
+        let seqs = [MusicEncoding.performance.encode(notes: Array(notes.prefix(40)))]
+        let plain = m.evaluate(seqs, context: 16)
+        let zero = ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 0, context: 16)
+        XCTAssertEqual(zero.tokens, plain.tokens)
+        XCTAssertEqual(zero.nats, plain.nats, accuracy: 1e-4)
+        XCTAssertNotEqual(ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 3, context: 16).nats, plain.nats, accuracy: 1e-3)
+    }
+
     func testFolderEncoding() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
