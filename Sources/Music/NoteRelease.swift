@@ -14,7 +14,8 @@ public protocol MusicDecodingProcessor: AnyObject {
 /// once the oldest sounding note has lasted `maxSeconds`, the only token allowed is its note-off (preceded by its
 /// instrument token if another instrument is current, in `.performancePrograms`); before that, time shifts that would
 /// carry it past the limit are forbidden. So no generated note lasts longer than `maxSeconds` (to the 10 ms grid).
-/// With `maxPolyphony`, note-ons are also forbidden while that many notes sound.
+/// With `maxPolyphony`, note-ons (and velocity changes) are also forbidden while that many notes sound. Note-offs of
+/// pitches that are not sounding (no-ops) are always forbidden.
 /// It follows each encoding's own pairing of note-ons and note-offs (`PerformanceTokenizer.decode`: a re-struck pitch
 /// ends the sounding note; `ProgramPerformanceTokenizer.decode`: first in, first out). Off unless asked for
 /// (`synth music generate --max-note-seconds`): it changes what the model would have sampled.
@@ -63,9 +64,17 @@ public final class NoteRelease: MusicDecodingProcessor {
         for (key, q) in sounding {
             if let o = q.first, oldest == nil || (o, key) < (oldest!.onset, oldest!.key) { oldest = (o, key) }
         }
+        // Note-offs of pitches not sounding (in the current instrument) do nothing: forbidding them keeps a model that
+        // may not start a note from spending its tokens on them instead of letting time pass.
+        for p in 0..<128 where sounding[instrument * 128 + p] == nil {
+            let t = PerformanceTokenizer.noteOffBase + p
+            if t < logits.count { logits[t] = -.infinity }
+        }
         guard let (onset, key) = oldest else { return }
         if let limit = maxPolyphony, sounding.values.reduce(0, { $0 + $1.count }) >= limit {
-            for p in 0..<128 where PerformanceTokenizer.noteOnBase + p < logits.count { logits[PerformanceTokenizer.noteOnBase + p] = -.infinity }
+            // No note-on, and so no velocity change either (it only matters before a note-on).
+            for t in Array(PerformanceTokenizer.noteOnBase..<PerformanceTokenizer.noteOffBase) + Array(PerformanceTokenizer.velocityBase..<PerformanceTokenizer.bos)
+            where t < logits.count { logits[t] = -.infinity }
         }
         let remaining = maxSteps - (step - onset)
         if remaining <= 0 {

@@ -97,6 +97,18 @@ final class InstrumentInputTests: XCTestCase {
             }
             XCTAssertGreaterThan(try longest(nil), 3, "\(encoding)")
             XCTAssertLessThanOrEqual(try longest(NoteRelease(maxSeconds: 1.5, encoding: encoding)), 1.5 + 1e-9, "\(encoding)")
+            // A polyphony limit: never more than 2 notes at once, and time still runs to the 30 s asked for (the
+            // model, kept from note-ons, may not loop on note-offs of silent pitches).
+            let m2 = TransformerModel(config: m.config)
+            m2.parameters.values.update(from: m.parameters.values, count: m.parameters.count)
+            for t in PerformanceTokenizer.noteOffBase..<PerformanceTokenizer.timeShiftBase { m2.parameters.value("head.bias")[t] = 4 }
+            var s = try Sampler(temperature: 1, seed: 5)
+            let r = MusicGeneration.continuation(m2, prime: [PerformanceTokenizer.bos], length: .seconds(30), sampler: &s,
+                                                 processors: [NoteRelease(maxSeconds: .infinity, maxPolyphony: 2, encoding: encoding)])
+            XCTAssertGreaterThanOrEqual(MusicGeneration.seconds(of: r.tokens), 30, "\(encoding)")
+            let notes = encoding.decode([PerformanceTokenizer.bos] + r.tokens)
+            XCTAssertGreaterThanOrEqual(notes.count, 3)
+            XCTAssertLessThanOrEqual(NoteRelease.maxPolyphony(notes), 2, "\(encoding)")
         }
     }
 
