@@ -114,6 +114,15 @@ public struct TempoMap: Equatable, Sendable {
         return self.seconds(atTick: Int64(beats) * Int64(tpq))
     }
 
+    /// `seconds` moved to the nearest multiple of `1/division` of a quarter note (4: sixteenth notes), counted from
+    /// tick 0 under this map; unchanged for SMPTE timing or a time that is not finite.
+    public func snapped(_ seconds: Double, division: Int = 4) -> Double {
+        guard let tpq = ticksPerQuarter, seconds.isFinite, division > 0 else { return seconds }
+        let unit = Double(tpq) / Double(division)
+        let tick = (tick(atSeconds: max(0, seconds)) / unit).rounded() * unit
+        return self.seconds(atTick: Int64(tick.rounded()))
+    }
+
     /// The last segment whose start (in `starts`, ascending) is at most `x`; 0 when none is.
     static func segment<T: Comparable>(startingAtOrBefore x: T, in starts: [T]) -> Int {
         var lo = 0

@@ -26,6 +26,8 @@ public struct MusicPrime: Sendable {
     public var warnings: [String]
     /// Where the prime was cut, in seconds (nil: the whole file).
     public var cutSeconds: Double?
+    /// The prime file's tempo map (nil for `.empty` and token primes).
+    public var tempoMap: TempoMap?
 
     /// A prime of just BOS (unconditional generation).
     public static let empty = MusicPrime(tokens: [PerformanceTokenizer.bos], warnings: [])
@@ -68,11 +70,29 @@ public struct MusicPrime: Sendable {
         tokens = toks
         warnings = file.warnings.map(\.description)
         cutSeconds = at
+        tempoMap = TempoMap(file: file)
     }
 
     public init(tokens: [Int], warnings: [String]) {
         self.tokens = tokens
         self.warnings = warnings
+    }
+}
+
+extension Array where Element == Note {
+    /// Notes starting at or after `from` seconds with their onsets and releases moved to the nearest sixteenth note of
+    /// `map` (`TempoMap.snapped`; an onset no earlier than `from`), a note that would lose its length keeping its own
+    /// duration; earlier notes unchanged.
+    /// A post-processing "quantize", as a sequencer does: it puts a continuation back on its prime's grid.
+    public func snapped(to grid: TempoMap, from: Double) -> [Note] {
+        map { n in
+            guard n.start >= from - 1e-9 else { return n }
+            var m = n
+            m.start = Swift.max(from, grid.snapped(n.start))
+            m.end = grid.snapped(n.end)
+            if m.end <= m.start { m.end = m.start + Swift.max(0.01, n.end - n.start) }
+            return m
+        }
     }
 }
 

@@ -31,6 +31,8 @@ struct MusicGenerate: ParsableCommand {
     var maxPolyphony: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; default: off).", valueName: "X"))
     var keyBias: Float?
+    @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off).")
+    var snapToPrimeGrid = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
@@ -79,6 +81,7 @@ struct MusicGenerate: ParsableCommand {
         }
         if let k = keyBias, !(k >= 0 && k <= 100) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
         if keyBias != nil && prime == nil { throw ValidationError("--key-bias needs --prime (the key is the prime's)") }
+        if snapToPrimeGrid && prime == nil { throw ValidationError("--snap-to-prime-grid needs --prime (the grid is the prime's)") }
         if beam != nil && (keyBias != nil || maxNoteSeconds != nil || maxPolyphony != nil) {
             throw ValidationError("--key-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
         }
@@ -148,7 +151,8 @@ struct MusicGenerate: ParsableCommand {
         }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
-        let notes = encoding.decode(all).arrangedByInstrument()
+        var notes = encoding.decode(all).arrangedByInstrument()
+        if snapToPrimeGrid, let map = p.tempoMap { notes = notes.snapped(to: map, from: MusicGeneration.seconds(of: p.tokens)) }
         // --wav-continuation-only: the notes that start after the prime ends, moved to 0 s.
         let primeEnd = MusicGeneration.seconds(of: p.tokens)
         let heard = wavContinuationOnly

@@ -125,6 +125,20 @@ final class InstrumentInputTests: XCTestCase {
         XCTAssertNotEqual(ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 3, context: 16).nats, plain.nats, accuracy: 1e-3)
     }
 
+    /// 120 bpm: sixteenths every 0.125 s. Notes from 1 s on move to the grid; earlier ones stay.
+    func testSnapToThePrimeGrid() {
+        let map = TempoMap(ticksPerQuarter: 480)
+        XCTAssertEqual(map.snapped(0.13), 0.125, accuracy: 1e-12)
+        XCTAssertEqual(map.snapped(0.19), 0.25, accuracy: 1e-12)
+        let notes = [Note(pitch: 60, velocity: 80, start: 0.51, end: 0.7), Note(pitch: 62, velocity: 80, start: 1.13, end: 1.49),
+                     Note(pitch: 64, velocity: 80, start: 1.6, end: 1.61)]
+        let s = notes.snapped(to: map, from: 1.0)
+        XCTAssertEqual(s[0], notes[0])
+        XCTAssertEqual([s[1].start, s[1].end], [1.125, 1.5])
+        XCTAssertEqual(s[2].start, 1.625, accuracy: 1e-12)
+        XCTAssertEqual(s[2].end, 1.635, accuracy: 1e-9)  // would have lost its length: keeps its 10 ms
+    }
+
     func testFolderEncoding() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
