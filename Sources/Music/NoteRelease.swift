@@ -178,3 +178,25 @@ extension ScaleBias {
         return (n > 0 ? sum / Double(n) : .nan, n)
     }
 }
+
+/// Keeps a `.performancePrograms` continuation to the instruments of its prime: instrument tokens (programs, drums)
+/// that the prime does not hold are forbidden, so every generated note is played by one of the prime's instruments.
+/// `synth music generate` applies it to such primes unless `--new-instruments` is given.
+public final class InstrumentSet: MusicDecodingProcessor {
+    /// The instrument tokens allowed (390...518).
+    public let allowed: Set<Int>
+
+    /// - Parameter prime: the prime's tokens; their instrument tokens are the ones allowed.
+    public init(prime: [Int]) {
+        allowed = Set(prime.filter { (ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums).contains($0) })
+    }
+
+    public func observe(_ token: Int) {}
+
+    public func process(_ logits: UnsafeMutableBufferPointer<Float>) {
+        guard !allowed.isEmpty else { return }
+        for t in ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums where t < logits.count && !allowed.contains(t) {
+            logits[t] = -.infinity
+        }
+    }
+}

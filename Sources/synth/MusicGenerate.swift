@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds and --key-bias are decoding processors (off by default). --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony and --key-bias are decoding processors (off by default); a performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -31,6 +31,8 @@ struct MusicGenerate: ParsableCommand {
     var maxPolyphony: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; default: off).", valueName: "X"))
     var keyBias: Float?
+    @Flag(help: "With a performance_programs model: let the continuation bring in instruments the prime does not have (by default it keeps to the prime's).")
+    var newInstruments = false
     @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off).")
     var snapToPrimeGrid = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
@@ -128,6 +130,7 @@ struct MusicGenerate: ParsableCommand {
             }
         }
         var processors: [any MusicDecodingProcessor] = []
+        if encoding == .performancePrograms && prime != nil && !newInstruments { processors.append(InstrumentSet(prime: p.tokens)) }
         if maxNoteSeconds != nil || maxPolyphony != nil {
             let primeNotes = encoding.decode(p.tokens)
             let seconds = maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
