@@ -14,8 +14,8 @@ Measures, per continuation:
   keys natural plus harmonic minor, 8 pitch classes);
 - on grid: the share of onsets within 25 ms of the prime's sixteenth-note grid (ticks of a quarter / 4 from tick 0,
   timed by the file's tempo map, extended at the last tempo);
-- longest note (s) and maximum polyphony (notes sounding at once), against the prime's (notes before the cut, clipped
-  to it) plus 1 s and plus 1 (the issue's bars).
+- longest note (s) and maximum polyphony (notes sounding at once, times rounded to 1 ms), against the prime's (notes
+  before the cut, clipped to it) plus 1 s (with 11 ms of slack for synth's 10 ms grid) and plus 1 (the issue's bars).
 
 usage: scripts/music_report.py [--bin .build/release/synth] [--manifest ../shared/data/midi/MANIFEST.tsv] [--split valid]
            [--pieces 12] [--seeds 1 2 3] [--prime 8] [--seconds 20]
@@ -105,7 +105,9 @@ def in_scale(k, h):
 
 
 def polyphony(ns):
-    events = sorted([(s, 1) for s, e, _, _ in ns] + [(e, -1) for s, e, _, _ in ns], key=lambda x: (x[0], x[1]))
+    # Times are rounded to 1 ms first: a release and an onset on the same 10 ms step may come back from MIDI ticks a
+    # fraction of a millisecond apart, and do not overlap.
+    events = sorted([(round(s, 3), 1) for s, e, _, _ in ns] + [(round(e, 3), -1) for s, e, _, _ in ns], key=lambda x: (x[0], x[1]))
     cur = best = 0
     for _, d in events:
         cur += d
@@ -206,7 +208,8 @@ def main():
             "scale": 100 * np.nanmean([r["scale"] for r in rs]),
             "grid": 100 * np.nanmean([r["grid"] for r in rs]),
             "longest_max": max(r["longest"] for r in rs),
-            "longest_ok": 100 * np.mean([r["longest"] <= r["prime_longest"] + 1 for r in rs]),
+            # 11 ms of slack: synth sees the prime on its 10 ms grid, this script sees the file's own times.
+            "longest_ok": 100 * np.mean([r["longest"] <= r["prime_longest"] + 1 + 0.011 for r in rs]),
             "poly_max": max(r["poly"] for r in rs),
             "poly_ok": 100 * np.mean([r["poly"] <= r["prime_poly"] + 1 for r in rs]),
             "notes": np.mean([r["notes"] for r in rs]),
