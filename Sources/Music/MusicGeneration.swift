@@ -80,17 +80,19 @@ public struct MusicPrime: Sendable {
 }
 
 extension Array where Element == Note {
-    /// Notes starting at or after `from` seconds with their onsets and releases moved to the nearest sixteenth note of
-    /// `map` (`TempoMap.snapped`; an onset no earlier than `from`), a note that would lose its length keeping its own
-    /// duration; earlier notes unchanged.
+    /// Notes starting at or after `from` seconds with their onsets moved to the nearest sixteenth note of `grid`
+    /// (`TempoMap.snapped`; no earlier than `from`) and their releases too where that neither empties nor lengthens
+    /// them (else they keep their own duration); earlier notes unchanged.
     /// A post-processing "quantize", as a sequencer does: it puts a continuation back on its prime's grid.
     public func snapped(to grid: TempoMap, from: Double) -> [Note] {
         map { n in
             guard n.start >= from - 1e-9 else { return n }
             var m = n
             m.start = Swift.max(from, grid.snapped(n.start))
+            // The release too, but a note never grows: at most its own duration after its new onset.
+            let duration = n.end - n.start
             m.end = grid.snapped(n.end)
-            if m.end <= m.start { m.end = m.start + Swift.max(0.01, n.end - n.start) }
+            if m.end <= m.start || m.end > m.start + duration { m.end = m.start + duration }
             return m
         }
     }

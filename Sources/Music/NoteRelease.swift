@@ -28,6 +28,9 @@ public final class NoteRelease: MusicDecodingProcessor {
     private var step = 0, instrument = 0
     /// instrument × 128 + pitch → onset steps of the sounding notes, oldest first.
     private var sounding: [Int: [Int]] = [:]
+    /// Notes released in the step of their onset: decoding gives them one step (10 ms), so they count as sounding
+    /// until time moves on.
+    private var releasedAtOnset = 0
 
     /// - Parameter maxSeconds: the longest a note may last (infinity: no limit).
     public init(maxSeconds: Double, maxPolyphony: Int? = nil, encoding: MusicEncoding) {
@@ -45,11 +48,12 @@ public final class NoteRelease: MusicDecodingProcessor {
         case PerformanceTokenizer.noteOffBase..<PerformanceTokenizer.timeShiftBase:
             let key = instrument * 128 + token - PerformanceTokenizer.noteOffBase
             if var q = sounding[key], !q.isEmpty {
-                q.removeFirst()
+                if q.removeFirst() == step { releasedAtOnset += 1 }
                 sounding[key] = q.isEmpty ? nil : q
             }
         case PerformanceTokenizer.timeShiftBase..<PerformanceTokenizer.velocityBase:
             step += token - PerformanceTokenizer.timeShiftBase + 1
+            releasedAtOnset = 0
         case ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums where encoding == .performancePrograms:
             instrument = token == ProgramPerformanceTokenizer.drums ? ProgramPerformanceTokenizer.drumInstrument
                 : token - ProgramPerformanceTokenizer.programBase
@@ -70,12 +74,12 @@ public final class NoteRelease: MusicDecodingProcessor {
             let t = PerformanceTokenizer.noteOffBase + p
             if t < logits.count { logits[t] = -.infinity }
         }
-        guard let (onset, key) = oldest else { return }
-        if let limit = maxPolyphony, sounding.values.reduce(0, { $0 + $1.count }) >= limit {
+        if let limit = maxPolyphony, sounding.values.reduce(0, { $0 + $1.count }) + releasedAtOnset >= limit {
             // No note-on, and so no velocity change either (it only matters before a note-on).
             for t in Array(PerformanceTokenizer.noteOnBase..<PerformanceTokenizer.noteOffBase) + Array(PerformanceTokenizer.velocityBase..<PerformanceTokenizer.bos)
             where t < logits.count { logits[t] = -.infinity }
         }
+        guard let (onset, key) = oldest else { return }
         let remaining = maxSteps - (step - onset)
         if remaining <= 0 {
             let inst = key / 128

@@ -134,7 +134,8 @@ final class InstrumentInputTests: XCTestCase {
                      Note(pitch: 64, velocity: 80, start: 1.6, end: 1.61)]
         let s = notes.snapped(to: map, from: 1.0)
         XCTAssertEqual(s[0], notes[0])
-        XCTAssertEqual([s[1].start, s[1].end], [1.125, 1.5])
+        XCTAssertEqual(s[1].start, 1.125, accuracy: 1e-12)
+        XCTAssertEqual(s[1].end, 1.485, accuracy: 1e-9)  // 1.5 would lengthen it: keeps its 0.36 s
         XCTAssertEqual(s[2].start, 1.625, accuracy: 1e-12)
         XCTAssertEqual(s[2].end, 1.635, accuracy: 1e-9)  // would have lost its length: keeps its 10 ms
     }
