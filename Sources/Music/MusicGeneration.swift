@@ -15,7 +15,8 @@ public enum PrimeCut: String, CaseIterable, Sendable {
     /// At exactly the given second; the prime's tokens end at its last note event (as before the option existed).
     case exact
     /// At the last quarter-note beat of the file's tempo map at or before the given second (exact for SMPTE files),
-    /// and the prime's tokens run on to that beat with time shifts, so the continuation starts on the beat.
+    /// and the prime's tokens run on to that beat with time shifts, so the continuation starts on the beat (unless the
+    /// file's notes end before it: then the prime ends with them, as `exact` does).
     case beat
 }
 
@@ -45,6 +46,7 @@ public struct MusicPrime: Sendable {
     ///   cut) run past `MusicCorpus.maxPieceSeconds`.
     public init(midi file: MIDIFile, maxSeconds: Double? = nil, cut: PrimeCut = .exact, encoding: MusicEncoding = .performance) throws {
         var notes = file.notes().applyingSustain(file.sustainSpans())
+        let lastEnd = notes.lazy.map(\.end).max() ?? 0
         var at = maxSeconds
         if let s = maxSeconds, cut == .beat, let b = TempoMap(file: file).beat(atOrBefore: s), b > 0 { at = b }
         if let c = at {
@@ -57,7 +59,7 @@ public struct MusicPrime: Sendable {
             throw MusicDataError.noNotes(detail: maxSeconds.map { "none starts in the first \($0) s" + (why.isEmpty ? "" : "; \(why)") } ?? why)
         }
         toks.removeLast()  // EOS: the model should continue, not end
-        if cut == .beat, let c = at {
+        if cut == .beat, let c = at, c < lastEnd {
             // Run on to the cut, so the continuation's first event falls on the beat (or after it).
             let target = Int((c * Double(PerformanceTokenizer.stepsPerSecond)).rounded())
             var steps = toks.reduce(0) { $0 + MusicGeneration.timeSteps($1) }

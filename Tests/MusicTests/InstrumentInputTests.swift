@@ -74,6 +74,10 @@ final class InstrumentInputTests: XCTestCase {
         let exact = try MusicPrime(midi: url, maxSeconds: 1.3, cut: .exact, encoding: .performancePrograms)
         XCTAssertEqual(MusicGeneration.seconds(of: exact.tokens), 1.3, accuracy: 1e-9)
         XCTAssertEqual(MusicEncoding.performancePrograms.decode(exact.tokens).count, 6)
+        // A file whose notes end before the beat (1 s of notes, cut asked at 8 s) is not padded with silence.
+        let short = try MusicPrime(midi: Self.folder.appendingPathComponent("sixteen_channels.mid"), maxSeconds: 8, cut: .beat,
+                                   encoding: .performancePrograms)
+        XCTAssertEqual(MusicGeneration.seconds(of: short.tokens), 1.0, accuracy: 1e-9)
         // Exact cuts tokenise as before the option existed.
         XCTAssertEqual(try MusicPrime(midi: url, maxSeconds: 1.3).tokens,
                        try MusicPrime(midi: url, maxSeconds: 1.3, cut: .exact, encoding: .performance).tokens)
