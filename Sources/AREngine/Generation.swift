@@ -18,6 +18,9 @@ public struct GenerationOptions {
     /// Called with each emitted token, before progress is reported; true ends the generation after it (e.g. once the
     /// generated music lasts long enough).
     public var stopAfter: ((Int) -> Bool)?
+    /// Edits the next-token logits `[vocab]` in place before each draw (after `bannedTokens`), e.g. setting to -inf
+    /// what a rule forbids; it may keep track of the tokens through `stopAfter`. Leave at least one logit finite.
+    public var logitsProcessor: ((UnsafeMutableBufferPointer<Float>) -> Void)?
 
     public init(maxNewTokens: Int, bannedTokens: [Int] = [], stopToken: Int? = nil, penaltyWindow: Int? = nil,
                 slidingWindow: Bool = true, stopAfter: ((Int) -> Bool)? = nil) {
@@ -56,6 +59,7 @@ public enum Generation {
         let banned = o.bannedTokens.filter { $0 >= 0 && $0 < V }
         while out.count < o.maxNewTokens {
             for b in banned { logits[b] = -.infinity }
+            o.logitsProcessor?(UnsafeMutableBufferPointer(start: logits, count: V))
             let next = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: V),
                                       history: history.suffix(o.penaltyWindow ?? history.count))
             out.append(next)

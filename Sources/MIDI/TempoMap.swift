@@ -104,6 +104,25 @@ public struct TempoMap: Equatable, Sendable {
         return Double(segmentTicks[lo]) + (seconds - segmentSeconds[lo]) / segmentSecondsPerTick[lo]
     }
 
+    /// The time of the last quarter-note beat (a whole number of quarter notes from tick 0) at or before `seconds`
+    /// (clamped to 0 and above); nil for SMPTE timing, which has no beats.
+    public func beat(atOrBefore seconds: Double) -> Double? {
+        guard let tpq = ticksPerQuarter, seconds.isFinite else { return nil }
+        let tick = tick(atSeconds: max(0, seconds))
+        // A hair of tolerance so a cut exactly on a beat (up to rounding) keeps that beat.
+        let beats = ((tick + 1e-6) / Double(tpq)).rounded(.down)
+        return self.seconds(atTick: Int64(beats) * Int64(tpq))
+    }
+
+    /// `seconds` moved to the nearest multiple of `1/division` of a quarter note (4: sixteenth notes), counted from
+    /// tick 0 under this map; unchanged for SMPTE timing or a time that is not finite.
+    public func snapped(_ seconds: Double, division: Int = 4) -> Double {
+        guard let tpq = ticksPerQuarter, seconds.isFinite, division > 0 else { return seconds }
+        let unit = Double(tpq) / Double(division)
+        let tick = (tick(atSeconds: max(0, seconds)) / unit).rounded() * unit
+        return self.seconds(atTick: Int64(tick.rounded()))
+    }
+
     /// The last segment whose start (in `starts`, ascending) is at most `x`; 0 when none is.
     static func segment<T: Comparable>(startingAtOrBefore x: T, in starts: [T]) -> Int {
         var lo = 0

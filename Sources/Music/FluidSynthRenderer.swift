@@ -62,6 +62,8 @@ public struct FluidSynthRenderer {
     public let gain: Double
     /// Whether FluidSynth's reverb and chorus are on.
     public let effects: Bool
+    /// The longest audio `render` produces, in seconds (the last note-off plus `tail`).
+    public static let maxSeconds = 3600.0
     /// Seconds rendered after the last note-off (release and reverb tail).
     public let tail: Double
     /// What FluidSynth reported while loading a named SoundFont that did load (warnings), one line each, for the
@@ -96,7 +98,7 @@ public struct FluidSynthRenderer {
     ///   when the SoundFont has a valid header but does not load (truncated or corrupt).
     public func render(notes: [Note], messages: (String) -> Void = { _ in }) throws -> [Float] {
         let end = (notes.map(\.end).max() ?? 0) + tail
-        guard end.isFinite, end <= 3600 else { throw RenderError.tooLong(seconds: end) }
+        guard end.isFinite, end <= Self.maxSeconds else { throw RenderError.tooLong(seconds: end) }
         fluid_set_log_function(Int32(FLUID_WARN.rawValue), nil, nil)
         fluid_set_log_function(Int32(FLUID_INFO.rawValue), nil, nil)
         fluid_set_log_function(Int32(FLUID_DBG.rawValue), nil, nil)

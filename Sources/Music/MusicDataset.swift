@@ -38,14 +38,19 @@ public struct MusicManifestRow: Equatable, Sendable {
 public struct MusicPiece: Sendable {
     public var path: String
     public var notes: [Note]
-    /// `PerformanceTokenizer` tokens of `notes`, BOS ... EOS.
+    /// The tokens of `notes` in `encoding`, BOS ... EOS.
     public var tokens: [Int]
+    public var encoding: MusicEncoding
 
-    public init(path: String, notes: [Note], tokenizer: PerformanceTokenizer = PerformanceTokenizer()) {
+    public init(path: String, notes: [Note], encoding: MusicEncoding = .performance) {
         self.path = path
         self.notes = notes
-        tokens = tokenizer.encode(notes: notes, sustain: false)
+        self.encoding = encoding
+        tokens = encoding.encode(notes: notes)
     }
+
+    /// Seconds of music: the latest note end (0 without notes).
+    public var seconds: Double { notes.lazy.map(\.end).max() ?? 0 }
 }
 
 /// A MIDI file that could not be used, with a one-line reason.
@@ -85,25 +90,25 @@ public enum MusicCorpus {
     /// Reads one MIDI file as a piece (sustain pedal applied to the notes).
     /// - Throws: `MIDIError` for an unreadable or corrupt file; `MusicDataError.noNotes` if it holds no notes,
     ///   `.tooLong` if its notes run past `maxPieceSeconds`.
-    public static func loadPiece(_ url: URL) throws -> MusicPiece {
+    public static func loadPiece(_ url: URL, encoding: MusicEncoding = .performance) throws -> MusicPiece {
         let file = try MIDIFile.read(url: url)
         let notes = file.notes().applyingSustain(file.sustainSpans())
         try checkLength(notes)
-        let piece = MusicPiece(path: url.path, notes: notes)
+        let piece = MusicPiece(path: url.path, notes: notes, encoding: encoding)
         guard piece.tokens.count > 2 else { throw MusicDataError.noNotes(detail: file.warnings.first.map { "\($0)" } ?? "") }
         return piece
     }
 
     /// Loads every file of `split`. Files that fail to parse or hold no notes are skipped and reported
     /// through `skipped`, never fatal. - Parameter limit: at most this many files (0 = all).
-    public static func load(manifest url: URL, split: String, limit: Int = 0,
+    public static func load(manifest url: URL, split: String, limit: Int = 0, encoding: MusicEncoding = .performance,
                             skipped: (SkippedFile) -> Void = { _ in }) throws -> [MusicPiece] {
         var rows = try readManifest(url).filter { $0.split == split }
         if limit > 0 { rows = Array(rows.prefix(limit)) }
         var pieces: [MusicPiece] = []
         for r in rows {
             let file = Table.resolve(r.path, relativeTo: url)
-            do { pieces.append(try loadPiece(file)) } catch {
+            do { pieces.append(try loadPiece(file, encoding: encoding)) } catch {
                 skipped(SkippedFile(path: file.path, reason: "\(error)"))
             }
         }
@@ -114,14 +119,20 @@ public enum MusicCorpus {
 /// Augmentation of training pieces (Music Transformer, Huang et al. 2018): a random transposition of
 /// `-maxTranspose...maxTranspose` semitones and a random time stretch in `1 ± maxStretch`, applied to the
 /// notes and re-tokenised for every window drawn.
+///
+/// With `randomPrograms` (for `.performancePrograms` only), each track of a piece also plays, with probability 3/4, a
+/// General MIDI program drawn uniformly from 0...127 (independently per track; drums stay drums), so that a model
+/// trained on single-instrument pieces such as the chorales learns to keep whatever instruments its prime has.
 public struct MusicAugmentation: Codable, Equatable, Sendable {
     public var maxTranspose: Int
     public var maxStretch: Double
+    public var randomPrograms: Bool
     public static let none = MusicAugmentation(maxTranspose: 0, maxStretch: 0)
     public static let standard = MusicAugmentation(maxTranspose: 3, maxStretch: 0.05)
-    public init(maxTranspose: Int, maxStretch: Double) {
+    public init(maxTranspose: Int, maxStretch: Double, randomPrograms: Bool = false) {
         self.maxTranspose = maxTranspose
         self.maxStretch = maxStretch
+        self.randomPrograms = randomPrograms
     }
 }
 
@@ -136,7 +147,8 @@ public final class MusicTrainingData: TrainingData {
     public let context: Int
     public let batchSize: Int
     public let augmentation: MusicAugmentation
-    public let tokenizer = PerformanceTokenizer()
+    /// The pieces' encoding (that of the first training piece).
+    public let encoding: MusicEncoding
     /// Training pieces drawn in proportion to their length in tokens.
     let picker: WeightedPicker
     let fixedValidation: [TokenBatch]
@@ -149,6 +161,7 @@ public final class MusicTrainingData: TrainingData {
         self.context = context
         self.batchSize = batchSize
         self.augmentation = augmentation
+        encoding = train[0].encoding
         picker = WeightedPicker(weights: train.map(\.tokens.count))
         fixedValidation = TokenBatch.windows(valid.map(\.tokens), context: context, batchSize: batchSize)
     }
@@ -158,11 +171,19 @@ public final class MusicTrainingData: TrainingData {
     /// Tokens of a training piece under a random augmentation.
     public func augmentedTokens(_ piece: MusicPiece, rng: inout Xoshiro256) -> [Int] {
         let a = augmentation
-        guard a.maxTranspose > 0 || a.maxStretch > 0 else { return piece.tokens }
+        let programs = a.randomPrograms && encoding == .performancePrograms
+        guard a.maxTranspose > 0 || a.maxStretch > 0 || programs else { return piece.tokens }
         let shift = a.maxTranspose > 0 ? rng.nextInt(below: 2 * a.maxTranspose + 1) - a.maxTranspose : 0
         let factor = 1 + a.maxStretch * (2 * Double(rng.nextFloat()) - 1)
-        let notes = (try? piece.notes.transposed(by: shift).stretched(by: factor)) ?? piece.notes
-        return tokenizer.encode(notes: notes, sustain: false)
+        var notes = (try? piece.notes.transposed(by: shift).stretched(by: factor)) ?? piece.notes
+        if programs {
+            var program: [Int: Int] = [:]  // track → program
+            for t in Set(notes.map(\.track)).sorted() where rng.nextInt(below: 4) > 0 { program[t] = rng.nextInt(below: 128) }
+            for i in notes.indices where notes[i].channel != 9 {
+                if let p = program[notes[i].track] { notes[i].program = p }
+            }
+        }
+        return encoding.encode(notes: notes)
     }
 
     public func trainingBatch(rng: inout Xoshiro256) -> TokenBatch {

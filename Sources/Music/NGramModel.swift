@@ -17,26 +17,30 @@ import Darwin
 /// and they sum to 1 over the vocabulary. Sequences are padded on the left with `order - 1` copies of
 /// their first token (BOS), so the first real token has a full-length history.
 ///
-/// N-grams are packed into a UInt64 (9 bits per token), which limits `order` to 1...7 and the
-/// vocabulary to 511 tokens.
+/// N-grams are packed into a UInt128 (10 bits per token), which limits `order` to 1...12 (`maxOrder`) and the
+/// vocabulary to 1,023 tokens.
 public final class NGramModel {
+    /// The highest order the packed keys hold.
+    public static let maxOrder = 12
+    /// Bits per token in a packed key.
+    static let bits = 10
     public let order: Int
     public let vocabularySize: Int
     /// counts[k-1]: k-gram → count (raw at the top order, continuation below).
-    var counts: [[UInt64: Int]]
+    var counts: [[UInt128: Int]]
     /// contexts[k-1]: (k-1)-gram history → (sum of counts of its k-grams, number of distinct followers).
-    var contexts: [[UInt64: (total: Int, types: Int)]]
+    var contexts: [[UInt128: (total: Int, types: Int)]]
     /// discounts[k-1]: D_k.
     public private(set) var discounts: [Double]
 
-    /// - Precondition: `1 <= order <= 7`, `2 <= vocabularySize <= 511`, tokens in `0..<vocabularySize`.
+    /// - Precondition: `1 <= order <= maxOrder`, `2 <= vocabularySize <= 1023`, tokens in `0..<vocabularySize`.
     public init(order: Int = 5, vocabularySize: Int, sequences: [[Int]]) {
-        precondition((1...7).contains(order), "n-gram order must be in 1...7, got \(order)")
-        precondition((2...511).contains(vocabularySize), "vocabulary must be in 2...511, got \(vocabularySize)")
+        precondition((1...Self.maxOrder).contains(order), "n-gram order must be in 1...\(Self.maxOrder), got \(order)")
+        precondition((2...1023).contains(vocabularySize), "vocabulary must be in 2...1023, got \(vocabularySize)")
         self.order = order
         self.vocabularySize = vocabularySize
-        counts = [[UInt64: Int]](repeating: [:], count: order)
-        contexts = [[UInt64: (total: Int, types: Int)]](repeating: [:], count: order)
+        counts = [[UInt128: Int]](repeating: [:], count: order)
+        contexts = [[UInt128: (total: Int, types: Int)]](repeating: [:], count: order)
         discounts = [Double](repeating: 0.75, count: order)
         // Raw counts of the top order.
         for s in sequences where s.count >= 2 {
@@ -49,16 +53,16 @@ public final class NGramModel {
         // Continuation counts: c_k(g) = number of distinct (k+1)-grams x·g.
         if order >= 2 {
             for k in stride(from: order - 1, through: 1, by: -1) {
-                var c: [UInt64: Int] = [:]
+                var c: [UInt128: Int] = [:]
                 for g in counts[k].keys { c[Self.dropOldest(g, length: k + 1), default: 0] += 1 }
                 counts[k - 1] = c
             }
         }
         for k in 1...order {
-            var ctx: [UInt64: (total: Int, types: Int)] = [:]
+            var ctx: [UInt128: (total: Int, types: Int)] = [:]
             var n1 = 0, n2 = 0
             for (g, c) in counts[k - 1] {
-                let h = g >> 9  // drop the newest token
+                let h = g >> UInt128(Self.bits)  // drop the newest token
                 let e = ctx[h] ?? (0, 0)
                 ctx[h] = (e.total + c, e.types + 1)
                 if c == 1 { n1 += 1 } else if c == 2 { n2 += 1 }
@@ -72,31 +76,31 @@ public final class NGramModel {
         [Int](repeating: s[0], count: order - 1) + s
     }
 
-    /// Packs `s[start ..< start + length]` (oldest first) as base-512 digits of token + 1.
+    /// Packs `s[start ..< start + length]` (oldest first) as base-1024 digits of token + 1.
     @inline(__always)
-    static func key(_ s: [Int], _ start: Int, _ length: Int) -> UInt64 {
-        var k: UInt64 = 0
-        for i in start..<(start + length) { k = (k << 9) | UInt64(s[i] + 1) }
+    static func key(_ s: [Int], _ start: Int, _ length: Int) -> UInt128 {
+        var k: UInt128 = 0
+        for i in start..<(start + length) { k = (k << UInt128(bits)) | UInt128(s[i] + 1) }
         return k
     }
 
     /// Removes the oldest (most significant) token of a packed `length`-gram.
     @inline(__always)
-    static func dropOldest(_ g: UInt64, length: Int) -> UInt64 {
-        g & ((1 << UInt64(9 * (length - 1))) - 1)
+    static func dropOldest(_ g: UInt128, length: Int) -> UInt128 {
+        g & ((1 << UInt128(bits * (length - 1))) - 1)
     }
 
     /// `P(w | history)` using the last `order - 1` tokens of `history` (shorter histories use lower orders).
     public func probability(of w: Int, history: ArraySlice<Int>) -> Double {
         let h = Array(history.suffix(order - 1))
         var p = 1 / Double(vocabularySize)
-        let wd = UInt64(w + 1)
+        let wd = UInt128(w + 1)
         // From unigram up: P_k uses the last k-1 tokens of h.
         for k in 1...order {
             guard k - 1 <= h.count else { break }
             let hk = Self.key(h, h.count - (k - 1), k - 1)
             guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
-            let c = counts[k - 1][(hk << 9) | wd] ?? 0
+            let c = counts[k - 1][(hk << UInt128(Self.bits)) | wd] ?? 0
             let d = discounts[k - 1]
             p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
         }

@@ -3,6 +3,8 @@
 import AREngine
 import ArgumentParser
 import Foundation
+import MIDI
+import Music
 import WaveNet
 
 /// Writes a line to standard error.
@@ -192,6 +194,16 @@ struct MusicModelOption: ParsableArguments {
     /// The model named by `--model`, loaded through the registry.
     /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
     func load() throws -> any TokenModel {
-        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), as: .musicModel)
+        try loadWithEncoding().model
+    }
+
+    /// The model named by `--model` and the token encoding its config.json names (`MusicEncoding.of(folder:)`),
+    /// checked against the model's vocabulary.
+    func loadWithEncoding() throws -> (model: any TokenModel, encoding: MusicEncoding) {
+        let dir = try ModelRegistry.synth.resolve(model, as: .musicModel)
+        let net = try ModelRegistry.synth.loadTokenModel(dir, as: .musicModel)
+        let encoding = try MusicEncoding.of(folder: dir)
+        try encoding.check(vocabularySize: net.vocabularySize, file: dir.appendingPathComponent(ModelFolder.configName).path)
+        return (net, encoding)
     }
 }

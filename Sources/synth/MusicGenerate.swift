@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            OUT.mid holds the prime followed by the continuation, on one piano track (program 0). --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony and --key-bias are decoding processors (off by default); a performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -23,6 +23,18 @@ struct MusicGenerate: ParsableCommand {
     var prime: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first S seconds of the prime (default: all of it).", valueName: "S"))
     var primeSeconds: Double?
+    @Option(help: ArgumentHelp("Where --prime-seconds cuts: exact (at S) or beat (at the last quarter-note beat of the prime's tempo map at or before S; the continuation starts on that beat).", valueName: "exact|beat"))
+    var primeCut: String = "exact"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Release any note held longer than S seconds, or than the prime's longest note plus S with prime+S (a decoding processor; default: off).", valueName: "S|prime+S"))
+    var maxNoteSeconds: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start no note while N notes sound, or the prime's most plus N with prime+N (a decoding processor; default: off).", valueName: "N|prime+N"))
+    var maxPolyphony: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; default: off).", valueName: "X"))
+    var keyBias: Float?
+    @Flag(help: "With a performance_programs model: let the continuation bring in instruments the prime does not have (by default it keeps to the prime's).")
+    var newInstruments = false
+    @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off).")
+    var snapToPrimeGrid = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
@@ -59,6 +71,22 @@ struct MusicGenerate: ParsableCommand {
         }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
+        guard PrimeCut(rawValue: primeCut) != nil else { throw ValidationError("--prime-cut must be exact or beat, got \(primeCut)") }
+        if let m = maxNoteSeconds, !(NoteRelease.limit(m, prime: 0).map { $0 >= 0.01 && $0 <= 60 } ?? false) {
+            throw ValidationError("--max-note-seconds must be S or prime+S with S in [0.01, 60], got \(m)")
+        }
+        if let m = maxPolyphony, !(NoteRelease.limit(m, prime: 1).map { $0 >= 1 && $0 <= 128 && $0 == $0.rounded() } ?? false) {
+            throw ValidationError("--max-polyphony must be N or prime+N with N a whole number in 1...128, got \(m)")
+        }
+        if (maxNoteSeconds?.hasPrefix("prime+") ?? false || maxPolyphony?.hasPrefix("prime+") ?? false) && prime == nil {
+            throw ValidationError("prime+ limits need --prime")
+        }
+        if let k = keyBias, !(k >= 0 && k <= 100) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
+        if keyBias != nil && prime == nil { throw ValidationError("--key-bias needs --prime (the key is the prime's)") }
+        if snapToPrimeGrid && prime == nil { throw ValidationError("--snap-to-prime-grid needs --prime (the grid is the prime's)") }
+        if beam != nil && (keyBias != nil || maxNoteSeconds != nil || maxPolyphony != nil) {
+            throw ValidationError("--key-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
+        }
         if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
@@ -75,18 +103,43 @@ struct MusicGenerate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(1)
-        let net = try modelOption.load()
+        let (net, encoding) = try modelOption.loadWithEncoding()
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
         renderer?.loadMessages.forEach(printErr)
         let p: MusicPrime
         if let path = prime {
-            do { p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds) } catch {
+            do {
+                p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
+                                   encoding: encoding)
+            } catch {
                 throw RuntimeError("\(path): \(error)")
             }
             for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
         } else {
             p = .empty
+        }
+        if let path = prime, let r = renderer {
+            // Fail before generating if the WAV could not be rendered: the prime's own music (unless only the
+            // continuation is rendered) plus what is asked for plus the tail.
+            let primeEnd = wavContinuationOnly ? 0 : MusicGeneration.seconds(of: p.tokens), asked = tokens == nil ? seconds ?? 20 : 0
+            let total = primeEnd + asked + r.tail
+            if total > FluidSynthRenderer.maxSeconds {
+                throw RuntimeError(String(format: "%@: the prime's music runs to %.0f s; with %.0f s more and the %.1f s tail the WAV would last %.0f s, more than the %.0f s that --wav renders (cut the prime with --prime-seconds)",
+                                          path, primeEnd, asked, r.tail, total, FluidSynthRenderer.maxSeconds))
+            }
+        }
+        var processors: [any MusicDecodingProcessor] = []
+        if encoding == .performancePrograms && prime != nil && !newInstruments { processors.append(InstrumentSet(prime: p.tokens)) }
+        if maxNoteSeconds != nil || maxPolyphony != nil {
+            let primeNotes = encoding.decode(p.tokens)
+            let seconds = maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
+            let voices = maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
+            processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: voices, encoding: encoding))
+        }
+        if let k = keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
+            processors.append(ScaleBias(key: key, penalty: k, encoding: encoding))
+            printErr("note: key bias \(k) nats against notes outside \(key) (the prime's key)")
         }
         if p.tokens.count > net.contextLength {
             printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
@@ -95,13 +148,14 @@ struct MusicGenerate: ParsableCommand {
         let bar = tokens.map { ProgressLine("generating", total: $0, unit: "tokens") }
             ?? ProgressLine("generating", total: seconds ?? 20, unit: "s of music", decimals: 1)
         let start = Date()
-        let generated = try continuation(net, prime: p.tokens) { r in
+        let generated = try continuation(net, prime: p.tokens, processors: processors) { r in
             // With --seconds, MusicGeneration counts centiseconds of music, drawn as seconds.
             tokens == nil ? bar.update(Double(r.done) / 100) : bar.update(r)
         }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
-        let notes = PerformanceTokenizer().decode(all)
+        var notes = encoding.decode(all).arrangedByInstrument()
+        if snapToPrimeGrid, let map = p.tempoMap { notes = notes.snapped(to: map, from: MusicGeneration.seconds(of: p.tokens)) }
         // --wav-continuation-only: the notes that start after the prime ends, moved to 0 s.
         let primeEnd = MusicGeneration.seconds(of: p.tokens)
         let heard = wavContinuationOnly
@@ -114,17 +168,19 @@ struct MusicGenerate: ParsableCommand {
             try AudioIO.write(audio, sampleRate: r.sampleRate, to: outputURL(wav), format: try AudioFileFormat.resolve(path: wav))
             wavSeconds = Double(audio.count) / Double(r.sampleRate)
         }
-        let newNotes = PerformanceTokenizer().decode(generated).count
+        let newNotes = generated.filter(encoding.isNoteOn).count
+        let instruments = Set(notes.map(\.track)).count
         let musicSeconds = MusicGeneration.seconds(of: generated)
         let wavText = wav.map { String(format: ", and %@ (%.1f s: %@)", $0, wavSeconds,
                                        wavContinuationOnly ? "the continuation only" : String(format: "%.1f s of prime and the continuation", primeEnd)) } ?? ""
-        printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
-                        output, p.tokens.count, generated.count, musicSeconds, newNotes, dt,
+        printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes, %d instrument track%@) in %.2f s, %.0f tokens/s%@",
+                        output, p.tokens.count, generated.count, musicSeconds, newNotes, instruments, instruments == 1 ? "" : "s", dt,
                         Double(generated.count) / max(dt, 1e-9), wavText))
         if jsonOption.json {
             var result: [String: Any] = ["command": "music generate", "output": output, "prime_tokens": p.tokens.count,
                                          "prime_seconds": primeEnd, "generated_tokens": generated.count, "music_seconds": musicSeconds,
-                                         "new_notes": newNotes, "compute_seconds": dt,
+                                         "new_notes": newNotes, "instrument_tracks": instruments, "encoding": encoding.rawValue,
+                                         "compute_seconds": dt,
                                          "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]
             if let wav {
                 result["wav"] = wav
@@ -136,13 +192,15 @@ struct MusicGenerate: ParsableCommand {
     }
 
     /// The continuation of `prime`: beam search with --beam, else sampling for --tokens or --seconds.
-    func continuation<M: TokenModel>(_ model: M, prime: [Int], progress: (ProgressReport) -> Void) throws -> [Int] {
+    func continuation<M: TokenModel>(_ model: M, prime: [Int], processors: [any MusicDecodingProcessor],
+                                     progress: (ProgressReport) -> Void) throws -> [Int] {
         if let b = beam, let t = tokens {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
             return MusicGeneration.beamContinuation(model, prime: prime, search: search, progress: progress)
         }
         var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
-        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, progress: progress).tokens
+        return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, processors: processors,
+                                            progress: progress).tokens
     }
 }

@@ -20,9 +20,13 @@ struct MusicTrain: ParsableCommand {
     var out: String
     @Flag(help: "Continue the newest complete checkpoint in --out (model flags then come from it).")
     var resume = false
+    @Option(help: ArgumentHelp("Start from this music model's weights (name in voices/ or folder), e.g. a performance model for a performance_programs run: tensors of the same name are copied, the vocabulary's leading rows where it grew. The model flags must give its sizes.", valueName: "NAME|DIR"))
+    var initFrom: String?
 
     @Option(help: ArgumentHelp("Model family: transformer or wavenet.", valueName: "FAMILY"))
     var model = "transformer"
+    @Option(help: ArgumentHelp("Token encoding: performance (390 tokens, one piano stream) or performance_programs (519 tokens: instruments, drums, every note kept). A resumed run keeps its own.", valueName: "NAME"))
+    var encoding = "performance"
     @Option(parsing: .unconditional, help: ArgumentHelp("Total optimizer steps (a resumed run continues up to this).", valueName: "N"))
     var steps = 20000
     @Option(parsing: .unconditional, help: ArgumentHelp("Windows per batch.", valueName: "N"))
@@ -45,6 +49,8 @@ struct MusicTrain: ParsableCommand {
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
+    @Flag(help: "With --encoding performance_programs: give each track of a training window a random General MIDI program (3 in 4 tracks), so a model of one-instrument pieces learns to keep its prime's instruments.")
+    var randomPrograms = false
     @OptionGroup var training: TrainingFlags
     @OptionGroup var jsonOption: JSONOption
     @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split (quick experiments); 0 = all.", valueName: "N"))
@@ -52,6 +58,9 @@ struct MusicTrain: ParsableCommand {
 
     func validate() throws {
         guard ["transformer", "wavenet"].contains(model) else { throw ValidationError("--model must be transformer or wavenet, got \(model)") }
+        guard MusicEncoding(rawValue: encoding) != nil else {
+            throw ValidationError("--encoding must be \(MusicEncoding.allCases.map(\.rawValue).joined(separator: " or ")), got \(encoding)")
+        }
         guard steps > 0, batch > 0 else { throw ValidationError("--steps and --batch must be > 0") }
         guard context >= 2, context <= 8192 else { throw ValidationError("--context must be in 2...8192, got \(context)") }
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
@@ -68,41 +77,61 @@ struct MusicTrain: ParsableCommand {
         let store = CheckpointStore(runDirectory: URL(fileURLWithPath: out))
         if resume {
             let latest = try store.latest()
-            try train(try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel), store: store, resumeFrom: latest, ranks: comm)
+            let net = try ModelRegistry.synth.untrainedTokenModel(latest, as: .musicModel)
+            let e = try MusicEncoding.of(folder: latest)
+            try e.check(vocabularySize: net.vocabularySize, file: latest.appendingPathComponent(ModelFolder.configName).path)
+            try train(net, encoding: e, store: store, resumeFrom: latest, ranks: comm)
             return
         }
         if !store.completeCheckpoints().isEmpty {
             throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
         }
-        let V = PerformanceTokenizer.vocabularySize
+        let e = MusicEncoding(rawValue: encoding) ?? .performance
+        let V = e.vocabularySize
         let net: any TokenModel = model == "transformer"
             ? TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
                                                          nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
             : WaveNetTokenModel(config: WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
                                                            residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
         net.initialize(seed: training.seed)
-        try train(net, store: store, resumeFrom: nil, ranks: comm)
+        if let from = initFrom {
+            let dir = try ModelRegistry.synth.resolve(from, as: .musicModel)
+            let source = try ModelRegistry.synth.loadTokenModel(dir, as: .musicModel)
+            let sourceEncoding = try MusicEncoding.of(folder: dir)
+            guard sourceEncoding == e || (sourceEncoding == .performance && e == .performancePrograms) else {
+                throw RuntimeError("\(dir.path): a \(sourceEncoding.rawValue) model cannot start a \(e.rawValue) one (its token ids mean other things)")
+            }
+            do {
+                let (whole, partial) = try MusicWarmStart.copy(from: source.parameters, into: net.parameters)
+                printErr("init: \(whole) tensors copied from \(dir.path), \(partial) in part (the \(V - source.vocabularySize) new tokens start as initialised)")
+            } catch {
+                throw RuntimeError("\(dir.path): \(error)")
+            }
+        }
+        try train(net, encoding: e, store: store, resumeFrom: nil, ranks: comm)
     }
 
     /// Trains `net` (new, or to be resumed from a checkpoint) on the manifest's pieces with the shared trainer.
-    func train<M: TokenModel>(_ net: M, store: CheckpointStore, resumeFrom: URL?, ranks comm: any Communicator) throws {
+    func train<M: TokenModel>(_ net: M, encoding: MusicEncoding, store: CheckpointStore, resumeFrom: URL?, ranks comm: any Communicator) throws {
         let manifest = URL(fileURLWithPath: data)
         // A model with a context of its own (a resumed transformer) keeps it.
         let window = net.window(fallback: context)
         var skippedCount = 0
         func skipped(_ s: SkippedFile) { printErr(s.description); skippedCount += 1 }
-        let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, skipped: skipped)
+        let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, encoding: encoding, skipped: skipped)
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
-        let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, skipped: skipped)
+        let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, encoding: encoding, skipped: skipped)
         let dataset = MusicTrainingData(train: train, valid: valid, context: window, batchSize: batch,
-                                        augmentation: noAugment ? .none : .standard)
+                                        augmentation: noAugment ? MusicAugmentation(maxTranspose: 0, maxStretch: 0, randomPrograms: randomPrograms)
+                                            : MusicAugmentation(maxTranspose: 3, maxStretch: 0.05, randomPrograms: randomPrograms))
         printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
-        printErr("model: \(net.summary)")
+        printErr("model: \(net.summary), encoding \(encoding.rawValue)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
-            [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")]
+            [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")] +
+            (randomPrograms ? [("--random-programs", "given")] : [])
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store, communicator: comm), data: dataset,
-                        configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
+                        configJSON: try encoding.configJSON(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
                         settings: settings, json: jsonOption.json, command: "music train",
                         fingerprint: rankFingerprint(comm, files: [manifest]))

@@ -1,0 +1,82 @@
+// End-to-end (issue 22): a performance_programs model continues a multi-instrument prime in one track per
+// instrument; the huge_delta prime fails before generating; eval scores a split without a train split.
+import Foundation
+import MIDI
+import XCTest
+
+final class MusicInstrumentCLITests: XCTestCase {
+    var dir: URL!
+    let instruments = CLI.repoRoot.appendingPathComponent("Tests/MIDITests/Fixtures/instruments")
+    let chorales = CLI.repoRoot.appendingPathComponent("Tests/MIDITests/Fixtures")
+    let shippedModel = CLI.repoRoot.appendingPathComponent("voices/music")
+
+    override func setUpWithError() throws { dir = try temporaryFolder("music-instruments") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testMultiInstrumentPrimeComesBackOneTrackPerInstrument() throws {
+        let prime = instruments.appendingPathComponent("sixteen_channels.mid")
+        let manifest = dir.appendingPathComponent("m.tsv")
+        try "path\tsplit\n\(prime.path)\ttrain\n\(instruments.appendingPathComponent("program_changes.mid").path)\tvalid\n"
+            .write(to: manifest, atomically: true, encoding: .utf8)
+        let run = dir.appendingPathComponent("run")
+        let t = try CLI.run(["music", "train", "--data", manifest.path, "--out", run.path, "--encoding", "performance_programs",
+                             "--random-programs", "--steps", "2", "--batch", "2", "--context", "32", "--d-model", "16", "--heads", "2",
+                             "--layers", "1", "--validate-every", "2", "--checkpoint-every", "2"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let model = run.appendingPathComponent("best")
+        let config = try String(contentsOf: model.appendingPathComponent("config.json"), encoding: .utf8)
+        XCTAssertTrue(config.contains("\"encoding\" : \"performance_programs\"") && config.contains("\"vocab_size\" : 519"), config)
+        let out = dir.appendingPathComponent("out.mid")
+        let g = try CLI.run(["music", "generate", "--model", model.path, "--prime", prime.path, "--tokens", "40", "--seed", "1", "-o", out.path])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let file = try MIDIFile.read(url: out)
+        var programs = Set<Int>(), drums = 0
+        for track in file.tracks {
+            for e in track.events {
+                if case .programChange(_, let p) = e.event { programs.insert(p) }
+                if case .noteOn(9, _, let v) = e.event, v > 0 { drums += 1 }
+            }
+        }
+        // Every instrument of the prime has its track and program; the drums play on channel 10 (index 9).
+        XCTAssertTrue(Set((0..<16).filter { $0 != 9 }.map { 8 * $0 }).subtracting([0]).isSubset(of: programs), "\(programs.sorted())")
+        XCTAssertGreaterThanOrEqual(drums, 4)
+        XCTAssertGreaterThanOrEqual(file.tracks.count, 17)
+        // The shipped performance model reads the same prime as one piano stream and writes one track.
+        let piano = dir.appendingPathComponent("piano.mid")
+        XCTAssertEqual(try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", prime.path, "--tokens", "20",
+                                    "-o", piano.path]).status, 0)
+        XCTAssertEqual(try MIDIFile.read(url: piano).tracks.count, 2)
+    }
+
+    /// The prime's notes reach 3,590 s (within the one-hour limit): 20 s more and the tail cannot be rendered. Refused
+    /// in one line naming the file, before generating (no progress line), with nothing written.
+    func testHugeDeltaFailsBeforeGeneration() throws {
+        let prime = instruments.appendingPathComponent("huge_delta.mid")
+        let mid = dir.appendingPathComponent("o.mid"), wav = dir.appendingPathComponent("o.wav")
+        let r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", prime.path, "--seconds", "20",
+                             "-o", mid.path, "--wav", wav.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: \(prime.path): the prime's music runs to 3590 s; with 20 s more"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("generating"), r.stderr)
+        XCTAssertEqual(listing(dir), [])
+        // Without --wav nothing limits it: the MIDI is written.
+        XCTAssertEqual(try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", prime.path, "--tokens", "10",
+                                    "-o", mid.path]).status, 0)
+    }
+
+    func testEvalWithoutATrainSplit() throws {
+        let manifest = dir.appendingPathComponent("m.tsv")
+        try "path\tsplit\n\(chorales.appendingPathComponent("bwv10.7.mid").path)\ttest\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let e = try CLI.run(["music", "eval", "--data", manifest.path, "--split", "test", "--model", shippedModel.path, "--order", "8"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("split test: 1 pieces"), e.stdout)
+        XCTAssertTrue(e.stdout.contains("nats/token") && e.stdout.contains("nats/note") && e.stdout.contains("nats/s"), e.stdout)
+        XCTAssertTrue(e.stdout.contains("n-gram baseline: not fitted (the manifest has no train split)"), e.stdout)
+        let n = try CLI.run(["music", "eval", "--data", manifest.path, "--split", "test", "--ngram-only"])
+        XCTAssertEqual(n.status, 1)
+        XCTAssertTrue(n.stderr.contains("--ngram-only needs a train split"), n.stderr)
+        let o = try CLI.run(["music", "eval", "--data", manifest.path, "--order", "13"])
+        XCTAssertEqual(o.status, 64, o.stderr)
+    }
+}

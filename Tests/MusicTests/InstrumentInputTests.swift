@@ -1,0 +1,164 @@
+// Issue 22's bad inputs load with documented results in both encodings; the prime cut at a beat; the note-release
+// processor; a model folder's encoding.
+import AREngine
+import Foundation
+import MIDI
+import NNCore
+import XCTest
+@testable import Music
+
+final class InstrumentInputTests: XCTestCase {
+    /// The files written by scripts/fixtures/instrument_fixtures.py (mido), in the MIDI tests' fixtures.
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../MIDITests/Fixtures/instruments").standardized
+
+    func notes(_ name: String, _ encoding: MusicEncoding) throws -> [Note] {
+        let p = try MusicPrime(midi: Self.folder.appendingPathComponent(name), encoding: encoding)
+        return encoding.decode(p.tokens).arrangedByInstrument()
+    }
+
+    func instruments(_ notes: [Note]) -> [String: Int] {
+        var c: [String: Int] = [:]
+        for n in notes { c[n.channel == 9 ? "drums" : "program \(n.program)", default: 0] += 1 }
+        return c
+    }
+
+    func testSixteenChannels() throws {
+        let n = try notes("sixteen_channels.mid", .performancePrograms)
+        XCTAssertEqual(n.count, 64)
+        var expected = ["drums": 4]
+        for ch in 0..<16 where ch != 9 { expected["program \(8 * ch)"] = 4 }
+        XCTAssertEqual(instruments(n), expected)
+        XCTAssertEqual(Set(n.map(\.track)).count, 16)
+        XCTAssertEqual(try MIDIFile(data: MIDIFile(notes: n).encoded()).tracks.count, 17)  // tempo track + one per instrument
+        // The performance encoding keeps every note (no two sound the same pitch at once here), as one piano stream,
+        // drums included as pitches.
+        let old = try notes("sixteen_channels.mid", .performance)
+        XCTAssertEqual(old.count, 64)
+        XCTAssertEqual(instruments(old), ["program 0": 64])
+    }
+
+    func testDrumsOnly() throws {
+        let n = try notes("drums_only.mid", .performancePrograms)
+        XCTAssertEqual(instruments(n), ["drums": 16])
+        XCTAssertTrue(n.allSatisfy { $0.channel == 9 && [36, 38].contains($0.pitch) })
+        XCTAssertEqual(instruments(try notes("drums_only.mid", .performance)), ["program 0": 16])
+    }
+
+    func testProgramChangesMidTrack() throws {
+        let n = try notes("program_changes.mid", .performancePrograms)
+        XCTAssertEqual(instruments(n), ["program 0": 4, "program 40": 4, "program 73": 4])
+        XCTAssertEqual(n.filter { $0.program == 40 }.map(\.pitch), [67, 69, 71, 72])
+        XCTAssertEqual(Set(n.map(\.track)), [0, 1, 2])
+    }
+
+    func testTrackWithNoNotes() throws {
+        XCTAssertEqual(try notes("empty_track.mid", .performancePrograms).map(\.pitch), [60, 64, 67, 72])
+        XCTAssertEqual(try notes("empty_track.mid", .performance).map(\.pitch), [60, 64, 67, 72])
+    }
+
+    /// 3,590 s of music: within the one-hour limit, so it loads (the CLI refuses it before generating when --wav
+    /// could not render it).
+    func testHugeDeltaLoads() throws {
+        let p = try MusicPrime(midi: Self.folder.appendingPathComponent("huge_delta.mid"), encoding: .performancePrograms)
+        XCTAssertEqual(MusicGeneration.seconds(of: p.tokens), 3590.5, accuracy: 1e-9)
+    }
+
+    /// 120 bpm: beats every 0.5 s. A cut at 1.3 s moves to 1.0 s and the prime runs on to it; exact cuts stay.
+    func testPrimeCutAtABeat() throws {
+        let url = Self.folder.appendingPathComponent("program_changes.mid")  // notes of 0.25 s every 0.25 s
+        let beat = try MusicPrime(midi: url, maxSeconds: 1.3, cut: .beat, encoding: .performancePrograms)
+        XCTAssertEqual(beat.cutSeconds, 1.0)
+        XCTAssertEqual(MusicGeneration.seconds(of: beat.tokens), 1.0, accuracy: 1e-9)
+        XCTAssertEqual(MusicEncoding.performancePrograms.decode(beat.tokens).count, 4)
+        let exact = try MusicPrime(midi: url, maxSeconds: 1.3, cut: .exact, encoding: .performancePrograms)
+        XCTAssertEqual(MusicGeneration.seconds(of: exact.tokens), 1.3, accuracy: 1e-9)
+        XCTAssertEqual(MusicEncoding.performancePrograms.decode(exact.tokens).count, 6)
+        // A file whose notes end before the beat (1 s of notes, cut asked at 8 s) is not padded with silence.
+        let short = try MusicPrime(midi: Self.folder.appendingPathComponent("sixteen_channels.mid"), maxSeconds: 8, cut: .beat,
+                                   encoding: .performancePrograms)
+        XCTAssertEqual(MusicGeneration.seconds(of: short.tokens), 1.0, accuracy: 1e-9)
+        // Exact cuts tokenise as before the option existed.
+        XCTAssertEqual(try MusicPrime(midi: url, maxSeconds: 1.3).tokens,
+                       try MusicPrime(midi: url, maxSeconds: 1.3, cut: .exact, encoding: .performance).tokens)
+    }
+
+    /// A model biased to note-ons and long time shifts holds notes for seconds; with the processor none lasts longer
+    /// than the limit, in either encoding.
+    func testNoteReleaseBoundsEveryNote() throws {
+        for encoding in MusicEncoding.allCases {
+            let m = TransformerModel(config: TransformerConfig(vocabSize: encoding.vocabularySize, contextLength: 32, dModel: 8,
+                                                               nHeads: 2, nLayers: 1, dFF: 16))
+            m.initialize(seed: 2)
+            for t in [60, 64, 67, 355] { m.parameters.value("head.bias")[t] = 5 }
+            func longest(_ release: NoteRelease?) throws -> Double {
+                let release: [any MusicDecodingProcessor] = release.map { [$0] } ?? []
+                var s = try Sampler(temperature: 1, seed: 3)
+                let r = MusicGeneration.continuation(m, prime: [PerformanceTokenizer.bos], length: .seconds(30), sampler: &s, processors: release)
+                let notes = encoding.decode([PerformanceTokenizer.bos] + r.tokens)
+                XCTAssertGreaterThan(notes.count, 10)
+                return notes.map(\.duration).max() ?? 0
+            }
+            XCTAssertGreaterThan(try longest(nil), 3, "\(encoding)")
+            XCTAssertLessThanOrEqual(try longest(NoteRelease(maxSeconds: 1.5, encoding: encoding)), 1.5 + 1e-9, "\(encoding)")
+            // A polyphony limit: never more than 2 notes at once, and time still runs to the 30 s asked for (the
+            // model, kept from note-ons, may not loop on note-offs of silent pitches).
+            let m2 = TransformerModel(config: m.config)
+            m2.parameters.values.update(from: m.parameters.values, count: m.parameters.count)
+            for t in PerformanceTokenizer.noteOffBase..<PerformanceTokenizer.timeShiftBase { m2.parameters.value("head.bias")[t] = 4 }
+            var s = try Sampler(temperature: 1, seed: 5)
+            let r = MusicGeneration.continuation(m2, prime: [PerformanceTokenizer.bos], length: .seconds(30), sampler: &s,
+                                                 processors: [NoteRelease(maxSeconds: .infinity, maxPolyphony: 2, encoding: encoding)])
+            XCTAssertGreaterThanOrEqual(MusicGeneration.seconds(of: r.tokens), 30, "\(encoding)")
+            let notes = encoding.decode([PerformanceTokenizer.bos] + r.tokens)
+            XCTAssertGreaterThanOrEqual(notes.count, 3)
+            XCTAssertLessThanOrEqual(NoteRelease.maxPolyphony(notes), 2, "\(encoding)")
+        }
+    }
+
+    /// The key-bias NLL with no bias is the model's own, and a bias changes it (teacher-forced logits, log-softmax).
+    func testKeyBiasScoring() throws {
+        let m = TransformerModel(config: TransformerConfig(vocabSize: 390, contextLength: 16, dModel: 8, nHeads: 2, nLayers: 1, dFF: 16))
+        m.initialize(seed: 4)
+        let notes = try MIDIFile.read(url: Self.folder.appendingPathComponent("../bwv10.7.mid").standardized).notes()
+        let seqs = [MusicEncoding.performance.encode(notes: Array(notes.prefix(40)))]
+        let plain = m.evaluate(seqs, context: 16)
+        let zero = ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 0, context: 16)
+        XCTAssertEqual(zero.tokens, plain.tokens)
+        XCTAssertEqual(zero.nats, plain.nats, accuracy: 1e-4)
+        XCTAssertNotEqual(ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 3, context: 16).nats, plain.nats, accuracy: 1e-3)
+    }
+
+    /// 120 bpm: sixteenths every 0.125 s. Notes from 1 s on move to the grid; earlier ones stay.
+    func testSnapToThePrimeGrid() {
+        let map = TempoMap(ticksPerQuarter: 480)
+        XCTAssertEqual(map.snapped(0.13), 0.125, accuracy: 1e-12)
+        XCTAssertEqual(map.snapped(0.19), 0.25, accuracy: 1e-12)
+        let notes = [Note(pitch: 60, velocity: 80, start: 0.51, end: 0.7), Note(pitch: 62, velocity: 80, start: 1.13, end: 1.49),
+                     Note(pitch: 64, velocity: 80, start: 1.6, end: 1.61)]
+        let s = notes.snapped(to: map, from: 1.0)
+        XCTAssertEqual(s[0], notes[0])
+        XCTAssertEqual(s[1].start, 1.125, accuracy: 1e-12)
+        XCTAssertEqual(s[1].end, 1.485, accuracy: 1e-9)  // 1.5 would lengthen it: keeps its 0.36 s
+        XCTAssertEqual(s[2].start, 1.625, accuracy: 1e-12)
+        XCTAssertEqual(s[2].end, 1.635, accuracy: 1e-9)  // would have lost its length: keeps its 10 ms
+    }
+
+    func testFolderEncoding() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = TransformerModel(config: TransformerConfig(vocabSize: 519, contextLength: 8, dModel: 4, nHeads: 1, nLayers: 1, dFF: 4))
+        try ModelFolder.write(to: dir, configJSON: try MusicEncoding.performancePrograms.configJSON(m.config, modelType: "transformer"),
+                              parameters: m.parameters)
+        XCTAssertEqual(try MusicEncoding.of(folder: dir), .performancePrograms)
+        let text = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
+        XCTAssertTrue(text.contains("\"encoding\" : \"performance_programs\""), text)
+        // The performance encoding writes no key: such folders read as before.
+        XCTAssertFalse(String(decoding: try MusicEncoding.performance.configJSON(m.config, modelType: "transformer"), as: UTF8.self).contains("encoding"))
+        XCTAssertThrowsError(try MusicEncoding.performance.check(vocabularySize: 519, file: "c.json")) {
+            XCTAssertEqual("\($0)", "c.json: the encoding \"performance\" has 390 tokens but the model's vocab_size is 519")
+        }
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../voices/music").standardized
+        XCTAssertEqual(try MusicEncoding.of(folder: shipped), .performance)
+    }
+}
