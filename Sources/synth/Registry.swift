@@ -1,11 +1,12 @@
 // Every model family this program knows: the one place a new family is registered (docs/architecture.md).
 import AREngine
 import Music
+import Text
 import WaveNet
 
 extension ModelRegistry {
     /// `model_type` → family for every folder `synth` reads. A folder without `model_type` is a WaveNet voice.
-    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self])
+    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, RecurrentLanguageModel.self])
 }
 
 extension ModelRole {
