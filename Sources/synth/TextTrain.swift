@@ -49,6 +49,8 @@ struct TextTrain: ParsableCommand {
     var residual = 128
     @Option(parsing: .unconditional, help: "Validation windows spread over the valid text.")
     var validWindows = 128
+    @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of CPU time of this invocation; 0 = no limit. On a shared machine, the fair budget for comparing runs (--time-limit counts wall-clock time).")
+    var cpuLimit: Double = 0
     @OptionGroup var training: TrainingFlags
 
     static let families = ["lstm", "gru", "transformer", "wavenet"]
@@ -62,6 +64,7 @@ struct TextTrain: ParsableCommand {
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
         guard dFF >= 0 else { throw ValidationError("--d-ff must be >= 0") }
         guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
+        guard cpuLimit >= 0 else { throw ValidationError("--cpu-limit must be >= 0, got \(cpuLimit)") }
         guard validWindows >= 1 else { throw ValidationError("--valid-windows must be >= 1") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
         for d in data { try requireFile(d, option: "--data") }
@@ -118,6 +121,6 @@ struct TextTrain: ParsableCommand {
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
                         configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "bytes", positionsPerStep: batch * window,
-                        settings: settings)
+                        settings: settings, cpuLimit: cpuLimit)
     }
 }

@@ -64,7 +64,7 @@ struct TrainingFlags: ParsableArguments {
 ///     differs from the previous invocation's, so a flag left off `--resume` does not change the run silently.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = []
+    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], cpuLimit: Double = 0
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logURL = runDirectory.appendingPathComponent("train.log")
@@ -107,8 +107,10 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     signal(SIGINT) { _ in stopRequested = 1 }
     signal(SIGTERM) { _ in stopRequested = 1 }
     let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
+    let cpuStart = processCPUSeconds()
+    func overCPU() -> Bool { cpuLimit > 0 && processCPUSeconds() - cpuStart > cpuLimit * 60 }
     let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
-    try trainer.train(data, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
+    try trainer.train(data, configJSON: configJSON, shouldStop: { stopRequested != 0 || Date() > deadline || overCPU() }) { event in
         switch event {
         case let .train(step, loss, lr, norm, pps, elapsed):
             let eta = Double((steps - step) * positionsPerStep) / max(pps, 1)
@@ -128,6 +130,14 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     }
     if stopRequested != 0 { emit("stopped on signal; resume with --resume") }
     else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
+    else if overCPU() { emit("stopped at the --cpu-limit of \(cpuLimit) minutes of CPU time; resume with --resume") }
+}
+
+/// CPU time of this process (user + system, all threads) in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 /// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.
