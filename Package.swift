@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(name: "CFluidSynth", pkgConfig: "fluidsynth", providers: [.apt(["libfluidsynth-dev"])]),
+        // Pictures (synth plot): cairo draws and writes PNG.
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 
         // Library modules. Dependencies run one way: CLI -> models -> engine -> NN core.
         .target(name: "AtomicIO", swiftSettings: optimize),
@@ -56,10 +58,12 @@ let package = Package(
         .target(name: "MIDI", dependencies: ["AtomicIO"], swiftSettings: optimize),
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .target(name: "Text", dependencies: ["NNCore", "AREngine", "AtomicIO", "CKernels"], swiftSettings: optimize),
+        // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
+        .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music", "Text",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "WaveNet", "MIDI", "Music", "Text", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -76,6 +80,7 @@ let package = Package(
         .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TextTests", dependencies: ["Text", "AREngine", "NNCore", "TestSupport"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "CLITests", dependencies: ["Audio", "NNCore", "DSP", "WaveNet", "MIDI"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

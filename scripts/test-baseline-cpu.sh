@@ -14,7 +14,22 @@ classes=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z
 [ -n "$classes" ] || { echo "no tests listed by $bundle" >&2; exit 1; }
 # Under qemu, OpenBLAS's own CPU detection reads the host's model; pin it to the emulated CPU's kernels.
 log=.build/test-baseline.log
-OPENBLAS_CORETYPE=Nehalem qemu-x86_64 -cpu Nehalem "$bundle" "$classes" > "$log" 2>&1
+total=$("$bundle" --list-tests 2>/dev/null | grep -E '^[A-Za-z]+Tests\.[A-Za-z]+/' | grep -vc '^CLITests\.')
+echo "baseline CPU tests under qemu -cpu Nehalem (no AVX): $total tests, about a minute; progress every 10 s" >&2
+OPENBLAS_CORETYPE=Nehalem qemu-x86_64 -cpu Nehalem "$bundle" "$classes" > "$log" 2>&1 &
+pid=$!
+start=$SECONDS
+# Progress with ETA while qemu runs: tests finished so far, from XCTest's own lines in the log.
+while kill -0 "$pid" 2>/dev/null; do
+    sleep 10
+    kill -0 "$pid" 2>/dev/null || break
+    done_count=$(grep -cE "^Test Case .*(passed|failed|skipped)" "$log" 2>/dev/null)
+    elapsed=$((SECONDS - start))
+    eta="?"
+    if [ "$done_count" -gt 0 ]; then eta="$(( elapsed * (total - done_count) / done_count ))s"; fi
+    echo "baseline CPU tests: $done_count/$total done, ${elapsed}s, ETA $eta" >&2
+done
+wait "$pid"
 status=$?
 summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1)
 if [ "$status" -ne 0 ] || [ -z "$summary" ]; then

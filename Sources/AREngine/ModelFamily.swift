@@ -68,12 +68,16 @@ extension TokenModel {
     /// Mean negative log-likelihood in nats per token over `sequences` (each BOS ... EOS), read in non-overlapping
     /// windows of `context + 1` tokens with stride `context` (`TokenBatch.windows`): every token after each
     /// sequence's first is scored exactly once. - Parameter context: the window; at most the model's own context.
-    public func evaluate(_ sequences: [[Int]], context: Int, batchSize: Int = 16) -> (nats: Double, tokens: Int) {
+    /// - Parameter progress: batches of windows scored so far (unit "batches"), after each batch.
+    public func evaluate(_ sequences: [[Int]], context: Int, batchSize: Int = 16,
+                         progress: (ProgressReport) -> Void = { _ in }) -> (nats: Double, tokens: Int) {
         var sum = 0.0, n = 0
-        for b in TokenBatch.windows(sequences, context: min(context, contextLength), batchSize: batchSize) {
+        let batches = TokenBatch.windows(sequences, context: min(context, contextLength), batchSize: batchSize)
+        for (i, b) in batches.enumerated() {
             let r = loss(b, backward: false)
             sum += r.sum
             n += r.count
+            progress(ProgressReport(done: i + 1, total: batches.count, unit: "batches"))
         }
         return (n > 0 ? sum / Double(n) : .nan, n)
     }

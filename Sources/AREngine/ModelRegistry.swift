@@ -108,7 +108,9 @@ public struct ModelRegistry {
     public func resolve(_ nameOrPath: String, as role: ModelRole) throws -> URL {
         if let dir = ModelLibrary.resolve(nameOrPath) { return dir }
         let fm = FileManager.default
-        let searched = ModelLibrary.searchPaths().filter { fm.fileExists(atPath: $0.path) }.map(\.path)
+        // The folders that exist, or every candidate when none does (so the message never reads "looked in ").
+        let existing = ModelLibrary.searchPaths().filter { fm.fileExists(atPath: $0.path) }
+        let searched = (existing.isEmpty ? ModelLibrary.searchPaths() : existing).map(\.path)
         let available = ModelLibrary.installed().filter { (try? family(of: $0.directory, as: role)) != nil }.map(\.name)
         throw ModelFolderError.unknownModel(noun: role.noun, name: nameOrPath, searched: searched, available: available)
     }
@@ -116,22 +118,35 @@ public struct ModelRegistry {
 
 /// Where installed model folders (voices, music models, ...) are found, and how names resolve to folders.
 public enum ModelLibrary {
-    /// Folders searched, in order: `$SYNTH_VOICES` (colon-separated), `./voices`, and the `voices/` folder of the source
-    /// tree the binary was built in (so `.build/release/synth` finds them).
+    /// Folders searched, in order: `$SYNTH_VOICES` (colon-separated), `./voices`, `../share/synth/voices` beside the
+    /// binary (where `make install` puts them: PREFIX/bin/synth finds PREFIX/share/synth/voices), and the `voices/`
+    /// folder of the source tree the binary was built in (so `.build/release/synth` finds them). The binary is located
+    /// through `/proc/self/exe`, so a `synth` found on the PATH works from any folder.
     public static func searchPaths() -> [URL] {
         var paths: [URL] = []
-        if let env = ProcessInfo.processInfo.environment["SYNTH_VOICES"] {
-            paths += env.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+        func add(_ u: URL) {
+            if !paths.contains(where: { $0.standardizedFileURL == u.standardizedFileURL }) { paths.append(u.standardizedFileURL) }
         }
-        paths.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("voices"))
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        if let env = ProcessInfo.processInfo.environment["SYNTH_VOICES"] {
+            env.split(separator: ":").forEach { add(URL(fileURLWithPath: String($0))) }
+        }
+        add(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("voices"))
+        let exe = executableURL()
+        add(exe.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/synth/voices"))
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("voices")
-            if !paths.contains(where: { $0.standardizedFileURL == candidate.standardizedFileURL }) { paths.append(candidate) }
+            add(dir.appendingPathComponent("voices"))
             dir = dir.deletingLastPathComponent()
         }
         return paths
+    }
+
+    /// The running binary, symlinks resolved (`/proc/self/exe` on Linux, else `argv[0]`).
+    static func executableURL() -> URL {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: target)
+        }
+        return URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
     }
 
     /// Installed folders: every folder with a config.json under the search paths (the first wins per name).

@@ -13,4 +13,7 @@ public struct ProgressReport: Equatable, Sendable {
         self.total = total
         self.unit = unit
     }
+
+    /// `done / total` (0 when the total is not known).
+    public var fraction: Double { total > 0 ? Double(done) / Double(total) : 0 }
 }

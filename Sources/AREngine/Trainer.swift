@@ -160,6 +160,17 @@ public final class Trainer<Model: TrainableModel> {
             report(.validation(step: state.step, loss: v, bitsPerPosition: v / log(2.0), isBest: best))
         }
         var validatedOnce = state.bestValidLoss != nil
+        // The first step of every invocation is logged too (a loss line within seconds, not after `logEvery` steps),
+        // and so is a partial window when the run stops early.
+        let firstStep = state.step + 1
+        var last = (lr: Float(0), norm: Float(0))
+        func reportWindow() {
+            let dt = Date().timeIntervalSince(windowStart)
+            report(.train(step: state.step, loss: windowLoss / Double(max(windowCount, 1)), learningRate: last.lr,
+                          gradNorm: last.norm, positionsPerSecond: Double(windowPositions) / max(dt, 1e-9),
+                          elapsed: secondsBefore + Date().timeIntervalSince(sessionStart)))
+            windowLoss = 0; windowCount = 0; windowPositions = 0; windowStart = Date()
+        }
         while state.step < options.steps {
             if shouldStop() { break }
             let batch = data.trainingBatch(rng: &rng)
@@ -172,19 +183,15 @@ public final class Trainer<Model: TrainableModel> {
             windowLoss += r.sum
             windowCount += r.count
             windowPositions += r.count
-            if state.step % options.logEvery == 0 || state.step == options.steps {
-                let dt = Date().timeIntervalSince(windowStart)
-                report(.train(step: state.step, loss: windowLoss / Double(max(windowCount, 1)), learningRate: lr,
-                              gradNorm: norm, positionsPerSecond: Double(windowPositions) / max(dt, 1e-9),
-                              elapsed: secondsBefore + Date().timeIntervalSince(sessionStart)))
-                windowLoss = 0; windowCount = 0; windowPositions = 0; windowStart = Date()
-            }
+            last = (lr, norm)
+            if state.step % options.logEvery == 0 || state.step == options.steps || state.step == firstStep { reportWindow() }
             if state.step % options.validateEvery == 0 || state.step == options.steps {
                 try validateAndKeepBest()
                 validatedOnce = true
             }
             if state.step % options.checkpointEvery == 0 { try save() }
         }
+        if windowCount > 0 { reportWindow() }
         if !validatedOnce && state.step > 0 { try validateAndKeepBest() }
         if state.step != lastSaved || state.step == 0 { try save() }
     }

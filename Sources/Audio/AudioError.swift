@@ -16,6 +16,8 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     case resampleFailed(path: String, fromRate: Int, toRate: Int, reason: String)
     /// A caller passed a value the function cannot work with (e.g. a non-positive sample rate).
     case invalidArgument(path: String, reason: String)
+    /// The file decodes to a NaN or infinite sample (first at `frame`, at the file's `sampleRate`).
+    case nonFiniteSamples(path: String, frame: Int, sampleRate: Int)
 
     public var description: String { MessageText.oneLine(text) }
 
@@ -33,6 +35,9 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
             return "\(path): resampling from \(from) Hz to \(to) Hz failed (libsamplerate: \(reason))"
         case .invalidArgument(let path, let reason):
             return "\(path): \(reason)"
+        case .nonFiniteSamples(let path, let frame, let rate):
+            return String(format: "%@: audio holds NaN or infinite samples (the first at %.3f s, sample %d); nothing was computed from it",
+                          path, Double(frame) / Double(max(rate, 1)), frame)
         }
     }
 }

@@ -133,13 +133,11 @@ public enum AudioIO {
     /// - Throws: everything `read` throws; `AudioError.invalidArgument` if `sampleRate <= 0`;
     ///   `AudioError.resampleFailed` if libsamplerate reports an error.
     public static func readMono(_ url: URL, sampleRate: Int) throws -> [Float] {
-        guard sampleRate > 0 else {
-            throw AudioError.invalidArgument(path: url.path, reason: "target sample rate must be positive, got \(sampleRate)")
-        }
-        let buffer = try read(url)
-        let mono = buffer.mono()
-        if buffer.sampleRate == sampleRate { return mono }
-        return try resample(mono, from: buffer.sampleRate, to: sampleRate, path: url.path)
+        let stream = try MonoAudioStream(url: url, sampleRate: sampleRate)
+        var out: [Float] = []
+        out.reserveCapacity(stream.expectedCount)
+        while let block = try stream.next() { out.append(contentsOf: block) }
+        return out
     }
 
     /// Resamples mono `samples` from `fromRate` to `toRate` Hz with libsamplerate's
@@ -194,35 +192,7 @@ public enum AudioIO {
     ///   `AudioError.unwritable` if the destination directory is missing/not writable,
     ///   libsndfile fails, or the rename fails. The destination is never left half-written.
     public static func writeWAV(_ samples: [Float], sampleRate: Int, to url: URL) throws {
-        guard sampleRate > 0, sampleRate <= Int(Int32.max) else {
-            throw AudioError.invalidArgument(path: url.path, reason: "sample rate must be positive, got \(sampleRate)")
-        }
-        var pcm = [Int16](repeating: 0, count: samples.count)
-        for (i, x) in samples.enumerated() {
-            if x.isNaN { continue }
-            let v = (min(max(x, -1), 1) * 32768).rounded()
-            pcm[i] = Int16(min(max(v, -32768), 32767))
-        }
-        try writingAtomically { try AtomicFile.write(to: url) { fd, _ in
-            var info = SF_INFO()
-            info.samplerate = Int32(sampleRate)
-            info.channels = 1
-            info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
-            guard let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(String(cString: sf_strerror(nil)))")
-            }
-            let written = pcm.withUnsafeBufferPointer {
-                sf_writef_short(handle, $0.baseAddress, sf_count_t($0.count))
-            }
-            let writeErr = sf_error(handle) != 0 ? String(cString: sf_strerror(handle)) : nil
-            let closeRc = sf_close(handle)
-            if written != sf_count_t(pcm.count) || writeErr != nil {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: \(writeErr ?? "short write (\(written) of \(pcm.count) frames)")")
-            }
-            if closeRc != 0 {
-                throw AudioError.unwritable(path: url.path, reason: "libsndfile: close failed (\(closeRc))")
-            }
-        } }
+        try write(samples, sampleRate: sampleRate, to: url, format: .wav16)
     }
 }
 

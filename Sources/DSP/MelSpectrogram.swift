@@ -74,36 +74,44 @@ public final class MelSpectrogram: @unchecked Sendable {
     /// Mel-projected power spectrogram `|STFT|^2`, `[frames, n_mels]` frame-major, power units
     /// (samples in [-1, 1] scale; no normalisation by window or FFT size).
     public func power(_ samples: [Float]) -> [Float] {
+        samples.withUnsafeBufferPointer { x in
+            power(frames: 0..<frameCount(for: samples.count), of: x, startingAt: 0, sampleCount: samples.count)
+        }
+    }
+
+    /// Mel power of the frames `frames` of a signal of `sampleCount` samples, for block-by-block analysis: `window`
+    /// holds the signal's samples from index `offset` on, and must cover every sample of those frames that lies in
+    /// `0..<sampleCount` (frame `t` reads `t * hop - n_fft/2 ..< t * hop + n_fft/2`). The result, `[frames.count,
+    /// n_mels]`, equals the same rows of `power(_:)` of the whole signal, bit for bit.
+    public func power(frames: Range<Int>, of x: UnsafeBufferPointer<Float>, startingAt offset: Int, sampleCount count: Int) -> [Float] {
         let n = config.nFFT, hop = config.hopLength, nMels = config.nMels, half = n / 2
-        let frames = frameCount(for: samples.count)
-        var out = [Float](repeating: 0, count: frames * nMels)
+        var out = [Float](repeating: 0, count: frames.count * nMels)
         let inBuf = fftwf_alloc_real(n)!
         let outBuf = fftwf_alloc_complex(nBins)!
         defer { fftwf_free(inBuf); fftwf_free(outBuf) }
         var spec = [Float](repeating: 0, count: nBins)
-        let count = samples.count
-        samples.withUnsafeBufferPointer { x in
-            window.withUnsafeBufferPointer { w in
-                filterbank.withUnsafeBufferPointer { fb in
-                    out.withUnsafeMutableBufferPointer { o in
-                        for t in 0..<frames {
-                            let start = t * hop - half // index into the unpadded signal
-                            for i in 0..<n {
-                                let j = start + i
-                                inBuf[i] = (j >= 0 && j < count) ? x[j] * w[i] : 0
-                            }
-                            fftwf_execute_dft_r2c(plan, inBuf, outBuf)
-                            let c = UnsafeMutableRawPointer(outBuf).assumingMemoryBound(to: Float.self)
-                            for k in 0..<nBins {
-                                let re = c[2 * k], im = c[2 * k + 1]
-                                spec[k] = re * re + im * im
-                            }
-                            for m in 0..<nMels {
-                                var acc: Float = 0
-                                let row = m * nBins
-                                for k in bandRanges[m] { acc += fb[row + k] * spec[k] }
-                                o[t * nMels + m] = acc
-                            }
+        window.withUnsafeBufferPointer { w in
+            filterbank.withUnsafeBufferPointer { fb in
+                out.withUnsafeMutableBufferPointer { o in
+                    for (row, t) in frames.enumerated() {
+                        let start = t * hop - half // index into the unpadded signal
+                        precondition(max(0, start) >= offset && min(count, start + n) <= offset + x.count,
+                                     "MelSpectrogram.power: frame \(t) needs samples outside the window")
+                        for i in 0..<n {
+                            let j = start + i
+                            inBuf[i] = (j >= 0 && j < count) ? x[j - offset] * w[i] : 0
+                        }
+                        fftwf_execute_dft_r2c(plan, inBuf, outBuf)
+                        let c = UnsafeMutableRawPointer(outBuf).assumingMemoryBound(to: Float.self)
+                        for k in 0..<nBins {
+                            let re = c[2 * k], im = c[2 * k + 1]
+                            spec[k] = re * re + im * im
+                        }
+                        for m in 0..<nMels {
+                            var acc: Float = 0
+                            let r = m * nBins
+                            for k in bandRanges[m] { acc += fb[r + k] * spec[k] }
+                            o[row * nMels + m] = acc
                         }
                     }
                 }

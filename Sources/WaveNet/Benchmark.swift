@@ -12,9 +12,10 @@ public enum WaveNetBenchmark {
                       skipChannels: 128, condChannels: 80, speakerEmbeddingDim: 16, speakers: ["reference"])
     }
 
-    /// Generates `samples` samples with cached state (batch 1) from random conditioning.
+    /// Generates `samples` samples with cached state (batch 1) from random conditioning; `progress` (unit "samples") follows it.
     /// - Returns: samples per second of wall-clock time.
-    public static func generationSpeed(_ model: WaveNetModel, samples: Int, seed: UInt64 = 1) throws -> Double {
+    public static func generationSpeed(_ model: WaveNetModel, samples: Int, seed: UInt64 = 1,
+                                       progress: (ProgressReport) -> Void = { _ in }) throws -> Double {
         let c = model.config
         let frames = samples / c.features.hopLength + 1
         var rng = Xoshiro256(seed: seed)
@@ -24,13 +25,15 @@ public enum WaveNetBenchmark {
         var sampler = try Sampler(temperature: 1, seed: seed)
         _ = vocoder.generate(mels: mels, frames: frames, sampleCount: min(samples, 2000), speaker: 0, sampler: &sampler) // warm-up
         let t0 = Date()
-        _ = vocoder.generate(mels: mels, frames: frames, sampleCount: samples, speaker: 0, sampler: &sampler)
+        _ = vocoder.generate(mels: mels, frames: frames, sampleCount: samples, speaker: 0, sampler: &sampler, progress: progress)
         return Double(samples) / Date().timeIntervalSince(t0)
     }
 
     /// Runs `steps` teacher-forced forward + backward passes on random batches of `batch` x `segment` samples.
-    /// - Returns: training samples per second (forward + backward, excluding the optimizer).
-    public static func trainingSpeed(_ model: WaveNetModel, batch: Int, segment: Int, steps: Int, seed: UInt64 = 1) -> Double {
+    /// - Returns: training samples per second (forward + backward, excluding the optimizer). `progress` (unit "steps")
+    ///   follows the steps.
+    public static func trainingSpeed(_ model: WaveNetModel, batch: Int, segment: Int, steps: Int, seed: UInt64 = 1,
+                                     progress: (ProgressReport) -> Void = { _ in }) -> Double {
         let c = model.config
         let frames = segment / c.features.hopLength + 1
         var rng = Xoshiro256(seed: seed)
@@ -50,7 +53,10 @@ public enum WaveNetBenchmark {
         model.parameters.zeroGrads()
         model.run(b, workspace: ws, backward: true) // warm-up
         let t0 = Date()
-        for _ in 0..<steps { model.run(b, workspace: ws, backward: true) }
+        for i in 0..<steps {
+            model.run(b, workspace: ws, backward: true)
+            progress(ProgressReport(done: i + 1, total: steps, unit: "steps"))
+        }
         return Double(steps * segment * batch) / Date().timeIntervalSince(t0)
     }
 }

@@ -42,7 +42,9 @@ extension WaveNetModel: ModelFamily {
     /// Voices were the only folders before `model_type` existed.
     public static let readsUntypedFolders = true
 
-    public var details: [String] { ["speakers: \(config.speakers.joined(separator: ", "))"] }
+    public var details: [String] {
+        ["speakers: \(config.speakers.joined(separator: ", "))" + (config.speakerStatistics != nil ? " (with speaker statistics for --speaker auto)" : "")]
+    }
 
     /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932336 parameters, 19 speakers".
     public var summary: String {

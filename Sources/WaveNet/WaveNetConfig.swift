@@ -82,6 +82,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// reading the classes of `s[t-1]`, `p[t]` and `e[t-1]`, and generation adds `p[t]` back.
     public var lpc = false
     public var lpcOrder: Int = 16
+    /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
+    /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
+    public var speakerStatistics: SpeakerStatistics?
 
     enum CodingKeys: String, CodingKey {
         case dilations, classes, speakers, features, preemphasis
@@ -100,6 +103,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case f0Std = "f0_std"
         case sourceHarmonics = "source_harmonics"
         case lpcOrder = "lpc_order"
+        case speakerStatistics = "speaker_statistics"
     }
 
     public init(
@@ -125,8 +129,8 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         self.lpc = lpc
     }
 
-    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis`, `cond_layers` and the pitch, source and LPC
-    /// keys may be absent (their defaults: voices saved before them load as they were).
+    /// Decodes config.json; `kernel_size`, `classes`, `preemphasis`, `cond_layers`, the pitch, source and LPC keys and
+    /// `speaker_statistics` may be absent (their defaults: voices saved before them load as they were).
     public init(from decoder: Decoder) throws {
         let k = try decoder.container(keyedBy: CodingKeys.self)
         dilations = try k.decode([Int].self, forKey: .dilations)
@@ -151,10 +155,11 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         sourceHarmonics = try k.decodeIfPresent(Int.self, forKey: .sourceHarmonics) ?? 8
         lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
         lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
+        speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
-    /// Writes every key, but the pitch, source and LPC keys only when their switch is on, so a voice without
-    /// them keeps the config.json it always had.
+    /// Writes every key, but the pitch, source and LPC keys only when their switch is on and `speaker_statistics` only
+    /// when there are statistics, so a voice without them keeps the config.json it always had.
     public func encode(to encoder: Encoder) throws {
         var k = encoder.container(keyedBy: CodingKeys.self)
         try k.encode(dilations, forKey: .dilations)
@@ -185,6 +190,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             try k.encode(lpc, forKey: .lpc)
             try k.encode(lpcOrder, forKey: .lpcOrder)
         }
+        try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
     /// Columns of one conditioning frame: the mel bins, then (with `pitch`) normalised ln F0 and voicing.
@@ -295,6 +301,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        if let statistics = speakerStatistics {
+            do { try statistics.validate(melBins: melBins) } catch { throw fail("speaker_statistics: \(error)") }
+        }
         // The bounds above keep these totals within 64 bits; these bound what the model would allocate.
         let parameters = WaveNetModel.layout(self).count
         guard parameters <= ModelLimits.maxParameters else {

@@ -30,6 +30,10 @@ public final class WaveNetGenerator {
     public private(set) var frames = 0
     /// Index of the next sample to generate.
     public private(set) var time = 0
+    // Streaming (WaveNetStreaming.swift): `condP` holds frames `condFirst ..< condFirst + condHeld`, all of them unless
+    // `start` was given a window, in which case `step` slides it along with `streaming`'s frames.
+    var condFirst = 0, condHeld = 0
+    var streaming: (cond: FrameConditioning, window: Int)?
 
     /// - Parameter maxFrames: the most conditioning frames `start` will accept.
     public init(model: WaveNetModel, maxFrames: Int) {
@@ -60,18 +64,25 @@ public final class WaveNetGenerator {
         start(FrameConditioning(config: c, features: mels, frames: frames, lpc: stream.lpc), speaker: speaker)
     }
 
-    /// `start(mels:frames:speaker:)` from an utterance's conditioning, already derived.
-    public func start(_ cond: FrameConditioning, speaker: Int) {
+    /// `start(mels:frames:speaker:)` from an utterance's conditioning, already derived. With a `window`, only that
+    /// many frames are projected at a time (`maxFrames >= window + 1`), so an utterance of any length fits.
+    public func start(_ cond: FrameConditioning, speaker: Int, window: Int? = nil) {
         let c = model.config, frames = cond.frames
-        precondition(frames >= 1 && frames <= maxFrames, "bad conditioning shape")
+        precondition(frames >= 1 && (window.map { $0 >= 2 && $0 + 1 <= maxFrames } ?? (frames <= maxFrames)), "bad conditioning shape")
         precondition(speaker >= 0 && speaker < c.speakers.count, "speaker index out of range")
         self.frames = frames
         time = 0
         state.reset()
         speakerIndex.pointee = Int32(speaker)
-        cond.features.withUnsafeBufferPointer { mp in
-            model.utteranceConditioning(mels: mp.baseAddress!, frames: frames, speaker: speakerIndex,
-                                        condH: condH, condP: condP, spkE: spkE, spkP: spkP)
+        streaming = window.map { (cond, $0) }
+        if let window {
+            projectWindow(from: 0, count: min(window, frames))
+        } else {
+            cond.features.withUnsafeBufferPointer { mp in
+                model.utteranceConditioning(mels: mp.baseAddress!, frames: frames, speaker: speakerIndex,
+                                            condH: condH, condP: condP, spkE: spkE, spkP: spkP)
+            }
+            (condFirst, condHeld) = (0, frames)
         }
         stream.start(cond)
     }
@@ -89,7 +100,9 @@ public final class WaveNetGenerator {
     @discardableResult
     public func step(previous input: Int, signalClass: Int?) -> UnsafeMutablePointer<Float> {
         let c = model.config, LG = c.layers * c.gateChannels
-        let (f0, f1, w) = WaveNetModel.framePosition(sample: time, hop: c.features.hopLength, frames: frames)
+        let (g0, g1, w) = WaveNetModel.framePosition(sample: time, hop: c.features.hopLength, frames: frames)
+        if g1 >= condFirst + condHeld, let window = streaming?.window { projectWindow(from: g0, count: min(window, frames - g0)) }
+        let f0 = g0 - condFirst, f1 = g1 - condFirst
         model.inputVector(stream.advance(time: time, previous: input, signalClass: signalClass), stream: stream, into: state.input)
         let c0 = condP + f0 * LG, c1 = condP + f1 * LG
         for j in 0..<LG { gate[j] = (1 - w) * c0[j] + w * c1[j] + spkP[j] }

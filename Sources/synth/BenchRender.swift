@@ -15,11 +15,11 @@ struct BenchRender: ParsableCommand {
         shouldDisplay: false)
 
     @OptionGroup var voiceOption: VoiceOption
-    @Option(help: "Comma-separated batch sizes.")
+    @Option(help: ArgumentHelp("Comma-separated batch sizes.", valueName: "LIST"))
     var batches: String = "1,4,16"
-    @Option(parsing: .unconditional, help: "Threads (one batch each).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads (one batch each).", valueName: "N"))
     var threads = 2
-    @Option(parsing: .unconditional, help: "Seconds of audio per utterance.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of audio per utterance.", valueName: "N"))
     var seconds: Double = 1
 
     func run() throws {

@@ -11,30 +11,63 @@ func printErr(_ s: String) {
 }
 
 /// The one progress renderer: lines on stderr (`\r`-updated on a terminal, at most every 0.25 s; one line per update
-/// every 5 s otherwise) drawn from the libraries' `ProgressReport`s, with rate and ETA, or from a caller's own text.
+/// every 5 s otherwise) with rate and ETA, drawn from the libraries' `ProgressReport`s, from the caller's own counts, or
+/// from a caller's own text: "vocoding  45.0% 22000/49600 samples | 28100 samples/s | ETA 0m01s". Amounts may be
+/// fractional ("9.5/20.0 s of music"), and a rate below one per second is shown as seconds per item ("3.1 s/file").
 final class ProgressLine {
     let label: String
+    /// The amount of work (0: not known in advance); a `ProgressReport` replaces it and the unit.
+    var total: Double
+    var unit: String
+    let decimals: Int
     let start = Date()
     var last = Date.distantPast
     var finished = false
     let isTTY = isatty(2) != 0
+    /// Seconds before the first line: a step that ends sooner prints nothing at all.
+    let delay: Double
+    var printed = false
 
-    init(_ label: String) {
+    /// - Parameter decimals: digits after the point for the amounts (0 for counts).
+    /// - Parameter delay: stay silent unless the work takes longer than this (0: the first update prints).
+    init(_ label: String, total: Double = 0, unit: String = "", decimals: Int = 0, delay: Double = 0) {
         self.label = label
+        self.total = total
+        self.unit = unit
+        self.decimals = decimals
+        self.delay = delay
     }
 
-    /// "scoring  42.0% 21/50 files | 3 files/s | ETA 0m10s" (or "... 1234 samples | 300 samples/s" without a total).
+    convenience init(_ label: String, total: Int, unit: String, delay: Double = 0) {
+        self.init(label, total: Double(total), unit: unit, delay: delay)
+    }
+
+    /// Draws a library's report (its total and unit replace the line's).
     func update(_ r: ProgressReport, extra: String = "") {
-        let final = r.total > 0 && r.done >= r.total
+        total = Double(r.total)
+        unit = r.unit
+        update(Double(r.done), extra: extra)
+    }
+
+    func update(_ done: Int, extra: String = "") { update(Double(done), extra: extra) }
+
+    /// "scoring  42.0% 21/50 files | 3.00 files/s | ETA 0m10s" (or "... 1234 samples | 300 samples/s" without a total).
+    func update(_ done: Double, extra: String = "") {
+        let final = total > 0 && done >= total
         guard due(final: final) else { return }
         let dt = Date().timeIntervalSince(start)
-        let rate = dt > 0 ? Double(r.done) / dt : 0
-        guard r.total > 0 else {
-            return draw(String(format: "%@ %d %@ | %.0f %@/s%@", label, r.done, r.unit, rate, r.unit, extra), final: false)
+        if !printed && dt < delay {
+            finished = final
+            return
         }
-        let eta = rate > 0 ? Double(r.total - r.done) / rate : 0
-        draw(String(format: "%@ %5.1f%% %d/%d %@ | %.0f %@/s | ETA %@%@", label, 100 * Double(r.done) / Double(r.total), r.done,
-                    r.total, r.unit, rate, r.unit, formatDuration(eta), extra), final: final)
+        let rate = dt > 0 ? done / dt : 0
+        func amount(_ x: Double) -> String { String(format: "%.\(decimals)f", x) }
+        guard total > 0 else {
+            return draw("\(label) \(amount(done)) \(unit) | \(rateText(rate, unit: unit))\(extra)", final: false)
+        }
+        let eta = rate > 0 ? formatDuration((total - done) / rate) : "?"
+        draw(String(format: "%@ %5.1f%% %@/%@ %@ | %@ | ETA %@%@", label, 100 * done / total, amount(done), amount(total), unit,
+                    rateText(rate, unit: unit), eta, extra), final: final)
     }
 
     /// Whether a line may be drawn now: a final one once, others at most every 0.25 s (terminal) or 5 s.
@@ -46,6 +79,7 @@ final class ProgressLine {
     func draw(_ line: String, final: Bool) {
         guard due(final: final) else { return }
         finished = final
+        printed = true
         last = Date()
         if isTTY {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
@@ -53,6 +87,16 @@ final class ProgressLine {
             printErr(line)
         }
     }
+}
+
+/// "28100 samples/s", "2.35 s of music/s", "3.1 s/file" (below one per second, the time per item).
+func rateText(_ rate: Double, unit: String) -> String {
+    if rate <= 0 { return "- \(unit)/s" }
+    if rate >= 100 { return String(format: "%.0f %@/s", rate, unit) }
+    if rate >= 10 { return String(format: "%.1f %@/s", rate, unit) }
+    if rate >= 1 { return String(format: "%.2f %@/s", rate, unit) }
+    let singular = unit.hasSuffix("s") && !unit.contains(" ") ? String(unit.dropLast()) : unit
+    return String(format: "%.1f s/%@", 1 / rate, singular)
 }
 
 /// "1 speaker", "19 speakers": a count and a noun that takes -s in the plural.
@@ -72,34 +116,15 @@ func formatDuration(_ s: Double) -> String {
     return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
 }
 
-/// Fails before any work if an output file cannot be written: its folder does not exist or does not let us
-/// create a file (probed by creating and removing one), or the path is a folder. So a long run never ends in
-/// "cannot write". - Throws: `ValidationError` naming the path or folder.
-func checkOutputPath(_ path: String, option: String) throws {
-    let fm = FileManager.default
-    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw ValidationError("\(option): output folder \(dir) does not exist")
-    }
-    if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw ValidationError("\(option): \(path) is a folder; give a file name")
-    }
-    let probe = URL(fileURLWithPath: dir).appendingPathComponent(".synth-write-test-\(UUID().uuidString)").path
-    guard fm.createFile(atPath: probe, contents: nil) else {
-        throw ValidationError("\(option): cannot create files in output folder \(dir)")
-    }
-    try? fm.removeItem(atPath: probe)
-}
-
 /// Fails before any work if an input file named by `option` does not exist (a usage error, exit status 64).
 func requireFile(_ path: String, option: String) throws {
     guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(option): no such file: \(path)") }
 }
 
-/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens).
+/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens): the seed
+/// and the distribution each class or token is drawn from (temperature and truncation: top-k, top-p, min-p).
 struct SamplingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Random seed; the same seed gives the same output (render: the base of each line's seed).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output (render: the base of each line's seed, base + FNV-1a-64(output name) for a line without a seed column).", valueName: "N"))
     var seed: UInt64 = 1
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax, which makes a voice tend to silence; 1 = the model's distribution).", valueName: "T"))
@@ -143,18 +168,17 @@ func loadVoice(_ nameOrPath: String) throws -> Voice {
     try Voice.load(try ModelRegistry.synth.resolve(nameOrPath, as: .voice), registry: .synth)
 }
 
-/// `--speaker`: one of the voice's speakers, or `auto`.
+/// `--speaker NAME` for commands without an input recording (`generate`): no `auto`.
 struct SpeakerOption: ParsableArguments {
-    @Option(help: "Speaker whose embedding conditions the voice (default: the voice's first speaker). With an input recording (vocode), `auto` picks the speaker under which the voice finds the input most likely.")
+    @Option(help: ArgumentHelp("Speaker whose embedding conditions the voice (default: the voice's first speaker; `synth voices` lists them).", valueName: "NAME"))
     var speaker: String?
 
-    /// `--speaker auto`: the caller chooses the speaker from its input recording.
-    var isAuto: Bool { speaker?.lowercased() == "auto" }
-
-    /// The index of `--speaker` in `voice` (0 when omitted). - Throws: `VoiceError.unknownSpeaker`, or a
-    /// one-line error for `auto`, which only a command with an input recording can resolve.
+    /// The index of `--speaker` in `voice` (0 when omitted). - Throws: `VoiceError.unknownSpeaker`, or a one-line
+    /// usage error for `auto`, which needs an input recording.
     func index(in voice: Voice) throws -> Int {
-        if isAuto { throw ValidationError("--speaker auto needs an input recording (synth vocode); name a speaker instead") }
+        if speaker?.lowercased() == "auto" {
+            throw ValidationError("--speaker auto chooses a speaker for an input recording (synth vocode, synth render); name a speaker here")
+        }
         return try speaker.map { try voice.config.speakerIndex($0) } ?? 0
     }
 }

@@ -8,35 +8,60 @@ import WaveNet
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate babble from a voice, conditioned on a speaker only.",
-        discussion: "The log-mel conditioning is held at the voice's mean features (all zeros after normalisation), so what you hear is what the model does with the speaker embedding alone.")
+        discussion: """
+            The log-mel conditioning is held at the voice's mean features (all zeros after normalisation), so what you hear is what the model does with the speaker embedding alone. Prints the real-time factor when done. The output's format follows its extension (as `synth vocode`'s); - writes WAV to standard output.
+            """)
 
     @OptionGroup var voiceOption: VoiceOption
     @OptionGroup var speakerOption: SpeakerOption
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(parsing: .unconditional, help: "Seconds of audio to generate.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of audio to generate, in (0, 600].", valueName: "S"))
     var seconds: Double = 2
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Output WAV file.", valueName: "OUT.wav"))
-    var output: String = "babble.wav"
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output audio file (format by extension), or - for standard output.", valueName: "OUT"))
+    var output: String
+
+    @OptionGroup var formatOptions: AudioFormatOptions
+    @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         try checkOutputPath(output, option: "-o")
+        _ = try formatOptions.resolve(output)
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600], got \(seconds)") }
+        if jsonOption.json && isStandardOutput(output) {
+            throw ValidationError("--json and -o - both write to standard output; give -o a file")
+        }
     }
 
     func run() throws {
+        let format = try formatOptions.resolve(output)
         let voice = try voiceOption.load()
         let speaker = try speakerOption.index(in: voice)
         let c = voice.config
         let count = Int(seconds * Double(c.features.sampleRate))
-        let frames = count / c.features.hopLength + 1
         let vocoder = try Vocoder(voice: voice)
         var sampler = try sampling.makeSampler()
-        let bar = ProgressLine("generating")
-        let y = vocoder.generate(mels: [Float](repeating: 0, count: frames * c.frameFeatures), frames: frames, sampleCount: count,
-                                 speaker: speaker, sampler: &sampler) { bar.update($0) }
-        try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: URL(fileURLWithPath: output))
-        printErr("wrote \(output): \(String(format: "%.2f", seconds)) s, speaker \(c.speakers[speaker])")
+        let cond = Vocoder.Conditioning.neutral(sampleCount: count, config: c)
+        let writer: AudioWriter
+        do { writer = try AudioWriter(url: outputURL(output), format: format, sampleRate: c.features.sampleRate, frameCount: count) } catch {
+            throw RuntimeError("\(error)")
+        }
+        let bar = ProgressLine("generating", total: count, unit: "samples")
+        let start = Date()
+        do {
+            try vocoder.generate(cond, speaker: speaker, sampler: &sampler, progress: { bar.update($0) }) { try writer.write($0) }
+            try writer.finish()
+        } catch { throw RuntimeError("\(error)") }
+        let dt = Date().timeIntervalSince(start)
+        let shown = isStandardOutput(output) ? "- (standard output)" : output
+        printErr(String(format: "wrote %@ (%@): %.2f s, speaker %@, generated in %.2f s, %@", shown, format.description, seconds,
+                        c.speakers[speaker], dt, realTimeText(audioSeconds: seconds, computeSeconds: dt)))
+        if jsonOption.json {
+            printJSON(["command": "generate", "output": output, "format": format.description, "voice": voice.name,
+                       "speaker": c.speakers[speaker], "sample_rate": c.features.sampleRate, "samples": count,
+                       "audio_seconds": seconds, "compute_seconds": dt, "real_time_factor": jsonNumber(dt / seconds),
+                       "seed": sampling.seed])
+        }
     }
 }

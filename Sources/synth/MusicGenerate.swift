@@ -13,33 +13,38 @@ struct MusicGenerate: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a MIDI prime with a music model; write MIDI (prime + continuation) and optionally WAV.",
         discussion: """
-            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Output MIDI holds one piano track (program 0); --wav renders it through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2). Files are written atomically.
+            The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
+
+            OUT.mid holds the prime followed by the continuation, on one piano track (program 0). --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
-    @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows.", valueName: "IN.mid"))
+    @Option(help: ArgumentHelp("MIDI file whose notes the continuation follows (default: none; the model starts from nothing).", valueName: "IN.mid"))
     var prime: String?
-    @Option(parsing: .unconditional, help: "Use only the first S seconds of the prime.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first S seconds of the prime (default: all of it).", valueName: "S"))
     var primeSeconds: Double?
-    @Option(parsing: .unconditional, help: "Seconds of music to generate (default 20 unless --tokens is given).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
-    @Option(parsing: .unconditional, help: "Number of tokens to generate instead of --seconds.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
     var tokens: Int?
     @OptionGroup var sampling: SamplingOptions
-    @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 tokens (1 = off).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Repetition penalty over the last 64 tokens (1 = off).", valueName: "X"))
     var repetitionPenalty: Float = 1.0
-    @Option(parsing: .unconditional, help: "Beam search with N beams instead of sampling (needs --tokens; slow: O(N × context) per token).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Beam search with N beams instead of sampling (default: off, sampling; needs --tokens; slow: O(N × context) per token).", valueName: "N"))
     var beam: Int?
-    @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Beam search length penalty (score = log-prob / length^penalty).", valueName: "X"))
     var lengthPenalty: Float = 1.0
-    @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file.", valueName: "OUT.mid"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output MIDI file: the prime and the continuation (- for standard output).", valueName: "OUT.mid"))
     var output: String
-    @Option(help: ArgumentHelp("Also render a mono 16-bit WAV through FluidSynth.", valueName: "OUT.wav"))
+    @Option(help: ArgumentHelp("Also render the notes of OUT.mid (prime and continuation) through FluidSynth, mono, to this audio file (default: none).", valueName: "OUT.wav"))
     var wav: String?
-    @Option(parsing: .unconditional, help: "Sample rate of the WAV in Hz.")
+    @Flag(help: "With --wav: render only the continuation (the notes after the prime), starting at 0 s.")
+    var wavContinuationOnly = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sample rate of the WAV in Hz.", valueName: "HZ"))
     var sampleRate = 44100
     @Option(help: ArgumentHelp("SoundFont for --wav (default: $SYNTH_SOUNDFONT, then Debian's GM SoundFonts).", valueName: "FILE.sf2"))
     var soundfont: String?
+    @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
@@ -57,7 +62,15 @@ struct MusicGenerate: ParsableCommand {
         if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
         try checkOutputPath(output, option: "-o")
-        if let wav { try checkOutputPath(wav, option: "--wav") }
+        if let wav {
+            try checkOutputPath(wav, option: "--wav")
+            do { _ = try AudioFileFormat.resolve(path: wav) } catch { throw ValidationError("--wav: \(error)") }
+        }
+        if wavContinuationOnly && wav == nil { throw ValidationError("--wav-continuation-only needs --wav") }
+        let toStdout = [output] + (wav.map { [$0] } ?? []) + (jsonOption.json ? ["--json"] : [])
+        if toStdout.filter({ $0 == "--json" || isStandardOutput($0) }).count > 1 {
+            throw ValidationError("only one of -o, --wav and --json can write to standard output")
+        }
     }
 
     func run() throws {
@@ -78,21 +91,48 @@ struct MusicGenerate: ParsableCommand {
         if p.tokens.count > net.contextLength {
             printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
         }
-        let bar = ProgressLine("generating")
+        // Progress in seconds of music, or in tokens with --tokens.
+        let bar = tokens.map { ProgressLine("generating", total: $0, unit: "tokens") }
+            ?? ProgressLine("generating", total: seconds ?? 20, unit: "s of music", decimals: 1)
         let start = Date()
-        let generated = try continuation(net, prime: p.tokens) { bar.update($0) }
+        let generated = try continuation(net, prime: p.tokens) { r in
+            // With --seconds, MusicGeneration counts centiseconds of music, drawn as seconds.
+            tokens == nil ? bar.update(Double(r.done) / 100) : bar.update(r)
+        }
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
         let notes = PerformanceTokenizer().decode(all)
-        let audio = try renderer.map { try $0.render(notes: notes, messages: printErr) }
-        try MIDIFile(notes: notes).write(to: URL(fileURLWithPath: output))
+        // --wav-continuation-only: the notes that start after the prime ends, moved to 0 s.
+        let primeEnd = MusicGeneration.seconds(of: p.tokens)
+        let heard = wavContinuationOnly
+            ? notes.filter { $0.start >= primeEnd - 1e-9 }.map { n -> Note in var m = n; m.start -= primeEnd; m.end -= primeEnd; return m }
+            : notes
+        let audio = try renderer.map { try $0.render(notes: heard, messages: printErr) }
+        try MIDIFile(notes: notes).write(to: outputURL(output))
+        var wavSeconds = 0.0
         if let wav, let audio, let r = renderer {
-            try AudioIO.writeWAV(audio, sampleRate: r.sampleRate, to: URL(fileURLWithPath: wav))
+            try AudioIO.write(audio, sampleRate: r.sampleRate, to: outputURL(wav), format: try AudioFileFormat.resolve(path: wav))
+            wavSeconds = Double(audio.count) / Double(r.sampleRate)
         }
         let newNotes = PerformanceTokenizer().decode(generated).count
+        let musicSeconds = MusicGeneration.seconds(of: generated)
+        let wavText = wav.map { String(format: ", and %@ (%.1f s: %@)", $0, wavSeconds,
+                                       wavContinuationOnly ? "the continuation only" : String(format: "%.1f s of prime and the continuation", primeEnd)) } ?? ""
         printErr(String(format: "wrote %@: %d prime tokens + %d generated (%.1f s of music, %d new notes) in %.2f s, %.0f tokens/s%@",
-                        output, p.tokens.count, generated.count, MusicGeneration.seconds(of: generated), newNotes, dt,
-                        Double(generated.count) / max(dt, 1e-9), wav.map { ", and \($0)" } ?? ""))
+                        output, p.tokens.count, generated.count, musicSeconds, newNotes, dt,
+                        Double(generated.count) / max(dt, 1e-9), wavText))
+        if jsonOption.json {
+            var result: [String: Any] = ["command": "music generate", "output": output, "prime_tokens": p.tokens.count,
+                                         "prime_seconds": primeEnd, "generated_tokens": generated.count, "music_seconds": musicSeconds,
+                                         "new_notes": newNotes, "compute_seconds": dt,
+                                         "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]
+            if let wav {
+                result["wav"] = wav
+                result["wav_seconds"] = wavSeconds
+                result["wav_holds"] = wavContinuationOnly ? "continuation" : "prime and continuation"
+            }
+            printJSON(result)
+        }
     }
 
     /// The continuation of `prime`: beam search with --beam, else sampling for --tokens or --seconds.

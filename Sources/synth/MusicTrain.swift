@@ -21,32 +21,33 @@ struct MusicTrain: ParsableCommand {
     @Flag(help: "Continue the newest complete checkpoint in --out (model flags then come from it).")
     var resume = false
 
-    @Option(help: "Model family: transformer or wavenet.")
+    @Option(help: ArgumentHelp("Model family: transformer or wavenet.", valueName: "FAMILY"))
     var model = "transformer"
-    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Total optimizer steps (a resumed run continues up to this).", valueName: "N"))
     var steps = 20000
-    @Option(parsing: .unconditional, help: "Windows per batch.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Windows per batch.", valueName: "N"))
     var batch = 16
-    @Option(parsing: .unconditional, help: "Context length in tokens (window length; the transformer's positions).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Context length in tokens (window length; the transformer's positions).", valueName: "TOKENS"))
     var context = 256
-    @Option(parsing: .unconditional, help: "Transformer width.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer width.", valueName: "N"))
     var dModel = 128
-    @Option(parsing: .unconditional, help: "Transformer attention heads.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer attention heads.", valueName: "N"))
     var heads = 4
-    @Option(parsing: .unconditional, help: "Transformer blocks.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer blocks.", valueName: "N"))
     var layers = 4
-    @Option(parsing: .unconditional, help: "Transformer MLP width (0 = 4 × d-model).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transformer MLP width (0 = 4 × d-model).", valueName: "N"))
     var dFF = 0
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).", valueName: "N"))
     var dilationCycle = 7
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycles.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet dilation cycles.", valueName: "N"))
     var stacks = 2
-    @Option(parsing: .unconditional, help: "WaveNet residual channels (gate = 2×, skip = 2×).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("WaveNet residual channels (gate = 2×, skip = 2×).", valueName: "N"))
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
     @OptionGroup var training: TrainingFlags
-    @Option(parsing: .unconditional, help: "Use at most N files per split (quick experiments); 0 = all.")
+    @OptionGroup var jsonOption: JSONOption
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split (quick experiments); 0 = all.", valueName: "N"))
     var maxFiles = 0
 
     func validate() throws {
@@ -100,6 +101,6 @@ struct MusicTrain: ParsableCommand {
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
                         configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,
-                        settings: settings)
+                        settings: settings, json: jsonOption.json, command: "music train")
     }
 }

@@ -11,9 +11,9 @@ struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render many utterances from a manifest, B at a time in lockstep.",
         discussion: """
-            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording), or is `auto` for the speaker under which the voice finds the input audio most likely (as `synth vocode --speaker auto`; scored before rendering). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` with the same sampling options gives the same file.
+            MANIFEST is CSV or TSV with a header naming `input` and `speaker`, and optionally `output` and `seed`. `input` is an audio file (any format libsndfile reads) or a .npy float32 [frames, mel_bins] array of normalised log-mels (see `synth features`); relative paths are relative to the manifest's folder. `speaker` names the speaker embedding (it need not be the speaker of the recording), or is `auto` for the speaker chosen from the input (as `synth vocode --speaker auto`: from the voice's speaker statistics when it has them, which works for .npy inputs too; else by likelihood, scored before rendering). `output` is a file name inside --out (default: the input's name with .wav); `seed` defaults to `--seed + FNV-1a-64(output name)` (wrapping), so a line renders the same alone, in any batch, shard or order: `synth vocode IN -o X.wav --speaker S --seed SEED` gives the same file.
 
-            Resumable: outputs that already exist are skipped (they are written atomically, so an existing file is complete); kill and rerun at any time. Bad lines are reported with their line number at the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or skipped, 1 if any failed.
+            Resumable: outputs that already exist are skipped (they are written atomically, so an existing file is complete); kill and rerun at any time. Bad lines are reported with their line number at the end and do not stop the others. Exit status: 0 if every line of this shard is rendered or skipped, 1 if any failed. Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff); --json prints the summary as one JSON object on stdout.
 
             Sharding: --shard K/N renders data rows i with i mod N == K (K is 0-based, 0 <= K < N). Without --shard, the shard comes from SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of SLURM_ARRAY_TASK_COUNT in a Slurm job array, or from JOB_COMPLETION_INDEX of SYNTH_SHARDS in a Kubernetes indexed Job; otherwise everything is rendered. Duplicate output names are checked over the whole manifest, so shards never write the same file. See docs/scale-out.md.
             """)
@@ -26,23 +26,31 @@ struct Render: ParsableCommand {
 
     @OptionGroup var voiceOption: VoiceOption
 
-    @Option(help: "Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's most likely speaker, as `synth vocode --speaker auto`).")
+    @Option(help: ArgumentHelp("Render every line with this speaker's embedding instead of the manifest's speaker column (`auto`: each line's speaker chosen from its input, as `synth vocode --speaker auto`).", valueName: "NAME|auto"))
     var speaker: String?
 
-    @Option(parsing: .unconditional, help: "Utterances generated in lockstep per thread (B).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Utterances generated in lockstep per thread (B).", valueName: "B"))
     var batch = 16
 
-    @Option(parsing: .unconditional, help: "Threads, each rendering its own batch; OpenBLAS is kept single-threaded.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads, each rendering its own batch; OpenBLAS is kept single-threaded. The default is the number of cores.", valueName: "N"))
+    var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: ArgumentHelp("Render only data rows i with i mod N == K (0-based K); default from Slurm/Kubernetes variables, else all.", valueName: "K/N"))
     var shard: String?
 
     @OptionGroup var sampling: SamplingOptions
 
+    @Option(help: ArgumentHelp("Sample encoding of the outputs: pcm16, pcm24 or float for .wav/.aiff, pcm16 or pcm24 for .flac (default: pcm16). Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff).", valueName: "SUBTYPE"))
+    var subtype: String?
+
+    @OptionGroup var jsonOption: JSONOption
+
     func validate() throws {
         guard batch >= 1, batch <= 1024 else { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        if let subtype {
+            do { _ = try AudioFileFormat.resolve(path: "x.wav", subtype: subtype) } catch { throw ValidationError("\(error)") }
+        }
         if let shard { do { _ = try RenderShard(parsing: shard) } catch { throw ValidationError("\(error)") } }
     }
 
@@ -59,7 +67,8 @@ struct Render: ParsableCommand {
         }
         let v = try voiceOption.load()
         let c = v.config
-        // -1 stands for `auto`: chosen per line from its audio before rendering.
+        let statistics = SpeakerStatistics.read(voice: v)
+        // -1 stands for `auto`: chosen per line, from its features (speaker statistics) or before rendering from its audio.
         func speakerIndex(_ name: String) throws -> Int { name.lowercased() == "auto" ? -1 : try c.speakerIndex(name) }
         let overrideSpeaker = try speaker.map(speakerIndex)
         let manifestURL = URL(fileURLWithPath: manifest)
@@ -68,31 +77,34 @@ struct Render: ParsableCommand {
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         BLAS.setThreads(1)
 
-        // Plan: problems and unknown speakers fail, existing outputs are skipped, the rest are rendered.
+        // Plan: problems, unknown speakers and outputs in no known format fail, existing outputs are skipped, the rest
+        // are rendered.
         var failures = m.problems.filter { shardSpec.contains($0.index) }.map { (line: $0.line, reason: $0.reason) }
-        var todo: [(line: RenderLine, speaker: Int)] = []
+        var todo: [(line: RenderLine, speaker: Int, format: AudioFileFormat)] = []
         var skipped = 0
         let fm = FileManager.default
         let existing = Set((try? fm.contentsOfDirectory(atPath: outDir.path)) ?? [])
         for l in m.lines where shardSpec.contains(l.index) {
-            let spk: Int
-            if let s = overrideSpeaker { spk = s } else {
-                do { spk = try speakerIndex(l.speaker) } catch {
-                    failures.append((l.line, "\(error)"))
-                    continue
-                }
+            let spk: Int, format: AudioFileFormat
+            do {
+                spk = try overrideSpeaker ?? speakerIndex(l.speaker)
+                format = try AudioFileFormat.resolve(path: l.output, subtype: subtype)
+            } catch {
+                failures.append((l.line, "\(error)"))
+                continue
             }
             // Temporary files of an earlier, killed run of this line (only this shard writes this name).
             for name in existing where name.hasPrefix(".\(l.output).tmp-") {
                 try? fm.removeItem(at: outDir.appendingPathComponent(name))
             }
             if existing.contains(l.output) { skipped += 1; continue }
-            todo.append((l, spk))
+            todo.append((l, spk, format))
         }
         let vocoder = try Vocoder(voice: v)
         let url = { (l: RenderLine) in Table.resolve(l.input, relativeTo: manifestURL) }
         let auto = todo.indices.filter { todo[$0].speaker < 0 }
-        if !auto.isEmpty {
+        if !auto.isEmpty && statistics == nil {
+            printErr("note: voice '\(v.name)' has no speaker statistics; the `auto` lines are scored by likelihood first (several seconds each; `synth speakers` adds statistics)")
             let chosen = chooseSpeakers(auto.map { url(todo[$0].line) }, vocoder: vocoder, threads: threads)
             for (k, i) in auto.enumerated() {
                 switch chosen[k] {
@@ -102,21 +114,31 @@ struct Render: ParsableCommand {
             }
             todo.removeAll { $0.speaker < 0 }
         }
-        let total = todo.count + skipped + failures.count
-        printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(total) lines, \(skipped) already done, " +
-                 "\(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
+        let planned = m.lines.filter { shardSpec.contains($0.index) }.count + m.problems.filter { shardSpec.contains($0.index) }.count
+        printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(planned) lines: \(skipped) already done, " +
+                 "\(failures.count) refused, \(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
 
-        let state = RenderState(total: total, done: skipped + failures.count, todo: todo.count, sampleRate: c.features.sampleRate)
+        let state = RenderState(todo: todo.count, sampleRate: c.features.sampleRate)
         let sampler = try sampling.makeSampler()
         let renderers = (0..<min(threads, max(1, todo.count))).map { _ in BatchRenderer(voice: v, batch: batch, sampler: sampler) }
         let lines = todo
         let baseSeed = sampling.seed
+        let autoChoices = AutoChoices()
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
                 while let i = state.take(max: lines.count) {
-                    let (l, spk) = lines[i]
+                    let (l, given, _) = lines[i]
                     do {
                         let cond = try vocoder.conditioning(for: url(l))
+                        if url(l).pathExtension.lowercased() == "npy",
+                           let warning = c.normalisationWarning(features: cond.mels, frames: cond.frames, path: url(l).path) {
+                            printErr("warning: \(manifest):\(l.line): \(warning)")
+                        }
+                        var spk = given
+                        if spk < 0, let statistics {
+                            spk = statistics.choose(features: cond.mels, frames: cond.frames, config: c).index  // as vocode
+                            autoChoices.add(spk)
+                        }
                         state.started(samples: cond.sampleCount)
                         return RenderRequest(id: i, mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount,
                                              speaker: spk, seed: RenderManifest.seed(for: l, base: baseSeed))
@@ -126,9 +148,9 @@ struct Render: ParsableCommand {
                 }
                 return nil
             }, finished: { r, y in
-                let l = lines[r.id].line
+                let (l, _, format) = lines[r.id]
                 do {
-                    try AudioIO.writeWAV(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output))
+                    try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output), format: format)
                     state.finish()
                 } catch {
                     state.fail(line: l.line, reason: "\(error)")
@@ -136,6 +158,10 @@ struct Render: ParsableCommand {
             }, progress: { state.rendered(thread: t, samples: $0.done) })
         }
         state.report(force: true)
+        if !autoChoices.counts.isEmpty {
+            let summary = autoChoices.counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\(c.speakers[$0.key]) \($0.value)" }
+            printErr("speaker auto (speaker statistics): " + summary.joined(separator: ", "))
+        }
         failures += state.failures
         failures.sort { $0.line < $1.line }
         let rendered = todo.count - state.failures.count
@@ -145,31 +171,43 @@ struct Render: ParsableCommand {
         if !failures.isEmpty {
             printErr("failures:")
             for f in failures { printErr("  \(manifest):\(f.line): \(f.reason)") }
-            throw ExitCode(1)
         }
+        if jsonOption.json {
+            printJSON(["command": "render", "manifest": manifest, "out": out, "voice": v.name, "shard": "\(shardSpec)",
+                       "lines": planned, "rendered": rendered, "skipped": skipped, "failed": failures.count,
+                       "failures": failures.map { ["line": $0.line, "reason": $0.reason] },
+                       "audio_seconds": state.audioSeconds, "compute_seconds": state.elapsed,
+                       "real_time_factor": jsonNumber(state.elapsed / state.audioSeconds)])
+        }
+        if !failures.isEmpty { throw ExitCode(1) }
     }
+}
+
+/// Counts of the speakers chosen for `auto` lines from the speaker statistics (thread-safe).
+final class AutoChoices: @unchecked Sendable {
+    let lock = NSLock()
+    private(set) var counts: [Int: Int] = [:]
+    func add(_ s: Int) { lock.withLock { counts[s, default: 0] += 1 } }
 }
 
 /// Shared, locked bookkeeping of a render: the work cursor, failures and the progress line
 /// (lines done, seconds of audio rendered, real-time factor, ETA), drawn by `ProgressLine`.
 final class RenderState: @unchecked Sendable {
     let lock = NSLock()
-    let total: Int
     let sampleRate: Int
     let start = Date()
     let line = ProgressLine("render")
     var cursor = 0
-    var done: Int
+    var done = 0             // lines of this run finished or failed
     var perThread: [Int: Int] = [:]  // samples generated by each thread's renderer (including unfinished utterances)
     var samplesStarted = 0   // total length of the utterances started so far
     var linesStarted = 0
     var failures: [(line: Int, reason: String)] = []
+    /// Lines this run renders (the header's "to render").
     let todo: Int
 
-    init(total: Int, done: Int, todo: Int, sampleRate: Int) {
-        self.total = total
+    init(todo: Int, sampleRate: Int) {
         self.todo = todo
-        self.done = done
         self.sampleRate = sampleRate
     }
 
@@ -189,19 +227,24 @@ final class RenderState: @unchecked Sendable {
     func finish() { lock.withLock { done += 1 }; report() }
     func fail(line: Int, reason: String) { lock.withLock { failures.append((line, reason)); done += 1 }; report() }
 
+    /// "render 3/16 lines | 12.4 s of audio | RTF 0.152 (6.58x real time) | ETA 1m10s" on stderr; the real-time
+    /// factor and ETA read "-" and "?" until audio has been generated.
     func report(force: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
         guard line.due(final: force) else { return }
         let dt = Date().timeIntervalSince(start)
         let samples = perThread.values.reduce(0, +), audio = Double(samples) / Double(sampleRate)
-        let rtf = audio > 0 ? dt / audio : 0
-        // Remaining audio: the rest of the started utterances, plus the average length for lines not yet started.
-        let avg = linesStarted > 0 ? Double(samplesStarted) / Double(linesStarted) : 0
-        let remaining = Double(max(0, samplesStarted - samples)) + Double(max(0, todo - cursor)) * avg
-        let eta = rtf > 0 ? remaining / Double(sampleRate) * rtf : .infinity
-        line.draw("render \(done)/\(total) lines | " + String(format: "%.1f s audio | RTF %.3f (%.2fx real time)", audio, rtf, rtf > 0 ? 1 / rtf : 0)
-                  + " | ETA \(rtf > 0 ? formatDuration(eta) : "?")", final: force)
+        var speed = "RTF -", eta = "?"
+        if audio > 0 {
+            let rtf = dt / audio
+            speed = String(format: "RTF %.3f (%.2fx real time)", rtf, 1 / rtf)
+            // Remaining audio: the rest of the started utterances, plus the average length for lines not yet started.
+            let avg = linesStarted > 0 ? Double(samplesStarted) / Double(linesStarted) : 0
+            let remaining = Double(max(0, samplesStarted - samples)) + Double(max(0, todo - cursor)) * avg
+            eta = formatDuration(remaining / Double(sampleRate) * rtf)
+        }
+        line.draw("render \(done)/\(todo) lines | " + String(format: "%.1f s of audio | ", audio) + speed + " | ETA \(eta)", final: force)
     }
 }
 

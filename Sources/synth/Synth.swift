@@ -17,7 +17,9 @@ struct Synth: ParsableCommand {
             Continue a chorale opening with the music model and render it through FluidSynth:
               synth music generate --prime opening.mid --seconds 20 -o out.mid --wav out.wav
             """,
-        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Train.self, Eval.self, MusicCommand.self, TextCommand.self, Bench.self, BenchRender.self]
+        version: "synth \(synthVersion)",
+        subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Speakers.self, Train.self, Eval.self,
+                      MusicCommand.self, TextCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
     )
 
     /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,

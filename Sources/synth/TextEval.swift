@@ -23,8 +23,9 @@ struct TextEval: ParsableCommand {
     var ngramOnly = false
     @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...7).")
     var order = 5
-    @Option(parsing: .unconditional, help: "Window length for models without a fixed context (LSTM, GRU, WaveNet).")
+    @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet).")
     var context = 1024
+    @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         guard (1...7).contains(order) else { throw ValidationError("--order must be in 1...7, got \(order)") }
@@ -40,18 +41,30 @@ struct TextEval: ParsableCommand {
         do { corpus = try TextCorpus(paths: data) } catch let e as TextDataError { throw RuntimeError(e.description) }
         let train = try loadTextSplit(corpus, "train")
         let eval = split == "train" ? train : try loadTextSplit(corpus, split)
-        print("split \(split): \(eval.count - 1) scored tokens")
+        let scored = eval.count - 1
+        var result: [String: Any] = ["command": "text eval", "data": data, "split": split, "scored_tokens": scored]
+        if !jsonOption.json { print("split \(split): \(scored) scored tokens") }
         func line(_ name: String, _ nats: Double) -> String {
             String(format: "%@: %.4f nats/byte, %.4f bits/byte", name, nats, nats / log(2.0))
         }
         if let net {
             let start = Date()
-            let r = net.evaluate([eval], context: context)
-            print(line("model \(modelOption.model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", Date().timeIntervalSince(start)))
+            let bar = ProgressLine("scoring \(modelOption.model)")
+            let r = net.evaluate([eval], context: context) { bar.update($0) }
+            let dt = Date().timeIntervalSince(start)
+            result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(r.nats),
+                               "bits_per_byte": jsonNumber(r.nats / log(2.0)), "seconds": dt]
+            if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", dt)) }
         }
         let start = Date()
         let ngram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
-        print(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens)", ngram.evaluate([eval]).nats) +
-              String(format: " [%.1f s]", Date().timeIntervalSince(start)))
+        let nats = ngram.evaluate([eval]).nats, dt = Date().timeIntervalSince(start)
+        result["ngram"] = ["order": order, "train_tokens": train.count, "nats_per_byte": jsonNumber(nats),
+                           "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
+        if jsonOption.json {
+            printJSON(result)
+        } else {
+            print(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens)", nats) + String(format: " [%.1f s]", dt))
+        }
     }
 }

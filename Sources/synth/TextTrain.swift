@@ -52,6 +52,7 @@ struct TextTrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of CPU time of this invocation; 0 = no limit. On a shared machine, the fair budget for comparing runs (--time-limit counts wall-clock time).")
     var cpuLimit: Double = 0
     @OptionGroup var training: TrainingFlags
+    @OptionGroup var jsonOption: JSONOption
 
     static let families = ["lstm", "gru", "transformer", "wavenet"]
 
@@ -121,6 +122,6 @@ struct TextTrain: ParsableCommand {
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store), data: dataset,
                         configJSON: try ModelFolder.encode(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "bytes", positionsPerStep: batch * window,
-                        settings: settings, cpuLimit: cpuLimit)
+                        settings: settings, json: jsonOption.json, command: "text train", cpuLimit: cpuLimit)
     }
 }

@@ -16,6 +16,8 @@ struct Train: ParsableCommand {
 
             Fine-tune an existing voice on your own recordings with --init-from (e.g. `--init-from default --lr 3e-4 --steps 2000`): the voice's weights, size, features and speakers are kept and the manifest's new speakers are added.
 
+            Reproduce the shipped voice's configuration with --recipe default (e.g. `synth train --recipe default --data MANIFEST.tsv --out runs/myvoice`): a recipe fills every flag the command line leaves out; flags given on the command line win. Without a recipe, the defaults below make a smaller, faster model (16 layers, no conditioning blocks, no pre-emphasis).
+
             Grow a voice into a larger model with --init-from and --grow (e.g. `--init-from default --grow --residual 96 --gate 192 --skip 192`): the new model starts out computing exactly what the voice computes (new channels and layers begin with zero read-out weights, after Net2Net, Chen et al. 2016) and training then puts the new capacity to use, so a bigger voice does not start again from noise.
             """)
 
@@ -28,49 +30,53 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the newest complete checkpoint in --out.")
     var resume = false
 
+    @Option(help: ArgumentHelp("Fill the flags not given on the command line from a named configuration. \(TrainRecipes.help).", valueName: "NAME"))
+    var recipe: String?
+
     @Option(help: ArgumentHelp("Fine-tune: start from this voice's weights instead of random ones. Its shape (unless --grow), features, normalisation and pre-emphasis are kept (the model-shape flags below are ignored without --grow); manifest speakers it does not know are added, starting from its average speaker. Use a lower --lr (e.g. 3e-4) and fewer --steps.", valueName: "NAME|DIR"))
     var initFrom: String?
 
     @Flag(help: "With --init-from: grow the voice to the model-shape flags below (sizes not given keep the voice's; channels can only grow; new dilations can be inserted anywhere), keeping its outputs unchanged at the start.")
     var grow = false
 
-    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Total optimizer steps (a resumed run continues up to this).", valueName: "N"))
     var steps = 20000
-    @Option(parsing: .unconditional, help: "Segments per batch.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Segments per batch.", valueName: "N"))
     var batch = 8
-    @Option(parsing: .unconditional, help: "Segment length in samples (rounded down to a multiple of hop length).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Segment length in samples (rounded down to a multiple of hop length).", valueName: "SAMPLES"))
     var segment = 4000
     @OptionGroup var training: TrainingFlags
-    @Option(parsing: .unconditional, help: "Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume (a resumed run notes any such flag that changed).")
+    @OptionGroup var jsonOption: JSONOption
+    @Option(parsing: .unconditional, help: ArgumentHelp("Noise injection: Gaussian noise of this standard deviation, in mu-law classes, added to the teacher-forced input samples (not the targets), after FFTNet (Jin et al. 2018); 0 = off. Give it again on --resume (a resumed run notes any such flag that changed).", valueName: "CLASSES"))
     var inputNoise: Float = 0
     @Option(parsing: .unconditional, help: ArgumentHelp("Speed perturbation (Ko et al. 2015): also train on copies of every training file played this many times faster, resampled with libsamplerate (pitch and formants move with the speed), e.g. `0.9,1.1` triples the training audio. The valid split and the feature normalisation stay unperturbed. Factors in 0.5...2, comma-separated; give it again on --resume (a resumed run notes any such flag that changed).", valueName: "FACTORS"))
     var speedPerturb: String?
-    @Option(parsing: .unconditional, help: "Use at most N utterances per split, the first N in the manifest (for quick experiments); the voice then knows only their speakers. 0 = all.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N utterances per split, the first N in the manifest (for quick experiments); the voice then knows only their speakers. 0 = all.", valueName: "N"))
     var maxUtterances = 0
-    @Option(parsing: .unconditional, help: "Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Validation segments of --segment samples, spread evenly over the valid split's audio (rounded up to a multiple of --batch). More is steadier and slower; `synth eval` scores every sample.", valueName: "N"))
     var validSegments = 96
 
     // Model shape: a new run's, or with --init-from --grow the grown voice's (unset sizes keep the voice's).
     // Ignored, with a note, by --resume (the checkpoint holds the shape) and by --init-from without --grow.
-    @Option(parsing: .unconditional, help: "Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1) (default 8).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Dilation cycle length: dilations 1, 2, ..., 2^(cycle-1) (default 8).", valueName: "N"))
     var dilationCycle: Int?
-    @Option(parsing: .unconditional, help: "Number of dilation cycles (stacks) (default 2).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of dilation cycles (stacks) (default 2).", valueName: "N"))
     var stacks: Int?
-    @Option(parsing: .unconditional, help: "Residual channels (default 64).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Residual channels (default 64).", valueName: "N"))
     var residual: Int?
-    @Option(parsing: .unconditional, help: "Gate channels, tanh half + sigmoid half (default 128).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Gate channels, tanh half + sigmoid half (default 128).", valueName: "N"))
     var gate: Int?
-    @Option(parsing: .unconditional, help: "Skip channels (default 128).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Skip channels (default 128).", valueName: "N"))
     var skip: Int?
-    @Option(parsing: .unconditional, help: "Channels of the frame-rate conditioning network (default 64).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Channels of the frame-rate conditioning network (default 64).", valueName: "N"))
     var condChannels: Int?
-    @Option(parsing: .unconditional, help: "Residual blocks (kernel-3 conv, ReLU, 1x1) after the first conditioning conv; each widens the mel context by a frame on each side (default 0).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Residual blocks (kernel-3 conv, ReLU, 1x1) after the first conditioning conv; each widens the mel context by a frame on each side (default 0).", valueName: "N"))
     var condLayers: Int?
-    @Option(parsing: .unconditional, help: "Speaker embedding size (default 16).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Speaker embedding size (default 16).", valueName: "N"))
     var speakerDim: Int?
-    @Option(parsing: .unconditional, help: "Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Pre-emphasis coefficient before mu-law, 0 = off (default 0; a new run only).", valueName: "COEF"))
     var preemphasis: Float?
-    @Option(parsing: .unconditional, help: "Sample rate of the voice in Hz (default 16000; a new run only).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sample rate of the voice in Hz (default 16000; a new run only).", valueName: "HZ"))
     var sampleRate: Int?
     @Flag(help: "Pitch conditioning (a new run only): each conditioning frame also carries ln F0 and voicing from pYIN (docs/voices.md).")
     var pitch = false
@@ -156,9 +162,22 @@ struct Train: ParsableCommand {
             throw ValidationError("--grow needs --init-from VOICE (the voice to grow)")
         }
         try requireFile(data, option: "--data")
+        if let recipe, TrainRecipes.named(recipe) == nil {
+            throw ValidationError("--recipe: unknown recipe '\(recipe)'; the recipes are \(TrainRecipes.all.map(\.name).joined(separator: ", "))")
+        }
     }
 
+    /// With --recipe, parses the recipe's flags followed by this command line's (so the command line wins) and trains
+    /// with the result; otherwise trains with the flags as given.
     func run() throws {
+        guard let name = recipe, let r = TrainRecipes.named(name) else { return try train() }
+        let args = Array(CommandLine.arguments.dropFirst())
+        let own = args.firstIndex(of: "train").map { Array(args[($0 + 1)...]) } ?? args
+        let expanded = try Train.parse(r.arguments + own)
+        try expanded.train()
+    }
+
+    func train() throws {
         BLAS.setThreads(training.threads)
         // Summary lines and notes go to stderr now and to the head of this invocation's part of train.log.
         var header: [String] = []
@@ -166,12 +185,18 @@ struct Train: ParsableCommand {
             printErr(line)
             header.append(line)
         }
+        if let name = recipe, let r = TrainRecipes.named(name) {
+            summary("recipe \(name): " + r.arguments.joined(separator: " ") + " (flags given on the command line win)")
+        }
         let manifestURL = URL(fileURLWithPath: data)
         let runDir = URL(fileURLWithPath: out)
         let store = CheckpointStore(runDirectory: runDir)
         var config: WaveNetConfig
         var resumeFrom: URL?
         var baseVoice: Voice?
+        // Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`): kept from the checkpoint on
+        // --resume, else fitted below on the train split (a fine-tuned voice keeps its own for speakers the manifest lacks).
+        var statistics: SpeakerStatistics?
         var pitchSwitchedOn = false
         if resume {
             if initFrom != nil {
@@ -180,6 +205,7 @@ struct Train: ParsableCommand {
             }
             let latest = try store.latest()
             config = try ModelRegistry.synth.config(WaveNetModel.self, in: latest, as: .voice)
+            statistics = config.speakerStatistics
             // The same flags again are expected ("the same command plus --resume"); other values are worth a note.
             let differing = shapeFlagsDiffering(from: config)
             if !differing.isEmpty {
@@ -289,10 +315,30 @@ struct Train: ParsableCommand {
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store)
-        try runTraining(trainer, data: dataset, configJSON: try ModelFolder.encode(config, modelType: WaveNetModel.modelType), runDirectory: runDir, resumeFrom: resumeFrom,
+        if !resume {
+            let t0 = Date()
+            let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
+            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config)) { bar.update($0) }
+            if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
+                for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
+            }
+            // Held-out files of the run's own speakers set the threshold for recognising a speaker (20 or more).
+            fitted.calibrate(heldOut: validUtts.map { (config.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) },
+                             config: config)
+            if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)) {
+                fitted.fallback = old.fallback
+                if fitted.threshold == nil { fitted.threshold = old.threshold }
+            }
+            statistics = fitted
+            summary(String(format: "speaker statistics for --speaker auto: %@ (Gaussian mixtures over the cepstrum), fitted in %.1f s",
+                           plural(fitted.speakers.count, "speaker"), Date().timeIntervalSince(t0)))
+        }
+        config.speakerStatistics = statistics
+        let configJSON = try ModelFolder.encode(config, modelType: WaveNetModel.modelType)
+        try runTraining(trainer, data: dataset, configJSON: configJSON, runDirectory: runDir, resumeFrom: resumeFrom,
                         timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
                         settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
                             + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
-                                                   ("--max-utterances", "\(maxUtterances)")])
+                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json)
     }
 }

@@ -12,23 +12,23 @@ nonisolated(unsafe) var stopRequested: Int32 = 0
 
 /// Optimizer, schedule and bookkeeping options common to every training command.
 struct TrainingFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Peak learning rate (Adam).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Peak learning rate (Adam).", valueName: "LR"))
     var lr: Float = 1e-3
-    @Option(parsing: .unconditional, help: "Linear warm-up steps before cosine decay (to lr/20 at --steps).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Linear warm-up steps before cosine decay (to lr/20 at --steps).", valueName: "STEPS"))
     var warmup = 200
-    @Option(parsing: .unconditional, help: "Global gradient-norm clipping threshold.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Global gradient-norm clipping threshold.", valueName: "NORM"))
     var clip: Float = 1
-    @Option(parsing: .unconditional, help: "Save a checkpoint every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Save a checkpoint every N steps.", valueName: "N"))
     var checkpointEvery = 250
-    @Option(parsing: .unconditional, help: "Compute validation loss every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compute validation loss every N steps.", valueName: "N"))
     var validateEvery = 250
-    @Option(parsing: .unconditional, help: "Print train loss every N steps.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print train loss every N steps.", valueName: "N"))
     var logEvery = 25
-    @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop (with a checkpoint) after this many minutes of wall-clock time; 0 = no limit.", valueName: "MINUTES"))
     var timeLimit: Double = 0
-    @Option(parsing: .unconditional, help: "OpenBLAS threads.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads.", valueName: "N"))
     var threads = 1
-    @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (initialisation and batches).", valueName: "N"))
     var seed: UInt64 = 1
 
     func validate() throws {
@@ -62,9 +62,11 @@ struct TrainingFlags: ParsableArguments {
 ///   - settings: (flag, value) pairs that the command line gives anew on every invocation (batch, learning rate,
 ///     augmentation...). They are kept in `RUN/settings.json`; a resumed invocation notes on stderr each one that
 ///     differs from the previous invocation's, so a flag left off `--resume` does not change the run silently.
+///   - json: print the run's result (step, best valid loss, time) as one JSON object on stdout at the end.
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
-    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], cpuLimit: Double = 0
+    unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], json: Bool = false, command: String = "train",
+    cpuLimit: Double = 0
 ) throws where D.Batch == M.Batch {
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logURL = runDirectory.appendingPathComponent("train.log")
@@ -128,9 +130,17 @@ func runTraining<M: TrainableModel, D: TrainingData>(
             emit("step \(step)  checkpoint \(path)")
         }
     }
-    if stopRequested != 0 { emit("stopped on signal; resume with --resume") }
-    else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume") }
-    else if overCPU() { emit("stopped at the --cpu-limit of \(cpuLimit) minutes of CPU time; resume with --resume") }
+    var stopped = "steps"
+    if stopRequested != 0 { emit("stopped on signal; resume with --resume"); stopped = "signal" }
+    else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume"); stopped = "time-limit" }
+    else if overCPU() { emit("stopped at the --cpu-limit of \(cpuLimit) minutes of CPU time; resume with --resume"); stopped = "cpu-limit" }
+    if json {
+        let st = trainer.state
+        printJSON(["command": command, "out": runDirectory.path, "step": st.step, "steps": steps, "stopped_by": stopped,
+                   "best_valid_loss": st.bestValidLoss.map(jsonNumber) ?? NSNull(), "unit": singular,
+                   "positions_seen": st.positionsSeen, "seconds_trained": st.secondsTrained,
+                   "best": runDirectory.appendingPathComponent("best").path])
+    }
 }
 
 /// CPU time of this process (user + system, all threads) in seconds.

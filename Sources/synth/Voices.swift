@@ -1,35 +1,60 @@
-// `synth voices`: lists every installed model folder (voices, music models, ...) with its kind and size.
+// `synth voices`: lists every installed model folder (voices, music models, ...) with its kind and size, and where it
+// looked.
 import AREngine
 import ArgumentParser
 import Foundation
+import WaveNet
 
 struct Voices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List installed voices and models: their kind, size and (for voices) speakers.",
-        discussion: "Model folders hold config.json (whose model_type names the family; a folder without one is a WaveNet voice) and model.safetensors, and are found in $SYNTH_VOICES, ./voices and the voices/ folder of the synth source tree. Each folder is loaded and checked as the command that uses it would load it. A folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.")
+        abstract: "List installed voices and models (their kind, size and, for voices, speakers), and the folders searched.",
+        discussion: """
+            Model folders hold config.json (whose model_type names the family; a folder without one is a WaveNet voice) and model.safetensors, and are found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing. Each folder is loaded and checked as the command that uses it would load it; a folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.
+            """)
+
+    @OptionGroup var jsonOption: JSONOption
 
     func run() throws {
+        let fm = FileManager.default
+        let searched = ModelLibrary.searchPaths()
+        var entries: [[String: Any]] = []
+        var text: [String] = ["searched: " + searched.map { $0.path + (fm.fileExists(atPath: $0.path) ? "" : " (missing)") }.joined(separator: ", ")]
         let all = ModelLibrary.installed()
-        if all.isEmpty {
-            print("no voices installed (searched: \(ModelLibrary.searchPaths().map(\.path).joined(separator: ", ")))")
-            return
-        }
+        if all.isEmpty { text.append("no voices installed") }
         var failed = 0
         for (name, dir) in all {
             do {
                 let model = try ModelRegistry.synth.load(dir)
                 let family = type(of: model)
-                let attributes = try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(ModelFolder.weightsName).path)
-                let bytes = (attributes?[.size] as? Int) ?? 0
-                print("\(name)  (\(dir.path))")
-                print(String(format: "  %@: %@, %.1f MB", family.kind, model.summary, Double(bytes) / 1e6))
-                model.details.forEach { print("  \($0)") }
-                print("  use with: \(family.usage) \(name)")
+                let bytes = (try? fm.attributesOfItem(atPath: dir.appendingPathComponent(ModelFolder.weightsName).path)[.size] as? Int) ?? 0
+                text.append("\(name)  (\(dir.path))")
+                text.append(String(format: "  %@: %@, %.1f MB", family.kind, model.summary, Double(bytes) / 1e6))
+                text += model.details.map { "  \($0)" }
+                text.append("  use with: \(family.usage) \(name)")
+                var entry: [String: Any] = ["name": name, "path": dir.path, "model_type": family.modelType, "kind": family.kind,
+                                            "summary": model.summary, "bytes": bytes, "use_with": "\(family.usage) \(name)"]
+                if let voice = model as? WaveNetModel { entry.merge(Self.facts(voice)) { $1 } }
+                entries.append(entry)
             } catch {
                 printErr("\(name): cannot load: \(error)")
+                entries.append(["name": name, "path": dir.path, "kind": "unusable", "error": "\(error)"])
                 failed += 1
             }
         }
+        if jsonOption.json {
+            printJSON(["command": "voices", "searched": searched.map { ["path": $0.path, "exists": fm.fileExists(atPath: $0.path)] },
+                       "voices": entries])
+        } else {
+            text.forEach { print($0) }
+        }
         if failed > 0 { throw ExitCode.failure }
+    }
+
+    /// A voice's figures for --json.
+    static func facts(_ m: WaveNetModel) -> [String: Any] {
+        let c = m.config
+        return ["sample_rate": c.features.sampleRate, "layers": c.layers, "receptive_field_samples": c.receptiveField,
+                "parameters": m.parameters.count, "speakers": c.speakers, "speaker_statistics": c.speakerStatistics != nil,
+                "pitch": c.pitch, "source": c.source, "lpc": c.lpc]
     }
 }

@@ -31,6 +31,69 @@ enum CLI {
         return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: r, as: UTF8.self))
     }
 
+    /// Runs synth with binary standard output (e.g. `-o -`), optionally feeding `stdin`, with stderr read
+    /// concurrently so neither pipe can fill up.
+    static func runBinary(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws -> BinaryResult {
+        guard let bin = binary else { throw XCTSkip("synth binary not built next to the tests; run `swift build --build-tests`") }
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        var e = ProcessInfo.processInfo.environment
+        e["SYNTH_VOICES"] = nil
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        if stdin != nil { p.standardInput = inp }
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box(), done = DispatchSemaphore(value: 0)
+        Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }.start()
+        if let stdin {
+            Thread {
+                inp.fileHandleForWriting.write(stdin)
+                try? inp.fileHandleForWriting.close()
+            }.start()
+        }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        p.waitUntilExit()
+        return BinaryResult(status: p.terminationStatus, stdout: o, stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// Runs a shell command line (`/bin/sh -c`) in which `$SYNTH` is the synth binary.
+    static func shell(_ command: String, cwd: URL? = nil) throws -> RunResult {
+        guard let bin = binary else { throw XCTSkip("synth binary not built next to the tests; run `swift build --build-tests`") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        var e = ProcessInfo.processInfo.environment
+        e["SYNTH_VOICES"] = nil
+        e["SYNTH"] = bin.path
+        p.environment = e
+        if let cwd { p.currentDirectoryURL = cwd }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box(), done = DispatchSemaphore(value: 0)
+        Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        p.waitUntilExit()
+        return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// The one JSON object a `--json` run printed on stdout.
+    static func json(_ r: RunResult, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stdout must hold one JSON object: \(r.stdout)", file: file, line: line)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        return try XCTUnwrap(obj, "not a JSON object: \(r.stdout)", file: file, line: line)
+    }
+
     static func fixture(_ path: String) -> URL {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(path)
     }
@@ -41,6 +104,13 @@ enum CLI {
         for _ in 0..<3 { u = u.deletingLastPathComponent() }
         return u
     }
+}
+
+/// A run whose standard output is binary.
+struct BinaryResult {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
 }
 
 /// A fresh temporary folder, removed by the caller's defer.
@@ -65,4 +135,15 @@ func writeTinyVoice(in dir: URL, name: String = "tiny", speakers: [String] = ["a
 /// Files in a folder (names only), to check nothing partial was left.
 func listing(_ dir: URL) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+}
+
+extension XCTestCase {
+    /// Asserts a failed run: non-zero exit, a one-line error mentioning `needle`, and no output file.
+    func assertFails(_ r: RunResult, _ needle: String, output: URL? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, "expected failure, stderr: \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") }
+        XCTAssertEqual(lines.count, 1, "expected one error line, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(needle), "stderr lacks '\(needle)': \(r.stderr)", file: file, line: line)
+        if let output { XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "partial output left", file: file, line: line) }
+    }
 }

@@ -88,8 +88,9 @@ final class RenderCLITests: CLITestCase {
         XCTAssertTrue(bad.stderr.contains("unknown speaker 'nobody'; this voice has: a, b, c"), bad.stderr)
     }
 
-    /// `auto` in the speaker column picks each recording's most likely speaker of the shipped voice (the held-out
-    /// klettres-en and klettres-cs clips), renders what `synth vocode --speaker auto` renders, and fails for .npy input.
+    /// `auto` in the speaker column picks each input's speaker from the shipped voice's speaker statistics (the
+    /// held-out klettres-en and klettres-cs clips, and a .npy), rendering what `synth vocode --speaker auto` renders;
+    /// with a voice without statistics, audio lines are scored by likelihood first and .npy lines fail.
     func testSpeakerAutoInTheManifest() throws {
         let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
         try writeMels("m.npy", frames: 12, seed: 1, bins: 80)
@@ -97,14 +98,23 @@ final class RenderCLITests: CLITestCase {
         let manifest = try write("input\tspeaker\toutput\tseed\n\(en)\tauto\ten\t5\n\(cs)\tAUTO\tcs\t6\nm.npy\tauto\tm\t7\n", to: "m.tsv")
         let out = tmp.appendingPathComponent("o")
         let r = try run(["render", manifest.path, "--out", out.path, "--voice", shipped.path])
-        XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("speaker auto: 2 line(s) scored: klettres-cs 1, klettres-en 1"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("m.tsv:4: speaker auto needs an audio input"), r.stderr)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), ["cs.wav", "en.wav"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("speaker auto (speaker statistics): "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("klettres-cs 1") && r.stderr.contains("klettres-en 1"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), ["cs.wav", "en.wav", "m.wav"])
         let alone = tmp.appendingPathComponent("alone.wav")
         let v = try run(["vocode", en, "-o", alone.path, "--voice", shipped.path, "--speaker", "auto", "--seed", "5"])
         XCTAssertEqual(v.status, 0, v.stderr)
         XCTAssertEqual(try Data(contentsOf: alone), try Data(contentsOf: out.appendingPathComponent("en.wav")))
+
+        let tiny = try makeVoice()
+        try writeMels("t.npy", frames: 12, seed: 1)
+        let m2 = try write("input\tspeaker\toutput\n\(en)\tauto\ten\n\(cs)\tauto\tcs\nt.npy\tauto\tt\n", to: "m2.tsv")
+        let r2 = try run(["render", m2.path, "--out", tmp.appendingPathComponent("o2").path, "--voice", tiny.path])
+        XCTAssertEqual(r2.status, 1, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("has no speaker statistics; the `auto` lines are scored by likelihood first"), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("speaker auto: 2 line(s) scored: "), r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("m2.tsv:4: speaker auto needs an audio input"), r2.stderr)
     }
 
     /// Shards (from --shard and from Slurm / Kubernetes variables) partition the manifest; their union is the full run.

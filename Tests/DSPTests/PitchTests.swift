@@ -119,3 +119,36 @@ final class HarmonicSourceTests: XCTestCase {
         XCTAssertEqual(s2 / 1e5, 1, accuracy: 0.02)
     }
 }
+
+final class SpeechMetricsTests: XCTestCase {
+    let mel = try! MelSpectrogram(config: .default)
+    let pitch = try! PitchEstimator(sampleRate: 16000, hopLength: 200)
+
+    /// Against librosa on the English excerpt with white noise added (scripts/fixtures/pitch_lpc_fixtures.py), 1e-3 dB.
+    func testLogMelDistanceMatchesLibrosa() throws {
+        let ref = try NPY.read(fixture("speech_arctic.npy")).data, deg = try NPY.read(fixture("metrics_degraded.npy")).data
+        struct E: Decodable { let log_mel_distance_db: Double }
+        let e = try JSONDecoder().decode(E.self, from: Data(contentsOf: fixture("metrics_expected.json")))
+        let m = SpeechMetrics.compare(reference: ref, degraded: deg, mel: mel, pitch: pitch)
+        XCTAssertEqual(m.logMelDistance, e.log_mel_distance_db, accuracy: 1e-3)
+        let same = SpeechMetrics.compare(reference: ref, degraded: ref, mel: mel, pitch: pitch)
+        XCTAssertEqual(same.logMelDistance, 0)
+        XCTAssertEqual(same.f0RMSE, 0)
+        XCTAssertEqual(same.voicingError, 0)
+        XCTAssertGreaterThan(same.voicedInBoth, 100)
+    }
+
+    /// A harmonic tone against the same tone 100 cents higher: F0 RMSE 100 cents, no voicing error.
+    func testF0RMSEInCents() {
+        func tone(_ hz: Double) -> [Float] {
+            (0..<16000).map { i -> Float in
+                var v = 0.0
+                for h in 1...6 { v += sin(2 * Double.pi * hz * Double(h) * Double(i) / 16000) / Double(h) }
+                return Float(0.3 * v)
+            }
+        }
+        let m = SpeechMetrics.compare(reference: tone(150), degraded: tone(150 * pow(2, 100.0 / 1200)), mel: mel, pitch: pitch)
+        XCTAssertEqual(m.f0RMSE, 100, accuracy: 3)
+        XCTAssertEqual(m.voicingError, 0)
+    }
+}
