@@ -28,7 +28,7 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
         case .wrongKind(let f, let holds, let t, let expected, let usage):
             return "\(f): this folder holds a \(holds) (model_type \(t)), not a \(expected); use it with `\(usage)`"
         case .unknownModel(let noun, let n, let s, let a):
-            let list = a.isEmpty ? "none installed" : "available: \(a.joined(separator: ", "))"
+            let list = a.isEmpty ? "no \(noun)s installed" : "available: \(a.joined(separator: ", "))"
             return "unknown \(noun) '\(n)' (looked in \(s.joined(separator: ", "))); \(list); or give the path of a model folder"
         }
     }

@@ -159,19 +159,10 @@ public enum AudioIO {
         let expected = Int((Double(samples.count) * Double(toRate) / Double(fromRate)).rounded(.up))
         var out = [Float](repeating: 0, count: expected + 16)
         var generated = 0
-        let status: Int32 = samples.withUnsafeBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { outp in
-                var data = SRC_DATA()
-                data.data_in = inp.baseAddress
-                data.data_out = outp.baseAddress
-                data.input_frames = inp.count
-                data.output_frames = outp.count
-                data.end_of_input = 1
-                data.src_ratio = ratio
-                let rc = src_simple(&data, Int32(SRC_SINC_MEDIUM_QUALITY), 1)
-                generated = Int(data.output_frames_gen)
-                return rc
-            }
+        let status = sampleRateConversion(samples, into: &out, ratio: ratio, endOfInput: true) { data in
+            let rc = src_simple(&data, Int32(SRC_SINC_MEDIUM_QUALITY), 1)
+            generated = Int(data.output_frames_gen)
+            return rc
         }
         if status != 0 {
             throw AudioError.resampleFailed(path: path, fromRate: fromRate, toRate: toRate,
@@ -193,6 +184,24 @@ public enum AudioIO {
     ///   libsndfile fails, or the rename fails. The destination is never left half-written.
     public static func writeWAV(_ samples: [Float], sampleRate: Int, to url: URL) throws {
         try write(samples, sampleRate: sampleRate, to: url, format: .wav16)
+    }
+}
+
+/// One libsamplerate call (`convert`: `src_simple` or `src_process`) on mono `input` into `output` at `ratio`
+/// (output rate / input rate), with the `SRC_DATA` it reads filled in; returns libsamplerate's status.
+func sampleRateConversion(_ input: [Float], into output: inout [Float], ratio: Double, endOfInput: Bool,
+                          _ convert: (inout SRC_DATA) -> Int32) -> Int32 {
+    input.withUnsafeBufferPointer { inp in
+        output.withUnsafeMutableBufferPointer { outp in
+            var data = SRC_DATA()
+            data.data_in = inp.baseAddress
+            data.input_frames = inp.count
+            data.data_out = outp.baseAddress
+            data.output_frames = outp.count
+            data.end_of_input = endOfInput ? 1 : 0
+            data.src_ratio = ratio
+            return convert(&data)
+        }
     }
 }
 

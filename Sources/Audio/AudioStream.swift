@@ -128,20 +128,11 @@ public final class MonoAudioStream {
             }
             if endOfFile && framesRead == 0 { finished = true; throw AudioError.empty(path: path) }
             var used = 0, produced = 0
-            let status: Int32 = pending.withUnsafeBufferPointer { inp in
-                out.withUnsafeMutableBufferPointer { outp in
-                    var data = SRC_DATA()
-                    data.data_in = inp.baseAddress
-                    data.input_frames = inp.count
-                    data.data_out = outp.baseAddress
-                    data.output_frames = outp.count
-                    data.end_of_input = endOfFile ? 1 : 0
-                    data.src_ratio = ratio
-                    let rc = src_process(converter, &data)
-                    used = Int(data.input_frames_used)
-                    produced = Int(data.output_frames_gen)
-                    return rc
-                }
+            let status = sampleRateConversion(pending, into: &out, ratio: ratio, endOfInput: endOfFile) { data in
+                let rc = src_process(converter, &data)
+                used = Int(data.input_frames_used)
+                produced = Int(data.output_frames_gen)
+                return rc
             }
             if status != 0 {
                 throw AudioError.resampleFailed(path: path, fromRate: fileRate, toRate: sampleRate, reason: String(cString: src_strerror(status)))

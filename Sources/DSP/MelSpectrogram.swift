@@ -49,22 +49,10 @@ public final class MelSpectrogram: @unchecked Sendable {
         }
         bandRanges = ranges
 
-        FFTWPlans.lock.lock()
-        defer { FFTWPlans.lock.unlock() }
-        let inBuf = fftwf_alloc_real(n)!
-        let outBuf = fftwf_alloc_complex(nBins)!
-        defer { fftwf_free(inBuf); fftwf_free(outBuf) }
-        guard let p = fftwf_plan_dft_r2c_1d(Int32(n), inBuf, outBuf, UInt32(FFTW_ESTIMATE)) else {
-            throw FeatureConfigError.invalid(field: "n_fft", reason: "FFTW could not plan a real FFT of size \(n)")
-        }
-        plan = p
+        plan = try FFTWPlans.realForward(size: n)
     }
 
-    deinit {
-        FFTWPlans.lock.lock()
-        fftwf_destroy_plan(plan)
-        FFTWPlans.lock.unlock()
-    }
+    deinit { FFTWPlans.destroy(plan) }
 
     /// Number of STFT frames for a signal of `sampleCount` samples: `1 + sampleCount / hop_length`.
     public func frameCount(for sampleCount: Int) -> Int {

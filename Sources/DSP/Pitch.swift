@@ -339,6 +339,19 @@ public final class PitchEstimator: @unchecked Sendable {
 enum FFTWPlans {
     static let lock = NSLock()
 
+    /// A real-to-complex plan of `size` (FFTW_ESTIMATE, planned on aligned buffers), for the new-array execute
+    /// functions. - Throws: `FeatureConfigError.invalid` when FFTW cannot plan it.
+    static func realForward(size: Int) throws -> fftwf_plan {
+        lock.lock()
+        defer { lock.unlock() }
+        let r = fftwf_alloc_real(size)!, c = fftwf_alloc_complex(size / 2 + 1)!
+        defer { fftwf_free(r); fftwf_free(c) }
+        guard let p = fftwf_plan_dft_r2c_1d(Int32(size), r, c, UInt32(FFTW_ESTIMATE)) else {
+            throw FeatureConfigError.invalid(field: "n_fft", reason: "FFTW could not plan a real FFT of size \(size)")
+        }
+        return p
+    }
+
     /// A real-to-complex and a complex-to-real plan of `size`, for the new-array execute functions.
     static func realPair(size: Int) -> (fftwf_plan?, fftwf_plan?) {
         lock.lock()

@@ -1,5 +1,4 @@
-// Linear-frequency power spectrogram in dB (FFTW), for pictures (`synth plot spectrogram`).
-import CFFTW
+// Linear-frequency power spectrogram in dB (the shared STFT on FFTW), for pictures (`synth plot spectrogram`).
 import Foundation
 
 /// Short-time power spectrum of a signal: centred frames (zero-padded by `nFFT / 2` on each side, as librosa's
@@ -8,8 +7,7 @@ import Foundation
 public final class PowerSpectrogram: @unchecked Sendable {
     public let nFFT: Int
     public let hopLength: Int
-    let window: [Float]
-    let plan: fftwf_plan
+    let stft: STFT
     let scale: Float
 
     /// - Throws: `FeatureConfigError.invalid` for a size FFTW cannot plan or a hop < 1.
@@ -19,47 +17,20 @@ public final class PowerSpectrogram: @unchecked Sendable {
         }
         self.nFFT = nFFT
         self.hopLength = hopLength
-        window = MelSpectrogram.hannWindow(winLength: nFFT, nFFT: nFFT)
-        let half = window.reduce(0, +) / 2
+        stft = try STFT(nFFT: nFFT, hopLength: hopLength, winLength: nFFT)
+        let half = stft.window.reduce(0, +) / 2
         scale = 1 / (half * half)
-        FFTWPlans.lock.lock()
-        defer { FFTWPlans.lock.unlock() }
-        let inBuf = fftwf_alloc_real(nFFT)!, outBuf = fftwf_alloc_complex(nFFT / 2 + 1)!
-        defer { fftwf_free(inBuf); fftwf_free(outBuf) }
-        guard let p = fftwf_plan_dft_r2c_1d(Int32(nFFT), inBuf, outBuf, UInt32(FFTW_ESTIMATE)) else {
-            throw FeatureConfigError.invalid(field: "n_fft", reason: "FFTW could not plan a real FFT of size \(nFFT)")
-        }
-        plan = p
-    }
-
-    deinit {
-        FFTWPlans.lock.lock()
-        fftwf_destroy_plan(plan)
-        FFTWPlans.lock.unlock()
     }
 
     /// Frames for `count` samples: `1 + count / hop`.
-    public func frameCount(for count: Int) -> Int { 1 + max(0, count) / hopLength }
+    public func frameCount(for count: Int) -> Int { stft.frameCount(for: count) }
 
     /// Power in dB, `[frames, nFFT / 2 + 1]` frame-major; bin `k` is `k * sampleRate / nFFT` Hz.
     public func decibels(_ x: [Float]) -> [Float] {
-        let n = nFFT, bins = n / 2 + 1, half = n / 2, frames = frameCount(for: x.count)
-        var out = [Float](repeating: 0, count: frames * bins)
-        let inBuf = fftwf_alloc_real(n)!, outBuf = fftwf_alloc_complex(bins)!
-        defer { fftwf_free(inBuf); fftwf_free(outBuf) }
-        for t in 0..<frames {
-            let start = t * hopLength - half
-            for i in 0..<n {
-                let j = start + i
-                inBuf[i] = j >= 0 && j < x.count ? x[j] * window[i] : 0
-            }
-            fftwf_execute_dft_r2c(plan, inBuf, outBuf)
-            let c = UnsafeMutableRawPointer(outBuf).assumingMemoryBound(to: Float.self)
-            for k in 0..<bins {
-                let p = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]) * scale
-                out[t * bins + k] = 10 * log10(max(p, 1e-12))
-            }
+        let c = stft.forward(x)
+        return (0..<(c.count / 2)).map { k in
+            let p = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]) * scale
+            return 10 * log10(max(p, 1e-12))
         }
-        return out
     }
 }

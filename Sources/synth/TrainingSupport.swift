@@ -153,7 +153,6 @@ func processCPUSeconds() -> Double {
 /// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.
 func loadSplit(_ rows: [ManifestRow], _ split: String, manifest: URL, speakers: [String], loader: SpeechLoader,
                limit: Int, label: String? = nil) throws -> [Utterance] {
-    let n = rows.filter { $0.split == split }.count
     let bar = ProgressLine("loading \(label ?? split)")
     return try SpeechManifest.utterances(rows, split: split, manifest: manifest, speakers: speakers, loader: loader,
                                          limit: limit) { bar.update($0) }

@@ -44,6 +44,37 @@ final class VoiceLoadingTests: XCTestCase {
         XCTAssertEqual(try Voice.load(dir).model.parameters.count, WaveNetModel(config: tinyConfig()).parameters.count)
     }
 
+    /// `speaker_statistics` is a config key like the others: saved with the voice, read back equal, absent by
+    /// default; its sizes come from the file, so a mixture that disagrees with them is refused in one line.
+    func testSpeakerStatisticsTravelInTheConfigAndAreChecked() throws {
+        XCTAssertNil(try Voice.load(dir).config.speakerStatistics)
+        let m = try Voice.load(dir).model
+        let good = SpeakerStatistics.Mixture(weights: [0.25, 0.75], means: [0, 1, 2, 3], variances: [1, 1, 0.5, 0.5], frames: 9)
+        var stats = SpeakerStatistics(coefficients: 2, components: 2, speakers: ["alice": good])
+        stats.background = good
+        stats.threshold = 0.5
+        var c = m.config
+        c.speakerStatistics = stats
+        let withStats = WaveNetModel(config: c)
+        withStats.parameters.values.update(from: m.parameters.values, count: m.parameters.count)
+        try Voice.save(withStats, to: dir)
+        XCTAssertEqual(try Voice.load(dir).config.speakerStatistics, stats)
+        XCTAssertEqual(SpeakerStatistics.read(voice: try Voice.load(dir)), stats)
+
+        var bad = stats
+        bad.speakers["alice"]!.means = [0, 1, 2]  // [2 components, 2 coefficients] needs 4
+        try patch("speaker_statistics", try JSONSerialization.jsonObject(with: JSONEncoder().encode(bad)))
+        assertRefused("speaker_statistics: mixture 'alice' must hold 1...2 components of 2 coefficients, got 2 weights, 3 means, 4 variances")
+        bad = stats
+        bad.coefficients = 1_000_000
+        try patch("speaker_statistics", try JSONSerialization.jsonObject(with: JSONEncoder().encode(bad)))
+        assertRefused("speaker_statistics: coefficients must be in 1...\(m.config.melBins), got 1000000")
+        bad = stats
+        bad.background!.variances[0] = -1
+        try patch("speaker_statistics", try JSONSerialization.jsonObject(with: JSONEncoder().encode(bad)))
+        assertRefused("speaker_statistics: mixture 'background': weights and variances must be positive and finite, means finite")
+    }
+
     /// The configs of issue 17's table: each allocated gigabytes (or corrupted memory) before any check.
     func testIssueConfigsAreRefusedByTheirBounds() throws {
         try patch("features.sample_rate", 1 << 62)
