@@ -3,6 +3,7 @@
 import AREngine
 import ArgumentParser
 import Foundation
+import MIDI
 import WaveNet
 
 /// Writes a line to standard error.
@@ -188,9 +189,15 @@ struct MusicModelOption: ParsableArguments {
     @Option(help: ArgumentHelp("Music model name (in voices/) or folder.", valueName: "NAME|DIR"))
     var model = "music"
 
-    /// The model named by `--model`, loaded through the registry.
-    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
+    /// The model named by `--model`, loaded through the registry, whose vocabulary must be the performance tokens'.
+    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, a `RuntimeError` for a token
+    ///   model over another vocabulary (a transformer trained on text), and the loading errors.
     func load() throws -> any TokenModel {
-        try ModelRegistry.synth.loadTokenModel(try ModelRegistry.synth.resolve(model, as: .musicModel), as: .musicModel)
+        let dir = try ModelRegistry.synth.resolve(model, as: .musicModel)
+        let net = try ModelRegistry.synth.loadTokenModel(dir, as: .musicModel)
+        guard net.vocabularySize == PerformanceTokenizer.vocabularySize else {
+            throw RuntimeError("\(dir.path): a model over \(net.vocabularySize) tokens, not a music model (performance tokens: \(PerformanceTokenizer.vocabularySize)); use it with synth text")
+        }
+        return net
     }
 }

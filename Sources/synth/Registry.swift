@@ -12,6 +12,7 @@ extension ModelRegistry {
 extension ModelRole {
     /// What `vocode`, `render`, `eval`, `features`, `generate` and `train --init-from` read.
     static let voice = ModelRole.family(WaveNetModel.self, noun: "voice")
-    /// What `music generate`, `music eval` and `music train --resume` read: any token model.
-    static let musicModel = ModelRole("music model") { $0 is any TokenModel.Type }
+    /// What `music generate`, `music eval` and `music train --resume` read: a token model of a family music uses (the
+    /// transformer or the token WaveNet; their vocabulary is checked when loaded, since both also serve text).
+    static let musicModel = ModelRole("music model") { $0 is any TokenModel.Type && $0 != RecurrentLanguageModel.self }
 }

@@ -43,6 +43,10 @@ final class TextCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("not a text model"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // And the text model is not a music model.
+        r = try CLI.run(["music", "generate", "--model", m, "--tokens", "5", "-o", dir.appendingPathComponent("x.mid").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not a music model; use it with `synth text generate --model`"), r.stderr)
     }
 
     func testBadCorporaAreRefusedInOneLine() throws {
