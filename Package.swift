@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "Music", targets: ["Music"]),
         .library(name: "AREngine", targets: ["AREngine"]),
         .library(name: "Image", targets: ["Image"]),
+        .library(name: "Text", targets: ["Text"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,12 +64,13 @@ let package = Package(
         .target(name: "Music", dependencies: ["NNCore", "AREngine", "MIDI", "Audio", "Tabular", "CFluidSynth"], swiftSettings: optimize),
         .target(name: "Image", dependencies: ["NNCore", "AREngine", "Tabular", "AtomicIO"], swiftSettings: optimize),
         .target(name: "Forecast", dependencies: ["NNCore", "AREngine", "DSP", "Tabular", "AtomicIO"], swiftSettings: optimize),
+        .target(name: "Text", dependencies: ["NNCore", "AREngine", "AtomicIO", "CKernels"], swiftSettings: optimize),
         // Spectrogram and training-curve pictures drawn with cairo (axes, colour maps, PNG); knows nothing of models.
         .target(name: "Plot", dependencies: ["AtomicIO", "CCairo"]),
         .executableTarget(
             name: "synth",
             dependencies: [
-                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music", "Image", "Forecast", "Plot",
+                "AtomicIO", "Audio", "DSP", "NNCore", "AREngine", "Cluster", "WaveNet", "MIDI", "Music", "Text", "Image", "Forecast", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -86,6 +88,7 @@ let package = Package(
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NNCore", "AREngine", "Tabular", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ForecastTests", dependencies: ["Forecast", "DSP", "AREngine", "NNCore", "TestSupport"]),
+        .testTarget(name: "TextTests", dependencies: ["Text", "AREngine", "NNCore", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         // Data-parallel exactness: the test relaunches its own bundle under `mpirun -np 2` (skipped without mpirun).
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "AREngine", "NNCore", "WaveNet", "Music", "TestSupport"]),

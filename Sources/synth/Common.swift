@@ -191,8 +191,9 @@ struct MusicModelOption: ParsableArguments {
     @Option(help: ArgumentHelp("Music model name (in voices/) or folder.", valueName: "NAME|DIR"))
     var model = "music"
 
-    /// The model named by `--model`, loaded through the registry.
-    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, and the loading errors.
+    /// The model named by `--model`, loaded through the registry, whose vocabulary must be the performance tokens'.
+    /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, a `RuntimeError` for a token
+    ///   model over another vocabulary (a transformer trained on text), and the loading errors.
     func load() throws -> any TokenModel {
         try loadWithEncoding().model
     }

@@ -3,11 +3,12 @@ import AREngine
 import Forecast
 import Image
 import Music
+import Text
 import WaveNet
 
 extension ModelRegistry {
     /// `model_type` → family for every folder `synth` reads. A folder without `model_type` is a WaveNet voice.
-    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, PixelCNNModel.self, ForecastNet.self])
+    static let synth = ModelRegistry([WaveNetModel.self, TransformerModel.self, WaveNetTokenModel.self, PixelCNNModel.self, ForecastNet.self, RecurrentLanguageModel.self])
 }
 
 extension ModelRole {

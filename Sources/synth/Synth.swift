@@ -21,7 +21,7 @@ struct Synth: ParsableCommand {
             """,
         version: "synth \(synthVersion)",
         subcommands: [Vocode.self, Render.self, Features.self, Generate.self, Voices.self, Speakers.self, Train.self, Eval.self,
-                      MusicCommand.self, ImageCommand.self, ForecastCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
+                      MusicCommand.self, TextCommand.self, ImageCommand.self, ForecastCommand.self, PlotCommand.self, Bench.self, BenchRender.self]
     )
 
     /// Parses and runs a subcommand. A usage error found only while running (`ValidationError` from `run()`,

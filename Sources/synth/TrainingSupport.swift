@@ -114,7 +114,8 @@ struct TrainingFlags: ParsableArguments {
 func runTraining<M: TrainableModel, D: TrainingData>(
     _ trainer: Trainer<M>, data: D, configJSON: Data, runDirectory: URL, resumeFrom: URL?, timeLimit: Double,
     unit: String, positionsPerStep: Int, header: [String] = [], settings: [(String, String)] = [], json: Bool = false, command: String = "train",
-    fingerprint: Data = Data()
+    fingerprint: Data = Data(),
+    cpuLimit: Double = 0
 ) throws where D.Batch == M.Batch {
     let isRoot = trainer.communicator.rank == 0
     var log: FileHandle?
@@ -165,8 +166,10 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     // shortly after forwarding them): `kill -USR1 <mpirun>` stops a data-parallel run with a checkpoint.
     signal(SIGUSR1) { _ in stopRequested = 1 }
     let deadline = timeLimit > 0 ? Date().addingTimeInterval(timeLimit * 60) : Date.distantFuture
+    let cpuStart = processCPUSeconds()
+    func overCPU() -> Bool { cpuLimit > 0 && processCPUSeconds() - cpuStart > cpuLimit * 60 }
     let singular = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
-    try trainer.train(data, configJSON: configJSON, fingerprint: fingerprint, shouldStop: { stopRequested != 0 || Date() > deadline }) { event in
+    try trainer.train(data, configJSON: configJSON, fingerprint: fingerprint, shouldStop: { stopRequested != 0 || Date() > deadline || overCPU() }) { event in
         switch event {
         case let .train(step, loss, lr, norm, pps, elapsed):
             let eta = Double((steps - step) * positionsPerStep) / max(pps, 1)
@@ -190,6 +193,7 @@ func runTraining<M: TrainableModel, D: TrainingData>(
     var stopped = "steps"
     if stopRequested != 0 { emit("stopped on signal; resume with --resume"); stopped = "signal" }
     else if Date() > deadline { emit("stopped at the --time-limit of \(timeLimit) minutes; resume with --resume"); stopped = "time-limit" }
+    else if overCPU() { emit("stopped at the --cpu-limit of \(cpuLimit) minutes of CPU time; resume with --resume"); stopped = "cpu-limit" }
     if json && isRoot {
         let st = trainer.state
         printJSON(["command": command, "out": runDirectory.path, "step": st.step, "steps": steps, "stopped_by": stopped,
@@ -197,6 +201,13 @@ func runTraining<M: TrainableModel, D: TrainingData>(
                    "positions_seen": st.positionsSeen, "seconds_trained": st.secondsTrained,
                    "best": runDirectory.appendingPathComponent("best").path])
     }
+}
+
+/// CPU time of this process (user + system, all threads) in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 /// One split of a speech manifest as utterances (`SpeechManifest.utterances`), with a progress line on stderr.

@@ -185,7 +185,7 @@ final class MusicCLITests: XCTestCase {
         try "{\"model_type\": \"lstm\"}".write(to: unknown.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         r = try CLI.run(["voices"], env: ["SYNTH_VOICES": old.path])
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stderr, "lstm: cannot load: \(unknown.path)/config.json: unknown model_type 'lstm' (this synth knows wavenet, transformer, wavenet_tokens, pixelcnn, forecast_wavenet)\n")
+        XCTAssertEqual(r.stderr, "lstm: cannot load: \(unknown.path)/config.json: unknown model_type 'lstm' (this synth knows wavenet, transformer, wavenet_tokens, pixelcnn, forecast_wavenet, recurrent_lm)\n")
         XCTAssertTrue(r.stdout.contains("tokens  ("), r.stdout)
     }
 }

@@ -173,7 +173,7 @@ final class VocodeCLITests: XCTestCase {
         var r = try CLI.run(["vocod", input.path])
         XCTAssertEqual(r.status, 64)
         XCTAssertEqual(r.stderr, "Error: 'vocod' is not a command of synth (did you mean 'vocode'?); the commands are vocode, render, "
-                       + "features, generate, voices, speakers, train, eval, music, image, forecast, plot, bench, bench-render\n  See 'synth --help' for more information.\n")
+                       + "features, generate, voices, speakers, train, eval, music, text, image, forecast, plot, bench, bench-render\n  See 'synth --help' for more information.\n")
         r = try CLI.run(["music", "genrate", "--seconds", "1"])
         XCTAssertEqual(r.status, 64)
         XCTAssertTrue(r.stderr.hasPrefix("Error: 'genrate' is not a command of synth music (did you mean 'generate'?); the commands are train, generate, eval\n"), r.stderr)

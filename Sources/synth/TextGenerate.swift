@@ -1,0 +1,113 @@
+// `synth text generate`: continues a prompt with a text model, streaming the bytes to stdout as they are drawn.
+import AREngine
+import ArgumentParser
+import Foundation
+import NNCore
+import Text
+
+struct TextGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a prompt with a text model; the prompt and the continuation go to stdout.",
+        discussion: """
+            The prompt is read as its UTF-8 bytes (an argument that is not UTF-8 is taken as its bytes, with a note); an empty prompt starts from BOS alone. Bytes are written as they are drawn, except that an incomplete UTF-8 sequence is held back until it is whole (an ill-formed one is written as U+FFFD). Generation stops after --tokens bytes or at EOS. A model with a finite context (a transformer) reads the last context-length tokens of a longer prompt (a note says so) and slides to the last half of its context when it fills.
+            """)
+
+    @OptionGroup var modelOption: TextModelOption
+    @Option(help: "Text to continue (default: none; start from BOS).")
+    var prompt = ""
+    @Option(parsing: .unconditional, help: "Bytes to generate at most.")
+    var tokens = 500
+    @OptionGroup var sampling: SamplingOptions
+    @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 bytes (1 = off).")
+    var repetitionPenalty: Float = 1.0
+    @Option(parsing: .unconditional, help: "Beam search with N beams instead of sampling (slow: O(N × context) per byte).")
+    var beam: Int?
+    @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
+    var lengthPenalty: Float = 1.0
+    @Flag(help: "Print only the continuation, not the prompt.")
+    var noEcho = false
+
+    func validate() throws {
+        _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        guard tokens >= 1 && tokens <= 10_000_000 else { throw ValidationError("--tokens must be in 1...10000000, got \(tokens)") }
+        if let b = beam {
+            do { _ = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: tokens, eosToken: ByteTokenizer.eos) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+
+    /// The prompt's bytes as the shell passed them (Swift repairs ill-formed UTF-8 in `CommandLine.arguments`), and
+    /// whether they are valid UTF-8.
+    func promptBytes() -> (bytes: [UInt8], valid: Bool) {
+        var raw: [UInt8]? = nil
+        let argv = (0..<Int(CommandLine.argc)).map { i -> [UInt8] in
+            guard let p = CommandLine.unsafeArgv[i] else { return [] }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+        }
+        for (i, a) in argv.enumerated() {
+            if a == Array("--prompt".utf8), i + 1 < argv.count { raw = argv[i + 1] }
+            else if a.starts(with: Array("--prompt=".utf8)) { raw = Array(a.dropFirst(9)) }
+        }
+        let bytes = raw ?? Array(prompt.utf8)
+        return (bytes, String(validating: bytes, as: UTF8.self) != nil)
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let net = try modelOption.load()
+        let (bytes, valid) = promptBytes()
+        if !valid { printErr("note: the prompt is not valid UTF-8; its \(bytes.count) bytes are continued as they are") }
+        let promptTokens = ByteTokenizer.encode(bytes)
+        if promptTokens.count > net.contextLength {
+            printErr("note: the prompt has \(promptTokens.count) tokens (BOS included), more than the model's context of \(net.contextLength); the model reads its last \(net.contextLength)")
+        }
+        let out = ByteStream()
+        if !noEcho { bytes.forEach(out.write) }
+        out.flush()
+        let start = Date()
+        let generated = try continuation(net, prompt: promptTokens, stream: out)
+        out.finish()
+        let dt = Date().timeIntervalSince(start)
+        let n = generated.filter { $0 < 256 }.count
+        printErr(String(format: "\ngenerated %d bytes%@ in %.2f s, %.0f bytes/s (%@)", n, generated.last == ByteTokenizer.eos ? " and EOS" : "",
+                        dt, Double(generated.count) / max(dt, 1e-9), net.summary))
+    }
+
+    /// Beam search with --beam (printed at the end), else sampling, each byte streamed as it is drawn.
+    func continuation<M: TokenModel>(_ model: M, prompt: [Int], stream: ByteStream) throws -> [Int] {
+        if let b = beam {
+            let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: tokens, eosToken: ByteTokenizer.eos)
+            let toks = Generation.beam(model, prompt: prompt, search: search, bannedTokens: [ByteTokenizer.bos])
+            ByteTokenizer.decode(toks).forEach(stream.write)
+            return toks
+        }
+        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        let options = GenerationOptions(maxNewTokens: tokens, bannedTokens: [ByteTokenizer.bos], stopToken: ByteTokenizer.eos,
+                                        penaltyWindow: 64, slidingWindow: true) { t in
+            if t < 256 { stream.write(UInt8(t)); stream.flush() }
+            return false
+        }
+        return Generation.sample(model, prompt: prompt, options: options, sampler: &sampler).tokens
+    }
+}
+
+/// Bytes to stdout as valid UTF-8: complete sequences are written, an incomplete one is held back.
+final class ByteStream {
+    private var decoder = UTF8StreamDecoder()
+    private var buffer: [UInt8] = []
+
+    func write(_ b: UInt8) { buffer += decoder.feed(b) }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func finish() {
+        buffer += decoder.finish()
+        flush()
+    }
+}

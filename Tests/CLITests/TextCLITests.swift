@@ -1,0 +1,97 @@
+// End-to-end: `synth text train/generate/eval` through the real binary, on the shipped model and a piece of the KJV.
+import Foundation
+import XCTest
+
+final class TextCLITests: XCTestCase {
+    var dir: URL!
+    let corpus = CLI.fixture("text")
+    let shippedModel = CLI.repoRoot.appendingPathComponent("voices/text")
+
+    override func setUpWithError() throws { dir = try temporaryFolder("text") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    /// The done-when check of issue 20: the shipped model continues a KJV phrase with words of the KJV.
+    func testShippedModelWritesKJVLikeText() throws {
+        let r = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", "And it came to pass", "--tokens", "400", "--seed", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("And it came to pass"), r.stdout)
+        XCTAssertGreaterThan(r.stdout.utf8.count, 300, r.stdout)
+        let words = r.stdout.lowercased().split { !$0.isLetter }.map(String.init)
+        let common: Set = ["and", "the", "of", "unto", "he", "that", "to", "in", "shall", "his", "for", "lord", "they", "i", "be", "is", "him", "not"]
+        XCTAssertGreaterThan(Double(words.filter(common.contains).count) / Double(words.count), 0.2, r.stdout)
+        // The same seed gives the same text.
+        let again = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", "And it came to pass", "--tokens", "400", "--seed", "1"])
+        XCTAssertEqual(again.stdout, r.stdout)
+    }
+
+    func testPromptsAndOptions() throws {
+        let m = shippedModel.path
+        // An empty prompt starts from BOS.
+        var r = try CLI.run(["text", "generate", "--model", m, "--tokens", "50", "--seed", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+        // Beam search.
+        r = try CLI.run(["text", "generate", "--model", m, "--prompt", "In the beginning", "--tokens", "12", "--beam", "2", "--no-echo"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.hasPrefix("In the beginning"))
+        // Invalid sampling options: the errors of synth music.
+        r = try CLI.run(["text", "generate", "--model", m, "--top-p", "1.5"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("top-p"), r.stderr)
+        // A music model is not a text model.
+        r = try CLI.run(["text", "generate", "--model", CLI.repoRoot.appendingPathComponent("voices/music").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not a text model"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // And the text model is not a music model.
+        r = try CLI.run(["music", "generate", "--model", m, "--tokens", "5", "-o", dir.appendingPathComponent("x.mid").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not a music model; use it with `synth text generate --model`"), r.stderr)
+    }
+
+    func testBadCorporaAreRefusedInOneLine() throws {
+        let only = dir.appendingPathComponent("only")
+        try FileManager.default.createDirectory(at: only, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: corpus.appendingPathComponent("kjv.train.txt"), to: only.appendingPathComponent("kjv.train.txt"))
+        var r = try CLI.run(["text", "eval", "--data", only.path, "--ngram-only"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no valid text"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]).write(to: only.appendingPathComponent("kjv.valid.txt"))
+        r = try CLI.run(["text", "train", "--data", only.path, "--out", dir.appendingPathComponent("run").path, "--steps", "1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not a text file"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/checkpoints").path))
+        try Data().write(to: only.appendingPathComponent("kjv.valid.txt"))
+        r = try CLI.run(["text", "eval", "--data", only.path, "--ngram-only"])
+        XCTAssertTrue(r.stderr.contains("empty text file"), r.stderr)
+    }
+
+    /// Each family trains a few steps from the CLI, resumes, and its best/ folder generates and evaluates.
+    func testTinyTrainingRunsOfEveryFamily() throws {
+        let sizes: [String: [String]] = [
+            "lstm": ["--hidden", "16", "--embedding", "8"], "gru": ["--hidden", "16", "--embedding", "8", "--layers", "2"],
+            "transformer": ["--d-model", "16", "--heads", "2", "--layers", "1"],
+            "wavenet": ["--residual", "8", "--dilation-cycle", "3", "--stacks", "1"],
+        ]
+        for (family, flags) in sizes.sorted(by: { $0.key < $1.key }) {
+            let run = dir.appendingPathComponent(family).path
+            let args = ["text", "train", "--data", corpus.path, "--out", run, "--model", family, "--batch", "4", "--context", "32",
+                        "--warmup", "0", "--validate-every", "3", "--valid-windows", "8"] + flags
+            var r = try CLI.run(args + ["--steps", "3"])
+            XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("bits/byte"), r.stderr)
+            r = try CLI.run(args + ["--steps", "4", "--resume"])
+            XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("resumed from"), r.stderr)
+            r = try CLI.run(["text", "generate", "--model", run + "/best", "--prompt", "And", "--tokens", "20"])
+            XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
+            XCTAssertTrue(r.stdout.hasPrefix("And"))
+            r = try CLI.run(["text", "eval", "--data", corpus.path, "--model", run + "/best", "--order", "3"])
+            XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("bits/byte"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("Kneser-Ney 3-gram"), r.stdout)
+        }
+    }
+}
