@@ -127,16 +127,16 @@ func requireFile(_ path: String, option: String) throws {
 /// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens): the seed
 /// and the distribution each class or token is drawn from (temperature and truncation: top-k, top-p, min-p).
 struct SamplingOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output (render: the base of each line's seed, base + FNV-1a-64(output name) for a line without a seed column).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output (synth render: the base of each line's seed, base + FNV-1a-64(output name) for a line without a seed column).", valueName: "N"))
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax, which makes a voice tend to silence; 1 = the model's distribution).", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax; 1 = the model's distribution; for a voice, greedy tends to silence).", valueName: "T"))
     var temperature: Float = 1.0
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep only the k most probable classes or tokens (0 = off).", valueName: "K"))
     var topK = 0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). On the default voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). For the speech voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
     var topP: Float = 1.0
 
     @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop classes or tokens below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))

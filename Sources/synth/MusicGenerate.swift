@@ -101,6 +101,20 @@ struct MusicGenerate: ParsableCommand {
         }
     }
 
+    /// A note on stderr when a `performance` model (one piano stream) is primed with several instruments or drums,
+    /// which it plays as piano; `--new-instruments` is noted as ignored.
+    func noteFlattenedInstruments(_ path: String) throws {
+        let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
+        let whole = try? MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
+                                    encoding: .performancePrograms)
+        let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
+        if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
+            let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
+            printErr("note: \(path) has \(instruments.count) instruments\(drums); this model's encoding (performance) plays every note as one piano stream; a performance_programs model keeps them (docs/music.md)")
+        }
+        if newInstruments { printErr("note: --new-instruments is ignored: this model's encoding (performance) has no instruments") }
+    }
+
     func run() throws {
         BLAS.setThreads(1)
         let (net, encoding) = try modelOption.loadWithEncoding()
@@ -116,6 +130,7 @@ struct MusicGenerate: ParsableCommand {
                 throw RuntimeError("\(path): \(error)")
             }
             for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
+            if encoding == .performance { try noteFlattenedInstruments(path) }
         } else {
             p = .empty
         }

@@ -22,9 +22,12 @@ struct TextCommand: ParsableCommand {
 }
 
 extension ModelRole {
-    /// What `text generate`, `text eval` and `text train --resume` read: any token model (its vocabulary is checked
-    /// to be the byte tokenizer's when loaded).
-    static let textModel = ModelRole("text model") { $0 is any TokenModel.Type }
+    /// What `text generate`, `text eval` and `text train --resume` read: the recurrent LM and the two token families
+    /// that serve text as well as music (their vocabulary is checked to be the byte tokenizer's when loaded); not the
+    /// PixelCNN, which is a token model over grey levels.
+    static let textModel = ModelRole("text model") {
+        $0 == RecurrentLanguageModel.self || $0 == TransformerModel.self || $0 == WaveNetTokenModel.self
+    }
 }
 
 /// `--model`: the text model a command uses, by name or folder.

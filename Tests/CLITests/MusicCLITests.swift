@@ -90,6 +90,22 @@ final class MusicCLITests: XCTestCase {
         }
     }
 
+    /// A piano-stream model (encoding `performance`) primed with several instruments and drums says, in one note, that
+    /// it plays them as one piano stream, and that --new-instruments does nothing for it; a one-instrument chorale
+    /// gets no such note.
+    func testPerformanceModelNotesTheInstrumentsItFlattens() throws {
+        let wild = midiFixtures.appendingPathComponent("planetblupi-music000.mid")
+        let r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", wild.path, "--prime-seconds", "15",
+                             "--seconds", "0.5", "--new-instruments", "-o", dir.appendingPathComponent("w.mid").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("has 2 instruments (drums too); this model's encoding (performance) plays every note as one piano stream"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("note: --new-instruments is ignored"), r.stderr)
+        let c = try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", midiFixtures.appendingPathComponent("bwv1.6.mid").path,
+                             "--prime-seconds", "4", "--seconds", "0.5", "-o", dir.appendingPathComponent("c.mid").path])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertFalse(c.stderr.contains("instruments"), c.stderr)
+    }
+
     func testBeamSearchFromTheCLI() throws {
         let prime = midiFixtures.appendingPathComponent("bwv1.6.mid").path
         func generate(_ name: String, _ extra: [String]) throws -> (RunResult, URL) {

@@ -43,6 +43,10 @@ final class TextCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("not a text model"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // Nor is the PixelCNN (a token model over grey levels): the one line names the command that uses it.
+        r = try CLI.run(["text", "generate", "--model", CLI.repoRoot.appendingPathComponent("voices/digits").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("holds a PixelCNN over images (model_type pixelcnn), not a text model; use it with `synth image sample --model`"), r.stderr)
         // And the text model is not a music model.
         r = try CLI.run(["music", "generate", "--model", m, "--tokens", "5", "-o", dir.appendingPathComponent("x.mid").path])
         XCTAssertNotEqual(r.status, 0)
