@@ -103,9 +103,9 @@ struct MusicGenerate: ParsableCommand {
 
     /// A note on stderr when a `performance` model (one piano stream) is primed with several instruments or drums,
     /// which it plays as piano; `--new-instruments` is noted as ignored.
-    func noteFlattenedInstruments(_ path: String) throws {
+    func noteFlattenedInstruments(_ file: MIDIFile, path: String) {
         let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
-        let whole = try? MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
+        let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
                                     encoding: .performancePrograms)
         let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
         if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
@@ -123,14 +123,15 @@ struct MusicGenerate: ParsableCommand {
         renderer?.loadMessages.forEach(printErr)
         let p: MusicPrime
         if let path = prime {
+            let file: MIDIFile
             do {
-                p = try MusicPrime(midi: URL(fileURLWithPath: path), maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
-                                   encoding: encoding)
+                file = try MIDIFile.read(url: URL(fileURLWithPath: path))
+                p = try MusicPrime(midi: file, maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact, encoding: encoding)
             } catch {
                 throw RuntimeError("\(path): \(error)")
             }
             for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
-            if encoding == .performance { try noteFlattenedInstruments(path) }
+            if encoding == .performance { noteFlattenedInstruments(file, path: path) }
         } else {
             p = .empty
         }
