@@ -9,9 +9,9 @@ enum CLI {
     /// The `synth` binary built beside the test bundle (see `synthBinary()` in Support.swift).
     static var binary: URL? { synthBinary() }
 
-    /// Runs synth with arguments and extra environment, waiting for it to exit.
-    @discardableResult
-    static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) throws -> RunResult {
+    /// The synth process for `args`: the caller's environment without SYNTH_VOICES, plus `env`.
+    /// - Throws: `XCTSkip` when the binary is not built next to the tests.
+    static func process(_ args: [String], env: [String: String]) throws -> Process {
         guard let bin = binary else { throw XCTSkip("synth binary not built next to the tests; run `swift build --build-tests`") }
         let p = Process()
         p.executableURL = bin
@@ -20,6 +20,13 @@ enum CLI {
         e["SYNTH_VOICES"] = nil
         for (k, v) in env { e[k] = v }
         p.environment = e
+        return p
+    }
+
+    /// Runs synth with arguments and extra environment, waiting for it to exit.
+    @discardableResult
+    static func run(_ args: [String], env: [String: String] = [:], cwd: URL? = nil) throws -> RunResult {
+        let p = try process(args, env: env)
         if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -34,14 +41,7 @@ enum CLI {
     /// Runs synth with binary standard output (e.g. `-o -`), optionally feeding `stdin`, with stderr read
     /// concurrently so neither pipe can fill up.
     static func runBinary(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws -> BinaryResult {
-        guard let bin = binary else { throw XCTSkip("synth binary not built next to the tests; run `swift build --build-tests`") }
-        let p = Process()
-        p.executableURL = bin
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        e["SYNTH_VOICES"] = nil
-        for (k, v) in env { e[k] = v }
-        p.environment = e
+        let p = try process(args, env: env)
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
