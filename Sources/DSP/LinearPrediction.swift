@@ -65,8 +65,11 @@ public enum LinearPrediction {
 /// 2. it is multiplied by the pre-emphasis filter's power response `|1 - alpha e^(-iw)|^2`, so that the
 ///    coefficients predict the pre-emphasised waveform the vocoder models;
 /// 3. an inverse real FFT (FFTW) of length `n_fft` gives the autocorrelation;
-/// 4. a Gaussian lag window `exp(-0.5 (2 pi f_w k / sr)^2)` (bandwidth `lagWindowHz`) and a white-noise floor
-///    `r[0] *= 1 + noiseFloor` smooth and condition it;
+/// 4. a Gaussian lag window `exp(-0.5 (2 pi f_w k / sr)^2)` (bandwidth `lagWindowHz`) and a relative white-noise
+///    floor `r[0] *= 1 + noiseFloor` smooth and condition it; an optional absolute floor adds the autocorrelation of
+///    a white noise of RMS `absoluteFloorRMS` (pre-emphasised waveform, full scale 1), as LPCNet adds a constant to
+///    `ac[0]`: frames far quieter than that floor get nearly flat coefficients (little prediction), so the synthesis
+///    filter `1/A(z)` of a near-silent frame cannot resonate;
 /// 5. Levinson-Durbin gives `order` predictor coefficients, prediction form: `p[t] = sum_k a[k-1] s[t-k]`.
 ///
 /// Measured on English sentences (docs/voices.md), order 16 predicts the pre-emphasised waveform with a gain of
@@ -78,18 +81,22 @@ public final class MelLPC: @unchecked Sendable {
     public let preemphasis: Float
     public let lagWindowHz: Double
     public let noiseFloor: Double
+    /// RMS of the white noise whose power is added to every frame's `r[0]` (0: none).
+    public let absoluteFloorRMS: Double
     /// Clamp of the linear power spectrum from the pseudo-inverse (power units of `MelSpectrogram.power`).
     public let floor: Double
     /// `[n_fft/2 + 1, n_mels]` row-major pseudo-inverse of the Slaney filterbank.
     public let pseudoInverse: [Double]
     let tilt: [Double]
     let lagWindow: [Double]
+    /// `r[0]` of a white noise of RMS `absoluteFloorRMS` in these power units: `rms^2 * sum(window^2)`.
+    let absoluteFloor: Double
     private let inverse: fftwf_plan
 
     /// - Throws: `FeatureConfigError` for a bad feature config, `LinearPredictionError.invalid` for an order
-    ///   outside 1...64 or a bad coefficient.
+    ///   outside 1...64 or a bad coefficient (`absoluteFloorRMS` must be finite and in [0, 1)).
     public init(features: FeatureConfig, order: Int = 16, preemphasis: Float, lagWindowHz: Double = 50,
-                noiseFloor: Double = 1e-4, floor: Double = 1e-10) throws {
+                noiseFloor: Double = 1e-4, absoluteFloorRMS: Double = 0, floor: Double = 1e-10) throws {
         try features.validate()
         guard (1...64).contains(order), order < features.nFFT / 2 else {
             throw LinearPredictionError.invalid(field: "lpc_order", reason: "must be in 1...64, got \(order)")
@@ -97,12 +104,19 @@ public final class MelLPC: @unchecked Sendable {
         guard preemphasis >= 0, preemphasis < 1 else {
             throw LinearPredictionError.invalid(field: "preemphasis", reason: "must be in [0, 1), got \(preemphasis)")
         }
+        guard absoluteFloorRMS >= 0, absoluteFloorRMS < 1 else {
+            throw LinearPredictionError.invalid(field: "lpc_noise_floor_db", reason: "the floor's RMS must be in [0, 1), got \(absoluteFloorRMS)")
+        }
         self.features = features
         self.order = order
         self.preemphasis = preemphasis
         self.lagWindowHz = lagWindowHz
         self.noiseFloor = noiseFloor
+        self.absoluteFloorRMS = absoluteFloorRMS
         self.floor = floor
+        let windowEnergy = MelSpectrogram.hannWindow(winLength: features.winLength, nFFT: features.nFFT)
+            .reduce(0.0) { $0 + Double($1) * Double($1) }
+        absoluteFloor = absoluteFloorRMS * absoluteFloorRMS * windowEnergy
         let n = features.nFFT, bins = n / 2 + 1
         let fb = MelSpectrogram.melFilterbank(sampleRate: features.sampleRate, nFFT: n, nMels: features.nMels,
                                               fmin: features.fmin, fmax: features.fmax)
@@ -183,7 +197,7 @@ public final class MelLPC: @unchecked Sendable {
             }
             fftwf_execute_dft_c2r(inverse, spec, corr)
             for k in 0...p { r[k] = Double(corr[k]) / Double(n) * lagWindow[k] }
-            r[0] *= 1 + noiseFloor
+            r[0] = r[0] * (1 + noiseFloor) + absoluteFloor
             guard let a = try? LinearPrediction.levinsonDurbin(r, order: p).a else { continue }
             for k in 0..<p { out[f * p + k] = Float(a[k]) }
         }

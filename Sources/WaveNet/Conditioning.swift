@@ -73,7 +73,9 @@ extension WaveNetConfig {
     /// The mel-to-LPC converter of an `lpc` voice (nil otherwise).
     /// - Throws: `FeatureConfigError` or `LinearPredictionError` for a config that `validate()` would refuse.
     public func makeMelLPC() throws -> MelLPC? {
-        lpc ? try MelLPC(features: features, order: lpcOrder, preemphasis: preemphasis) : nil
+        guard lpc else { return nil }
+        let floorRMS = lpcNoiseFloorDB.map { pow(10, Double($0) / 20) } ?? 0
+        return try MelLPC(features: features, order: lpcOrder, preemphasis: preemphasis, absoluteFloorRMS: floorRMS)
     }
 }
 

@@ -82,6 +82,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// reading the classes of `s[t-1]`, `p[t]` and `e[t-1]`, and generation adds `p[t]` back.
     public var lpc = false
     public var lpcOrder: Int = 16
+    /// With `lpc`: an absolute white-noise floor under the LPC analysis, in dB relative to full scale (RMS of the
+    /// pre-emphasised waveform), under the optional key `lpc_noise_floor_db` (nil: none, as voices saved before it).
+    /// Frames well below it get nearly flat predictors, as LPCNet's constant added to `ac[0]` does (`DSP.MelLPC`).
+    public var lpcNoiseFloorDB: Float?
     /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
     /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
     public var speakerStatistics: SpeakerStatistics?
@@ -103,6 +107,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case f0Std = "f0_std"
         case sourceHarmonics = "source_harmonics"
         case lpcOrder = "lpc_order"
+        case lpcNoiseFloorDB = "lpc_noise_floor_db"
         case speakerStatistics = "speaker_statistics"
     }
 
@@ -155,6 +160,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         sourceHarmonics = try k.decodeIfPresent(Int.self, forKey: .sourceHarmonics) ?? 8
         lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
         lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
+        lpcNoiseFloorDB = try k.decodeIfPresent(Float.self, forKey: .lpcNoiseFloorDB)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
@@ -189,6 +195,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         if lpc {
             try k.encode(lpc, forKey: .lpc)
             try k.encode(lpcOrder, forKey: .lpcOrder)
+            try k.encodeIfPresent(lpcNoiseFloorDB, forKey: .lpcNoiseFloorDB)
         }
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
@@ -301,6 +308,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        if let db = lpcNoiseFloorDB {
+            guard db.isFinite, (-120 ... -10).contains(db) else { throw fail("lpc_noise_floor_db must be in -120...-10 dB, got \(db)") }
+        }
         if let statistics = speakerStatistics {
             do { try statistics.validate(melBins: melBins) } catch { throw fail("speaker_statistics: \(error)") }
         }

@@ -86,6 +86,8 @@ struct Train: ParsableCommand {
     var source = false
     @Flag(help: "Linear prediction (a new run only): LPC from the mel predicts each sample and the network predicts the excitation, as LPCNet (Valin and Skoglund 2019).")
     var lpc = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --lpc (a new run, or --init-from an LPC voice): an absolute white-noise floor under the LPC analysis, in dB relative to full scale (e.g. -50): frames much quieter get nearly flat predictors, so the synthesis filter of a near-silent frame cannot resonate (LPCNet adds such a constant to its autocorrelation). Default: none.", valueName: "DB"))
+    var lpcNoiseFloor: Float?
 
     /// The model-shape flags given on the command line, as `--name`.
     var shapeFlagsGiven: [String] {
@@ -93,7 +95,7 @@ struct Train: ParsableCommand {
          ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
          ("--cond-layers", condLayers != nil),
          ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil),
-         ("--pitch", pitch), ("--source", source), ("--lpc", lpc)]
+         ("--pitch", pitch), ("--source", source), ("--lpc", lpc), ("--lpc-noise-floor", lpcNoiseFloor != nil)]
             .filter(\.1).map(\.0)
     }
 
@@ -109,6 +111,7 @@ struct Train: ParsableCommand {
             ("--cond-layers", differs(condLayers, c.condLayers)), ("--speaker-dim", differs(speakerDim, c.speakerEmbeddingDim)),
             ("--preemphasis", differs(preemphasis, c.preemphasis)), ("--sample-rate", differs(sampleRate, c.features.sampleRate)),
             ("--pitch", pitch && !c.pitch), ("--source", source && !c.source), ("--lpc", lpc && !c.lpc),
+            ("--lpc-noise-floor", differs(lpcNoiseFloor, c.lpcNoiseFloorDB ?? .nan)),
         ]
         return out + sizes.filter(\.1).map(\.0)
     }
@@ -226,7 +229,8 @@ struct Train: ParsableCommand {
             if let initFrom {
                 var voice = try loadVoice(initFrom)
                 // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
-                let ignored = grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven
+                let ignored = (grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven)
+                    .filter { $0 != "--lpc-noise-floor" }
                 if !ignored.isEmpty {
                     summary("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
                              ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
@@ -247,6 +251,10 @@ struct Train: ParsableCommand {
                 config = voice.config
             } else {
                 config = shape(growing: nil)
+            }
+            if let lpcNoiseFloor {
+                guard config.lpc else { throw ValidationError("--lpc-noise-floor needs an LPC voice: pass --lpc (or --init-from an LPC voice)") }
+                config.lpcNoiseFloorDB = lpcNoiseFloor
             }
         }
         // Data.
@@ -319,7 +327,8 @@ struct Train: ParsableCommand {
                 ", conditioning on \(3 + 2 * config.condLayers) mel frames (\(plural(config.condLayers, "residual block")))" +
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
-                (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : ""))
+                (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : "") +
+                (config.lpcNoiseFloorDB.map { String(format: ", LPC noise floor %.0f dBFS", $0) } ?? ""))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
                               communicator: comm)
         if !resume {

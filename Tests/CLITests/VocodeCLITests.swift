@@ -148,6 +148,11 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(p.stderr.contains("--speed-perturb takes comma-separated factors in 0.5...2 (e.g. 0.9,1.1), got '"), p.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sp").path))
         }
+        let floor = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", dir.appendingPathComponent("fl").path,
+                                 "--lpc-noise-floor", "-50"])
+        XCTAssertEqual(floor.status, 64)
+        XCTAssertTrue(floor.stderr.contains("--lpc-noise-floor needs an LPC voice: pass --lpc"), floor.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fl").path))
         let one = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", dir.appendingPathComponent("sp").path,
                                "--speed-perturb", "1"])
         XCTAssertEqual(one.status, 64)

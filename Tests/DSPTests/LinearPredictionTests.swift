@@ -37,11 +37,9 @@ final class LinearPredictionTests: XCTestCase {
         XCTAssertLessThan(diff, 0.02)
     }
 
-    /// A known all-pole (AR) signal: its log-mel alone gives back a predictor that whitens it nearly as well as the
-    /// true coefficients. The lag window and the noise floor (which keep the predictor stable on real speech)
-    /// cap the gain of such sharp resonances: measured 29.3 dB against 37.0 dB with the true coefficients.
-    func testMelLPCRecoversAKnownAllPoleFilter() throws {
-        // Poles at 500 Hz (r 0.97), 1500 Hz (0.93), 2500 Hz (0.9): a vowel-like envelope.
+    /// An all-pole signal with poles at 500 Hz (r 0.97), 1500 Hz (0.93) and 2500 Hz (0.9), a vowel-like envelope,
+    /// driven by uniform noise: 32,000 samples, and its true coefficients in prediction form.
+    func allPoleSignal() -> (x: [Float], truth: [Double]) {
         var poly: [Double] = [1]
         for (hz, radius) in [(500.0, 0.97), (1500.0, 0.93), (2500.0, 0.9)] {
             let w = 2 * Double.pi * hz / 16000, q = [1, -2 * radius * cos(w), radius * radius]
@@ -61,6 +59,14 @@ final class LinearPredictionTests: XCTestCase {
             state.insert(v, at: 0); state.removeLast()
             x[t] = Float(v)
         }
+        return (x, truth)
+    }
+
+    /// A known all-pole (AR) signal: its log-mel alone gives back a predictor that whitens it nearly as well as the
+    /// true coefficients. The lag window and the noise floor (which keep the predictor stable on real speech)
+    /// cap the gain of such sharp resonances: measured 29.3 dB against 37.0 dB with the true coefficients.
+    func testMelLPCRecoversAKnownAllPoleFilter() throws {
+        let (x, truth) = allPoleSignal()
         // The vocoder predicts the pre-emphasised waveform; with pre-emphasis 0 it is the signal itself.
         let mel = try MelSpectrogram(config: .default)
         let lpc = try MelLPC(features: .default, order: 16, preemphasis: 0)
@@ -95,6 +101,36 @@ final class LinearPredictionTests: XCTestCase {
         let g = 10 * log10(es / ee)
         print(String(format: "speech: prediction gain %.2f dB", g))
         XCTAssertGreaterThan(g, 8)
+    }
+
+    /// The absolute noise floor (`absoluteFloorRMS`, LPCNet's constant added to `ac[0]`) is a white noise of that RMS in
+    /// the waveform's own units: 60 dB below the signal it changes nothing; at the signal's own RMS it acts as a
+    /// relative floor of 1 (the noise's power equals the signal's, so the two predictors agree: measured 6.99 and
+    /// 7.03 dB); 13.6 dB above it (RMS 0.99, the signal's is 0.206) the predictor is nearly flat.
+    func testAbsoluteNoiseFloorIsAWhiteNoiseOfThatRMS() throws {
+        let (x, _) = allPoleSignal()
+        let rms = (x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.count)).squareRoot()
+        let mel = try MelSpectrogram(config: .default)
+        let frames = mel.frameCount(for: x.count), logMel = mel.logMel(x)
+        func gain(_ lpc: MelLPC) -> Double {
+            let p = MelLPC.predictions(signal: x, coefficients: lpc.coefficients(logMel: logMel, frames: frames), order: 16, hop: 200, frames: frames)
+            var s = 0.0, e = 0.0
+            for t in 2000..<30000 { s += Double(x[t] * x[t]); e += Double((x[t] - p[t]) * (x[t] - p[t])) }
+            return 10 * log10(s / e)
+        }
+        let none = gain(try MelLPC(features: .default, order: 16, preemphasis: 0))
+        let far = gain(try MelLPC(features: .default, order: 16, preemphasis: 0, absoluteFloorRMS: rms * 1e-3))
+        let equal = gain(try MelLPC(features: .default, order: 16, preemphasis: 0, absoluteFloorRMS: rms))
+        let relative = gain(try MelLPC(features: .default, order: 16, preemphasis: 0, noiseFloor: 1 + 1e-4))
+        let above = gain(try MelLPC(features: .default, order: 16, preemphasis: 0, absoluteFloorRMS: 0.99))
+        print(String(format: "signal RMS %.4f: prediction gain %.2f dB without a floor, %.2f / %.2f / %.2f dB with the floor 60 dB under, equal (relative floor 1: %.2f), RMS 0.99",
+                     rms, none, far, equal, relative, above))
+        XCTAssertEqual(far, none, accuracy: 0.05)
+        XCTAssertEqual(equal, relative, accuracy: 0.2)
+        XCTAssertLessThan(equal, none - 10)
+        XCTAssertLessThan(above, 2)
+        XCTAssertThrowsError(try MelLPC(features: .default, order: 16, preemphasis: 0, absoluteFloorRMS: 1))
+        XCTAssertThrowsError(try MelLPC(features: .default, order: 16, preemphasis: 0, absoluteFloorRMS: .nan))
     }
 
     func testHostileLogMelsGiveFiniteCoefficients() throws {

@@ -250,4 +250,21 @@ final class PitchSourceLPCTests: XCTestCase {
         XCTAssertEqual(WaveNetModel(config: c).parameters.entry("cond.conv.weight")?.shape, [3, 5, 3])
         XCTAssertEqual(WaveNetModel(config: c).parameters.entry("source.proj.weight")?.shape, [7, 4])
     }
+
+    /// `lpc_noise_floor_db`: absent in voices saved before it (no floor), round-trips, reaches the LPC analysis as an
+    /// RMS, and is refused outside -120...-10 dB.
+    func testLPCNoiseFloorKey() throws {
+        var c = switchedConfig(pitch: true, source: true, lpc: true)
+        XCTAssertNil(c.lpcNoiseFloorDB)
+        XCTAssertEqual(try c.makeMelLPC()?.absoluteFloorRMS, 0)
+        c.lpcNoiseFloorDB = -40
+        let dict = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]
+        XCTAssertEqual(dict["lpc_noise_floor_db"] as? Double, -40)
+        XCTAssertEqual(try JSONDecoder().decode(WaveNetConfig.self, from: JSONEncoder().encode(c)), c)
+        XCTAssertEqual(try XCTUnwrap(c.makeMelLPC()).absoluteFloorRMS, 0.01, accuracy: 1e-9)
+        for bad: Float in [-5, -200, .nan] {
+            c.lpcNoiseFloorDB = bad
+            XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("lpc_noise_floor_db"), "\($0)") }
+        }
+    }
 }
