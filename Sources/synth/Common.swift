@@ -146,13 +146,26 @@ struct SamplingOptions: ParsableArguments {
     func makeSampler(repetitionPenalty: Float = 1) throws -> Sampler {
         do {
             return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
-        } catch {
-            throw ValidationError("\(error)")
+        } catch let e as SamplerError {
+            throw ValidationError("\(e.option): \(e)")
         }
     }
 
     func validate() throws {
         _ = try makeSampler()
+    }
+}
+
+extension SamplerError {
+    /// The command-line option that sets the parameter in question.
+    var option: String {
+        switch self {
+        case .invalidTemperature: return "--temperature"
+        case .invalidTopK: return "--top-k"
+        case .invalidTopP: return "--top-p"
+        case .invalidMinP: return "--min-p"
+        case .invalidRepetitionPenalty: return "--repetition-penalty"
+        }
     }
 }
 

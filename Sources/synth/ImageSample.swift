@@ -15,11 +15,11 @@ struct ImageSample: ParsableCommand {
             """)
 
     @OptionGroup var modelOption: ImageModelOption
-    @Option(help: ArgumentHelp("Digit to draw (0...9), or any for 0...9 in turn.", valueName: "D|any"))
+    @Option(help: ArgumentHelp("Digit to draw (0...9), or any for 0...9 in turn (default: none; a class-conditional model needs one).", valueName: "D|any"))
     var digit: String?
     @Option(parsing: .unconditional, help: "Images to draw (1...1024).")
     var count = 16
-    @Option(parsing: .unconditional, help: "Images per row of the grid (0 = as square as possible).")
+    @Option(parsing: .unconditional, help: "Images per row of the grid (0...1024; 0 = as square as possible).")
     var columns = 0
     @Option(parsing: .unconditional, help: "Screen pixels per image pixel (1...64).")
     var scale = 8
@@ -34,8 +34,11 @@ struct ImageSample: ParsableCommand {
 
     func validate() throws {
         guard (1...1024).contains(count) else { throw ValidationError("--count must be in 1...1024, got \(count)") }
-        guard columns >= 0, (1...64).contains(scale) else { throw ValidationError("--columns must be >= 0 and --scale in 1...64") }
-        if let digit, digit != "any", Int(digit) == nil { throw ValidationError("--digit must be a digit 0...9 or any, got '\(digit)'") }
+        guard (0...1024).contains(columns) else { throw ValidationError("--columns must be in 0...1024 (0 = as square as possible), got \(columns)") }
+        guard (1...64).contains(scale) else { throw ValidationError("--scale must be in 1...64, got \(scale)") }
+        if let digit, digit != "any", !(Int(digit).map { (0...9).contains($0) } ?? false) {
+            throw ValidationError("--digit must be a digit in 0...9 or any, got '\(digit)'")
+        }
         guard output == "-" || output.lowercased().hasSuffix(".png") else { throw ValidationError("-o: \(output) is not a .png file name") }
         guard !(csv && output == "-") else { throw ValidationError("--csv needs a file name for -o") }
         try checkOutputPath(output, option: "-o")
@@ -53,7 +56,12 @@ struct ImageSample: ParsableCommand {
         case "any"?:
             guard c.classes > 0 else { throw ValidationError("the model \(modelOption.model) is unconditional: it takes no --digit") }
             labels = (0..<count).map { $0 % c.classes }
-        case let d?: labels = [Int?](repeating: Int(d), count: count)
+        case let d?:
+            guard let l = Int(d), l < c.classes else {
+                throw ValidationError(c.classes > 0 ? "--digit must be in 0...\(c.classes - 1) for the model \(modelOption.model), got \(d)"
+                                                     : "the model \(modelOption.model) is unconditional: it takes no --digit")
+            }
+            labels = [Int?](repeating: l, count: count)
         }
         for l in Set(labels.compactMap { $0 }) { _ = try model.startToken(label: l) }
         let bar = ProgressLine("sampling", total: count * c.pixels, unit: "pixels", delay: 1)

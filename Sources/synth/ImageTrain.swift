@@ -15,7 +15,7 @@ struct ImageTrain: ParsableCommand {
 
     @Option(help: ArgumentHelp("Training images (CSV: p0...p63, label).", valueName: "FILE.csv"))
     var train: String
-    @Option(help: ArgumentHelp("Validation images (same format).", valueName: "FILE.csv"))
+    @Option(help: ArgumentHelp("Validation images (same format; default: none, no validation).", valueName: "FILE.csv"))
     var valid: String?
     @Option(help: ArgumentHelp("Run folder for checkpoints, train.log and the best model.", valueName: "DIR"))
     var out: String
@@ -25,21 +25,27 @@ struct ImageTrain: ParsableCommand {
     var unconditional = false
     @Flag(help: "Augment: move each training image by up to one pixel each way when no ink leaves the frame.")
     var shift = false
-    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this; 1...10000000).")
     var steps = 1500
-    @Option(parsing: .unconditional, help: "Images per batch.")
+    @Option(parsing: .unconditional, help: "Images per batch (1...4096).")
     var batch = 32
-    @Option(parsing: .unconditional, help: "Features per pixel in each stack.")
+    @Option(parsing: .unconditional, help: "Features per pixel in each stack (1...1024).")
     var channels = 16
-    @Option(parsing: .unconditional, help: "Gated layers (the first masked A).")
+    @Option(parsing: .unconditional, help: "Gated layers (the first masked A; 1...64).")
     var layers = 8
-    @Option(parsing: .unconditional, help: "Odd width of the masked kernels.")
+    @Option(parsing: .unconditional, help: "Odd width of the masked kernels (3...15).")
     var kernel = 3
     @OptionGroup var training: TrainingFlags
 
     func validate() throws {
-        guard steps > 0, batch > 0 else { throw ValidationError("--steps and --batch must be > 0") }
-        try PixelCNNConfig(classes: unconditional ? 0 : 10, channels: channels, layers: layers, kernel: kernel).validate(file: "--channels/--layers/--kernel")
+        guard (1...10_000_000).contains(steps) else { throw ValidationError("--steps must be in 1...10000000, got \(steps)") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
+        guard (1...1024).contains(channels) else { throw ValidationError("--channels must be in 1...1024, got \(channels)") }
+        guard (1...64).contains(layers) else { throw ValidationError("--layers must be in 1...64, got \(layers)") }
+        guard (3...15).contains(kernel), kernel % 2 == 1 else { throw ValidationError("--kernel must be odd, in 3...15, got \(kernel)") }
+        do {
+            try PixelCNNConfig(classes: unconditional ? 0 : 10, channels: channels, layers: layers, kernel: kernel).validate(file: "--channels/--layers/--kernel")
+        } catch { throw ValidationError("\(error)") }
         try requireFile(train, option: "--train")
         if let valid { try requireFile(valid, option: "--valid") }
     }

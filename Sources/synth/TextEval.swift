@@ -23,13 +23,13 @@ struct TextEval: ParsableCommand {
     var ngramOnly = false
     @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...7).")
     var order = 5
-    @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet).")
+    @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet; 2...65536).")
     var context = 1024
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         guard (1...7).contains(order) else { throw ValidationError("--order must be in 1...7, got \(order)") }
-        guard context >= 2 else { throw ValidationError("--context must be >= 2, got \(context)") }
+        guard (2...65536).contains(context) else { throw ValidationError("--context must be in 2...65536, got \(context)") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
         for d in data { try requireFile(d, option: "--data") }
     }

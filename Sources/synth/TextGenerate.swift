@@ -16,12 +16,12 @@ struct TextGenerate: ParsableCommand {
     @OptionGroup var modelOption: TextModelOption
     @Option(help: "Text to continue (default: none; start from BOS).")
     var prompt = ""
-    @Option(parsing: .unconditional, help: "Bytes to generate at most.")
+    @Option(parsing: .unconditional, help: "Bytes to generate at most (1...10000000).")
     var tokens = 500
     @OptionGroup var sampling: SamplingOptions
     @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 bytes (1 = off).")
     var repetitionPenalty: Float = 1.0
-    @Option(parsing: .unconditional, help: "Beam search with N beams instead of sampling (slow: O(N × context) per byte).")
+    @Option(parsing: .unconditional, help: "Beam search with N beams (1...256) instead of sampling (slow: O(N × context) per byte; default: no beam search, sampling).")
     var beam: Int?
     @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
     var lengthPenalty: Float = 1.0
@@ -32,6 +32,8 @@ struct TextGenerate: ParsableCommand {
         _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         guard tokens >= 1 && tokens <= 10_000_000 else { throw ValidationError("--tokens must be in 1...10000000, got \(tokens)") }
         if let b = beam {
+            guard (1...256).contains(b) else { throw ValidationError("--beam must be in 1...256, got \(b)") }
+            guard lengthPenalty.isFinite else { throw ValidationError("--length-penalty must be finite, got \(lengthPenalty)") }
             do { _ = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: tokens, eosToken: ByteTokenizer.eos) } catch {
                 throw ValidationError("\(error)")
             }

@@ -23,31 +23,31 @@ struct TextTrain: ParsableCommand {
 
     @Option(help: "Model family: lstm, gru, transformer or wavenet.")
     var model = "lstm"
-    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this).")
+    @Option(parsing: .unconditional, help: "Total optimizer steps (a resumed run continues up to this; 1...10000000).")
     var steps = 20000
-    @Option(parsing: .unconditional, help: "Windows per batch.")
+    @Option(parsing: .unconditional, help: "Windows per batch (1...4096).")
     var batch = 32
-    @Option(parsing: .unconditional, help: "Window length in bytes (the transformer's positions).")
+    @Option(parsing: .unconditional, help: "Window length in bytes (the transformer's positions; 2...8192).")
     var context = 256
-    @Option(parsing: .unconditional, help: "LSTM/GRU units per layer.")
+    @Option(parsing: .unconditional, help: "LSTM/GRU units per layer (1...8192).")
     var hidden = 512
-    @Option(parsing: .unconditional, help: "LSTM/GRU byte embedding width.")
+    @Option(parsing: .unconditional, help: "LSTM/GRU byte embedding width (1...8192).")
     var embedding = 64
-    @Option(parsing: .unconditional, help: "Stacked layers (LSTM/GRU) or blocks (transformer).")
+    @Option(parsing: .unconditional, help: "Stacked layers (LSTM/GRU) or blocks (transformer) (1...64).")
     var layers = 1
-    @Option(parsing: .unconditional, help: "Transformer width.")
+    @Option(parsing: .unconditional, help: "Transformer width (1...8192).")
     var dModel = 256
-    @Option(parsing: .unconditional, help: "Transformer attention heads.")
+    @Option(parsing: .unconditional, help: "Transformer attention heads (must divide --d-model).")
     var heads = 4
-    @Option(parsing: .unconditional, help: "Transformer MLP width (0 = 4 × d-model).")
+    @Option(parsing: .unconditional, help: "Transformer MLP width (0...65536; 0 = 4 × d-model).")
     var dFF = 0
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1)).")
+    @Option(parsing: .unconditional, help: "WaveNet dilation cycle (dilations 1 ... 2^(cycle-1); 1...14).")
     var dilationCycle = 8
-    @Option(parsing: .unconditional, help: "WaveNet dilation cycles.")
+    @Option(parsing: .unconditional, help: "WaveNet dilation cycles (1...64).")
     var stacks = 2
-    @Option(parsing: .unconditional, help: "WaveNet residual channels (gate = 2×, skip = 2×).")
+    @Option(parsing: .unconditional, help: "WaveNet residual channels (gate = 2×, skip = 2×; 1...2048).")
     var residual = 128
-    @Option(parsing: .unconditional, help: "Validation windows spread over the valid text.")
+    @Option(parsing: .unconditional, help: "Validation windows spread over the valid text (1...100000).")
     var validWindows = 128
     @Option(parsing: .unconditional, help: "Stop (with a checkpoint) after this many minutes of CPU time of this invocation; 0 = no limit. On a shared machine, the fair budget for comparing runs (--time-limit counts wall-clock time).")
     var cpuLimit: Double = 0
@@ -58,33 +58,48 @@ struct TextTrain: ParsableCommand {
 
     func validate() throws {
         guard Self.families.contains(model) else { throw ValidationError("--model must be lstm, gru, transformer or wavenet, got \(model)") }
-        guard steps > 0, batch > 0 else { throw ValidationError("--steps and --batch must be > 0") }
-        guard context >= 2, context <= 8192 else { throw ValidationError("--context must be in 2...8192, got \(context)") }
-        guard (1...8192).contains(hidden), (1...8192).contains(embedding) else { throw ValidationError("--hidden and --embedding must be in 1...8192") }
+        guard (1...10_000_000).contains(steps) else { throw ValidationError("--steps must be in 1...10000000, got \(steps)") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
+        guard (2...8192).contains(context) else { throw ValidationError("--context must be in 2...8192, got \(context)") }
+        guard (1...8192).contains(hidden) else { throw ValidationError("--hidden must be in 1...8192, got \(hidden)") }
+        guard (1...8192).contains(embedding) else { throw ValidationError("--embedding must be in 1...8192, got \(embedding)") }
         guard (1...64).contains(layers) else { throw ValidationError("--layers must be in 1...64, got \(layers)") }
-        guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
-        guard dFF >= 0 else { throw ValidationError("--d-ff must be >= 0") }
-        guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
-        guard cpuLimit >= 0 else { throw ValidationError("--cpu-limit must be >= 0, got \(cpuLimit)") }
-        guard validWindows >= 1 else { throw ValidationError("--valid-windows must be >= 1") }
+        guard (1...8192).contains(dModel) else { throw ValidationError("--d-model must be in 1...8192, got \(dModel)") }
+        guard heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
+        guard (0...65536).contains(dFF) else { throw ValidationError("--d-ff must be in 0...65536, got \(dFF)") }
+        guard (1...14).contains(dilationCycle) else { throw ValidationError("--dilation-cycle must be in 1...14, got \(dilationCycle)") }
+        guard (1...64).contains(stacks) else { throw ValidationError("--stacks must be in 1...64, got \(stacks)") }
+        guard (1...2048).contains(residual) else { throw ValidationError("--residual must be in 1...2048, got \(residual)") }
+        guard cpuLimit >= 0, cpuLimit.isFinite else { throw ValidationError("--cpu-limit must be finite and >= 0, got \(cpuLimit)") }
+        guard (1...100_000).contains(validWindows) else { throw ValidationError("--valid-windows must be in 1...100000, got \(validWindows)") }
+        // The totals (parameters, cache) the family's config bounds.
+        do { try newConfig().validate(file: "the --model \(model) flags") } catch { throw ValidationError("\(error)") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
         for d in data { try requireFile(d, option: "--data") }
     }
 
-    /// A fresh model of the family and sizes the flags ask for (zero weights).
-    func newModel() -> any TokenModel {
+    /// The config of the family and sizes the flags ask for.
+    func newConfig() -> any ModelConfiguration {
         let V = ByteTokenizer.vocabularySize
         switch model {
         case "transformer":
-            return TransformerModel(config: TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads,
-                                                              nLayers: layers, dFF: dFF > 0 ? dFF : 4 * dModel))
+            return TransformerConfig(vocabSize: V, contextLength: context, dModel: dModel, nHeads: heads, nLayers: layers,
+                                     dFF: dFF > 0 ? dFF : 4 * dModel)
         case "wavenet":
-            return WaveNetTokenModel(config: WaveNetTokenConfig(
-                vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
-                residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual))
+            return WaveNetTokenConfig(vocabSize: V, dilations: (0..<stacks).flatMap { _ in (0..<dilationCycle).map { 1 << $0 } },
+                                      residualChannels: residual, gateChannels: 2 * residual, skipChannels: 2 * residual)
         default:
-            return RecurrentLanguageModel(config: RecurrentLMConfig(cell: model == "gru" ? .gru : .lstm, embeddingDim: embedding,
-                                                                    hiddenSize: hidden, numLayers: layers))
+            return RecurrentLMConfig(cell: model == "gru" ? .gru : .lstm, embeddingDim: embedding, hiddenSize: hidden, numLayers: layers)
+        }
+    }
+
+    /// A fresh model of the family and sizes the flags ask for (zero weights).
+    func newModel() -> any TokenModel {
+        switch newConfig() {
+        case let c as TransformerConfig: return TransformerModel(config: c)
+        case let c as WaveNetTokenConfig: return WaveNetTokenModel(config: c)
+        case let c as RecurrentLMConfig: return RecurrentLanguageModel(config: c)
+        default: preconditionFailure("no token model family for --model \(model)")
         }
     }
 

@@ -77,13 +77,14 @@ struct TrainingFlags: ParsableArguments {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be > 0, got \(lr)") }
-        guard warmup >= 0, clip >= 0 else { throw ValidationError("--warmup and --clip must be >= 0") }
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        guard checkpointEvery > 0, validateEvery > 0, logEvery > 0 else {
-            throw ValidationError("--checkpoint-every, --validate-every and --log-every must be > 0")
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be finite and > 0, got \(lr)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0, got \(warmup)") }
+        guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be finite and >= 0, got \(clip)") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        for (flag, n) in [("--checkpoint-every", checkpointEvery), ("--validate-every", validateEvery), ("--log-every", logEvery)] where n < 1 {
+            throw ValidationError("\(flag) must be >= 1, got \(n)")
         }
-        guard timeLimit >= 0 else { throw ValidationError("--time-limit must be >= 0, got \(timeLimit)") }
+        guard timeLimit >= 0, timeLimit.isFinite else { throw ValidationError("--time-limit must be finite and >= 0, got \(timeLimit)") }
     }
 
     /// The flags that shape how a run trains but are not in its checkpoints, as (flag, value) for `runTraining`.

@@ -53,6 +53,37 @@ final class TextCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("not a music model; use it with `synth text generate --model`"), r.stderr)
     }
 
+    /// Out-of-range numbers are usage errors (exit 64) found before any model or corpus is read: one line naming the
+    /// option, its range and the value; sizes in range whose model would pass the parameter limit are refused as well.
+    func testOutOfRangeOptionsAreUsageErrors() throws {
+        let run = dir.appendingPathComponent("run")
+        let cases: [([String], String)] = [
+            (["train", "--data", corpus.path, "--out", run.path, "--steps", "0"], "--steps must be in 1...10000000, got 0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--batch", "0"], "--batch must be in 1...4096, got 0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--hidden", "0"], "--hidden must be in 1...8192, got 0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--embedding", "9000"], "--embedding must be in 1...8192, got 9000"),
+            (["train", "--data", corpus.path, "--out", run.path, "--d-ff", "-1"], "--d-ff must be in 0...65536, got -1"),
+            (["train", "--data", corpus.path, "--out", run.path, "--stacks", "0"], "--stacks must be in 1...64, got 0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--residual", "4096"], "--residual must be in 1...2048, got 4096"),
+            (["train", "--data", corpus.path, "--out", run.path, "--valid-windows", "0"], "--valid-windows must be in 1...100000, got 0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--clip", "-1"], "--clip must be finite and >= 0, got -1.0"),
+            (["train", "--data", corpus.path, "--out", run.path, "--model", "transformer", "--d-model", "8192", "--layers", "64"],
+             "the --model transformer flags: invalid model config: the model would have"),
+            (["eval", "--data", corpus.path, "--context", "1"], "--context must be in 2...65536, got 1"),
+            (["eval", "--data", corpus.path, "--order", "8"], "--order must be in 1...7, got 8"),
+            (["generate", "--tokens", "0"], "--tokens must be in 1...10000000, got 0"),
+            (["generate", "--beam", "0"], "--beam must be in 1...256, got 0"),
+            (["generate", "--top-k", "-1"], "--top-k: top-k must be >= 0 (0 = off), got -1"),
+            (["generate", "--repetition-penalty", "0"], "--repetition-penalty: repetition penalty must be finite and > 0, got 0.0"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(["text"] + args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            assertFails(r, message)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run.path), "a refused run creates no folder")
+    }
+
     func testBadCorporaAreRefusedInOneLine() throws {
         let only = dir.appendingPathComponent("only")
         try FileManager.default.createDirectory(at: only, withIntermediateDirectories: true)
