@@ -43,11 +43,13 @@ public struct ForecastTable: Sendable, Equatable {
     }
 
     /// The CSV: header `step,forecast,lower,upper` (and `actual` when given, one per row or empty), numbers with up to
-    /// 6 significant digits after the point as `%.6g` writes them.
-    public func csv(actual: [Double]? = nil) -> String {
-        var s = "step,forecast,lower,upper" + (actual == nil ? "" : ",actual") + "\n"
+    /// 8 significant digits as `%.8g` writes them. With `times` (a name and one label per row, e.g. the input's time
+    /// column continued: `SeriesColumn.times`), the first column is that name and those labels instead of the steps.
+    public func csv(actual: [Double]? = nil, times: (name: String, labels: [String])? = nil) -> String {
+        precondition(times.map { $0.labels.count == rows.count } ?? true, "one time label per row")
+        var s = (times?.name ?? "step") + ",forecast,lower,upper" + (actual == nil ? "" : ",actual") + "\n"
         for (i, r) in rows.enumerated() {
-            s += "\(r.step),\(Self.number(r.point)),\(Self.number(r.lower)),\(Self.number(r.upper))"
+            s += "\(times?.labels[i] ?? String(r.step)),\(Self.number(r.point)),\(Self.number(r.lower)),\(Self.number(r.upper))"
             if let a = actual { s += "," + (i < a.count ? Self.number(a[i]) : "") }
             s += "\n"
         }

@@ -49,6 +49,8 @@ public struct SeriesColumn: Sendable, Equatable {
     public let raw: [Double?]
     /// The 1-based file line of each data row.
     public let lines: [Int]
+    /// The file's time column, when its first column is one (`TimeColumn.detect`).
+    public let time: TimeColumn?
 
     /// Files larger than this are refused before they are read (about 20 M rows of a two-column CSV).
     public static let maxFileBytes = 256 << 20
@@ -76,10 +78,11 @@ public struct SeriesColumn: Sendable, Equatable {
         guard let c = table.column(column) else {
             throw SeriesError.noColumn(path: table.path, column: column, columns: table.columns)
         }
-        var raw: [Double?] = [], lines: [Int] = []
+        var raw: [Double?] = [], lines: [Int] = [], firstFields: [String] = []
         for row in table.rows {
             let fields: [String]
             do { fields = try table.fields(row) } catch { throw SeriesError.line(path: table.path, line: row.line, reason: row.problem ?? "\(error)") }
+            firstFields.append(fields[0])
             let f = fields[c]
             if f.isEmpty {
                 raw.append(nil)
@@ -94,7 +97,16 @@ public struct SeriesColumn: Sendable, Equatable {
         guard raw.contains(where: { $0 != nil }) else {
             throw SeriesError.allMissing(path: table.path, column: table.columns[c], rows: raw.count)
         }
-        return SeriesColumn(path: table.path, column: table.columns[c], raw: raw, lines: lines)
+        let time = c == 0 ? nil : TimeColumn.detect(name: table.columns[0], fields: firstFields)
+        return SeriesColumn(path: table.path, column: table.columns[c], raw: raw, lines: lines, time: time)
+    }
+
+    /// The time column's name and its times for the `horizon` steps after the first `used` values of `filled()`
+    /// (continuing the column past its last row), or nil when the file has no time column.
+    public func times(after used: Int, horizon: Int) -> (name: String, labels: [String])? {
+        guard let time, let first = raw.firstIndex(where: { $0 != nil }) else { return nil }
+        let last = first + used - 1
+        return (time.name, (0..<horizon).map { time.label(row: last + 1 + $0) })
     }
 
     /// The file lines of the missing values (empty fields), in order.
@@ -139,5 +151,56 @@ public struct SeriesColumn: Sendable, Equatable {
         guard v.count >= needed else { throw SeriesError.tooShort(path: path, column: column, count: v.count, needed: needed, model: model) }
         if let lo = v.min(), let hi = v.max(), lo == hi { throw SeriesError.constant(path: path, column: column, value: lo) }
         return v
+    }
+}
+
+/// An evenly spaced numeric time column (`year`: 1700, 1701, ...): data row `i` (0-based, every data row of the file)
+/// is at `start + i × spacing`, written with `decimals` digits after the point, as the file writes it.
+public struct TimeColumn: Sendable, Equatable {
+    /// The column's name as the header spells it (lowercased).
+    public let name: String
+    /// The time of the first data row (on the line: `detect`).
+    public let start: Double
+    /// The time between rows, > 0.
+    public let spacing: Double
+    /// Digits after the point, the most any field of the column writes.
+    public let decimals: Int
+
+    /// The time of data row `row` (which may lie past the file's last row), as the column would write it.
+    public func label(row: Int) -> String { String(format: "%.\(decimals)f", start + Double(row) * spacing) }
+
+    /// The time column of a file whose first column is named `name` and holds `fields` (one per data row), or nil
+    /// unless every field is a plain decimal number (digits, an optional sign and point; no exponent) and they are
+    /// evenly spaced and increasing: at least two rows, and every step from a row to the next and every row's distance
+    /// from the least-squares line through (row, time) within 1 % of the line's spacing (so 1700, 1701, ... is one, as
+    /// are 1958.25, 1958.5, 1958.75, 1959 and months written 2000.0833, 2000.1667, and dates such as 19580329,
+    /// 19580405 are not).
+    public static func detect(name: String, fields: [String]) -> TimeColumn? {
+        // A name that a CSV header cannot hold unquoted is not continued.
+        guard fields.count >= 2, !name.isEmpty, !name.contains(where: { ",\"\t\r\n".contains($0) }) else { return nil }
+        var values: [Double] = [], decimals = 0
+        values.reserveCapacity(fields.count)
+        for f in fields {
+            let digits = f.hasPrefix("-") || f.hasPrefix("+") ? f.dropFirst() : Substring(f)
+            let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard !digits.isEmpty, parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  parts[0].count <= 15, let v = Double(f), v.isFinite else { return nil }
+            if parts.count == 2 { decimals = max(decimals, parts[1].count) }
+            values.append(v)
+        }
+        guard decimals <= 9 else { return nil }
+        // The least-squares line through (row, time): exact for exact times, and for times rounded where written
+        // (2000.0833 for a month) far closer to the true spacing than the first and last rows alone.
+        let n = Double(values.count), meanRow = (n - 1) / 2, mean = values.reduce(0, +) / n
+        var sxy = 0.0, sxx = 0.0
+        for (i, v) in values.enumerated() {
+            sxy += (Double(i) - meanRow) * (v - mean)
+            sxx += (Double(i) - meanRow) * (Double(i) - meanRow)
+        }
+        let spacing = sxy / sxx, start = mean - spacing * meanRow
+        // The same step from row to row and every row on the line, to 1 % of the step.
+        guard spacing > 0, zip(values.dropFirst(), values).allSatisfy({ abs($0 - $1 - spacing) <= 0.01 * spacing }),
+              values.enumerated().allSatisfy({ abs($0.element - (start + Double($0.offset) * spacing)) <= 0.01 * spacing }) else { return nil }
+        return TimeColumn(name: name, start: start, spacing: spacing, decimals: decimals)
     }
 }

@@ -20,14 +20,14 @@ struct ForecastCommand: ParsableCommand {
 
             --holdout N forecasts the last N values from the ones before them and reports MAE and RMSE (the series' units) and the interval's coverage; --horizon defaults to N.
 
-            Output CSV: step (1 = the step after the last value used), forecast, lower, upper (central interval of probability --level), and with --holdout the actual values. --plot draws the last values of the history, the forecast and its interval (and the held-out values) as PNG. Files are written atomically (- for standard output).
+            Output CSV: step (1 = the step after the last value used), forecast, lower, upper (central interval of probability --level), and with --holdout the actual values. When the file's first column (not --column) is a time column, numbers written plainly (1700, 1958.25; no exponent) that rise evenly from row to row (to 1 % of the step), the first column of the output is that column continued past the last value used (year: 1989, 1990, ...) instead of the step. --plot draws the last values of the history, the forecast and its interval (and the held-out values) as PNG. Files are written atomically (- for standard output).
             """)
 
     @Option(help: ArgumentHelp("CSV or TSV file with a header row.", valueName: "FILE.csv"))
     var data: String
     @Option(help: ArgumentHelp("Column holding the series (case-insensitive).", valueName: "NAME"))
     var column: String
-    @Option(parsing: .unconditional, help: "Steps to forecast (default: --holdout's N).")
+    @Option(parsing: .unconditional, help: "Steps to forecast (1...100000; default: --holdout's N).")
     var horizon: Int?
     @Option(help: ArgumentHelp("ar (Yule-Walker AR(p)) or neural (WaveNet over quantised values).", valueName: "ar|neural"))
     var model = "ar"
@@ -37,16 +37,16 @@ struct ForecastCommand: ParsableCommand {
     var difference = false
     @Option(parsing: .unconditional, help: "Probability of the central prediction interval, in (0, 1).")
     var level = 0.95
-    @Option(parsing: .unconditional, help: ArgumentHelp("Forecast the last N values from the ones before them and score the forecast.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Forecast the last N values from the ones before them and score the forecast (1...100000; default: none, forecast after the last value).", valueName: "N"))
     var holdout: Int?
-    @Option(parsing: .unconditional, help: "AR: fixed order p instead of choosing it by AIC.")
+    @Option(parsing: .unconditional, help: "AR: fixed order p (0...10000) instead of choosing it by AIC (default: by AIC).")
     var order: Int?
-    @Option(parsing: .unconditional, help: "AR: the largest order AIC considers (default: a quarter of the values, at most 120).")
+    @Option(parsing: .unconditional, help: "AR: the largest order AIC considers (0...10000; default: a quarter of the values, at most 120).")
     var maxOrder: Int?
     @OptionGroup var neural: NeuralForecastOptions
     @Option(name: .shortAndLong, help: ArgumentHelp("Output CSV file, or - for standard output.", valueName: "OUT.csv"))
     var output: String
-    @Option(help: ArgumentHelp("Also draw history, forecast and interval as PNG.", valueName: "OUT.png"))
+    @Option(help: ArgumentHelp("Also draw history, forecast and interval as PNG (default: no plot).", valueName: "OUT.png"))
     var plot: String?
     @OptionGroup var jsonOption: JSONOption
 
@@ -101,7 +101,7 @@ struct ForecastCommand: ParsableCommand {
         let table = try model == "ar" ? forecastAR(history, steps) : forecastNeural(history, steps)
         let seconds = Date().timeIntervalSince(started)
         // Render everything before writing anything, so a failure leaves no file behind.
-        let csv = Data(table.csv(actual: actual).utf8)
+        let csv = Data(table.csv(actual: actual, times: series.times(after: history.count, horizon: table.rows.count)).utf8)
         let png = try plot.map { _ in try drawPlot(table, history: history, actual: actual, series: series) }
         try AtomicFile.write(csv, to: outputURL(output))
         if let plot, let png { try AtomicFile.write(png, to: outputURL(plot)) }
@@ -188,23 +188,24 @@ struct ForecastCommand: ParsableCommand {
 
 /// The options of `synth forecast --model neural`.
 struct NeuralForecastOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Neural: Adam steps of training on the series.")
+    // Optional only to tell whether they were given (--model ar refuses them); the help states NeuralForecaster's defaults.
+    @Option(parsing: .unconditional, help: "Neural: Adam steps of training on the series (1...1000000; default: \(NeuralForecaster().steps)).")
     var steps: Int?
-    @Option(parsing: .unconditional, help: "Neural: sampled futures (their median is the forecast).")
+    @Option(parsing: .unconditional, help: "Neural: sampled futures (their median is the forecast; 1...100000; default: \(NeuralForecaster().paths)).")
     var paths: Int?
-    @Option(parsing: .unconditional, help: "Neural: uniform bins the values are quantised into.")
+    @Option(parsing: .unconditional, help: "Neural: uniform bins the values are quantised into (2...4096; default: \(NeuralForecaster().bins)).")
     var bins: Int?
-    @Option(parsing: .unconditional, help: "Neural: layers of dilations 1, 2, 4, ... (receptive field 2^layers steps).")
+    @Option(parsing: .unconditional, help: "Neural: layers of dilations 1, 2, 4, ... (receptive field 2^layers steps; 1...14; default: \(NeuralForecaster().layers)).")
     var layers: Int?
-    @Option(parsing: .unconditional, help: "Neural: residual channels (gate and skip channels are twice as many).")
+    @Option(parsing: .unconditional, help: "Neural: residual channels (gate and skip channels are twice as many; 1...512; default: \(NeuralForecaster().channels)).")
     var channels: Int?
-    @Option(parsing: .unconditional, help: "Neural: standard deviation of the noise added to the inputs in training (the values span [-1, 1]).")
+    @Option(parsing: .unconditional, help: "Neural: standard deviation of the noise added to the inputs in training (the values span [-1, 1]; 0...1; default: \(NeuralForecaster().noise)).")
     var noise: Float?
-    @Option(parsing: .unconditional, help: "Neural: seed of the initialisation, the training batches and the sampling.")
+    @Option(parsing: .unconditional, help: "Neural: seed of the initialisation, the training batches and the sampling (default: \(NeuralForecaster().seed)).")
     var seed: UInt64?
-    @Option(help: ArgumentHelp("Neural: keep the trained model in this folder.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Neural: keep the trained model in this folder (default: not kept).", valueName: "DIR"))
     var saveModel: String?
-    @Option(help: ArgumentHelp("Neural: forecast with this trained model (a folder, or a name `synth voices` lists) instead of training one.", valueName: "NAME|DIR"))
+    @Option(help: ArgumentHelp("Neural: forecast with this trained model (a folder, or a name `synth voices` lists) instead of training one (default: train one; --bins, --layers and --channels then come from the model).", valueName: "NAME|DIR"))
     var loadModel: String?
 
     var given: Bool {

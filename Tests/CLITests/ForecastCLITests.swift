@@ -32,8 +32,10 @@ final class ForecastCLITests: XCTestCase {
         XCTAssertEqual(mae, 29.0899, accuracy: 1e-3)  // statsmodels: AutoReg(9) by OLS 26.85, ARIMA(9,0,0) 27.47 (docs/forecasting.md)
         XCTAssertEqual(rmse, 37.2564, accuracy: 1e-3)
         let t = try rows(out)
-        XCTAssertEqual(t[0], ["step", "forecast", "lower", "upper", "actual"])
+        XCTAssertEqual(t[0], ["year", "forecast", "lower", "upper", "actual"])
         XCTAssertEqual(t.count, 21)
+        XCTAssertEqual(t[1][0], "1969")  // the year column continued after 1968, the last value used
+        XCTAssertEqual(t[20][0], "1988")
         XCTAssertEqual(t[1][4], "105.5")  // 1969's sunspot activity, held out
         for row in t.dropFirst() {
             let v = row.prefix(4).compactMap(Double.init)
@@ -53,6 +55,8 @@ final class ForecastCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("59 missing values (empty fields, first at line 8): 59 filled by linear interpolation"), r.stderr)
         let t = try rows(out)
         XCTAssertEqual(t.count, 53)
+        XCTAssertEqual(t[0][0], "step", "the date column (19580329, 19580405, ...) is not evenly spaced as a number")
+        XCTAssertEqual(t.dropFirst().map { $0[0] }, (1...52).map(String.init))
         let last = try XCTUnwrap(Double(t[52][1]))
         XCTAssertGreaterThan(last, 367.3, "a year on, the forecast is above the last week's 367.3 ppm")
         XCTAssertLessThan(last, 372)
@@ -77,6 +81,38 @@ final class ForecastCLITests: XCTestCase {
                              "--paths", "20", "--load-model", model.path, "-o", again.path])
         XCTAssertEqual(l.status, 0, l.stderr)
         XCTAssertEqual(try Data(contentsOf: again), try Data(contentsOf: out))
+    }
+
+    /// A forecast after the last value continues the year column: sunspots end in 1988.
+    func testForecastContinuesTheYearColumn() throws {
+        let out = dir.appendingPathComponent("y.csv")
+        let r = try CLI.run(["forecast", "--data", sunspots.path, "--column", "sunactivity", "--horizon", "3", "-o", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let t = try rows(out)
+        XCTAssertEqual(t.map { $0[0] }, ["year", "1989", "1990", "1991"])
+    }
+
+    /// Out-of-range numbers are usage errors (exit 64), one line naming the option, its range and the value.
+    func testOutOfRangeOptionsAreUsageErrors() throws {
+        let out = dir.appendingPathComponent("r.csv")
+        let cases: [([String], String)] = [
+            (["--horizon", "0"], "--horizon must be in 1...100000, got 0"),
+            (["--horizon", "5", "--holdout", "0"], "--holdout must be in 1...100000, got 0"),
+            (["--horizon", "5", "--level", "1"], "--level must be in (0, 1), got 1.0"),
+            (["--horizon", "5", "--order", "-1"], "--order must be in 0...10000, got -1"),
+            (["--horizon", "5", "--max-order", "10001"], "--max-order must be in 0...10000, got 10001"),
+            (["--horizon", "5", "--model", "neural", "--steps", "0"], "--steps must be in 1...1000000, got 0"),
+            (["--horizon", "5", "--model", "neural", "--paths", "0"], "--paths must be in 1...100000, got 0"),
+            (["--horizon", "5", "--model", "neural", "--bins", "1"], "--bins must be in 2...4096, got 1"),
+            (["--horizon", "5", "--model", "neural", "--layers", "15"], "--layers must be in 1...14, got 15"),
+            (["--horizon", "5", "--model", "neural", "--channels", "0"], "--channels must be in 1...512, got 0"),
+            (["--horizon", "5", "--model", "neural", "--noise", "2"], "--noise must be in 0...1, got 2.0"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(["forecast", "--data", sunspots.path, "--column", "sunactivity", "-o", out.path] + args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            assertFails(r, message, output: out)
+        }
     }
 
     func testBadInputsFailInOneLineAndWriteNothing() throws {
