@@ -143,6 +143,28 @@ final class InterfaceCLITests: XCTestCase {
         XCTAssertTrue(eval.contains("The default is the number of cores. (default: \(ProcessInfo.processInfo.activeProcessorCount))"), eval)
     }
 
+    /// Every option of the forecast, image and text commands that takes a value states its default, the Optional ones
+    /// (kept Optional to tell whether they were given) in their help text; only the required options have none.
+    func testForecastImageTextOptionsStateTheirDefaults() throws {
+        let required: [(command: [String], options: [String])] = [
+            (["forecast"], ["-data", "-column", "o, --output"]),
+            (["image", "train"], ["-train", "-out"]), (["image", "sample"], ["o, --output"]), (["image", "eval"], ["-data", "-train"]),
+            (["text", "train"], ["-data", "-out"]), (["text", "generate"], []), (["text", "eval"], ["-data"]),
+        ]
+        for (command, options) in required {
+            let help = try CLI.run(command + ["--help"]).stdout
+            let entries = help.components(separatedBy: "OPTIONS:").last!.components(separatedBy: "\n  -").dropFirst()
+            XCTAssertGreaterThan(entries.count, 3, help)
+            for entry in entries where entry.prefix(while: { $0 != "\n" }).contains("<") && !options.contains(where: { entry.hasPrefix($0 + " ") }) {
+                XCTAssertTrue(entry.contains("default"), "\(command.joined(separator: " ")) option without a default: \(entry)")
+            }
+        }
+        let forecast = try CLI.run(["forecast", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for text in ["(1...1000000; default: 400)", "(2...4096; default: 64)", "1...14; default: 7)", "1...512; default: 16)", "0...1; default: 0.1)"] {
+            XCTAssertTrue(forecast.contains(text), "forecast --help lacks '\(text)': \(forecast)")
+        }
+    }
+
     /// Progress: generate prints its real-time factor; train logs its first step at once (not after --log-every
     /// steps) and the step it stops at; render counts what it renders and shows no real-time factor before any audio.
     func testProgressLines() throws {
