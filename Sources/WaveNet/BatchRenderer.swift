@@ -92,7 +92,7 @@ public final class BatchRenderer {
                 if t + 1 == requests[b]!.sampleCount {
                     var y = outputs[b]
                     outputs[b] = []
-                    SpeechLoader.deemphasize(&y, coef: c.preemphasis)
+                    OutputFilter.apply(&y, config: c)
                     let r = requests[b]!
                     fill(b)  // the slot takes the next utterance before the finished one is written
                     finished(r, y)

@@ -118,7 +118,7 @@ public final class Vocoder {
             out[t] = gen.value(ofClass: previous)
             if t % 4000 == 3999 { progress(ProgressReport(done: t + 1, total: sampleCount, unit: "samples")) }
         }
-        SpeechLoader.deemphasize(&out, coef: c.preemphasis)
+        OutputFilter.apply(&out, config: c)
         progress(ProgressReport(done: sampleCount, total: sampleCount, unit: "samples"))
         return out
     }

@@ -86,6 +86,12 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// pre-emphasised waveform), under the optional key `lpc_noise_floor_db` (nil: none, as voices saved before it).
     /// Frames well below it get nearly flat predictors, as LPCNet's constant added to `ac[0]` does (`DSP.MelLPC`).
     public var lpcNoiseFloorDB: Float?
+    /// A DC blocker on the generated waveform after the de-emphasis (`DSP.DCBlocker`), corner frequency in Hz, under
+    /// the optional key `output_highpass_hz` (nil: none, as voices saved before it). The de-emphasis integrates:
+    /// its gain at 0 Hz is `1 / (1 - preemphasis)` (6.7 at 0.85), so a small offset in the generated pre-emphasised
+    /// signal becomes a large one in the output; the blocker removes it. It acts on the output only (the network
+    /// reads and predicts the pre-emphasised signal), so training is unchanged.
+    public var outputHighpassHz: Float?
     /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
     /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
     public var speakerStatistics: SpeakerStatistics?
@@ -108,6 +114,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case sourceHarmonics = "source_harmonics"
         case lpcOrder = "lpc_order"
         case lpcNoiseFloorDB = "lpc_noise_floor_db"
+        case outputHighpassHz = "output_highpass_hz"
         case speakerStatistics = "speaker_statistics"
     }
 
@@ -161,6 +168,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
         lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
         lpcNoiseFloorDB = try k.decodeIfPresent(Float.self, forKey: .lpcNoiseFloorDB)
+        outputHighpassHz = try k.decodeIfPresent(Float.self, forKey: .outputHighpassHz)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
@@ -197,6 +205,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             try k.encode(lpcOrder, forKey: .lpcOrder)
             try k.encodeIfPresent(lpcNoiseFloorDB, forKey: .lpcNoiseFloorDB)
         }
+        try k.encodeIfPresent(outputHighpassHz, forKey: .outputHighpassHz)
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
@@ -308,6 +317,11 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        if let hz = outputHighpassHz {
+            guard hz.isFinite, hz >= 1, hz <= 200, Int(hz) < features.sampleRate / 2 else {
+                throw fail("output_highpass_hz must be in 1...200 Hz (and below half the sample rate), got \(hz)")
+            }
+        }
         if let db = lpcNoiseFloorDB {
             guard db.isFinite, (-120 ... -10).contains(db) else { throw fail("lpc_noise_floor_db must be in -120...-10 dB, got \(db)") }
         }

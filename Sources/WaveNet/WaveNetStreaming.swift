@@ -84,20 +84,20 @@ extension Vocoder {
     }
 
     /// `generate(mels:frames:sampleCount:speaker:sampler:progress:)` block by block: the same samples bit for bit,
-    /// but the conditioning is projected `window` frames at a time and each block of `blockSize` de-emphasised
-    /// samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it is made, so memory does not grow with
+    /// but the conditioning is projected `window` frames at a time and each block of `blockSize` de-emphasised (and,
+    /// with `output_highpass_hz`, DC-blocked) samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it is made, so memory does not grow with
     /// the utterance. `progress` (unit "samples") follows each block.
     public func generate(_ cond: Conditioning, speaker: Int, sampler: inout Sampler, window: Int = Vocoder.streamingWindow,
                          blockSize: Int = 4000, progress: (ProgressReport) -> Void = { _ in },
                          output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
-        let c = voice.config, count = cond.sampleCount, coef = c.preemphasis
+        let c = voice.config, count = cond.sampleCount
         let gen = WaveNetGenerator(model: voice.model, maxFrames: window + 1)
         gen.start(FrameConditioning(config: c, features: cond.mels, frames: cond.frames, lpc: gen.stream.lpc), speaker: speaker,
                   window: window)
         var previous = MuLaw.encode(0, classes: c.classes)
         let none = EmptyCollection<Int>()
         var block = [Float](repeating: 0, count: blockSize)
-        var carry: Float = 0   // the last de-emphasised sample of the previous block
+        var filter = OutputFilter(config: c)
         var t = 0
         while t < count {
             let m = min(blockSize, count - t)
@@ -106,11 +106,7 @@ extension Vocoder {
                 previous = sampler.sample(logits: UnsafeMutableBufferPointer(start: logits, count: c.classes), history: none)
                 block[i] = gen.value(ofClass: previous)
             }
-            // De-emphasis y[t] = x[t] + coef * y[t-1], as `SpeechLoader.deemphasize` computes it over the whole.
-            if coef > 0 {
-                for i in 0..<m where t + i > 0 { block[i] += coef * (i > 0 ? block[i - 1] : carry) }
-                carry = block[m - 1]
-            }
+            block.withUnsafeMutableBufferPointer { filter.process(UnsafeMutableBufferPointer(rebasing: $0[0..<m])) }
             try block.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<m])) }
             t += m
             progress(ProgressReport(done: t, total: count, unit: "samples"))

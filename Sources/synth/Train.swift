@@ -88,6 +88,8 @@ struct Train: ParsableCommand {
     var lpc = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --lpc (a new run, or --init-from an LPC voice): an absolute white-noise floor under the LPC analysis, in dB relative to full scale (e.g. -50): frames much quieter get nearly flat predictors, so the synthesis filter of a near-silent frame cannot resonate (LPCNet adds such a constant to its autocorrelation). Default: none.", valueName: "DB"))
     var lpcNoiseFloor: Float?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A DC blocker on the generated waveform, corner frequency in Hz (e.g. 20; 1...200), saved in the voice (a new run, or --init-from): it removes the slow offsets that the de-emphasis (gain 1 / (1 - preemphasis) at 0 Hz) would amplify. It acts on the output only, so training is unchanged. Default: none.", valueName: "HZ"))
+    var outputHighpass: Float?
 
     /// The model-shape flags given on the command line, as `--name`.
     var shapeFlagsGiven: [String] {
@@ -95,7 +97,8 @@ struct Train: ParsableCommand {
          ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
          ("--cond-layers", condLayers != nil),
          ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil),
-         ("--pitch", pitch), ("--source", source), ("--lpc", lpc), ("--lpc-noise-floor", lpcNoiseFloor != nil)]
+         ("--pitch", pitch), ("--source", source), ("--lpc", lpc), ("--lpc-noise-floor", lpcNoiseFloor != nil),
+         ("--output-highpass", outputHighpass != nil)]
             .filter(\.1).map(\.0)
     }
 
@@ -112,6 +115,7 @@ struct Train: ParsableCommand {
             ("--preemphasis", differs(preemphasis, c.preemphasis)), ("--sample-rate", differs(sampleRate, c.features.sampleRate)),
             ("--pitch", pitch && !c.pitch), ("--source", source && !c.source), ("--lpc", lpc && !c.lpc),
             ("--lpc-noise-floor", differs(lpcNoiseFloor, c.lpcNoiseFloorDB ?? .nan)),
+            ("--output-highpass", differs(outputHighpass, c.outputHighpassHz ?? .nan)),
         ]
         return out + sizes.filter(\.1).map(\.0)
     }
@@ -230,7 +234,7 @@ struct Train: ParsableCommand {
                 var voice = try loadVoice(initFrom)
                 // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
                 let ignored = (grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven)
-                    .filter { $0 != "--lpc-noise-floor" }
+                    .filter { $0 != "--lpc-noise-floor" && $0 != "--output-highpass" }
                 if !ignored.isEmpty {
                     summary("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
                              ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
@@ -256,6 +260,7 @@ struct Train: ParsableCommand {
                 guard config.lpc else { throw ValidationError("--lpc-noise-floor needs an LPC voice: pass --lpc (or --init-from an LPC voice)") }
                 config.lpcNoiseFloorDB = lpcNoiseFloor
             }
+            if let outputHighpass { config.outputHighpassHz = outputHighpass }
         }
         // Data.
         let rows = try SpeechManifest.read(manifestURL)
@@ -328,7 +333,8 @@ struct Train: ParsableCommand {
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : "") +
-                (config.lpcNoiseFloorDB.map { String(format: ", LPC noise floor %.0f dBFS", $0) } ?? ""))
+                (config.lpcNoiseFloorDB.map { String(format: ", LPC noise floor %.0f dBFS", $0) } ?? "") +
+                (config.outputHighpassHz.map { String(format: ", output DC blocker at %g Hz", $0) } ?? ""))
         let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
                               communicator: comm)
         if !resume {

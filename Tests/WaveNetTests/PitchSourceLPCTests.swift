@@ -267,4 +267,19 @@ final class PitchSourceLPCTests: XCTestCase {
             XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("lpc_noise_floor_db"), "\($0)") }
         }
     }
+
+    /// `output_highpass_hz`: absent in voices saved before it, round-trips, refused outside 1...200 Hz.
+    func testOutputHighpassKey() throws {
+        var c = tinyConfig()
+        XCTAssertNil(c.outputHighpassHz)
+        c.outputHighpassHz = 20
+        let dict = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]
+        XCTAssertEqual(dict["output_highpass_hz"] as? Double, 20)
+        XCTAssertEqual(try JSONDecoder().decode(WaveNetConfig.self, from: JSONEncoder().encode(c)), c)
+        XCTAssertNoThrow(try c.validate())
+        for bad: Float in [0, 500, .infinity] {
+            c.outputHighpassHz = bad
+            XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("output_highpass_hz"), "\($0)") }
+        }
+    }
 }

@@ -18,10 +18,12 @@ final class StreamingTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    /// A small random voice with conditioning blocks (reach 3 frames) and pre-emphasis, plus LPC when asked.
-    func voice(lpc: Bool = false) -> Voice {
+    /// A small random voice with conditioning blocks (reach 3 frames) and pre-emphasis, plus LPC and the output DC
+    /// blocker (20 Hz) when asked; the same weights either way.
+    func voice(lpc: Bool = false, highpass: Bool = false) -> Voice {
         var c = WaveNetConfig(dilations: [1, 2, 4, 8], residualChannels: 8, gateChannels: 8, skipChannels: 8, condChannels: 6,
                               speakerEmbeddingDim: 2, speakers: ["a", "b"], preemphasis: 0.85, condLayers: 2, lpc: lpc)
+        if highpass { c.outputHighpassHz = 20 }
         var rng = Xoshiro256(seed: 5)
         c.featureMean = (0..<80).map { _ in -6 + rng.nextGaussian() }
         c.featureStd = (0..<80).map { _ in 2 + abs(rng.nextGaussian()) }
@@ -58,10 +60,10 @@ final class StreamingTests: XCTestCase {
     }
 
     /// Windows of 3 and 7 frames (reach 3) slide 15 and 5 times over the utterance; the samples are those of the
-    /// whole-utterance generator, for a plain and an LPC voice.
+    /// whole-utterance generator, for a plain and an LPC voice, and one with the output DC blocker.
     func testStreamedGenerationEqualsWholeUtterance() throws {
-        for lpc in [false, true] {
-            let vocoder = try Vocoder(voice: voice(lpc: lpc))
+        for (lpc, highpass) in [(false, false), (true, false), (true, true)] {
+            let vocoder = try Vocoder(voice: voice(lpc: lpc, highpass: highpass))
             var rng = Xoshiro256(seed: 4)
             let frames = 31, count = 30 * 200 + 37
             let mels = (0..<(frames * 80)).map { _ in rng.nextGaussian() }
@@ -77,9 +79,19 @@ final class StreamingTests: XCTestCase {
                 }
                 XCTAssertEqual(streamed.count, count)
                 let diff = zip(streamed, whole).map { abs($0 - $1) }.max() ?? 1
-                XCTAssertEqual(diff, 0, "lpc \(lpc), window \(window): largest difference \(diff)")
+                XCTAssertEqual(diff, 0, "lpc \(lpc), high-pass \(highpass), window \(window): largest difference \(diff)")
                 XCTAssertEqual(reports.last, count)
                 XCTAssertEqual(reports.count, 7)
+            }
+            if highpass {
+                // The blocker acts: the same draws without it differ by the removed low-frequency part, and its output
+                // is the DC blocker applied to theirs.
+                var s3 = try Sampler(temperature: 1, seed: 3)
+                let plain = try Vocoder(voice: voice(lpc: lpc)).generate(mels: mels, frames: frames, sampleCount: count, speaker: 1, sampler: &s3)
+                var dc = DCBlocker(cutoffHz: 20, sampleRate: 16000)
+                let expected = plain.map { dc.process($0) }
+                XCTAssertGreaterThan(zip(plain, whole).map { abs($0 - $1) }.max() ?? 0, 1e-3)
+                XCTAssertEqual(expected, whole)
             }
         }
     }
