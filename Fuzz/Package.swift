@@ -25,6 +25,7 @@ let package = Package(
         fuzzTarget("FuzzMIDI", ["MIDI", "Music"]),
         fuzzTarget("FuzzAudio", ["Audio", "DSP"]),
         fuzzTarget("FuzzTable", ["Tabular", "WaveNet", "Music"]),
+        fuzzTarget("FuzzImageCSV", ["NNCore", "AREngine", "Image"]),
     ],
     swiftLanguageModes: [.v5]
 )

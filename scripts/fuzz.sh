@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-600}
 JOBS=${FUZZ_JOBS:-2}
-TARGETS=${FUZZ_TARGETS:-"FuzzNPY FuzzSafeTensors FuzzModelFolder FuzzMIDI FuzzAudio FuzzTable"}
+TARGETS=${FUZZ_TARGETS:-"FuzzNPY FuzzSafeTensors FuzzModelFolder FuzzMIDI FuzzAudio FuzzTable FuzzImageCSV"}
 OUT=.build-fuzz
 BIN=$OUT/release
 
@@ -39,6 +39,9 @@ seed FuzzAudio Tests/AudioTests/Fixtures/*.wav Tests/AudioTests/Fixtures/*.flac 
 seed FuzzTable Tests/CLITests/Fixtures/speech/MANIFEST.tsv Tests/TabularTests/Fixtures/fuzz/FuzzTable/*
 printf 'input,speaker,output,seed\n"a, b.npy",alice,one,7\nc.wav,auto,,\n' > $OUT/corpus/FuzzTable/seed-render.csv
 printf 'path\tsplit\tcollection\r\nx.mid\tvalid\tbach\r\n\r\n"y\t.mid"\ttrain\t\n' > $OUT/corpus/FuzzTable/seed-music.tsv
+seed FuzzImageCSV Tests/ImageTests/Fixtures/digits_small.*.csv Tests/ImageTests/Fixtures/fuzz/FuzzImageCSV/*
+head -n 3 Tests/ImageTests/Fixtures/digits_small.valid.csv > $OUT/corpus/FuzzImageCSV/seed-digits-3-lines.csv
+printf 'label,p3,p2,p1,p0\r\n1,0,1,2,0\r\n0,"2",0,0,1\r\n' > $OUT/corpus/FuzzImageCSV/seed-2x2.csv
 
 run() {  # run TARGET: one libFuzzer run of SECONDS_PER_TARGET, its log in $OUT/logs
     local t=$1

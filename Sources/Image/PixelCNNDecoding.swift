@@ -40,9 +40,7 @@ extension PixelCNNModel: AutoregressiveModel {
         TokenBatch(tokens: tokens.map { $0 + [Int](repeating: 0, count: P + 1 - T) })
             .teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs, targets: ws.targets)
         forward(ws)
-        var out = [Float](repeating: 0, count: B * T * V)
-        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = ws.logits[(t * B + b) * V + v] } } }
-        return out
+        return Layers.batchMajor(ws.logits, time: T, batch: B, width: V)
     }
 
     public func makeState(batch: Int) -> PixelCNNState { PixelCNNState(config, batch: batch) }

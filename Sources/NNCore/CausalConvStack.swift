@@ -396,13 +396,3 @@ extension PostNet {
         step(skip: s.skip, hidden: state.hidden, logits: logits, rows: s.allRows, count: s.rows, parameters: p)
     }
 }
-
-extension Layers {
-    /// Time-major rows `x` `[time, batch, width]` reordered batch-major, `[batch, time, width]` (e.g. a stack's logits
-    /// for `AutoregressiveModel.logits`).
-    public static func batchMajor(_ x: UnsafePointer<Float>, time T: Int, batch B: Int, width V: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: B * T * V)
-        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = x[(t * B + b) * V + v] } } }
-        return out
-    }
-}

@@ -152,4 +152,18 @@ public enum Layers {
     ) -> Double {
         synth_softmax_xent(logits, targets, n, vocab, scale, dLogits)
     }
+
+    // MARK: Layout
+
+    /// Time-major rows `x` `[time, batch, width]` copied batch-major, `[batch, time, width]`: row `t * batch + b` of
+    /// `x` becomes row `b * time + t` of the result, values unchanged. The models whose activations are time-major
+    /// (the WaveNet stacks, the recurrent layers, the PixelCNN) return their teacher-forced logits
+    /// `[time, batch, vocab]` through this as `AutoregressiveModel.logits` promises them, `[batch, time, vocab]`.
+    /// `x` holds at least `time * batch * width` floats. Allocates the result (for whole-batch scoring, not for
+    /// per-token decoding).
+    public static func batchMajor(_ x: UnsafePointer<Float>, time T: Int, batch B: Int, width V: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: B * T * V)
+        for t in 0..<T { for b in 0..<B { for v in 0..<V { out[(b * T + t) * V + v] = x[(t * B + b) * V + v] } } }
+        return out
+    }
 }

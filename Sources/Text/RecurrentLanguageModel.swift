@@ -198,9 +198,7 @@ extension RecurrentLanguageModel: AutoregressiveModel {
         let ws = workspace(batch: B, time: T)
         for b in 0..<B { for t in 0..<T { ws.inputs[t * B + b] = Int32(tokens[b][t]) } }
         forward(ws)
-        var out = [Float](repeating: 0, count: B * T * V)
-        for b in 0..<B { for t in 0..<T { for v in 0..<V { out[(b * T + t) * V + v] = ws.logits[(t * B + b) * V + v] } } }
-        return out
+        return Layers.batchMajor(ws.logits, time: T, batch: B, width: V)
     }
 
     public func makeState(batch: Int) -> RecurrentLMState { RecurrentLMState(model: self, batch: batch) }

@@ -55,11 +55,7 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
-        let shardSpec: RenderShard
-        do {
-            shardSpec = try shard.map { try RenderShard(parsing: $0) }
-                ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
-        } catch { throw ValidationError("\(error)") }
+        let shardSpec = try resolvedShard()
         try requireFile(manifest, option: "MANIFEST")
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
@@ -68,62 +64,97 @@ struct Render: ParsableCommand {
         let v = try voiceOption.load()
         let c = v.config
         let statistics = SpeakerStatistics.read(voice: v)
-        // -1 stands for `auto`: chosen per line, from its features (speaker statistics) or before rendering from its audio.
-        func speakerIndex(_ name: String) throws -> Int { name.lowercased() == "auto" ? -1 : try c.speakerIndex(name) }
-        let overrideSpeaker = try speaker.map(speakerIndex)
+        let overrideSpeaker = try speaker.map { try speakerIndex($0, config: c) }
         let manifestURL = URL(fileURLWithPath: manifest)
         let m = try RenderManifest.read(manifestURL)
         let outDir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
         BLAS.setThreads(1)
 
-        // Plan: problems, unknown speakers and outputs in no known format fail, existing outputs are skipped, the rest
-        // are rendered.
-        var failures = m.problems.filter { shardSpec.contains($0.index) }.map { (line: $0.line, reason: $0.reason) }
-        var todo: [(line: RenderLine, speaker: Int, format: AudioFileFormat)] = []
-        var skipped = 0
+        var plan = makePlan(m, shard: shardSpec, outDir: outDir, config: c, overrideSpeaker: overrideSpeaker)
+        let vocoder = try Vocoder(voice: v)
+        if statistics == nil { scoreAutoLines(&plan, vocoder: vocoder, manifestURL: manifestURL) }
+        let planned = m.lines.filter { shardSpec.contains($0.index) }.count + m.problems.filter { shardSpec.contains($0.index) }.count
+        printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(planned) lines: \(plan.skipped) already done, " +
+                 "\(plan.failures.count) refused, \(plan.todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
+
+        let (state, autoChoices) = try render(plan.todo, vocoder: vocoder, statistics: statistics, manifestURL: manifestURL, outDir: outDir)
+        try finish(plan, state: state, autoChoices: autoChoices, planned: planned, voice: v, shard: shardSpec)
+    }
+
+    /// The shard to render: --shard, else the job array's or indexed Job's (`RenderShard.fromEnvironment`), else all.
+    private func resolvedShard() throws -> RenderShard {
+        do {
+            return try shard.map { try RenderShard(parsing: $0) }
+                ?? RenderShard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
+        } catch { throw ValidationError("\(error)") }
+    }
+
+    /// The index of speaker `name` in `c`; -1 stands for `auto`: chosen per line, from its features (speaker
+    /// statistics) or before rendering from its audio.
+    private func speakerIndex(_ name: String, config c: WaveNetConfig) throws -> Int {
+        name.lowercased() == "auto" ? -1 : try c.speakerIndex(name)
+    }
+
+    /// A line's input, resolved relative to the manifest.
+    private func inputURL(_ l: RenderLine, manifestURL: URL) -> URL { Table.resolve(l.input, relativeTo: manifestURL) }
+
+    /// Plan: problems, unknown speakers and outputs in no known format fail, existing outputs are skipped, the rest
+    /// are rendered. Removes the temporary files an earlier, killed run left for the lines of this shard.
+    private func makePlan(_ m: RenderManifest, shard shardSpec: RenderShard, outDir: URL, config c: WaveNetConfig,
+                          overrideSpeaker: Int?) -> RenderPlan {
+        var plan = RenderPlan()
+        plan.failures = m.problems.filter { shardSpec.contains($0.index) }.map { (line: $0.line, reason: $0.reason) }
         let fm = FileManager.default
         let existing = Set((try? fm.contentsOfDirectory(atPath: outDir.path)) ?? [])
         for l in m.lines where shardSpec.contains(l.index) {
             let spk: Int, format: AudioFileFormat
             do {
-                spk = try overrideSpeaker ?? speakerIndex(l.speaker)
+                spk = try overrideSpeaker ?? speakerIndex(l.speaker, config: c)
                 format = try AudioFileFormat.resolve(path: l.output, subtype: subtype)
             } catch {
-                failures.append((l.line, "\(error)"))
+                plan.failures.append((l.line, "\(error)"))
                 continue
             }
             // Temporary files of an earlier, killed run of this line (only this shard writes this name).
             for name in existing where name.hasPrefix(".\(l.output).tmp-") {
                 try? fm.removeItem(at: outDir.appendingPathComponent(name))
             }
-            if existing.contains(l.output) { skipped += 1; continue }
-            todo.append((l, spk, format))
+            if existing.contains(l.output) { plan.skipped += 1; continue }
+            plan.todo.append((l, spk, format))
         }
-        let vocoder = try Vocoder(voice: v)
-        let url = { (l: RenderLine) in Table.resolve(l.input, relativeTo: manifestURL) }
-        let auto = todo.indices.filter { todo[$0].speaker < 0 }
-        if !auto.isEmpty && statistics == nil {
-            printErr("note: voice '\(v.name)' has no speaker statistics; the `auto` lines are scored by likelihood first (several seconds each; `synth speakers` adds statistics)")
-            let chosen = chooseSpeakers(auto.map { url(todo[$0].line) }, vocoder: vocoder, threads: threads)
-            for (k, i) in auto.enumerated() {
-                switch chosen[k] {
-                case .success(let s): todo[i].speaker = s
-                case .failure(let e): failures.append((todo[i].line.line, "\(e)"))
-                }
-            }
-            todo.removeAll { $0.speaker < 0 }
-        }
-        let planned = m.lines.filter { shardSpec.contains($0.index) }.count + m.problems.filter { shardSpec.contains($0.index) }.count
-        printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(planned) lines: \(skipped) already done, " +
-                 "\(failures.count) refused, \(todo.count) to render with \(threads) thread(s) x batch \(batch); voice \(v.name) (\(c.features.sampleRate) Hz)")
+        return plan
+    }
 
+    /// For a voice without speaker statistics: chooses the speaker of the plan's `auto` lines by likelihood, before
+    /// rendering; a line whose input cannot be scored becomes a failure.
+    private func scoreAutoLines(_ plan: inout RenderPlan, vocoder: Vocoder, manifestURL: URL) {
+        let auto = plan.todo.indices.filter { plan.todo[$0].speaker < 0 }
+        guard !auto.isEmpty else { return }
+        printErr("note: voice '\(vocoder.voice.name)' has no speaker statistics; the `auto` lines are scored by likelihood first (several seconds each; `synth speakers` adds statistics)")
+        let chosen = chooseSpeakers(auto.map { inputURL(plan.todo[$0].line, manifestURL: manifestURL) }, vocoder: vocoder, threads: threads)
+        for (k, i) in auto.enumerated() {
+            switch chosen[k] {
+            case .success(let s): plan.todo[i].speaker = s
+            case .failure(let e): plan.failures.append((plan.todo[i].line.line, "\(e)"))
+            }
+        }
+        plan.todo.removeAll { $0.speaker < 0 }
+    }
+
+    /// Renders `todo` on --threads threads of --batch lines each, writing each output as it is done; the speakers
+    /// chosen for `auto` lines from `statistics` are counted in the returned `AutoChoices`.
+    private func render(_ todo: [RenderJob], vocoder: Vocoder, statistics: SpeakerStatistics?, manifestURL: URL,
+                        outDir: URL) throws -> (RenderState, AutoChoices) {
+        let v = vocoder.voice
+        let c = v.config
         let state = RenderState(todo: todo.count, sampleRate: c.features.sampleRate)
         let sampler = try sampling.makeSampler()
         let renderers = (0..<min(threads, max(1, todo.count))).map { _ in BatchRenderer(voice: v, batch: batch, sampler: sampler) }
         let lines = todo
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
+        let url = { (l: RenderLine) in inputURL(l, manifestURL: manifestURL) }
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
                 while let i = state.take(max: lines.count) {
@@ -157,16 +188,23 @@ struct Render: ParsableCommand {
                 }
             }, progress: { state.rendered(thread: t, samples: $0.done) })
         }
+        return (state, autoChoices)
+    }
+
+    /// The summary on stderr (and with --json on stdout) after rendering; exit status 1 if any line failed.
+    private func finish(_ plan: RenderPlan, state: RenderState, autoChoices: AutoChoices, planned: Int, voice v: Voice,
+                        shard shardSpec: RenderShard) throws {
+        let c = v.config
         state.report(force: true)
         if !autoChoices.counts.isEmpty {
             let summary = autoChoices.counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\(c.speakers[$0.key]) \($0.value)" }
             printErr("speaker auto (speaker statistics): " + summary.joined(separator: ", "))
         }
-        failures += state.failures
+        var failures = plan.failures + state.failures
         failures.sort { $0.line < $1.line }
-        let rendered = todo.count - state.failures.count
+        let rendered = plan.todo.count - state.failures.count
         printErr(String(format: "rendered %d, skipped %d (already done), failed %d; %.1f s of audio in %.1f s (%@)",
-                        rendered, skipped, failures.count, state.audioSeconds, state.elapsed,
+                        rendered, plan.skipped, failures.count, state.audioSeconds, state.elapsed,
                         realTimeText(audioSeconds: state.audioSeconds, computeSeconds: state.elapsed)))
         if !failures.isEmpty {
             printErr("failures:")
@@ -174,13 +212,24 @@ struct Render: ParsableCommand {
         }
         if jsonOption.json {
             printJSON(["command": "render", "manifest": manifest, "out": out, "voice": v.name, "shard": "\(shardSpec)",
-                       "lines": planned, "rendered": rendered, "skipped": skipped, "failed": failures.count,
+                       "lines": planned, "rendered": rendered, "skipped": plan.skipped, "failed": failures.count,
                        "failures": failures.map { ["line": $0.line, "reason": $0.reason] },
                        "audio_seconds": state.audioSeconds, "compute_seconds": state.elapsed,
                        "real_time_factor": jsonNumber(state.elapsed / state.audioSeconds)])
         }
         if !failures.isEmpty { throw ExitCode(1) }
     }
+}
+
+/// A line to render: the manifest line, its speaker's index (-1: `auto`, still to choose) and its output's format.
+private typealias RenderJob = (line: RenderLine, speaker: Int, format: AudioFileFormat)
+
+/// What a render does with the lines of its shard: renders them (`todo`), skips them (the output exists) or reports
+/// them as failed (a problem in the manifest, an unknown speaker, an output in no known format).
+private struct RenderPlan {
+    var todo: [RenderJob] = []
+    var failures: [(line: Int, reason: String)] = []
+    var skipped = 0
 }
 
 /// Counts of the speakers chosen for `auto` lines from the speaker statistics (thread-safe).

@@ -63,6 +63,23 @@ struct Speakers: ParsableCommand {
         let train = try loadSplit(rows, "train", manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
         guard !train.isEmpty else { throw DatasetError.empty(path: manifest.path, split: "train") }
         let valid = try loadSplit(rows, "valid", manifest: manifest, speakers: c.speakers, loader: loader, limit: maxUtterances)
+        let (statistics, fitSeconds) = try fit(voice, train: train, valid: valid)
+        let measured = measure(statistics, on: valid, config: c)
+        let missing = c.speakers.filter { statistics.speakers[$0] == nil }
+        if !dryRun {
+            // The voice's config.json again, through the one config encoder, with the new statistics.
+            var config = voice.config
+            config.speakerStatistics = statistics
+            try AtomicFile.write(try ModelFolder.encode(config, modelType: WaveNetModel.modelType),
+                                 to: voice.directory.appendingPathComponent(ModelFolder.configName))
+        }
+        report(voice, statistics: statistics, measured: measured, missing: missing, trainFiles: train.count, fitSeconds: fitSeconds)
+    }
+
+    /// Fits the statistics on `train` (speakers the manifest lacks keep the voice's, the fallback stays unless
+    /// --fallback is given) and calibrates the threshold on `valid`, with a line on each on stderr.
+    private func fit(_ voice: Voice, train: [Utterance], valid: [Utterance]) throws -> (SpeakerStatistics, fitSeconds: Double) {
+        let c = voice.config
         let t0 = Date()
         let bar = ProgressLine("fitting speaker statistics", total: c.speakers.count + 1, unit: "mixtures")
         var statistics = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: train, config: c, coefficients: coefficients),
@@ -87,8 +104,13 @@ struct Speakers: ParsableCommand {
         } else {
             printErr("fewer than 20 valid files: the threshold for recognising a speaker stays \(statistics.threshold.map { String(format: "%.2f", $0) } ?? "0")")
         }
+        return (statistics, fitSeconds)
+    }
 
-        var correct = 0, misses: [String] = [], seconds = 0.0, margins: [Double] = [], unrecognised: [String] = []
+    /// The speaker `statistics` name for each valid-split file, against the manifest's.
+    private func measure(_ statistics: SpeakerStatistics, on valid: [Utterance], config c: WaveNetConfig) -> SpeakerMeasurement {
+        var m = SpeakerMeasurement(files: valid.count)
+        var seconds = 0.0
         for u in valid {
             let features = c.frameFeatures(logMel: u.logMel, f0: u.f0, voicing: u.voicing)
             let t = Date()
@@ -96,44 +118,41 @@ struct Speakers: ParsableCommand {
             seconds += Date().timeIntervalSince(t)
             // Accuracy of the statistics themselves (the best-scoring speaker); the fallback is counted apart.
             let chosen = choice.best
-            if !choice.recognised { unrecognised.append((u.path as NSString).lastPathComponent) }
+            if !choice.recognised { m.unrecognised.append((u.path as NSString).lastPathComponent) }
             let sorted = choice.scores.sorted(by: >)
-            if sorted.count > 1 { margins.append(sorted[0] - sorted[1]) }
-            if chosen == u.speaker { correct += 1 } else {
-                misses.append("\((u.path as NSString).lastPathComponent) (\(c.speakers[u.speaker])) as \(c.speakers[chosen])")
+            if sorted.count > 1 { m.margins.append(sorted[0] - sorted[1]) }
+            if chosen == u.speaker { m.correct += 1 } else {
+                m.misses.append("\((u.path as NSString).lastPathComponent) (\(c.speakers[u.speaker])) as \(c.speakers[chosen])")
             }
         }
-        let perChoice = valid.isEmpty ? 0 : seconds / Double(valid.count)
-        margins.sort()
-        func quantile(_ q: Double) -> Double { margins.isEmpty ? .nan : margins[min(margins.count - 1, Int(q * Double(margins.count)))] }
-        let missing = c.speakers.filter { statistics.speakers[$0] == nil }
-        if !dryRun {
-            // The voice's config.json again, through the one config encoder, with the new statistics.
-            var config = voice.config
-            config.speakerStatistics = statistics
-            try AtomicFile.write(try ModelFolder.encode(config, modelType: WaveNetModel.modelType),
-                                 to: voice.directory.appendingPathComponent(ModelFolder.configName))
-        }
-        let summary = valid.isEmpty ? "no valid-split files to measure on"
-            : String(format: "%d of %d valid files named correctly (%.1f %%), %.2f ms per choice", correct, valid.count,
-                     100 * Double(correct) / Double(valid.count), 1000 * perChoice)
+        m.perChoice = valid.isEmpty ? 0 : seconds / Double(valid.count)
+        m.margins.sort()
+        return m
+    }
+
+    /// The measurement on stdout: lines of text, or with --json one object.
+    private func report(_ voice: Voice, statistics: SpeakerStatistics, measured m: SpeakerMeasurement, missing: [String],
+                        trainFiles: Int, fitSeconds: Double) {
+        let summary = m.files == 0 ? "no valid-split files to measure on"
+            : String(format: "%d of %d valid files named correctly (%.1f %%), %.2f ms per choice", m.correct, m.files,
+                     100 * Double(m.correct) / Double(m.files), 1000 * m.perChoice)
         if jsonOption.json {
             printJSON(["command": "speakers", "voice": voice.name, "components": components, "coefficients": coefficients,
-                       "train_files": train.count, "valid_files": valid.count, "correct": correct, "misses": misses,
-                       "seconds_per_choice": perChoice, "fit_seconds": fitSeconds, "written": !dryRun,
-                       "margin_quantiles": ["min": jsonNumber(quantile(0)), "p05": jsonNumber(quantile(0.05)), "p10": jsonNumber(quantile(0.1)),
-                                            "median": jsonNumber(quantile(0.5))],
+                       "train_files": trainFiles, "valid_files": m.files, "correct": m.correct, "misses": m.misses,
+                       "seconds_per_choice": m.perChoice, "fit_seconds": fitSeconds, "written": !dryRun,
+                       "margin_quantiles": ["min": jsonNumber(m.margin(0)), "p05": jsonNumber(m.margin(0.05)), "p10": jsonNumber(m.margin(0.1)),
+                                            "median": jsonNumber(m.margin(0.5))],
                        "speakers_without_statistics": missing, "fallback": statistics.fallback ?? NSNull(),
                        "threshold": statistics.threshold.map(jsonNumber) ?? NSNull(),
-                       "unrecognised": unrecognised])
+                       "unrecognised": m.unrecognised])
         } else {
             print("voice \(voice.name): \(summary)")
-            if !margins.isEmpty {
+            if !m.margins.isEmpty {
                 print(String(format: "  margin of the best speaker over the second (mean log-likelihood per frame): min %.2f, 5th percentile %.2f, 10th %.2f, median %.2f",
-                             quantile(0), quantile(0.05), quantile(0.1), quantile(0.5)))
+                             m.margin(0), m.margin(0.05), m.margin(0.1), m.margin(0.5)))
             }
-            for m in misses { print("  missed: \(m)") }
-            print("  \(unrecognised.count) of \(valid.count) valid files are not recognised as any speaker (the best one explains them no better than all together)" +
+            for miss in m.misses { print("  missed: \(miss)") }
+            print("  \(m.unrecognised.count) of \(m.files) valid files are not recognised as any speaker (the best one explains them no better than all together)" +
                   (statistics.fallback.map { " and would get the fallback, \($0)" } ?? "; there is no fallback speaker, so they get the best one"))
             if !missing.isEmpty { print("  no statistics for: \(missing.joined(separator: ", ")) (no train files in the manifest)") }
             print(dryRun ? "dry run: \(voice.directory.path)/config.json left as it was"
@@ -171,4 +190,25 @@ struct Speakers: ParsableCommand {
                        "fallback": statistics.fallback ?? NSNull(), "choices": results])
         }
     }
+}
+
+/// How well speaker statistics name the speakers of the valid split (`synth speakers --data`).
+private struct SpeakerMeasurement {
+    /// Valid-split files measured.
+    let files: Int
+    /// Files whose best-scoring speaker is the manifest's.
+    var correct = 0
+    /// "FILE (SPEAKER) as CHOSEN", one per file named wrongly.
+    var misses: [String] = []
+    /// Files no speaker explains better than all speakers together (the fallback applies).
+    var unrecognised: [String] = []
+    /// Margins of the best speaker over the second (mean log-likelihood per frame), ascending.
+    var margins: [Double] = []
+    /// Seconds per choice.
+    var perChoice = 0.0
+
+    init(files: Int) { self.files = files }
+
+    /// The q-quantile of the margins (NaN without any).
+    func margin(_ q: Double) -> Double { margins.isEmpty ? .nan : margins[min(margins.count - 1, Int(q * Double(margins.count)))] }
 }

@@ -192,77 +192,100 @@ struct Train: ParsableCommand {
     /// The run on this process, one of `comm.size` ranks.
     func train(ranks comm: any Communicator) throws {
         BLAS.setThreads(training.threads)
-        // Summary lines and notes go to stderr now and to the head of this invocation's part of train.log.
-        var header: [String] = []
-        func summary(_ line: String) {
-            printErr(line)
-            header.append(line)
-        }
+        let summary = RunSummary()
         if let name = recipe, let r = TrainRecipes.named(name) {
             summary("recipe \(name): " + r.arguments.joined(separator: " ") + " (flags given on the command line win)")
         }
         let manifestURL = URL(fileURLWithPath: data)
         let runDir = URL(fileURLWithPath: out)
         let store = CheckpointStore(runDirectory: runDir)
-        var config: WaveNetConfig
-        var resumeFrom: URL?
-        var baseVoice: Voice?
-        // Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`): kept from the checkpoint on
-        // --resume, else fitted below on the train split (a fine-tuned voice keeps its own for speakers the manifest lacks).
-        var statistics: SpeakerStatistics?
-        var pitchSwitchedOn = false
+        var start = try resolveStart(store: store, summary: summary)
+        let utterances = try loadUtterances(manifest: manifestURL, start: start)
+        if !resume { setDataStatistics(&start, utterances) }
+        try start.config.validate()
+        let dataset = try makeDataset(config: start.config, utterances: utterances, summary: summary)
+        let model = makeModel(start: start, speakers: utterances.speakers, summary: summary)
+        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
+                              communicator: comm)
+        if !resume {
+            start.statistics = fitSpeakerStatistics(config: start.config, utterances: utterances, baseVoice: start.baseVoice,
+                                                    summary: summary)
+        }
+        start.config.speakerStatistics = start.statistics
+        let configJSON = try ModelFolder.encode(start.config, modelType: WaveNetModel.modelType)
+        try runTraining(trainer, data: dataset, configJSON: configJSON, runDirectory: runDir, resumeFrom: start.resumeFrom,
+                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: summary.lines,
+                        settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
+                            + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
+                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json,
+                        fingerprint: rankFingerprint(comm, files: [manifestURL]))
+    }
+
+    /// Where the run starts: the newest checkpoint (--resume), a voice to fine-tune or grow (--init-from [--grow]),
+    /// or a new model of the shape flags. Notes on flags that are not used go to `summary`.
+    private func resolveStart(store: CheckpointStore, summary: RunSummary) throws -> RunStart {
         if resume {
             if initFrom != nil {
                 // "The same command plus --resume" continues a fine-tuning or growing run.
                 summary("note: --resume continues the checkpoint in \(out); --init-from\(grow ? " and --grow are" : " is") not used again")
             }
             let latest = try store.latest()
-            config = try ModelRegistry.synth.config(WaveNetModel.self, in: latest, as: .voice)
-            statistics = config.speakerStatistics
+            let config = try ModelRegistry.synth.config(WaveNetModel.self, in: latest, as: .voice)
             // The same flags again are expected ("the same command plus --resume"); other values are worth a note.
             let differing = shapeFlagsDiffering(from: config)
             if !differing.isEmpty {
                 summary("note: --resume takes the model's shape and features from the checkpoint; ignored: " +
                         differing.joined(separator: ", "))
             }
-            resumeFrom = latest
-        } else {
-            if !store.completeCheckpoints().isEmpty {
-                throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
-            }
-            if let initFrom {
-                var voice = try loadVoice(initFrom)
-                // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
-                let ignored = (grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven)
-                    .filter { $0 != "--lpc-noise-floor" && $0 != "--output-highpass" }
-                if !ignored.isEmpty {
-                    summary("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
-                             ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
-                }
-                if grow {
-                    let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
-                    pitchSwitchedOn = grown.config.pitch && !voice.config.pitch
-                    let g = grown.config
-                    let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
-                        "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
-                    if grown.parameters.count == voice.model.parameters.count {
-                        summary("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
-                    }
-                    summary("growing voice '\(voice.name)': \(voice.model.parameters.count) -> \(grown.parameters.count) parameters (\(shapeText))")
-                    voice = Voice(name: voice.name, directory: voice.directory, model: grown)
-                }
-                baseVoice = voice
-                config = voice.config
-            } else {
-                config = shape(growing: nil)
-            }
-            if let lpcNoiseFloor {
-                guard config.lpc else { throw ValidationError("--lpc-noise-floor needs an LPC voice: pass --lpc (or --init-from an LPC voice)") }
-                config.lpcNoiseFloorDB = lpcNoiseFloor
-            }
-            if let outputHighpass { config.outputHighpassHz = outputHighpass }
+            return RunStart(config: config, resumeFrom: latest, statistics: config.speakerStatistics)
         }
-        // Data.
+        if !store.completeCheckpoints().isEmpty {
+            throw ValidationError("\(out) already holds checkpoints; pass --resume to continue or choose another --out")
+        }
+        var start: RunStart
+        if let initFrom {
+            start = try startFromVoice(initFrom, summary: summary)
+        } else {
+            start = RunStart(config: shape(growing: nil))
+        }
+        if let lpcNoiseFloor {
+            guard start.config.lpc else { throw ValidationError("--lpc-noise-floor needs an LPC voice: pass --lpc (or --init-from an LPC voice)") }
+            start.config.lpcNoiseFloorDB = lpcNoiseFloor
+        }
+        if let outputHighpass { start.config.outputHighpassHz = outputHighpass }
+        return start
+    }
+
+    /// The start of a run with --init-from: the voice, grown to the shape flags with --grow.
+    private func startFromVoice(_ initFrom: String, summary: RunSummary) throws -> RunStart {
+        var voice = try loadVoice(initFrom)
+        var pitchSwitchedOn = false
+        // Growing uses the size flags; the voice's features (and, without --grow, its shape) stay.
+        let ignored = (grow ? shapeFlagsGiven.filter { $0 == "--preemphasis" || $0 == "--sample-rate" } : shapeFlagsGiven)
+            .filter { $0 != "--lpc-noise-floor" && $0 != "--output-highpass" }
+        if !ignored.isEmpty {
+            summary("note: --init-from keeps the voice's \(grow ? "features" : "shape and features"); ignored: " +
+                     ignored.joined(separator: ", ") + (grow ? "" : " (add --grow to grow it)"))
+        }
+        if grow {
+            let grown = try WaveNetModel.growing(voice.model, to: shape(growing: voice.config), seed: training.seed)
+            pitchSwitchedOn = grown.config.pitch && !voice.config.pitch
+            let g = grown.config
+            let shapeText = "residual \(g.residualChannels), gate \(g.gateChannels), skip \(g.skipChannels), " +
+                "\(plural(g.layers, "layer")), \(plural(g.condLayers, "conditioning block")) of \(g.condChannels) channels"
+            if grown.parameters.count == voice.model.parameters.count {
+                summary("note: --grow: the voice already has this shape (\(shapeText)); nothing grows. Pass larger sizes to grow it.")
+            }
+            summary("growing voice '\(voice.name)': \(voice.model.parameters.count) -> \(grown.parameters.count) parameters (\(shapeText))")
+            voice = Voice(name: voice.name, directory: voice.directory, model: grown)
+        }
+        return RunStart(config: voice.config, baseVoice: voice, pitchSwitchedOn: pitchSwitchedOn)
+    }
+
+    /// Reads the manifest and loads the train and valid splits (and the --speed-perturb copies of train) with the
+    /// features of `start.config`.
+    private func loadUtterances(manifest manifestURL: URL, start: RunStart) throws -> RunUtterances {
+        let config = start.config
         let rows = try SpeechManifest.read(manifestURL)
         // With --max-utterances, only the speakers of the rows that are loaded (the first N of each split).
         let usedRows = maxUtterances > 0
@@ -270,7 +293,7 @@ struct Train: ParsableCommand {
         let manifestSpeakers = Array(Set(usedRows.map(\.speaker))).sorted()
         // A resumed run knows its speakers; fine-tuning keeps the base voice's (same indices) and appends new ones.
         let speakers = resume ? config.speakers
-            : baseVoice != nil ? config.speakers + manifestSpeakers.filter { !config.speakers.contains($0) }
+            : start.baseVoice != nil ? config.speakers + manifestSpeakers.filter { !config.speakers.contains($0) }
             : manifestSpeakers
         let loader = try SpeechLoader(config: config)
         func load(_ split: String) throws -> [Utterance] {
@@ -286,36 +309,47 @@ struct Train: ParsableCommand {
             perturbed += try loadSplit(rows, "train", manifest: manifestURL, speakers: speakers, loader: l, limit: maxUtterances,
                                        label: "train at speed \(f)")
         }
-        if !resume {
-            config.speakers = speakers
-            // A fine-tuned voice keeps the normalisation its weights were trained with.
-            if baseVoice == nil {
-                let stats = SpeechTrainingData.featureStatistics(trainUtts, melBins: config.melBins)
-                config.featureMean = stats.mean
-                config.featureStd = stats.std
-                if config.pitch { (config.f0Mean, config.f0Std) = SpeechTrainingData.pitchStatistics(trainUtts) }
-            } else if pitchSwitchedOn {
-                // Pitch switched on by --grow: its statistics come from this data (the weights reading it start at zero).
-                (config.f0Mean, config.f0Std) = SpeechTrainingData.pitchStatistics(trainUtts)
-            }
+        return RunUtterances(speakers: speakers, train: trainUtts, valid: validUtts, perturbed: perturbed)
+    }
+
+    /// A new or fine-tuning run (not --resume): sets the run's speakers and the statistics taken from the train split.
+    private func setDataStatistics(_ start: inout RunStart, _ utterances: RunUtterances) {
+        start.config.speakers = utterances.speakers
+        // A fine-tuned voice keeps the normalisation its weights were trained with.
+        if start.baseVoice == nil {
+            let stats = SpeechTrainingData.featureStatistics(utterances.train, melBins: start.config.melBins)
+            start.config.featureMean = stats.mean
+            start.config.featureStd = stats.std
+            if start.config.pitch { (start.config.f0Mean, start.config.f0Std) = SpeechTrainingData.pitchStatistics(utterances.train) }
+        } else if start.pitchSwitchedOn {
+            // Pitch switched on by --grow: its statistics come from this data (the weights reading it start at zero).
+            (start.config.f0Mean, start.config.f0Std) = SpeechTrainingData.pitchStatistics(utterances.train)
         }
-        try config.validate()
-        let seconds = Double(trainUtts.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
+    }
+
+    /// The data summary lines and the training data (random train segments, fixed validation segments).
+    private func makeDataset(config: WaveNetConfig, utterances u: RunUtterances, summary: RunSummary) throws -> SpeechTrainingData {
+        let seconds = Double(u.train.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
         summary(String(format: "data: %@ (%.1f min after trimming), %d valid, %@",
-                       plural(trainUtts.count, "train utterance"), seconds / 60, validUtts.count, plural(speakers.count, "speaker")))
-        if !perturbed.isEmpty {
-            let extra = Double(perturbed.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
+                       plural(u.train.count, "train utterance"), seconds / 60, u.valid.count, plural(u.speakers.count, "speaker")))
+        if !u.perturbed.isEmpty {
+            let extra = Double(u.perturbed.reduce(0) { $0 + $1.sampleCount }) / Double(config.features.sampleRate)
             summary(String(format: "speed perturbation: %@: %d more train utterances (%.1f min)",
-                           try speedFactors().map { "x\($0)" }.joined(separator: ", "), perturbed.count, extra / 60))
+                           try speedFactors().map { "x\($0)" }.joined(separator: ", "), u.perturbed.count, extra / 60))
         }
-        let dataset = try SpeechTrainingData(config: config, train: trainUtts + perturbed, valid: validUtts, segment: segment, batchSize: batch,
+        let dataset = try SpeechTrainingData(config: config, train: u.train + u.perturbed, valid: u.valid, segment: segment, batchSize: batch,
                                                 validationSegments: validSegments)
         summary("validation: \(dataset.validationSignature)")
         dataset.inputNoise = inputNoise
         if inputNoise > 0 { summary(String(format: "input noise: %.2f mu-law classes (std) on %@", inputNoise, config.lpc ? "the fed-back excitation (LPCNet)" : "teacher-forced inputs")) }
+        return dataset
+    }
 
+    /// The model to train (the base voice extended to `speakers`, or a new one initialised from --seed) and its summary line.
+    private func makeModel(start: RunStart, speakers: [String], summary: RunSummary) -> WaveNetModel {
+        let config = start.config
         let model: WaveNetModel
-        if let base = baseVoice {
+        if let base = start.baseVoice {
             // The extended voice's config differs from the run's only in statistics set from this data (pitch switched on).
             model = WaveNetModel.extending(base.model, speakers: speakers).reconfigured(config)
             let added = speakers.filter { !base.config.speakers.contains($0) }
@@ -335,33 +369,63 @@ struct Train: ParsableCommand {
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : "") +
                 (config.lpcNoiseFloorDB.map { String(format: ", LPC noise floor %.0f dBFS", $0) } ?? "") +
                 (config.outputHighpassHz.map { String(format: ", output DC blocker at %g Hz", $0) } ?? ""))
-        let trainer = Trainer(model: WaveNetTrainable(model: model), options: training.options(steps: steps), checkpoints: store,
-                              communicator: comm)
-        if !resume {
-            let t0 = Date()
-            let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
-            var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: trainUtts, config: config)) { bar.update($0) }
-            if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
-                for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
-            }
-            // Held-out files of the run's own speakers set the threshold for recognising a speaker (20 or more).
-            fitted.calibrate(heldOut: validUtts.map { (config.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) },
-                             config: config)
-            if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)) {
-                fitted.fallback = old.fallback
-                if fitted.threshold == nil { fitted.threshold = old.threshold }
-            }
-            statistics = fitted
-            summary(String(format: "speaker statistics for --speaker auto: %@ (Gaussian mixtures over the cepstrum), fitted in %.1f s",
-                           plural(fitted.speakers.count, "speaker"), Date().timeIntervalSince(t0)))
-        }
-        config.speakerStatistics = statistics
-        let configJSON = try ModelFolder.encode(config, modelType: WaveNetModel.modelType)
-        try runTraining(trainer, data: dataset, configJSON: configJSON, runDirectory: runDir, resumeFrom: resumeFrom,
-                        timeLimit: training.timeLimit, unit: "samples", positionsPerStep: batch * dataset.segment, header: header,
-                        settings: [("--data", manifestURL.standardizedFileURL.path), ("--batch", "\(batch)"), ("--segment", "\(segment)")]
-                            + training.settings + [("--input-noise", "\(inputNoise)"), ("--speed-perturb", speedPerturb ?? "off"),
-                                                   ("--max-utterances", "\(maxUtterances)")], json: jsonOption.json,
-                        fingerprint: rankFingerprint(comm, files: [manifestURL]))
+        return model
     }
+
+    /// Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`), fitted on the train split and
+    /// calibrated on the valid split; a fine-tuned voice keeps its own for speakers the manifest lacks.
+    private func fitSpeakerStatistics(config: WaveNetConfig, utterances: RunUtterances, baseVoice: Voice?,
+                                      summary: RunSummary) -> SpeakerStatistics {
+        let t0 = Date()
+        let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
+        var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: utterances.train, config: config)) { bar.update($0) }
+        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
+            for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
+        }
+        // Held-out files of the run's own speakers set the threshold for recognising a speaker (20 or more).
+        fitted.calibrate(heldOut: utterances.valid.map { (config.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) },
+                         config: config)
+        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)) {
+            fitted.fallback = old.fallback
+            if fitted.threshold == nil { fitted.threshold = old.threshold }
+        }
+        summary(String(format: "speaker statistics for --speaker auto: %@ (Gaussian mixtures over the cepstrum), fitted in %.1f s",
+                       plural(fitted.speakers.count, "speaker"), Date().timeIntervalSince(t0)))
+        return fitted
+    }
+}
+
+/// The summary lines and notes of a training run: each goes to stderr at once and, at the start of training, to the
+/// head of this invocation's part of train.log.
+private final class RunSummary {
+    private(set) var lines: [String] = []
+
+    func callAsFunction(_ line: String) {
+        printErr(line)
+        lines.append(line)
+    }
+}
+
+/// Where a training run starts, before its data is read.
+private struct RunStart {
+    /// The run's config: the checkpoint's, the (grown) base voice's or a new shape's; completed from the data later.
+    var config: WaveNetConfig
+    /// The checkpoint to continue (--resume).
+    var resumeFrom: URL?
+    /// The voice to fine-tune (--init-from), grown with --grow.
+    var baseVoice: Voice?
+    /// Speaker statistics kept from the checkpoint on --resume; else fitted on the train split before training.
+    var statistics: SpeakerStatistics?
+    /// Pitch conditioning switched on by --grow: its statistics then come from this run's data.
+    var pitchSwitchedOn = false
+}
+
+/// The utterances a training run reads from its manifest.
+private struct RunUtterances {
+    /// The run's speakers, in embedding order.
+    var speakers: [String]
+    var train: [Utterance]
+    var valid: [Utterance]
+    /// The train split again at each --speed-perturb factor.
+    var perturbed: [Utterance]
 }

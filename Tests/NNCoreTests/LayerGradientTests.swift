@@ -133,6 +133,17 @@ final class LayerGradientTests: XCTestCase {
         XCTAssertEqual(dx, [0, 2, 3, 0])
     }
 
+    func testBatchMajorReordersTimeMajorRows() {
+        // [time 3, batch 2, width 2] with value 100 t + 10 b + v, read back batch-major [batch, time, width].
+        let T = 3, B = 2, V = 2
+        var x = [Float](repeating: 0, count: T * B * V)
+        for t in 0..<T { for b in 0..<B { for v in 0..<V { x[(t * B + b) * V + v] = Float(100 * t + 10 * b + v) } } }
+        let y = Layers.batchMajor(x, time: T, batch: B, width: V)
+        XCTAssertEqual(y, [0, 1, 100, 101, 200, 201, 10, 11, 110, 111, 210, 211])
+        // The first `time` rows only, as a model scoring fewer positions than its workspace holds.
+        XCTAssertEqual(Layers.batchMajor(x, time: 1, batch: B, width: V), [0, 1, 10, 11])
+    }
+
     func testSoftmaxCrossEntropyValueAndGradient() {
         // Hand-computed: logits [0, ln 2, ln 5] -> p = [1/8, 2/8, 5/8]; target 1 -> loss ln 4.
         let logits: [Float] = [0, logf(2), logf(5)]
