@@ -18,10 +18,10 @@ enum TrainRecipes {
                            "--cond-channels", "64", "--cond-layers", "4", "--speaker-dim", "16", "--preemphasis", "0.85",
                            "--batch", "6", "--segment", "4000"]),
         Recipe(name: "pitch-lpc",
-               summary: "the design under training (docs/voices.md, not yet shipped): the default recipe's network with pitch, the harmonic source and LPC (order 16, over a -50 dBFS noise floor) predicting the excitation, trained with LPCNet's noise injection (2 classes), and a 20 Hz DC blocker on the output; start it from the default voice with --init-from default --grow",
+               summary: "the design under training (docs/voices.md, not yet shipped): the default recipe's network with pitch, the harmonic source and LPC (order 16, over a -50 dBFS noise floor) predicting the excitation, trained with LPCNet's noise injection (2 classes), and a 50 Hz high-pass (DC blocker) on the output; start it from the default voice with --init-from default --grow",
                arguments: ["--dilation-cycle", "10", "--stacks", "2", "--residual", "64", "--gate", "128", "--skip", "128",
                            "--cond-channels", "64", "--cond-layers", "4", "--speaker-dim", "16", "--preemphasis", "0.85",
-                           "--pitch", "--source", "--lpc", "--lpc-noise-floor", "-50", "--output-highpass", "20",
+                           "--pitch", "--source", "--lpc", "--lpc-noise-floor", "-50", "--output-highpass", "50",
                            "--input-noise", "2", "--batch", "6", "--segment", "4000"]),
     ]
 
