@@ -88,7 +88,7 @@ struct Train: ParsableCommand {
     var lpc = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --lpc (a new run, or --init-from an LPC voice): an absolute white-noise floor under the LPC analysis, in dB relative to full scale (e.g. -50): frames much quieter get nearly flat predictors, so the synthesis filter of a near-silent frame cannot resonate (LPCNet adds such a constant to its autocorrelation). Default: none.", valueName: "DB"))
     var lpcNoiseFloor: Float?
-    @Option(parsing: .unconditional, help: ArgumentHelp("A DC blocker on the generated waveform, corner frequency in Hz (e.g. 20; 1...200), saved in the voice (a new run, or --init-from): it removes the slow offsets that the de-emphasis (gain 1 / (1 - preemphasis) at 0 Hz) would amplify. It acts on the output only, so training is unchanged. Default: none.", valueName: "HZ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A first-order high-pass (DC blocker) on the generated waveform, corner frequency in Hz (1...200; e.g. 50, the mels' lowest frequency, below which the conditioning says nothing), saved in the voice (a new run, or --init-from): it removes the slow offsets and wander that the de-emphasis (gain 1 / (1 - preemphasis) at 0 Hz) would amplify. It acts on the output only, so training is unchanged. Default: none.", valueName: "HZ"))
     var outputHighpass: Float?
 
     /// The model-shape flags given on the command line, as `--name`.
