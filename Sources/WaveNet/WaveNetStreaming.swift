@@ -85,8 +85,8 @@ extension Vocoder {
 
     /// `generate(mels:frames:sampleCount:speaker:sampler:progress:)` block by block: the same samples bit for bit,
     /// but the conditioning is projected `window` frames at a time and each block of `blockSize` de-emphasised (and,
-    /// with `output_highpass_hz`, DC-blocked) samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it is made, so memory does not grow with
-    /// the utterance. `progress` (unit "samples") follows each block.
+    /// with `output_highpass_hz`, DC-blocked) samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it
+    /// is made, so memory does not grow with the utterance. `progress` (unit "samples") follows each block.
     public func generate(_ cond: Conditioning, speaker: Int, sampler: inout Sampler, window: Int = Vocoder.streamingWindow,
                          blockSize: Int = 4000, progress: (ProgressReport) -> Void = { _ in },
                          output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
