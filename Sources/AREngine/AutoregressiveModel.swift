@@ -27,6 +27,16 @@ public protocol AutoregressiveModel: AnyObject {
     func step(_ tokens: [Int], state: inout State, logits: UnsafeMutablePointer<Float>)
 }
 
+extension AutoregressiveModel {
+    /// The shape of the argument of `logits(_:)`: `(batch, time)` of `tokens` `[batch][time]`.
+    /// - Precondition: at least one row, every row non-empty and of the same length.
+    public func logitsShape(_ tokens: [[Int]]) -> (batch: Int, time: Int) {
+        let B = tokens.count, T = tokens.first?.count ?? 0
+        precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
+        return (B, T)
+    }
+}
+
 /// A teacher-forcing batch of token sequences: `tokens[b]` holds `time + 1` tokens; the model reads
 /// `tokens[b][0..<time]` and is scored on predicting `tokens[b][1...time]`. Targets equal to
 /// `ignoreIndex` are not scored (padding).

@@ -162,8 +162,8 @@ extension ForecastNet: AutoregressiveModel {
 
     /// Teacher-forced logits `[batch, time, bins]` of the bins `tokens` `[batch][time]`.
     public func logits(_ tokens: [[Int]]) -> [Float] {
-        let B = tokens.count, T = tokens.first?.count ?? 0, V = config.bins
-        precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
+        let (B, T) = logitsShape(tokens)
+        let V = config.bins
         let ws = workspace(batch: B, time: T)
         for (b, row) in tokens.enumerated() { for t in 0..<T { ws.inputs[t * B + b] = SeriesScaling.input(bin: row[t], bins: V) } }
         forward(ws)

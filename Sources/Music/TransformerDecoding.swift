@@ -28,8 +28,7 @@ extension TransformerModel: AutoregressiveModel {
 
     /// Teacher-forced logits `[batch, time, vocab]` for `tokens` `[batch][time]`, `time <= context_length`.
     public func logits(_ tokens: [[Int]]) -> [Float] {
-        let B = tokens.count, T = tokens.first?.count ?? 0
-        precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
+        let (B, T) = logitsShape(tokens)
         precondition(T <= config.contextLength, "logits: \(T) tokens exceed the context length \(config.contextLength)")
         let ws = workspace(batch: B, time: T)
         for b in 0..<B { for t in 0..<T { ws.inputs[b * T + t] = Int32(tokens[b][t]) } }

@@ -257,8 +257,8 @@ extension WaveNetTokenModel: AutoregressiveModel {
 
     /// Teacher-forced logits `[batch, time, vocab]` (transposed from the stack's time-major layout).
     public func logits(_ tokens: [[Int]]) -> [Float] {
-        let B = tokens.count, T = tokens.first?.count ?? 0, V = config.vocabSize
-        precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
+        let (B, T) = logitsShape(tokens)
+        let V = config.vocabSize
         let ws = workspace(batch: B, time: T)
         TokenBatch(tokens: tokens.map { $0 + [-1] }).teacherForcing(vocabularySize: V, layout: .timeMajor, inputs: ws.inputs,
                                                                     targets: ws.targets)

@@ -193,8 +193,8 @@ extension RecurrentLanguageModel: AutoregressiveModel {
 
     /// Teacher-forced logits `[batch, time, vocab]` (batch-major, as the protocol says) for `tokens` `[batch][time]`.
     public func logits(_ tokens: [[Int]]) -> [Float] {
-        let B = tokens.count, T = tokens.first?.count ?? 0, V = config.vocabSize
-        precondition(B > 0 && T > 0 && tokens.allSatisfy { $0.count == T }, "logits: rows must be non-empty and of equal length")
+        let (B, T) = logitsShape(tokens)
+        let V = config.vocabSize
         let ws = workspace(batch: B, time: T)
         for b in 0..<B { for t in 0..<T { ws.inputs[t * B + b] = Int32(tokens[b][t]) } }
         forward(ws)
