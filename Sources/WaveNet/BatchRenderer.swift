@@ -41,12 +41,15 @@ public final class BatchRenderer {
     public let sampler: Sampler
     let generator: WaveNetBatchGenerator
 
-    public init(voice: Voice, batch: Int, sampler: Sampler) {
+    /// - Parameter voicedTemperature: a factor on the sampling temperature in voiced frames (`pitch` voices; 1 = off),
+    ///   as `Vocoder.voicedTemperature`.
+    public init(voice: Voice, batch: Int, sampler: Sampler, voicedTemperature: Float = 1) {
         precondition(batch >= 1, "batch must be >= 1")
         self.voice = voice
         self.batch = batch
         self.sampler = sampler
         generator = WaveNetBatchGenerator(model: voice.model, slots: batch)
+        generator.voicedTemperature = voicedTemperature
     }
 
     /// Renders requests pulled from `next` (called whenever a slot is free, until it returns nil) and hands
@@ -107,8 +110,10 @@ public final class BatchRenderer {
     /// Renders `requests` with `threads` renderers of `batch` slots each (work is pulled from a shared
     /// queue) and returns the waveforms in request order. Call `BLAS.setThreads(1)` first when threads > 1.
     public static func renderAll(_ requests: [RenderRequest], voice: Voice, batch: Int, threads: Int = 1,
-                                 sampler: Sampler) -> [[Float]] {
-        let renderers = (0..<max(1, threads)).map { _ in BatchRenderer(voice: voice, batch: batch, sampler: sampler) }
+                                 sampler: Sampler, voicedTemperature: Float = 1) -> [[Float]] {
+        let renderers = (0..<max(1, threads)).map { _ in
+            BatchRenderer(voice: voice, batch: batch, sampler: sampler, voicedTemperature: voicedTemperature)
+        }
         final class Shared: @unchecked Sendable {
             let lock = NSLock()
             var cursor = 0

@@ -32,6 +32,9 @@ public final class Vocoder {
     let loader: SpeechLoader
     let lpcAnalysis: MelLPC?
     var generator: WaveNetGenerator?
+    /// A factor on the sampling temperature in voiced frames, for `pitch` voices (1 = off, the default): LPCNet's
+    /// pitch-dependent temperature, see `WaveNetGenerator.voicedTemperature`. Used by every `generate`.
+    public var voicedTemperature: Float = 1
 
     /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
@@ -108,6 +111,7 @@ public final class Vocoder {
             generator = WaveNetGenerator(model: voice.model, maxFrames: frames)
         }
         let gen = generator!
+        gen.voicedTemperature = voicedTemperature
         gen.start(mels: mels, frames: frames, speaker: speaker)
         var out = [Float](repeating: 0, count: sampleCount)
         var previous = MuLaw.encode(0, classes: c.classes)

@@ -120,8 +120,18 @@ public final class WaveNetBatchGenerator {
         guard n > 0 else { return logits }
         model.stack.step(state, parameters: model.parameters, rows: rows, count: n, gate: gate, gateStride: LG)
         model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: rows, count: n, parameters: model.parameters)
-        for r in 0..<n { time[Int(rows[r])] += 1 }
+        for r in 0..<n {
+            let b = Int(rows[r])
+            streams[b].sharpen(logits + b * c.classes, time: time[b])
+            time[b] += 1
+        }
         return logits
+    }
+
+    /// `WaveNetGenerator.voicedTemperature` for every slot (1 = off, the default).
+    public var voicedTemperature: Float {
+        get { streams[0].voicedTemperature }
+        set { for s in streams { s.voicedTemperature = newValue } }
     }
 
     /// The output sample of the class drawn for `slot` from the latest step (see `WaveNetGenerator.value(ofClass:)`).

@@ -108,8 +108,16 @@ public final class WaveNetGenerator {
         for j in 0..<LG { gate[j] = (1 - w) * c0[j] + w * c1[j] + spkP[j] }
         model.stack.step(state, parameters: model.parameters, rows: state.allRows, count: 1, gate: gate, gateStride: LG)
         model.postNet.step(skip: state.skip, hidden: y2, logits: logits, rows: state.allRows, count: 1, parameters: model.parameters)
+        stream.sharpen(logits, time: time)
         time += 1
         return logits
+    }
+
+    /// A factor on the sampling temperature in voiced frames (`pitch` voices; 1 = off, the default): `step`'s logits
+    /// are scaled by `1 + voicing * (1 / voicedTemperature - 1)` (see `SampleStream.sharpen`). Generation only.
+    public var voicedTemperature: Float {
+        get { stream.voicedTemperature }
+        set { stream.voicedTemperature = newValue }
     }
 
     /// The output sample (pre-emphasised, in [-1, 1]) of the class drawn from the latest step's logits:
@@ -165,9 +173,9 @@ final class SampleStream {
         reserve(frames: cond.frames)
         frames = cond.frames
         predictor.reset()
+        if config.pitch { voicing.update(from: cond.voicing, count: frames) }
         if config.source {
             f0.update(from: cond.f0, count: frames)
-            voicing.update(from: cond.voicing, count: frames)
             phases.update(from: cond.phases, count: frames)
         }
         if config.lpc { coefficients.update(from: cond.coefficients, count: frames * config.lpcOrder) }
@@ -194,6 +202,21 @@ final class SampleStream {
     @inline(__always)
     func value(ofClass k: Int) -> Float {
         config.lpc ? min(max(predictor.prediction + decode[k], -1), 1) : decode[k]
+    }
+
+    /// Voicing-dependent sampling temperature (LPCNet's pitch-dependent temperature, Valin and Skoglund 2019): a
+    /// factor on the sampler's temperature in voiced frames, 1 = off. Generation only; teacher forcing never sets it.
+    var voicedTemperature: Float = 1
+
+    /// Multiplies sample `t`'s logits `[classes]` by `1 + v (1 / voicedTemperature - 1)`, `v` the voicing of `t`'s
+    /// frame in [0, 1]: so the sampler's temperature `T` becomes `T * voicedTemperature` where `v = 1`, stays `T`
+    /// where `v = 0`, and is interpolated in `1 / T` between (LPCNet raises the distribution to `1 + boost`).
+    @inline(__always)
+    func sharpen(_ logits: UnsafeMutablePointer<Float>, time t: Int) {
+        guard voicedTemperature != 1, config.pitch else { return }
+        let v = voicing[MelLPC.frame(ofSample: t, hop: config.features.hopLength, frames: frames)]
+        let scale = 1 + v * (1 / voicedTemperature - 1)
+        if scale != 1 { for k in 0..<config.classes { logits[k] *= scale } }
     }
 }
 

@@ -92,6 +92,7 @@ extension Vocoder {
                          output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
         let c = voice.config, count = cond.sampleCount
         let gen = WaveNetGenerator(model: voice.model, maxFrames: window + 1)
+        gen.voicedTemperature = voicedTemperature
         gen.start(FrameConditioning(config: c, features: cond.mels, frames: cond.frames, lpc: gen.stream.lpc), speaker: speaker,
                   window: window)
         var previous = MuLaw.encode(0, classes: c.classes)

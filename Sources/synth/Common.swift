@@ -169,6 +169,27 @@ extension SamplerError {
     }
 }
 
+/// `--voiced-temperature`: LPCNet's pitch-dependent sampling temperature for a voice with pitch conditioning.
+struct VoicedTemperatureOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("Factor on --temperature in voiced frames, for a voice with pitch conditioning (LPCNet's pitch-dependent temperature, Valin and Skoglund 2019): 0.5 halves the temperature where the input's voicing is 1, unvoiced frames keep --temperature; in (0, 1], 1 = off. A cleaner voiced excitation; see docs/voices.md.", valueName: "F"))
+    var voicedTemperature: Float = 1
+
+    func validate() throws {
+        guard voicedTemperature.isFinite, voicedTemperature > 0, voicedTemperature <= 1 else {
+            throw ValidationError("--voiced-temperature must be in (0, 1], got \(voicedTemperature)")
+        }
+    }
+
+    /// The factor for `voice`.
+    /// - Throws: `ValidationError` when it is not 1 and the voice has no voicing to apply it to.
+    func factor(for voice: Voice) throws -> Float {
+        if voicedTemperature != 1 && !voice.config.pitch {
+            throw ValidationError("--voiced-temperature needs a voice with pitch conditioning; voice \(voice.name) has none")
+        }
+        return voicedTemperature
+    }
+}
+
 /// `--voice`: the voice a command uses, by name or folder.
 struct VoiceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))

@@ -39,6 +39,7 @@ struct Render: ParsableCommand {
     var shard: String?
 
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var voiced: VoicedTemperatureOption
 
     @Option(help: ArgumentHelp("Sample encoding of the outputs: pcm16, pcm24 or float for .wav/.aiff, pcm16 or pcm24 for .flac (default: pcm16). Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff).", valueName: "SUBTYPE"))
     var subtype: String?
@@ -73,6 +74,7 @@ struct Render: ParsableCommand {
 
         var plan = makePlan(m, shard: shardSpec, outDir: outDir, config: c, overrideSpeaker: overrideSpeaker)
         let vocoder = try Vocoder(voice: v)
+        vocoder.voicedTemperature = try voiced.factor(for: v)
         if statistics == nil { scoreAutoLines(&plan, vocoder: vocoder, manifestURL: manifestURL) }
         let planned = m.lines.filter { shardSpec.contains($0.index) }.count + m.problems.filter { shardSpec.contains($0.index) }.count
         printErr("render: \(m.rowCount) lines in \(manifest), shard \(shardSpec): \(planned) lines: \(plan.skipped) already done, " +
@@ -150,7 +152,9 @@ struct Render: ParsableCommand {
         let c = v.config
         let state = RenderState(todo: todo.count, sampleRate: c.features.sampleRate)
         let sampler = try sampling.makeSampler()
-        let renderers = (0..<min(threads, max(1, todo.count))).map { _ in BatchRenderer(voice: v, batch: batch, sampler: sampler) }
+        let renderers = (0..<min(threads, max(1, todo.count))).map { _ in
+            BatchRenderer(voice: v, batch: batch, sampler: sampler, voicedTemperature: vocoder.voicedTemperature)
+        }
         let lines = todo
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()

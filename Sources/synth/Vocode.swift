@@ -35,6 +35,7 @@ struct Vocode: ParsableCommand {
     var speaker: String?
 
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var voiced: VoicedTemperatureOption
     @OptionGroup var formatOptions: AudioFormatOptions
     @OptionGroup var jsonOption: JSONOption
 
@@ -59,6 +60,7 @@ struct Vocode: ParsableCommand {
         let voice = try voiceOption.load()
         let c = voice.config
         let vocoder = try Vocoder(voice: voice)
+        vocoder.voicedTemperature = try voiced.factor(for: voice)
         let statistics = SpeakerStatistics.read(voice: voice)
         let auto = speaker?.lowercased() == "auto"
         let source = try openInput(input)

@@ -127,6 +127,14 @@ final class VocodeCLITests: XCTestCase {
             XCTAssertTrue(bad.stderr.contains("\(flag.dropFirst(2)) must be in"), bad.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
         }
+        for value in ["0", "1.5", "nan"] {
+            let v = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--voiced-temperature", value])
+            XCTAssertEqual(v.status, 64, value)
+            XCTAssertTrue(v.stderr.contains("--voiced-temperature must be in (0, 1], got"), v.stderr)
+        }
+        // The tiny voice has no pitch conditioning, so no voicing to sharpen by: refused before any work.
+        assertFails(try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--voiced-temperature", "0.5"]),
+                    "--voiced-temperature needs a voice with pitch conditioning; voice tiny has none", output: out)
         XCTAssertNotEqual(try CLI.run(["vocode", input.path]).status, 0) // missing -o
         for seconds in ["0", "-1"] {
             let g = try CLI.run(["generate", "--voice", voice.path, "--seconds", seconds, "-o", out.path])

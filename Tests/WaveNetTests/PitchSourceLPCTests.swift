@@ -203,6 +203,40 @@ final class PitchSourceLPCTests: XCTestCase {
         }
     }
 
+    /// `voicedTemperature` (LPCNet's pitch-dependent temperature) doubles the logits of samples in voiced frames at 0.5
+    /// and leaves those of unvoiced frames alone, in the single-stream and the batched generator alike; at 1 it is off.
+    func testVoicedTemperatureSharpensOnlyVoicedFrames() {
+        for s in [(pitch: true, source: false, lpc: false), (pitch: true, source: true, lpc: true)] {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let model = WaveNetModel(config: c)
+            model.initialize(seed: 5)
+            let u = switchedUtterances(c, count: 1, length: 60, seed: 3)[0]
+            let plain = WaveNetGenerator(model: model, maxFrames: 64), sharp = WaveNetGenerator(model: model, maxFrames: 64)
+            let batch = WaveNetBatchGenerator(model: model, slots: 2)
+            sharp.voicedTemperature = 0.5
+            batch.voicedTemperature = 0.5
+            XCTAssertEqual(plain.voicedTemperature, 1)
+            for g in [plain, sharp] { g.start(mels: u.conditioning!.features, frames: u.frames, speaker: u.speaker) }
+            batch.start(slot: 1, mels: u.conditioning!.features, frames: u.frames, speaker: u.speaker)
+            var previous: [Int32] = [0, Int32(MuLaw.encode(0, classes: c.classes))]
+            var prev = Int(previous[1])
+            var voiced = 0, unvoiced = 0
+            for t in 0..<60 {
+                let a = Array(UnsafeBufferPointer(start: plain.step(previous: prev), count: c.classes))
+                let b = Array(UnsafeBufferPointer(start: sharp.step(previous: prev), count: c.classes))
+                let l = previous.withUnsafeBufferPointer { batch.step(previous: $0.baseAddress!) }
+                let v = u.conditioning!.voicing[MelLPC.frame(ofSample: t, hop: c.features.hopLength, frames: u.frames)]
+                if v == 1 { voiced += 1 } else { unvoiced += 1 }
+                XCTAssertEqual(b, a.map { $0 * (v == 1 ? 2 : 1) }, "t \(t), voicing \(v)")
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: l + c.classes, count: c.classes)), b, "batched, t \(t)")
+                prev = (t * 5 + 3) % c.classes
+                previous[1] = Int32(prev)
+            }
+            XCTAssertGreaterThan(voiced, 10)
+            XCTAssertGreaterThan(unvoiced, 10)
+        }
+    }
+
     /// `--init-from V --grow --pitch --source --lpc`: the switches' new inputs start at zero, so the grown model gives
     /// the base's logits for the same previous samples and mels.
     func testGrowingSwitchesThemOnWithoutChangingTheOutputs() throws {
