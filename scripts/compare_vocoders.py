@@ -3,7 +3,7 @@
 (synth vocode --vocoder griffin-lim) on the valid split of a speech manifest and on the demo sentence.
 
 Usage:
-  python3 scripts/compare_vocoders.py --out DIR --voice NAME=VOICE_DIR [--voice ...] [--griffin-lim]
+  python3 scripts/compare_vocoders.py --out DIR --voice "NAME=VOICE_DIR [VOCODE OPTIONS]" [--voice ...] [--griffin-lim]
       [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--seconds 4] [--demo samples/arctic_a0009.wav]
       [--demo-speaker auto] [--seed 1] [--bin .build/release/synth]
 
@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -61,7 +62,9 @@ def score(ref, deg):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--voice", action="append", default=[], help="NAME=VOICE_DIR (repeatable)")
+    ap.add_argument("--voice", action="append", default=[],
+                    help="NAME=VOICE_DIR, optionally followed by synth vocode options for that system, in one argument: "
+                         "'t07=voices/default --temperature 0.7' (repeatable)")
     ap.add_argument("--griffin-lim", action="store_true")
     ap.add_argument("--manifest", default="../shared/data/speech/MANIFEST-all.tsv")
     ap.add_argument("--seconds", type=float, default=4.0,
@@ -71,7 +74,11 @@ def main():
     ap.add_argument("--seed", default="1")
     ap.add_argument("--bin", default=".build/release/synth")
     a = ap.parse_args()
-    voices = [v.split("=", 1) for v in a.voice]
+    voices = []  # (name, voice folder, extra vocode options)
+    for v in a.voice:
+        head, *extra = shlex.split(v)
+        name, folder = head.split("=", 1)
+        voices.append((name, folder, extra))
     os.makedirs(os.path.join(a.out, "reference"), exist_ok=True)
 
     root = os.path.dirname(os.path.abspath(a.manifest))
@@ -98,7 +105,7 @@ def main():
     if a.demo:
         files.append(("demo", a.demo, None))
 
-    systems = [(n, ["--voice", d]) for n, d in voices]
+    systems = [(n, ["--voice", d] + extra) for n, d, extra in voices]
     if a.griffin_lim:
         systems.append(("griffin-lim", ["--voice", voices[0][1] if voices else "default", "--vocoder", "griffin-lim"]))
     results = {}
