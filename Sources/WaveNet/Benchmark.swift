@@ -48,6 +48,7 @@ public enum WaveNetBenchmark {
             b.predictions = (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) }
             b.excitations = (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) }
         }
+        if c.pitchLag { b.lags = (0..<N).map { _ in Int32(rng.nextInt(below: c.classes)) } }
         b.source = (0..<(N * c.sourceChannels)).map { _ in rng.nextGaussian() }
         let ws = WaveNetWorkspace(config: c, time: segment, batch: batch, frames: frames)
         model.parameters.zeroGrads()

@@ -22,6 +22,9 @@ public struct FrameConditioning: Sendable {
     public let phases: [Double]
     /// Predictor coefficients `[frames, lpc_order]` (empty without `lpc`).
     public let coefficients: [Float]
+    /// With `pitch_lag`: the pitch period in samples, `round(sample_rate / F0)` clamped to `pitchLagRange`,
+    /// `[frames]` (empty otherwise).
+    public let lags: [Int32]
 
     /// - Parameter lpc: the voice's `MelLPC` (needed when `config.lpc`).
     public init(config c: WaveNetConfig, features: [Float], frames: Int, lpc: MelLPC?) {
@@ -41,6 +44,8 @@ public struct FrameConditioning: Sendable {
             voicing = []
         }
         phases = c.source ? c.harmonicSource.framePhases(f0: f0) : []
+        let range = c.pitchLagRange, rate = Float(c.features.sampleRate)
+        lags = c.pitchLag ? f0.map { Int32(min(max((rate / $0).rounded(), Float(range.lowerBound)), Float(range.upperBound))) } : []
         if c.lpc, let lpc {
             var logMel = [Float](repeating: 0, count: frames * M)
             for f in 0..<frames { for k in 0..<M { logMel[f * M + k] = features[f * W + k] * c.featureStd[k] + c.featureMean[k] } }

@@ -356,7 +356,7 @@ public final class SpeechTrainingData: TrainingData {
         let frames = T / hop + 1 + 2 * pad, K = c.sourceChannels
         let silence = Int32(MuLaw.encode(0, classes: c.classes))
         var inputs = [Int32](repeating: 0, count: T * B), targets = inputs
-        var predictions = c.lpc ? inputs : [], excitations = c.lpc ? inputs : []
+        var predictions = c.lpc ? inputs : [], excitations = c.lpc ? inputs : [], lags = c.pitchLag ? inputs : []
         var source = [Float](repeating: 0, count: T * B * K)
         var mels = [Float](repeating: 0, count: frames * B * W)
         let harmonic = c.harmonicSource
@@ -368,6 +368,10 @@ public final class SpeechTrainingData: TrainingData {
                 if c.lpc {
                     predictions[t * B + b] = u.predictionClasses[start + t]
                     excitations[t * B + b] = start + t > 0 ? u.excitationClasses[start + t - 1] : silence
+                }
+                if c.pitchLag {
+                    let back = start + t - Int(cond.lags[MelLPC.frame(ofSample: start + t, hop: hop, frames: cond.frames)])
+                    lags[t * B + b] = back >= 0 ? u.excitationClasses[back] : silence
                 }
             }
             if K > 0 {
@@ -386,6 +390,7 @@ public final class SpeechTrainingData: TrainingData {
                                  speakers: picks.map { Int32($0.0.speaker) }, framePad: pad)
         batch.predictions = predictions
         batch.excitations = excitations
+        batch.lags = lags
         batch.source = source
         return batch
     }
@@ -396,7 +401,8 @@ public final class SpeechTrainingData: TrainingData {
     /// samples before the segment: `p[t]` from the rebuilt history, target `e[t] = encode(decode(class of s[t]) - p[t])`
     /// (the correction back to the recording), the drawn `e~[t] = clamp(e[t] + n[t])`, and the rebuilt sample's class
     /// `encode(p[t] + decode(e~[t]))`, exactly as `SampleStream` rebuilds it. The inputs at `t + 1` are that class,
-    /// `p[t + 1]`'s class and `e~[t]`. With zero noise the history is the recording's (up to its 8-bit quantisation).
+    /// `p[t + 1]`'s class and `e~[t]`; with `pitch_lag`, `e~[t - P]` (the recording's excitation before the segment).
+    /// With zero noise the history is the recording's (up to its 8-bit quantisation).
     static func simulateGeneration(_ batch: inout WaveNetBatch, picks: [(Utterance, Int)], config c: WaveNetConfig,
                                    noise: [Float]) {
         precondition(noise.count == picks.count * batch.time, "simulateGeneration: one noise value per sample of every segment")
@@ -404,6 +410,7 @@ public final class SpeechTrainingData: TrainingData {
         let decode = (0..<K).map { MuLaw.decode($0, classes: K) }
         var lp = LinearPredictor(order: order)
         defer { lp.deallocate() }
+        var draws = [Int32](repeating: 0, count: T)
         for (b, (u, start)) in picks.enumerated() {
             guard let cond = u.conditioning else { preconditionFailure("\(u.path): simulateGeneration needs a prepared utterance") }
             lp.reset()
@@ -417,6 +424,11 @@ public final class SpeechTrainingData: TrainingData {
                     let signal = MuLaw.encode(p + decode[drawn], classes: K)
                     batch.predictions[t * B + b] = Int32(MuLaw.encode(p, classes: K))
                     batch.targets[t * B + b] = Int32(target)
+                    draws[t] = Int32(drawn)
+                    if c.pitchLag {
+                        let back = t - Int(cond.lags[MelLPC.frame(ofSample: n, hop: hop, frames: cond.frames)])
+                        if back >= 0 { batch.lags[t * B + b] = draws[back] }
+                    }
                     if t + 1 < T {
                         batch.inputs[(t + 1) * B + b] = Int32(signal)
                         batch.excitations[(t + 1) * B + b] = Int32(drawn)

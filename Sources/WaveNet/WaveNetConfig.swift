@@ -86,6 +86,12 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// pre-emphasised waveform), under the optional key `lpc_noise_floor_db` (nil: none, as voices saved before it).
     /// Frames well below it get nearly flat predictors, as LPCNet's constant added to `ac[0]` does (`DSP.MelLPC`).
     public var lpcNoiseFloorDB: Float?
+    /// With `lpc` and `pitch`: the network also reads the class of the excitation one pitch period back,
+    /// `e[t - P]` with `P = round(sample_rate / F0)` of `t`'s frame (clamped to `pitchLagRange`), under the key
+    /// `pitch_lag` (absent: off, as voices saved before it). FARGAN's pitch lookback (Opus 1.5) and a CELP coder's
+    /// adaptive codebook: a voiced excitation repeats each period, and this hands the network the period it would
+    /// repeat instead of leaving it to find it in its receptive field.
+    public var pitchLag = false
     /// A DC blocker on the generated waveform after the de-emphasis (`DSP.DCBlocker`), corner frequency in Hz, under
     /// the optional key `output_highpass_hz` (nil: none, as voices saved before it). The de-emphasis integrates:
     /// its gain at 0 Hz is `1 / (1 - preemphasis)` (6.7 at 0.85), so a small offset in the generated pre-emphasised
@@ -114,6 +120,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case sourceHarmonics = "source_harmonics"
         case lpcOrder = "lpc_order"
         case lpcNoiseFloorDB = "lpc_noise_floor_db"
+        case pitchLag = "pitch_lag"
         case outputHighpassHz = "output_highpass_hz"
         case speakerStatistics = "speaker_statistics"
     }
@@ -168,6 +175,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         lpc = try k.decodeIfPresent(Bool.self, forKey: .lpc) ?? false
         lpcOrder = try k.decodeIfPresent(Int.self, forKey: .lpcOrder) ?? 16
         lpcNoiseFloorDB = try k.decodeIfPresent(Float.self, forKey: .lpcNoiseFloorDB)
+        pitchLag = try k.decodeIfPresent(Bool.self, forKey: .pitchLag) ?? false
         outputHighpassHz = try k.decodeIfPresent(Float.self, forKey: .outputHighpassHz)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
@@ -204,6 +212,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             try k.encode(lpc, forKey: .lpc)
             try k.encode(lpcOrder, forKey: .lpcOrder)
             try k.encodeIfPresent(lpcNoiseFloorDB, forKey: .lpcNoiseFloorDB)
+            if pitchLag { try k.encode(pitchLag, forKey: .pitchLag) }
         }
         try k.encodeIfPresent(outputHighpassHz, forKey: .outputHighpassHz)
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
@@ -211,6 +220,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
 
     /// Columns of one conditioning frame: the mel bins, then (with `pitch`) normalised ln F0 and voicing.
     public var frameFeatures: Int { melBins + (pitch ? 2 : 0) }
+    /// The pitch periods `pitch_lag` reads back, in samples: 2 ... `sample_rate / 40` (F0 of 40 Hz and up; F0 is
+    /// clamped to this range's ends).
+    public var pitchLagRange: ClosedRange<Int> { 2...max(2, features.sampleRate / 40) }
     /// Channels of the per-sample harmonic source (0 without `source`).
     public var sourceChannels: Int { source ? 2 * sourceHarmonics + 1 : 0 }
     /// The column layout of a conditioning frame, for messages: "80 normalised log-mels, normalised ln F0, voicing".
@@ -317,6 +329,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         guard !source || pitch else { throw fail("source needs pitch (the harmonic source follows the F0 track)") }
         guard (1...64).contains(sourceHarmonics) else { throw fail("source_harmonics must be in 1...64, got \(sourceHarmonics)") }
         guard (1...64).contains(lpcOrder) else { throw fail("lpc_order must be in 1...64, got \(lpcOrder)") }
+        guard !pitchLag || (lpc && pitch) else { throw fail("pitch_lag needs lpc and pitch (it reads the excitation one F0 period back)") }
         if let hz = outputHighpassHz {
             guard hz.isFinite, hz >= 1, hz <= 200, Int(hz) < features.sampleRate / 2 else {
                 throw fail("output_highpass_hz must be in 1...200 Hz (and below half the sample rate), got \(hz)")

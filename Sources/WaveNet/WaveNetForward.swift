@@ -65,7 +65,8 @@ extension WaveNetModel {
     }
 
     /// The residual stream's input `h_0 [N, R]` (into `ws.stack.h`): the embedding of the previous sample's class, plus
-    /// with `lpc` the embeddings of the prediction's and the previous excitation's classes, plus with `source` the
+    /// with `lpc` the embeddings of the prediction's and the previous excitation's classes (with `pitch_lag` also of the
+    /// excitation one pitch period back), plus with `source` the
     /// projected harmonic source.
     func inputForward(workspace ws: WaveNetWorkspace, rows N: Int) {
         let c = config, W = parameters.values, o = input, R = c.residualChannels, h = ws.stack.h
@@ -75,6 +76,13 @@ extension WaveNetModel {
             for r in 0..<N {
                 let dst = h + r * R, a = ep + Int(ws.predictions[r]) * R, b = ee + Int(ws.excitations[r]) * R
                 for i in 0..<R { dst[i] += a[i] + b[i] }
+            }
+        }
+        if c.pitchLag {
+            let el = W + o.lagEmbedding
+            for r in 0..<N {
+                let dst = h + r * R, a = el + Int(ws.lags[r]) * R
+                for i in 0..<R { dst[i] += a[i] }
             }
         }
         if c.source {
@@ -91,6 +99,7 @@ extension WaveNetModel {
             Layers.embeddingBackward(dOut: dh, indices: ws.predictions, rows: N, dim: R, dTable: G + o.predictionEmbedding)
             Layers.embeddingBackward(dOut: dh, indices: ws.excitations, rows: N, dim: R, dTable: G + o.excitationEmbedding)
         }
+        if c.pitchLag { Layers.embeddingBackward(dOut: dh, indices: ws.lags, rows: N, dim: R, dTable: G + o.lagEmbedding) }
         if c.source {
             Layers.denseBackward(x: ws.source, rows: N, inDim: c.sourceChannels, weight: W + o.source, outDim: R,
                                  dy: dh, dx: nil, dWeight: G + o.source, dBias: nil)
@@ -126,6 +135,7 @@ extension WaveNetModel {
         precondition(b.inputs.count == N && b.targets.count == N && b.speakers.count == B && b.mels.count == F * B * c.frameFeatures,
                      "batch arrays do not match time \(T), batch \(B), frames \(F)")
         precondition(!c.lpc || (b.predictions.count == N && b.excitations.count == N), "an LPC voice's batch needs predictions and excitations")
+        precondition(!c.pitchLag || b.lags.count == N, "a pitch_lag voice's batch needs lags")
         precondition(b.source.count == N * c.sourceChannels, "the batch's source must be [time, batch, \(c.sourceChannels)]")
         precondition(b.framePad >= 0 && F - 2 * b.framePad >= 1, "framePad \(b.framePad) leaves no frames of the \(F)")
         var count = 0
@@ -135,6 +145,7 @@ extension WaveNetModel {
             if b.targets[i] >= 0 { count += 1 }
         }
         if c.lpc { for i in 0..<N { ws.predictions[i] = b.predictions[i]; ws.excitations[i] = b.excitations[i] } }
+        if c.pitchLag { for i in 0..<N { ws.lags[i] = b.lags[i] } }
         if c.source { ws.source.update(from: b.source, count: b.source.count) }
         for i in 0..<B { ws.speakers[i] = b.speakers[i] }
         return count

@@ -126,6 +126,12 @@ public final class WaveNetGenerator {
     public func value(ofClass k: Int) -> Float { stream.value(ofClass: k) }
 }
 
+/// The mu-law classes the network reads at one sample: the previous sample's, and with `lpc` the prediction's and the
+/// previous excitation's, with `pitch_lag` the excitation's one pitch period back (each 0 where its switch is off).
+struct StepClasses {
+    let signal, prediction, excitation, lag: Int
+}
+
 /// The per-sample inputs of one stream beyond the network: with `lpc` the linear predictor, with `source` the
 /// harmonic source, both driven by one utterance's `FrameConditioning` (copied into buffers allocated once).
 final class SampleStream {
@@ -135,6 +141,10 @@ final class SampleStream {
     var predictor: LinearPredictor
     let decode: UnsafeMutablePointer<Float>       // [classes]
     var f0, voicing, coefficients: UnsafeMutablePointer<Float>  // [capacity], [capacity], [capacity, order]
+    var lags: UnsafeMutablePointer<Int32>          // [capacity], with pitch_lag
+    /// With `pitch_lag`: the drawn excitation classes of the last `lagCapacity` samples, a ring indexed by `t % lagCapacity`.
+    let drawn: UnsafeMutablePointer<Int32>
+    let lagCapacity: Int
     var phases: UnsafeMutablePointer<Double>       // [capacity]
     let source: UnsafeMutablePointer<Float>        // [source channels] of the current sample
     private(set) var capacity = 0
@@ -150,7 +160,9 @@ final class SampleStream {
         decode = scratch.floats(c.classes)
         for k in 0..<c.classes { decode[k] = MuLaw.decode(k, classes: c.classes) }
         f0 = .allocate(capacity: 1); voicing = .allocate(capacity: 1); coefficients = .allocate(capacity: 1)
-        phases = .allocate(capacity: 1)
+        phases = .allocate(capacity: 1); lags = .allocate(capacity: 1)
+        lagCapacity = c.pitchLagRange.upperBound + 1
+        drawn = .allocate(capacity: c.pitchLag ? lagCapacity : 1)
         source = scratch.floats(max(1, c.sourceChannels))
         silence = MuLaw.encode(0, classes: c.classes)
         reserve(frames: maxFrames)
@@ -158,13 +170,14 @@ final class SampleStream {
 
     deinit {
         predictor.deallocate(); f0.deallocate(); voicing.deallocate(); coefficients.deallocate(); phases.deallocate()
+        lags.deallocate(); drawn.deallocate()
     }
 
     /// Makes room for an utterance of `frames` frames (frame rate: allocates only when it grows).
     func reserve(frames n: Int) {
         guard n > capacity else { return }
-        f0.deallocate(); voicing.deallocate(); coefficients.deallocate(); phases.deallocate()
-        f0 = .allocate(capacity: n); voicing = .allocate(capacity: n); phases = .allocate(capacity: n)
+        f0.deallocate(); voicing.deallocate(); coefficients.deallocate(); phases.deallocate(); lags.deallocate()
+        f0 = .allocate(capacity: n); voicing = .allocate(capacity: n); phases = .allocate(capacity: n); lags = .allocate(capacity: n)
         coefficients = .allocate(capacity: n * max(1, config.lpcOrder))
         capacity = n
     }
@@ -179,15 +192,17 @@ final class SampleStream {
             phases.update(from: cond.phases, count: frames)
         }
         if config.lpc { coefficients.update(from: cond.coefficients, count: frames * config.lpcOrder) }
+        if config.pitchLag { lags.update(from: cond.lags, count: frames) }
     }
 
     /// The classes the network reads at sample `t`: the previous sample's, and with `lpc` the prediction's and the
-    /// previous excitation's (see `WaveNetGenerator.step(previous:signalClass:)`). Also computes the source.
+    /// previous excitation's, with `pitch_lag` the excitation's one pitch period back, from a ring of the classes
+    /// `previous` gave (see `WaveNetGenerator.step(previous:signalClass:)`). Also computes the source.
     @inline(__always)
-    func advance(time t: Int, previous: Int, signalClass: Int?) -> (signal: Int, prediction: Int, excitation: Int) {
+    func advance(time t: Int, previous: Int, signalClass: Int?) -> StepClasses {
         let c = config
         if c.source { harmonic.fill(sample: t, f0: f0, voicing: voicing, phases: phases, frames: frames, out: source) }
-        guard c.lpc else { return (previous, 0, 0) }
+        guard c.lpc else { return StepClasses(signal: previous, prediction: 0, excitation: 0, lag: 0) }
         var signal = silence, excitation = silence
         if t > 0 {
             excitation = previous
@@ -196,7 +211,13 @@ final class SampleStream {
         }
         let f = MelLPC.frame(ofSample: t, hop: c.features.hopLength, frames: frames)
         let p = predictor.predict(coefficients: coefficients + f * c.lpcOrder)
-        return (signal, MuLaw.encode(p, classes: c.classes), excitation)
+        var lag = silence
+        if c.pitchLag {
+            if t > 0 { drawn[(t - 1) % lagCapacity] = Int32(excitation) }
+            let back = t - Int(lags[f])
+            if back >= 0 { lag = Int(drawn[back % lagCapacity]) }
+        }
+        return StepClasses(signal: signal, prediction: MuLaw.encode(p, classes: c.classes), excitation: excitation, lag: lag)
     }
 
     @inline(__always)
@@ -223,13 +244,16 @@ final class SampleStream {
 extension WaveNetModel {
     /// The residual stream's input for one sample into `h` `[R]`, as `inputForward` computes it for a batch.
     @inline(__always)
-    func inputVector(_ classes: (signal: Int, prediction: Int, excitation: Int), stream: SampleStream,
-                     into h: UnsafeMutablePointer<Float>) {
+    func inputVector(_ classes: StepClasses, stream: SampleStream, into h: UnsafeMutablePointer<Float>) {
         let c = config, W = parameters.values, R = c.residualChannels, o = input
         h.update(from: W + o.embedding + classes.signal * R, count: R)
         if c.lpc {
             let a = W + o.predictionEmbedding + classes.prediction * R, b = W + o.excitationEmbedding + classes.excitation * R
             for i in 0..<R { h[i] += a[i] + b[i] }
+        }
+        if c.pitchLag {
+            let a = W + o.lagEmbedding + classes.lag * R
+            for i in 0..<R { h[i] += a[i] }
         }
         if c.source { synth_vecmat_acc(stream.source, W + o.source, c.sourceChannels, R, h) }
     }

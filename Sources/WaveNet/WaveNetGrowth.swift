@@ -25,9 +25,9 @@ extension WaveNetModel {
     ///     `condChannels`, `condLayers` and `speakerEmbeddingDim` are used; everything else (features,
     ///     normalisation, pre-emphasis, classes, speakers) is taken from `base`.
     ///   - seed: seed of the new units' random weights.
-    ///   `target`'s `pitch`, `source` and `lpc` switches (with their settings) are turned on where the base has them
-    ///   off; their new inputs (the pitch columns of the first conditioning convolution, the source projection, the
-    ///   prediction and excitation embeddings) start at zero. With `lpc` the target becomes the excitation, so the
+    ///   `target`'s `pitch`, `source`, `lpc` and `pitch_lag` switches (with their settings) are turned on where the base
+    ///   has them off; their new inputs (the pitch columns of the first conditioning convolution, the source projection,
+    ///   the prediction, excitation and lag embeddings) start at zero. With `lpc` the target becomes the excitation, so the
     ///   grown model's outputs are those of the base on its old inputs, not a prediction of the new target.
     /// - Returns: the grown model; its config is `base.config` with the seven shape fields of `target` and its switches.
     /// - Throws: `VoiceError.cannotGrow` when a channel or block count would shrink, or the base's dilations are not
@@ -60,6 +60,7 @@ extension WaveNetModel {
         if target.pitch && !o.pitch { c.pitch = true; c.pitchConfig = target.pitchConfig; c.f0Mean = target.f0Mean; c.f0Std = target.f0Std }
         if target.source && !o.source { c.source = true; c.sourceHarmonics = target.sourceHarmonics }
         if target.lpc && !o.lpc { c.lpc = true; c.lpcOrder = target.lpcOrder }
+        if target.pitchLag && !o.pitchLag { c.pitchLag = true }
         func fail(_ reason: String) -> VoiceError { .cannotGrow(reason: reason) }
         for (name, old, new) in [("residual channels", o.residualChannels, c.residualChannels),
                                  ("gate channels", o.gateChannels, c.gateChannels),
@@ -142,12 +143,14 @@ private struct Growth {
     /// The input embeddings and the source projection; switched-on inputs start at zero.
     func copyInputs() {
         let embeddings = ["input_embedding"] + (o.lpc ? ["lpc.prediction_embedding", "lpc.excitation_embedding"] : [])
+            + (o.pitchLag ? ["lpc.lag_embedding"] : [])
         for name in embeddings {
             copy(name, rowMap: identity(o.classes), rows: c.classes, colMap: identity(R0), cols: R, zeroNewRows: false)
         }
         if !o.lpc && c.lpc {
             for name in ["lpc.prediction_embedding", "lpc.excitation_embedding"] { to.value(name).update(repeating: 0, count: c.classes * R) }
         }
+        if !o.pitchLag && c.pitchLag { to.value("lpc.lag_embedding").update(repeating: 0, count: c.classes * R) }
         if o.source {
             copy("source.proj.weight", rowMap: identity(o.sourceChannels), rows: c.sourceChannels, colMap: identity(R0), cols: R,
                  zeroNewRows: false)

@@ -7,6 +7,7 @@ import NNCore
 /// |---|---|
 /// | `input_embedding` | `[classes, R]` (embedding of the previous sample's mu-law class) |
 /// | `lpc.prediction_embedding`, `lpc.excitation_embedding` | `[classes, R]` each, with `lpc` only (classes of `p[t]` and `e[t-1]`) |
+/// | `lpc.lag_embedding` | `[classes, R]`, with `pitch_lag` only (class of `e[t - P]`, one pitch period back) |
 /// | `source.proj.weight` | `[2 * source_harmonics + 1, R]`, with `source` only (the harmonic source into the residual input) |
 /// | `cond.conv.weight`, `cond.conv.bias` | `[3, frame_features, C]`, `[C]` (frame-rate conv, kernel 3, then ReLU; `frame_features` = mel bins, + 2 with `pitch`) |
 /// | `cond.blocks.{k}.conv.weight`, `.conv.bias` | `[3, C, C]`, `[C]` (residual block k < cond_layers: kernel-3 conv, ReLU) |
@@ -25,7 +26,7 @@ public final class WaveNetModel {
     public let stack: CausalConvStack
     public let postNet: PostNet
     /// Offsets of the input embeddings and the source projection (-1 where the switch is off), resolved once.
-    struct InputOffsets { let embedding, predictionEmbedding, excitationEmbedding, source: Int }
+    struct InputOffsets { let embedding, predictionEmbedding, excitationEmbedding, lagEmbedding, source: Int }
     /// Offsets of the frame-rate conditioning network and the speaker conditioning, resolved once.
     struct ConditioningOffsets {
         struct Block { let conv, convBias, out, outBias: Int }
@@ -46,7 +47,8 @@ public final class WaveNetModel {
         postNet = PostNet(skip: config.skipChannels, classes: config.classes, layout: layout)
         func at(_ name: String) -> Int { layout.entry(name)?.offset ?? -1 }
         input = InputOffsets(embedding: at("input_embedding"), predictionEmbedding: at("lpc.prediction_embedding"),
-                             excitationEmbedding: at("lpc.excitation_embedding"), source: at("source.proj.weight"))
+                             excitationEmbedding: at("lpc.excitation_embedding"), lagEmbedding: at("lpc.lag_embedding"),
+                             source: at("source.proj.weight"))
         cond = ConditioningOffsets(
             conv: at("cond.conv.weight"), convBias: at("cond.conv.bias"),
             blocks: (0..<config.condLayers).map { k in
@@ -66,6 +68,7 @@ public final class WaveNetModel {
             p.add("lpc.prediction_embedding", shape: [c.classes, R])
             p.add("lpc.excitation_embedding", shape: [c.classes, R])
         }
+        if c.pitchLag { p.add("lpc.lag_embedding", shape: [c.classes, R]) }
         if c.source { p.add("source.proj.weight", shape: [c.sourceChannels, R]) }
         p.add("cond.conv.weight", shape: [3, c.frameFeatures, c.condChannels])
         p.add("cond.conv.bias", shape: [c.condChannels])
@@ -93,6 +96,7 @@ public final class WaveNetModel {
             parameters.initNormal("lpc.prediction_embedding", std: 1, rng: &rng)
             parameters.initNormal("lpc.excitation_embedding", std: 1, rng: &rng)
         }
+        if c.pitchLag { parameters.initNormal("lpc.lag_embedding", std: 1, rng: &rng) }
         if c.source { parameters.initNormal("source.proj.weight", std: he(c.sourceChannels), rng: &rng) }
         parameters.initNormal("cond.conv.weight", std: he(3 * c.frameFeatures), rng: &rng)
         for k in 0..<c.condLayers {
@@ -154,6 +158,9 @@ public struct WaveNetBatch {
     /// each; empty otherwise.
     public var predictions: [Int32] = []
     public var excitations: [Int32] = []
+    /// With `pitch_lag`: mu-law class of the excitation one pitch period back, `e[t - P]` (the silence class before
+    /// the utterance's start), `[time, batch]`; empty otherwise.
+    public var lags: [Int32] = []
     /// With `source`: the harmonic source, `[time, batch, source channels]`; empty otherwise.
     public var source: [Float] = []
     /// Normalised conditioning frames, `[frames, batch, frame_features]` (the mels, then with `pitch` ln F0 and
@@ -200,6 +207,7 @@ public final class WaveNetWorkspace {
     let dCondUp, dCondP, dCondH, dSpkP, dSpkE: UnsafeMutablePointer<Float>
     let targets, inputs, speakers: UnsafeMutablePointer<Int32>
     let predictions, excitations: UnsafeMutablePointer<Int32>  // [N] each, with lpc
+    let lags: UnsafeMutablePointer<Int32>                     // [N], with pitch_lag
     let source: UnsafeMutablePointer<Float>                   // [N, source channels], with source
 
     public init(config c: WaveNetConfig, time: Int, batch: Int, frames: Int) {
@@ -218,11 +226,13 @@ public final class WaveNetWorkspace {
         dSpkP = m.floats(batch * LG); dSpkE = m.floats(batch * c.speakerEmbeddingDim)
         targets = .allocate(capacity: N); inputs = .allocate(capacity: N); speakers = .allocate(capacity: batch)
         predictions = .allocate(capacity: c.lpc ? N : 1); excitations = .allocate(capacity: c.lpc ? N : 1)
+        lags = .allocate(capacity: c.pitchLag ? N : 1)
         source = m.floats(max(1, N * c.sourceChannels))
     }
 
     deinit {
         targets.deallocate(); inputs.deallocate(); speakers.deallocate(); predictions.deallocate(); excitations.deallocate()
+        lags.deallocate()
     }
 
     /// Bytes held by the workspace.

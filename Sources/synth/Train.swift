@@ -86,6 +86,8 @@ struct Train: ParsableCommand {
     var source = false
     @Flag(help: "Linear prediction (a new run only): LPC from the mel predicts each sample and the network predicts the excitation, as LPCNet (Valin and Skoglund 2019).")
     var lpc = false
+    @Flag(help: "Pitch lag (a new run, or --init-from VOICE --grow; implies --pitch and --lpc): the network also reads the excitation one pitch period back, e[t - P] with P = sample rate / F0, as FARGAN's pitch lookback and a CELP coder's adaptive codebook do, so a voiced excitation can repeat its last period. Grown onto a voice, its input starts at zero.")
+    var pitchLag = false
     @Option(parsing: .unconditional, help: ArgumentHelp("With --lpc (a new run, or --init-from an LPC voice): an absolute white-noise floor under the LPC analysis, in dB relative to full scale (e.g. -50): frames much quieter get nearly flat predictors, so the synthesis filter of a near-silent frame cannot resonate (LPCNet adds such a constant to its autocorrelation). Default: none.", valueName: "DB"))
     var lpcNoiseFloor: Float?
     @Option(parsing: .unconditional, help: ArgumentHelp("A first-order high-pass (DC blocker) on the generated waveform, corner frequency in Hz (1...200; e.g. 50, the mels' lowest frequency, below which the conditioning says nothing), saved in the voice (a new run, or --init-from): it removes the slow offsets and wander that the de-emphasis (gain 1 / (1 - preemphasis) at 0 Hz) would amplify. It acts on the output only, so training is unchanged. Default: none.", valueName: "HZ"))
@@ -97,7 +99,7 @@ struct Train: ParsableCommand {
          ("--gate", gate != nil), ("--skip", skip != nil), ("--cond-channels", condChannels != nil),
          ("--cond-layers", condLayers != nil),
          ("--speaker-dim", speakerDim != nil), ("--preemphasis", preemphasis != nil), ("--sample-rate", sampleRate != nil),
-         ("--pitch", pitch), ("--source", source), ("--lpc", lpc), ("--lpc-noise-floor", lpcNoiseFloor != nil),
+         ("--pitch", pitch), ("--source", source), ("--lpc", lpc), ("--pitch-lag", pitchLag), ("--lpc-noise-floor", lpcNoiseFloor != nil),
          ("--output-highpass", outputHighpass != nil)]
             .filter(\.1).map(\.0)
     }
@@ -114,6 +116,7 @@ struct Train: ParsableCommand {
             ("--cond-layers", differs(condLayers, c.condLayers)), ("--speaker-dim", differs(speakerDim, c.speakerEmbeddingDim)),
             ("--preemphasis", differs(preemphasis, c.preemphasis)), ("--sample-rate", differs(sampleRate, c.features.sampleRate)),
             ("--pitch", pitch && !c.pitch), ("--source", source && !c.source), ("--lpc", lpc && !c.lpc),
+            ("--pitch-lag", pitchLag && !c.pitchLag),
             ("--lpc-noise-floor", differs(lpcNoiseFloor, c.lpcNoiseFloorDB ?? .nan)),
             ("--output-highpass", differs(outputHighpass, c.outputHighpassHz ?? .nan)),
         ]
@@ -126,14 +129,17 @@ struct Train: ParsableCommand {
         if base == nil, let sampleRate { features.sampleRate = sampleRate }
         var dilations = WaveNetConfig.dilations(stacks: stacks ?? 2, cycle: dilationCycle ?? 8)
         if let base, stacks == nil && dilationCycle == nil { dilations = base.dilations }
-        return WaveNetConfig(
+        var c = WaveNetConfig(
             dilations: dilations, residualChannels: residual ?? base?.residualChannels ?? 64,
             gateChannels: gate ?? base?.gateChannels ?? 128, skipChannels: skip ?? base?.skipChannels ?? 128,
             condChannels: condChannels ?? base?.condChannels ?? 64,
             speakerEmbeddingDim: speakerDim ?? base?.speakerEmbeddingDim ?? 16,
             speakers: ["?"], features: features, preemphasis: base?.preemphasis ?? preemphasis ?? 0,
             condLayers: condLayers ?? base?.condLayers ?? 0,
-            pitch: (base?.pitch ?? false) || pitch || source, source: (base?.source ?? false) || source, lpc: (base?.lpc ?? false) || lpc)
+            pitch: (base?.pitch ?? false) || pitch || source || pitchLag, source: (base?.source ?? false) || source,
+            lpc: (base?.lpc ?? false) || lpc || pitchLag)
+        c.pitchLag = (base?.pitchLag ?? false) || pitchLag
+        return c
     }
 
     /// The --speed-perturb factors other than 1, in the order given.
@@ -367,6 +373,7 @@ struct Train: ParsableCommand {
                 (config.pitch ? String(format: ", pitch (ln F0 %.2f ± %.2f)", config.f0Mean, config.f0Std) : "") +
                 (config.source ? ", harmonic source (\(config.sourceHarmonics) harmonics)" : "") +
                 (config.lpc ? ", LPC order \(config.lpcOrder) (the network predicts the excitation)" : "") +
+                (config.pitchLag ? ", pitch lag (the excitation one F0 period back)" : "") +
                 (config.lpcNoiseFloorDB.map { String(format: ", LPC noise floor %.0f dBFS", $0) } ?? "") +
                 (config.outputHighpassHz.map { String(format: ", output DC blocker at %g Hz", $0) } ?? ""))
         return model

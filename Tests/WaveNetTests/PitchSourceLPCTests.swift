@@ -9,23 +9,25 @@ import XCTest
 @testable import WaveNet
 
 /// The tiny config with the given switches (LPC of order 4, 3 harmonics).
-func switchedConfig(pitch: Bool, source: Bool, lpc: Bool, condLayers: Int = 1) -> WaveNetConfig {
+func switchedConfig(pitch: Bool, source: Bool, lpc: Bool, pitchLag: Bool = false, condLayers: Int = 1) -> WaveNetConfig {
     var c = tinyConfig(condLayers: condLayers)
-    c.pitch = pitch || source
+    c.pitch = pitch || source || pitchLag
     c.source = source
-    c.lpc = lpc
+    c.lpc = lpc || pitchLag
+    c.pitchLag = pitchLag
     c.lpcOrder = 4
     c.sourceHarmonics = 3
     c.preemphasis = 0.5
     c.featureMean = [-4, -5, -6]
     c.featureStd = [2, 1.5, 1]
-    c.f0Mean = 5
+    c.f0Mean = pitchLag ? 7.6 : 5  // ln 2 kHz for the high F0 of `switchedUtterances` with pitch_lag
     c.f0Std = 0.4
     return c
 }
 
 /// Utterances with a waveform (a speaker-specific sine and noise), random log-mels around the voice's means, and an
-/// F0 track with voiced and unvoiced stretches; prepared for `c`.
+/// F0 track with voiced and unvoiced stretches (80-280 Hz; 1-4 kHz with `pitch_lag`, so that its lags of 4-16 samples
+/// reach back inside these short utterances); prepared for `c`.
 func switchedUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt64) -> [Utterance] {
     var rng = Xoshiro256(seed: seed)
     let lpc = try! c.makeMelLPC()
@@ -37,7 +39,8 @@ func switchedUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt6
         var u = Utterance(path: "synthetic-\(i)", speaker: spk, classes: wave.map { Int32(MuLaw.encode($0, classes: c.classes)) },
                           logMel: (0..<(frames * c.melBins)).map { k in c.featureMean[k % c.melBins] + rng.nextGaussian() },
                           frames: frames, waveform: wave)
-        u.f0 = (0..<frames).map { _ in 80 + 200 * Float(rng.nextInt(below: 1000)) / 1000 }
+        u.f0 = (0..<frames).map { _ in c.pitchLag ? 1000 + 3000 * Float(rng.nextInt(below: 1000)) / 1000
+                                                  : 80 + 200 * Float(rng.nextInt(below: 1000)) / 1000 }
         u.voicing = (0..<frames).map { f in (f / 3) % 2 == 0 ? 1 : 0 }
         u.prepare(config: c, lpc: lpc)
         return u
@@ -45,15 +48,16 @@ func switchedUtterances(_ c: WaveNetConfig, count: Int, length: Int, seed: UInt6
 }
 
 final class PitchSourceLPCTests: XCTestCase {
-    static let switches: [(pitch: Bool, source: Bool, lpc: Bool)] = [
-        (true, false, false), (true, true, false), (false, false, true), (true, true, true),
+    static let switches: [(pitch: Bool, source: Bool, lpc: Bool, lag: Bool)] = [
+        (true, false, false, false), (true, true, false, false), (false, false, true, false), (true, true, true, false),
+        (true, true, true, true),
     ]
 
     /// For each switch, the cached generator fed the recording (teacher forcing) gives the NLL of the full
     /// teacher-forced pass over the whole utterance, and over a segment that starts later.
     func testCachedGenerationEqualsTheTeacherForcedPass() {
         for s in Self.switches {
-            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc, pitchLag: s.lag)
             let model = WaveNetModel(config: c)
             model.initialize(seed: 4)
             let utts = switchedUtterances(c, count: 2, length: 64, seed: 7)
@@ -85,7 +89,7 @@ final class PitchSourceLPCTests: XCTestCase {
     /// Free-running generation rebuilds `s = p + e` exactly as teacher forcing on the drawn samples computes it.
     func testFreeRunningEqualsTeacherForcingOnItsOwnDraws() throws {
         for s in Self.switches {
-            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc, pitchLag: s.lag)
             let model = WaveNetModel(config: c)
             model.initialize(seed: 11)
             let u = switchedUtterances(c, count: 1, length: 80, seed: 3)[0]
@@ -115,7 +119,7 @@ final class PitchSourceLPCTests: XCTestCase {
     /// pass over the batch), and without noise the rebuilt signal stays close to the recording's (the classes differ by less than half a
     /// class on average, from the 8-bit quantisation of the excitation).
     func testLPCNoiseInjectionFeedsWhatGenerationWouldFeed() {
-        let c = switchedConfig(pitch: true, source: true, lpc: true)
+        let c = switchedConfig(pitch: true, source: true, lpc: true, pitchLag: true)
         let model = WaveNetModel(config: c)
         model.initialize(seed: 9)
         let u = switchedUtterances(c, count: 1, length: 64, seed: 5)[0]
@@ -124,6 +128,8 @@ final class PitchSourceLPCTests: XCTestCase {
         var noisy = clean, rng = Xoshiro256(seed: 2)
         SpeechTrainingData.simulateGeneration(&noisy, picks: [(u, 0)], config: c, noise: (0..<T).map { _ in 3 * rng.nextGaussian() })
         XCTAssertGreaterThan(zip(noisy.inputs, clean.inputs).filter { $0 != $1 }.count, T / 4)
+        // The lag input reads the noisy draws one period back, inside the segment.
+        XCTAssertGreaterThan(zip(noisy.lags, clean.lags).filter { $0 != $1 }.count, T / 4)
         let ws = WaveNetWorkspace(config: c, time: T, batch: 1, frames: noisy.frames)
         model.run(noisy, workspace: ws, backward: false)
         let gen = WaveNetGenerator(model: model, maxFrames: u.frames)
@@ -146,8 +152,8 @@ final class PitchSourceLPCTests: XCTestCase {
 
     /// Finite differences for every tensor of a voice with all three switches (and pitch alone).
     func testGradientsMatchFiniteDifferences() {
-        for s in [Self.switches[0], Self.switches[3]] {
-            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+        for s in [Self.switches[0], Self.switches[3], Self.switches[4]] {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc, pitchLag: s.lag)
             let m = WaveNetModel(config: c)
             m.initialize(seed: 2)
             let utts = switchedUtterances(c, count: 2, length: 40, seed: 6)
@@ -167,7 +173,7 @@ final class PitchSourceLPCTests: XCTestCase {
                 }
             }
             // The new tensors receive gradient at all.
-            for name in ["lpc.prediction_embedding", "lpc.excitation_embedding", "source.proj.weight"] {
+            for name in ["lpc.prediction_embedding", "lpc.excitation_embedding", "lpc.lag_embedding", "source.proj.weight"] {
                 guard let e = m.parameters.entry(name) else { continue }
                 XCTAssertGreaterThan((e.offset..<(e.offset + e.count)).map { abs(analytic[$0]) }.max()!, 0, name)
             }
@@ -176,7 +182,7 @@ final class PitchSourceLPCTests: XCTestCase {
 
     /// Batched rendering gives each slot the single-stream generator's logits, with LPC and source on.
     func testBatchGeneratorMatchesTheSingleStream() {
-        let c = switchedConfig(pitch: true, source: true, lpc: true)
+        let c = switchedConfig(pitch: true, source: true, lpc: true, pitchLag: true)
         let model = WaveNetModel(config: c)
         model.initialize(seed: 9)
         let utts = switchedUtterances(c, count: 3, length: 60, seed: 12)
@@ -206,8 +212,8 @@ final class PitchSourceLPCTests: XCTestCase {
     /// `voicedTemperature` (LPCNet's pitch-dependent temperature) doubles the logits of samples in voiced frames at 0.5
     /// and leaves those of unvoiced frames alone, in the single-stream and the batched generator alike; at 1 it is off.
     func testVoicedTemperatureSharpensOnlyVoicedFrames() {
-        for s in [(pitch: true, source: false, lpc: false), (pitch: true, source: true, lpc: true)] {
-            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc)
+        for s in [Self.switches[0], Self.switches[4]] {
+            let c = switchedConfig(pitch: s.pitch, source: s.source, lpc: s.lpc, pitchLag: s.lag)
             let model = WaveNetModel(config: c)
             model.initialize(seed: 5)
             let u = switchedUtterances(c, count: 1, length: 60, seed: 3)[0]
@@ -246,9 +252,9 @@ final class PitchSourceLPCTests: XCTestCase {
         base.featureStd = [2, 1.5, 1]
         let b = WaveNetModel(config: base)
         b.initialize(seed: 5)
-        let target = switchedConfig(pitch: true, source: true, lpc: true)
+        let target = switchedConfig(pitch: true, source: true, lpc: true, pitchLag: true)
         let g = try WaveNetModel.growing(b, to: target, seed: 6)
-        XCTAssertTrue(g.config.pitch && g.config.source && g.config.lpc)
+        XCTAssertTrue(g.config.pitch && g.config.source && g.config.lpc && g.config.pitchLag)
         let u = switchedUtterances(target, count: 1, length: 48, seed: 2)[0]
         var plain = u
         plain.conditioning = nil
@@ -283,6 +289,29 @@ final class PitchSourceLPCTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("source needs pitch")) }
         XCTAssertEqual(WaveNetModel(config: c).parameters.entry("cond.conv.weight")?.shape, [3, 5, 3])
         XCTAssertEqual(WaveNetModel(config: c).parameters.entry("source.proj.weight")?.shape, [7, 4])
+        XCTAssertNil(WaveNetModel(config: c).parameters.entry("lpc.lag_embedding"))
+    }
+
+    /// `pitch_lag`: absent in voices saved before it (off), round-trips, adds `lpc.lag_embedding`, needs lpc and pitch;
+    /// its lags are `round(sample_rate / F0)` clamped to 2 ... sample_rate / 40.
+    func testPitchLagKey() throws {
+        let c = switchedConfig(pitch: true, source: true, lpc: true, pitchLag: true)
+        let dict = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]
+        XCTAssertEqual(dict["pitch_lag"] as? Bool, true)
+        XCTAssertEqual(try JSONDecoder().decode(WaveNetConfig.self, from: JSONEncoder().encode(c)), c)
+        let off = try JSONSerialization.jsonObject(with: JSONEncoder().encode(switchedConfig(pitch: true, source: true, lpc: true))) as! [String: Any]
+        XCTAssertNil(off["pitch_lag"])
+        XCTAssertEqual(WaveNetModel(config: c).parameters.entry("lpc.lag_embedding")?.shape, [7, 4])
+        var bad = c
+        bad.lpc = false
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("pitch_lag needs lpc and pitch"), "\($0)") }
+        XCTAssertEqual(c.pitchLagRange, 2...400)
+        // Frames at 100 Hz, 1 kHz, 20 Hz (below the range) and 12 kHz (above, and above the tracker's clamp of 10 kHz).
+        let W = c.frameFeatures, M = c.melBins
+        var features = [Float](repeating: 0, count: 4 * W)
+        for (f, hz) in [100.0, 1000, 20, 12000].enumerated() { features[f * W + M] = Float((log(hz) - Double(c.f0Mean)) / Double(c.f0Std)) }
+        let cond = FrameConditioning(config: c, features: features, frames: 4, lpc: try c.makeMelLPC())
+        XCTAssertEqual(cond.lags, [160, 16, 400, 2])
     }
 
     /// `lpc_noise_floor_db`: absent in voices saved before it (no floor), round-trips, reaches the LPC analysis as an
