@@ -473,6 +473,34 @@ extension VocodeCLITests {
 }
 
 extension VocodeCLITests {
+    /// `synth train --pitch-lag` trains an LPC voice that also reads the excitation one pitch period back (implying
+    /// --pitch and --lpc); the voice vocodes a real recording to the same length, and `--voiced-temperature` changes
+    /// what a seed draws on it (the input is voiced in places) but not the length.
+    func testPitchLagVoiceTrainsAndVocodesWithAVoicedTemperature() throws {
+        let manifest = CLI.fixture("speech/MANIFEST.tsv"), run = dir.appendingPathComponent("lag")
+        let r = try CLI.run(["train", "--data", manifest.path, "--out", run.path, "--pitch-lag", "--segment", "800", "--batch", "2",
+                             "--steps", "1", "--residual", "8", "--gate", "16", "--skip", "8", "--dilation-cycle", "4", "--stacks", "1",
+                             "--cond-channels", "8", "--speaker-dim", "4", "--validate-every", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("LPC order 16 (the network predicts the excitation), pitch lag (the excitation one F0 period back)"), r.stderr)
+        let voice = try Voice.load(run.appendingPathComponent("best"))
+        XCTAssertTrue(voice.config.pitchLag && voice.config.lpc && voice.config.pitch)
+        XCTAssertEqual(voice.model.parameters.entry("lpc.lag_embedding")?.shape, [256, 8])
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        let x = try AudioIO.readMono(input, sampleRate: 16000)
+        var outputs: [Data] = []
+        for extra in [[], ["--voiced-temperature", "0.5"]] {
+            let out = dir.appendingPathComponent("lag\(outputs.count).wav")
+            let v = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", run.appendingPathComponent("best").path, "--seed", "3"] + extra)
+            XCTAssertEqual(v.status, 0, v.stderr)
+            XCTAssertEqual(try AudioIO.read(out).frameCount, x.count)
+            outputs.append(try Data(contentsOf: out))
+        }
+        XCTAssertNotEqual(outputs[0], outputs[1], "--voiced-temperature 0.5 draws otherwise in voiced frames")
+    }
+}
+
+extension VocodeCLITests {
     /// `synth eval` scores real recordings: its per-speaker figures equal the teacher-forced full forward pass
     /// over each whole file, computed here independently, and bad input is refused in one line.
     func testEvalScoresEachFileWholeAndRefusesBadInput() throws {
