@@ -45,6 +45,8 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// (nil: 0).
     public var threshold: Double?
 
+    /// Cepstral coefficients per frame that `cepstra` computes and `fit` models unless told otherwise.
+    public static let defaultCoefficients = 20
     /// The key in config.json.
     public static let configKey = "speaker_statistics"
     /// Frames quieter than the loudest by more than this (natural log of power: 40 dB) are left out.
@@ -58,7 +60,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
 
     /// The cepstra `[n, coefficients]` of the loud frames of normalised conditioning frames `[frames, frame_features]`
     /// (only the first `mel_bins` columns are read; loudness is the mean de-normalised ln-mel of a frame).
-    public static func cepstra(features: [Float], frames: Int, config c: WaveNetConfig, coefficients D: Int = 20) -> [Float] {
+    public static func cepstra(features: [Float], frames: Int, config c: WaveNetConfig, coefficients D: Int = SpeakerStatistics.defaultCoefficients) -> [Float] {
         let M = c.melBins, W = c.frameFeatures
         guard frames > 0, features.count >= frames * W else { return [] }
         var loudness = [Float](repeating: 0, count: frames)
@@ -83,7 +85,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
 
     /// The cepstra of loud frames of each utterance (as `cepstra(features:)` of its conditioning frames, normalised
     /// with `config`), grouped by speaker name.
-    public static func cepstra(of utterances: [Utterance], config c: WaveNetConfig, coefficients D: Int = 20) -> [String: [Float]] {
+    public static func cepstra(of utterances: [Utterance], config c: WaveNetConfig, coefficients D: Int = SpeakerStatistics.defaultCoefficients) -> [String: [Float]] {
         var out: [String: [Float]] = [:]
         for u in utterances where u.speaker < c.speakers.count {
             let features = c.frameFeatures(logMel: u.logMel, f0: u.f0, voicing: u.voicing)
@@ -109,7 +111,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// The background mixture has `components` Gaussians too, fitted on at most `backgroundFrames` frames taken evenly
     /// from all speakers' (in name order).
     /// `progress` counts mixtures (unit "mixtures": the speakers', then the background).
-    public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = 20, components K: Int = 8, seed: UInt64 = 1,
+    public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = SpeakerStatistics.defaultCoefficients, components K: Int = 8, seed: UInt64 = 1,
                            backgroundFrames: Int = 40000, progress: (ProgressReport) -> Void = { _ in }) -> SpeakerStatistics {
         var mixtures: [String: Mixture] = [:]
         for (i, name) in cepstra.keys.sorted().enumerated() {

@@ -380,12 +380,22 @@ struct Train: ParsableCommand {
     }
 
     /// Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`), fitted on the train split and
-    /// calibrated on the valid split; a fine-tuned voice keeps its own for speakers the manifest lacks.
+    /// calibrated on the valid split; a fine-tuned voice keeps its own for speakers the manifest lacks. When the base
+    /// voice's statistics already hold every train speaker's mixture, fitted on as many frames as the train split
+    /// gives that speaker (the same recordings, so the same mixture), they are kept as they are (a fit takes minutes).
     private func fitSpeakerStatistics(config: WaveNetConfig, utterances: RunUtterances, baseVoice: Voice?,
                                       summary: RunSummary) -> SpeakerStatistics {
         let t0 = Date()
+        let cepstra = SpeakerStatistics.cepstra(of: utterances.train, config: config)
+        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.background != nil,
+           old.coefficients == SpeakerStatistics.defaultCoefficients,
+           cepstra.allSatisfy({ name, x in old.speakers[name]?.frames == x.count / old.coefficients }) {
+            summary("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these \(plural(cepstra.count, "speaker")) " +
+                    "were fitted on the same number of frames)")
+            return old
+        }
         let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
-        var fitted = SpeakerStatistics.fit(SpeakerStatistics.cepstra(of: utterances.train, config: config)) { bar.update($0) }
+        var fitted = SpeakerStatistics.fit(cepstra) { bar.update($0) }
         if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
             for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
         }

@@ -497,6 +497,15 @@ extension VocodeCLITests {
             outputs.append(try Data(contentsOf: out))
         }
         XCTAssertNotEqual(outputs[0], outputs[1], "--voiced-temperature 0.5 draws otherwise in voiced frames")
+        // Growing the pitch-lag voice on the same data keeps its speaker statistics instead of fitting them again.
+        let again = try CLI.run(["train", "--data", manifest.path, "--out", dir.appendingPathComponent("lag2").path,
+                                 "--init-from", run.appendingPathComponent("best").path, "--grow", "--residual", "12", "--segment", "800",
+                                 "--batch", "2", "--steps", "1", "--validate-every", "1"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these 2 speakers were fitted on the same number of frames)"), again.stderr)
+        let grown = try Voice.load(dir.appendingPathComponent("lag2/best"))
+        XCTAssertEqual(grown.config.speakerStatistics, voice.config.speakerStatistics)
+        XCTAssertEqual(grown.config.residualChannels, 12)
     }
 }
 
