@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "AREngine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AREngineTests", dependencies: ["AREngine", "NNCore"]),
         .testTarget(name: "WaveNetTests", dependencies: ["WaveNet", "NNCore", "AREngine", "DSP", "Audio", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MIDITests", dependencies: ["MIDI"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MIDITests", dependencies: ["MIDI", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusicTests", dependencies: ["Music", "MIDI", "AREngine", "NNCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NNCore", "AREngine", "Tabular", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ForecastTests", dependencies: ["Forecast", "DSP", "AREngine", "NNCore", "TestSupport"]),
