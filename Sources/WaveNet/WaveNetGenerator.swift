@@ -127,7 +127,7 @@ public final class WaveNetGenerator {
 }
 
 /// The mu-law classes the network reads at one sample: the previous sample's, and with `lpc` the prediction's and the
-/// previous excitation's, with `pitch_lag` the excitation's one pitch period back (each 0 where its switch is off).
+/// previous excitation's, with `pitch_lag` the excitation's one pitch period back (unused where its switch is off).
 struct StepClasses {
     let signal, prediction, excitation, lag: Int
 }
