@@ -382,12 +382,14 @@ struct Train: ParsableCommand {
     /// Speaker statistics for `--speaker auto` (config.json's `speaker_statistics`), fitted on the train split and
     /// calibrated on the valid split; a fine-tuned voice keeps its own for speakers the manifest lacks. When the base
     /// voice's statistics already hold every train speaker's mixture, fitted on as many frames as the train split
-    /// gives that speaker (the same recordings, so the same mixture), they are kept as they are (a fit takes minutes).
+    /// gives that speaker (the same recordings, so the same mixture), they are kept as they are (a fit takes a minute
+    /// or more).
     private func fitSpeakerStatistics(config: WaveNetConfig, utterances: RunUtterances, baseVoice: Voice?,
                                       summary: RunSummary) -> SpeakerStatistics {
         let t0 = Date()
         let cepstra = SpeakerStatistics.cepstra(of: utterances.train, config: config)
-        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.background != nil,
+        let old = baseVoice.flatMap(SpeakerStatistics.read(voice:))
+        if let old, old.background != nil,
            old.coefficients == SpeakerStatistics.defaultCoefficients,
            cepstra.allSatisfy({ name, x in old.speakers[name]?.frames == x.count / old.coefficients }) {
             summary("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these \(plural(cepstra.count, "speaker")) " +
@@ -396,13 +398,13 @@ struct Train: ParsableCommand {
         }
         let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
         var fitted = SpeakerStatistics.fit(cepstra) { bar.update($0) }
-        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)), old.coefficients == fitted.coefficients {
+        if let old, old.coefficients == fitted.coefficients {
             for (name, m) in old.speakers where fitted.speakers[name] == nil { fitted.speakers[name] = m }
         }
         // Held-out files of the run's own speakers set the threshold for recognising a speaker (20 or more).
         fitted.calibrate(heldOut: utterances.valid.map { (config.frameFeatures(logMel: $0.logMel, f0: $0.f0, voicing: $0.voicing), $0.frames) },
                          config: config)
-        if let old = baseVoice.flatMap(SpeakerStatistics.read(voice:)) {
+        if let old {
             fitted.fallback = old.fallback
             if fitted.threshold == nil { fitted.threshold = old.threshold }
         }
