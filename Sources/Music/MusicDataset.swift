@@ -120,19 +120,25 @@ public enum MusicCorpus {
 /// `-maxTranspose...maxTranspose` semitones and a random time stretch in `1 ± maxStretch`, applied to the
 /// notes and re-tokenised for every window drawn.
 ///
-/// With `randomPrograms` (for `.performancePrograms` only), each track of a piece also plays, with probability 3/4, a
-/// General MIDI program drawn uniformly from 0...127 (independently per track; drums stay drums), so that a model
-/// trained on single-instrument pieces such as the chorales learns to keep whatever instruments its prime has.
+/// With a `randomProgramShare` above 0 (for `.performancePrograms` only), each track of a piece also plays, with that
+/// probability, a General MIDI program drawn uniformly from 0...127 (independently per track and per window; drums stay
+/// drums), so that a model trained on single-instrument pieces such as the chorales learns to keep whatever
+/// instruments its prime has.
 public struct MusicAugmentation: Codable, Equatable, Sendable {
     public var maxTranspose: Int
     public var maxStretch: Double
-    public var randomPrograms: Bool
+    /// Probability in 0...1 that a track gets a random program (0: never).
+    public var randomProgramShare: Double
+    /// The share `--random-programs` uses unless told otherwise.
+    public static let defaultRandomProgramShare = 0.75
     public static let none = MusicAugmentation(maxTranspose: 0, maxStretch: 0)
     public static let standard = MusicAugmentation(maxTranspose: 3, maxStretch: 0.05)
-    public init(maxTranspose: Int, maxStretch: Double, randomPrograms: Bool = false) {
+    /// - Precondition: `randomProgramShare` is in 0...1.
+    public init(maxTranspose: Int, maxStretch: Double, randomProgramShare: Double = 0) {
+        precondition((0...1).contains(randomProgramShare), "random program share \(randomProgramShare) outside 0...1")
         self.maxTranspose = maxTranspose
         self.maxStretch = maxStretch
-        self.randomPrograms = randomPrograms
+        self.randomProgramShare = randomProgramShare
     }
 }
 
@@ -171,14 +177,16 @@ public final class MusicTrainingData: TrainingData {
     /// Tokens of a training piece under a random augmentation.
     public func augmentedTokens(_ piece: MusicPiece, rng: inout Xoshiro256) -> [Int] {
         let a = augmentation
-        let programs = a.randomPrograms && encoding == .performancePrograms
+        let programs = a.randomProgramShare > 0 && encoding == .performancePrograms
         guard a.maxTranspose > 0 || a.maxStretch > 0 || programs else { return piece.tokens }
         let shift = a.maxTranspose > 0 ? rng.nextInt(below: 2 * a.maxTranspose + 1) - a.maxTranspose : 0
         let factor = 1 + a.maxStretch * (2 * Double(rng.nextFloat()) - 1)
         var notes = (try? piece.notes.transposed(by: shift).stretched(by: factor)) ?? piece.notes
         if programs {
             var program: [Int: Int] = [:]  // track → program
-            for t in Set(notes.map(\.track)).sorted() where rng.nextInt(below: 4) > 0 { program[t] = rng.nextInt(below: 128) }
+            for t in Set(notes.map(\.track)).sorted() where Double(rng.nextFloat()) < a.randomProgramShare {
+                program[t] = rng.nextInt(below: 128)
+            }
             for i in notes.indices where notes[i].channel != 9 {
                 if let p = program[notes[i].track] { notes[i].program = p }
             }

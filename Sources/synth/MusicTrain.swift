@@ -49,8 +49,10 @@ struct MusicTrain: ParsableCommand {
     var residual = 64
     @Flag(help: "Disable transposition and time-stretch augmentation.")
     var noAugment = false
-    @Flag(help: "With --encoding performance_programs: give each track of a training window a random General MIDI program (3 in 4 tracks), so a model of one-instrument pieces learns to keep its prime's instruments.")
+    @Flag(help: "With --encoding performance_programs: give each track of a training window a random General MIDI program (3 in 4 tracks, or --random-program-share), so a model of one-instrument pieces learns to keep its prime's instruments.")
     var randomPrograms = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("The probability in (0, 1] that a track of a training window plays a random program (implies --random-programs; default 0.75). Lower keeps more of the data's own instruments, which is what validation scores.", valueName: "P"))
+    var randomProgramShare: Double?
     @OptionGroup var training: TrainingFlags
     @OptionGroup var jsonOption: JSONOption
     @Option(parsing: .unconditional, help: ArgumentHelp("Use at most N files per split (quick experiments); 0 = all.", valueName: "N"))
@@ -66,6 +68,12 @@ struct MusicTrain: ParsableCommand {
         guard dModel > 0, heads > 0, dModel % heads == 0 else { throw ValidationError("--heads must divide --d-model (\(dModel)), got \(heads)") }
         guard layers > 0, dFF >= 0 else { throw ValidationError("--layers must be > 0 and --d-ff >= 0") }
         guard dilationCycle >= 1, dilationCycle <= 14, stacks >= 1, residual > 0 else { throw ValidationError("--dilation-cycle must be in 1...14, --stacks and --residual > 0") }
+        if let p = randomProgramShare, !(p > 0 && p <= 1) {
+            throw ValidationError("--random-program-share must be in (0, 1], got \(p)")
+        }
+        if randomPrograms || randomProgramShare != nil, !resume, encoding != MusicEncoding.performancePrograms.rawValue {
+            throw ValidationError("--random-programs needs --encoding performance_programs (a \(encoding) model has no instrument tokens)")
+        }
         try requireFile(data, option: "--data")
     }
 
@@ -121,15 +129,19 @@ struct MusicTrain: ParsableCommand {
         let train = try MusicCorpus.load(manifest: manifest, split: "train", limit: maxFiles, encoding: encoding, skipped: skipped)
         guard !train.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: "train") }
         let valid = try MusicCorpus.load(manifest: manifest, split: "valid", limit: maxFiles, encoding: encoding, skipped: skipped)
+        let share = randomProgramShare ?? (randomPrograms ? MusicAugmentation.defaultRandomProgramShare : 0)
+        if share > 0 && encoding != .performancePrograms {
+            throw RuntimeError("--random-programs needs a performance_programs model (this run's is \(encoding.rawValue), without instrument tokens)")
+        }
         let dataset = MusicTrainingData(train: train, valid: valid, context: window, batchSize: batch,
-                                        augmentation: noAugment ? MusicAugmentation(maxTranspose: 0, maxStretch: 0, randomPrograms: randomPrograms)
-                                            : MusicAugmentation(maxTranspose: 3, maxStretch: 0.05, randomPrograms: randomPrograms))
+                                        augmentation: noAugment ? MusicAugmentation(maxTranspose: 0, maxStretch: 0, randomProgramShare: share)
+                                            : MusicAugmentation(maxTranspose: 3, maxStretch: 0.05, randomProgramShare: share))
         printErr("data: \(train.count) train pieces (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), " +
                  "\(valid.count) valid (\(dataset.validationTokenCount) scored tokens), \(skippedCount) skipped")
         printErr("model: \(net.summary), encoding \(encoding.rawValue)")
         let settings = [("--data", manifest.standardizedFileURL.path), ("--batch", "\(batch)")] + training.settings +
             [("--no-augment", noAugment ? "given" : "not given"), ("--max-files", "\(maxFiles)")] +
-            (randomPrograms ? [("--random-programs", "given")] : [])
+            (share > 0 ? [("--random-program-share", "\(share)")] : [])
         try runTraining(Trainer(model: net, options: training.options(steps: steps), checkpoints: store, communicator: comm), data: dataset,
                         configJSON: try encoding.configJSON(net.config, modelType: M.modelType), runDirectory: store.runDirectory,
                         resumeFrom: resumeFrom, timeLimit: training.timeLimit, unit: "tokens", positionsPerStep: batch * window,

@@ -48,6 +48,22 @@ final class MusicInstrumentCLITests: XCTestCase {
         XCTAssertEqual(try MIDIFile.read(url: piano).tracks.count, 2)
     }
 
+    /// `--random-program-share` out of range, and random programs for an encoding without instruments, are refused in one
+    /// line before any data is read or any folder made.
+    func testRandomProgramOptionsAreChecked() throws {
+        let manifest = dir.appendingPathComponent("m.tsv")
+        try "path\tsplit\n\(chorales.appendingPathComponent("bwv1.6.mid").path)\ttrain\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let run = dir.appendingPathComponent("run")
+        for (extra, message) in [(["--random-program-share", "0"], "Error: --random-program-share must be in (0, 1], got 0.0"),
+                                 (["--random-program-share", "1.5"], "Error: --random-program-share must be in (0, 1], got 1.5"),
+                                 (["--random-programs"], "Error: --random-programs needs --encoding performance_programs")] {
+            let r = try CLI.run(["music", "train", "--data", manifest.path, "--out", run.path, "--steps", "1"] + extra)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.hasPrefix(message), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
+        }
+    }
+
     /// The prime's notes reach 3,590 s (within the one-hour limit): 20 s more and the tail cannot be rendered. Refused
     /// in one line naming the file, before generating (no progress line), with nothing written.
     func testHugeDeltaFailsBeforeGeneration() throws {

@@ -87,4 +87,36 @@ final class MusicDataTests: XCTestCase {
             }
         }
     }
+
+    /// `randomProgramShare`: the share of tracks that play a random program, per window; drums never change.
+    func testRandomProgramShareIsTheShareOfTracksGivenARandomProgram() {
+        // Four piano tracks an octave apart (so each decoded note names its track) and a drum track.
+        var notes: [Note] = []
+        for track in 0..<4 {
+            notes += scale(6, from: 36 + 12 * track).map {
+                Note(pitch: $0.pitch, velocity: 80, start: $0.start, end: $0.end, track: track)
+            }
+        }
+        notes += (0..<4).map { Note(pitch: 38, velocity: 90, start: Double($0) * 0.5, end: Double($0) * 0.5 + 0.1, channel: 9, track: 4) }
+        let piece = MusicPiece(path: "p", notes: notes, encoding: .performancePrograms)
+        for (share, low, high) in [(0.0, 0.0, 0.0), (0.25, 0.20, 0.30), (1.0, 0.97, 1.0)] {
+            let data = MusicTrainingData(train: [piece], valid: [piece], context: 16, batchSize: 1,
+                                         augmentation: MusicAugmentation(maxTranspose: 0, maxStretch: 0, randomProgramShare: share))
+            var rng = Xoshiro256(seed: 3)
+            var changed = 0, tracks = 0
+            for _ in 0..<400 {
+                let decoded = MusicEncoding.performancePrograms.decode(data.augmentedTokens(piece, rng: &rng))
+                XCTAssertEqual(decoded.count, notes.count)
+                for track in 0..<4 {
+                    let programs = Set(decoded.filter { $0.channel != 9 && ($0.pitch - 36) / 12 == track }.map(\.program))
+                    XCTAssertEqual(programs.count, 1, "one program per track")
+                    tracks += 1
+                    if programs.first != 0 { changed += 1 }
+                }
+                XCTAssertEqual(decoded.filter { $0.channel == 9 }.count, 4, "the drums stay drums")
+            }
+            let measured = Double(changed) / Double(tracks)
+            XCTAssertTrue((low...high).contains(measured), "share \(share): \(measured) of tracks changed")
+        }
+    }
 }
