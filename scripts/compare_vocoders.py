@@ -5,7 +5,7 @@
 Usage:
   python3 scripts/compare_vocoders.py --out DIR --voice "NAME=VOICE_DIR [VOCODE OPTIONS]" [--voice ...] [--griffin-lim]
       [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--seconds 4] [--demo samples/arctic_a0009.wav]
-      [--demo-speaker auto] [--seed 1] [--bin .build/release/synth]
+      [--demo-speaker auto] [--seed 1 | --seeds 1 2 3] [--bin .build/release/synth]
 
 For every speaker of the manifest, the reference joins its valid clips (sorted by path, each mixed to mono, resampled
 to 16 kHz with librosa and trimmed of leading and trailing silence as training trims it: 40 dB below the peak, 50 ms
@@ -14,7 +14,8 @@ demo sentence with --demo-speaker) and is scored against it:
   PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
   voicing differs), both from librosa.pyin (60-500 Hz, frame 1024, hop 200).
-Prints a Markdown table (valid mean over files, and the demo sentence) and writes DIR/scores.json with every
+Prints a Markdown table (valid mean over files, and the demo sentence; with --seeds, the mean over seeds and the range of the
+per-seed means) and writes DIR/scores.json with every
 file's figures. Needs: pip install pystoi pesq soundfile numpy librosa.
 """
 import argparse
@@ -72,6 +73,9 @@ def main():
     ap.add_argument("--demo", default="samples/arctic_a0009.wav")
     ap.add_argument("--demo-speaker", default="auto")
     ap.add_argument("--seed", default="1")
+    ap.add_argument("--seeds", nargs="+", default=None,
+                    help="several sampling seeds (overrides --seed): each system vocodes every file with each; the table "
+                         "gives the mean over seeds and, in brackets, the lowest and highest of the per-seed means")
     ap.add_argument("--bin", default=".build/release/synth")
     a = ap.parse_args()
     voices = []  # (name, voice folder, extra vocode options)
@@ -108,26 +112,31 @@ def main():
     systems = [(n, ["--voice", d] + extra) for n, d, extra in voices]
     if a.griffin_lim:
         systems.append(("griffin-lim", ["--voice", voices[0][1] if voices else "default", "--vocoder", "griffin-lim"]))
-    results = {}
+    seeds = a.seeds or [a.seed]
+    results = {}  # system -> seed -> file -> figures
     for sys_name, args in systems:
-        os.makedirs(os.path.join(a.out, sys_name), exist_ok=True)
-        for name, ref, speaker in files:
-            out = os.path.join(a.out, sys_name, name + ".wav")
-            spk = speaker or a.demo_speaker
-            cmd = [a.bin, "vocode", ref, "-o", out, "--seed", a.seed] + args
-            if "--vocoder" not in args:
-                cmd += ["--speaker", spk]
-            if not os.path.exists(out):
-                r = subprocess.run(cmd, capture_output=True, text=True)
-                if r.returncode != 0:
-                    print(f"{sys_name} {name}: {r.stderr.strip()}", file=sys.stderr)
-                    continue
-            x, _ = librosa.load(ref, sr=SR, mono=True)
-            y, _ = sf.read(out, dtype="float32")
-            results.setdefault(sys_name, {})[name] = score(x, y)
-            print(f"{sys_name} {name} {results[sys_name][name]}", file=sys.stderr)
+        for seed in seeds:
+            # One seed keeps the layout of earlier runs (DIR/SYSTEM/FILE.wav); several get a folder each.
+            folder = os.path.join(a.out, sys_name) if len(seeds) == 1 else os.path.join(a.out, sys_name, "seed" + seed)
+            os.makedirs(folder, exist_ok=True)
+            for name, ref, speaker in files:
+                out = os.path.join(folder, name + ".wav")
+                spk = speaker or a.demo_speaker
+                cmd = [a.bin, "vocode", ref, "-o", out, "--seed", seed] + args
+                if "--vocoder" not in args:
+                    cmd += ["--speaker", spk]
+                if not os.path.exists(out):
+                    r = subprocess.run(cmd, capture_output=True, text=True)
+                    if r.returncode != 0:
+                        print(f"{sys_name} {name}: {r.stderr.strip()}", file=sys.stderr)
+                        continue
+                x, _ = librosa.load(ref, sr=SR, mono=True)
+                y, _ = sf.read(out, dtype="float32")
+                figures = score(x, y)
+                results.setdefault(sys_name, {}).setdefault(seed, {})[name] = figures
+                print(f"{sys_name} seed {seed} {name} {figures}", file=sys.stderr)
     with open(os.path.join(a.out, "scores.json"), "w") as f:
-        json.dump(results, f, indent=1)
+        json.dump(results if len(seeds) > 1 else {k: v[seeds[0]] for k, v in results.items()}, f, indent=1)
 
     keys = [("pesq", "PESQ-WB", "%.2f"), ("stoi", "STOI", "%.3f"), ("mel_db", "log-mel dist. (dB)", "%.2f"),
             ("f0_cents", "F0 RMSE (cents)", "%.0f"), ("vuv_error", "V/UV error", "%.1f %%")]
@@ -135,16 +144,24 @@ def main():
     print(f"| system | set | " + " | ".join(k[1] for k in keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for sys_name in results:
-        r = results[sys_name]
-        valid = [v for k, v in r.items() if k != "demo"]
-        rows = [(f"valid ({len(valid)} of {n_valid} files)", valid)]
-        if "demo" in r:
-            rows.append(("demo sentence", [r["demo"]]))
-        for label, vals in rows:
+        per_seed = results[sys_name]
+        first = next(iter(per_seed.values()))
+        n_scored = sum(1 for k in first if k != "demo")
+        rows = [(f"valid ({n_scored} of {n_valid} files)", lambda r: [v for k, v in r.items() if k != "demo"])]
+        if "demo" in first:
+            rows.append(("demo sentence", lambda r: [r["demo"]] if "demo" in r else []))
+        if len(seeds) > 1:
+            rows = [(f"{label}, seeds {' '.join(seeds)}", pick) for label, pick in rows]
+        for label, pick in rows:
             cells = []
             for key, _, fmt in keys:
-                m = float(np.nanmean([v[key] for v in vals])) if vals else float("nan")
-                cells.append(fmt % (100 * m if key == "vuv_error" else m))
+                scale = 100 if key == "vuv_error" else 1
+                means = [scale * float(np.nanmean([v[key] for v in pick(r)])) if pick(r) else float("nan")
+                         for r in per_seed.values()]
+                cell = fmt % float(np.mean(means))
+                if len(means) > 1:
+                    cell += " (" + (fmt % min(means)).replace(" %", "") + "-" + (fmt % max(means)).replace(" %", "") + ")"
+                cells.append(cell)
             print(f"| {sys_name} | {label} | " + " | ".join(cells) + " |")
 
 
