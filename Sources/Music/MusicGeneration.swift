@@ -86,9 +86,12 @@ extension Array where Element == Note {
     /// (`TempoMap.snapped`; no earlier than `from`) and their releases too where that neither empties nor lengthens
     /// them (else they keep their own duration); earlier notes unchanged.
     /// A post-processing "quantize", as a sequencer does: it puts a continuation back on its prime's grid.
-    public func snapped(to grid: TempoMap, from: Double) -> [Note] {
-        map { n in
-            guard n.start >= from - 1e-9 else { return n }
+    ///
+    /// Moving onsets can gather quick successive notes onto one grid point, so that more sound at once than the model
+    /// played. With `maxPolyphony`, the notes are placed in order of onset and a note whose snapped form would make
+    /// more than that many notes sound at once (with the notes placed before it) keeps its own timing instead.
+    public func snapped(to grid: TempoMap, from: Double, maxPolyphony: Int? = nil) -> [Note] {
+        func snap(_ n: Note) -> Note {
             var m = n
             m.start = Swift.max(from, grid.snapped(n.start))
             // The release too, but a note never grows: at most its own duration after its new onset.
@@ -97,6 +100,27 @@ extension Array where Element == Note {
             if m.end <= m.start || m.end > m.start + duration { m.end = m.start + duration }
             return m
         }
+        let moved = indices.filter { self[$0].start >= from - 1e-9 }
+        guard let limit = maxPolyphony else {
+            var out = self
+            for i in moved { out[i] = snap(self[i]) }
+            return out
+        }
+        var out = self
+        var placed = filter { $0.start < from - 1e-9 }
+        for i in moved.sorted(by: { (self[$0].start, $0) < (self[$1].start, $1) }) {
+            let candidate = snap(self[i])
+            // The notes sounding during the candidate, clipped to it: their most at once, with the candidate.
+            let during = placed.filter { $0.start < candidate.end && $0.end > candidate.start }.map { n -> Note in
+                var c = n
+                c.start = Swift.max(n.start, candidate.start)
+                c.end = Swift.min(n.end, candidate.end)
+                return c
+            }
+            out[i] = NoteRelease.maxPolyphony(during + [candidate]) > limit ? self[i] : candidate
+            placed.append(out[i])
+        }
+        return out
     }
 }
 

@@ -33,7 +33,7 @@ struct MusicGenerate: ParsableCommand {
     var keyBias: Float?
     @Flag(help: "With a performance_programs model: let the continuation bring in instruments the prime does not have (by default it keeps to the prime's).")
     var newInstruments = false
-    @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off).")
+    @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off). With --max-polyphony, a note that snapping would make exceed it keeps its own timing.")
     var snapToPrimeGrid = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
@@ -146,12 +146,13 @@ struct MusicGenerate: ParsableCommand {
             }
         }
         var processors: [any MusicDecodingProcessor] = []
+        var polyphonyLimit: Int?  // --max-polyphony, which --snap-to-prime-grid keeps too
         if encoding == .performancePrograms && prime != nil && !newInstruments { processors.append(InstrumentSet(prime: p.tokens)) }
         if maxNoteSeconds != nil || maxPolyphony != nil {
             let primeNotes = encoding.decode(p.tokens)
             let seconds = maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
-            let voices = maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
-            processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: voices, encoding: encoding))
+            polyphonyLimit = maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
+            processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: polyphonyLimit, encoding: encoding))
         }
         if let k = keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
             processors.append(ScaleBias(key: key, penalty: k, encoding: encoding))
@@ -171,7 +172,9 @@ struct MusicGenerate: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
         var notes = encoding.decode(all).arrangedByInstrument()
-        if snapToPrimeGrid, let map = p.tempoMap { notes = notes.snapped(to: map, from: MusicGeneration.seconds(of: p.tokens)) }
+        if snapToPrimeGrid, let map = p.tempoMap {
+            notes = notes.snapped(to: map, from: MusicGeneration.seconds(of: p.tokens), maxPolyphony: polyphonyLimit)
+        }
         // --wav-continuation-only: the notes that start after the prime ends, moved to 0 s.
         let primeEnd = MusicGeneration.seconds(of: p.tokens)
         let heard = wavContinuationOnly

@@ -144,6 +144,25 @@ final class InstrumentInputTests: XCTestCase {
         XCTAssertEqual(s[2].end, 1.635, accuracy: 1e-9)  // would have lost its length: keeps its 10 ms
     }
 
+    /// Three quick notes one after another within a sixteenth (120 bpm: 0.125 s), over a held note: snapped, all three
+    /// start at 1.0 s and four notes sound at once where the model played two. With a limit of 2, the first snaps and
+    /// the others keep their own timing.
+    func testSnapKeepsThePolyphonyLimit() {
+        let map = TempoMap(ticksPerQuarter: 480)
+        let notes = [Note(pitch: 55, velocity: 80, start: 1.0, end: 1.5), Note(pitch: 62, velocity: 80, start: 1.01, end: 1.025),
+                     Note(pitch: 64, velocity: 80, start: 1.03, end: 1.045), Note(pitch: 65, velocity: 80, start: 1.05, end: 1.06)]
+        XCTAssertEqual(NoteRelease.maxPolyphony(notes), 2)
+        let free = notes.snapped(to: map, from: 1.0)
+        XCTAssertEqual(free.map(\.start), [1.0, 1.0, 1.0, 1.0])
+        XCTAssertEqual(NoteRelease.maxPolyphony(free), 4)
+        let limited = notes.snapped(to: map, from: 1.0, maxPolyphony: 2)
+        XCTAssertEqual(limited[1].start, 1.0, accuracy: 1e-12)
+        XCTAssertEqual(limited[1].end, 1.015, accuracy: 1e-9)
+        XCTAssertEqual(Array(limited[2...]), Array(notes[2...]))
+        XCTAssertEqual(NoteRelease.maxPolyphony(limited), 2)
+        XCTAssertEqual(notes.snapped(to: map, from: 1.0, maxPolyphony: 4), free)
+    }
+
     func testFolderEncoding() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
