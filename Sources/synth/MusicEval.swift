@@ -76,7 +76,7 @@ struct MusicEval: ParsableCommand {
         if let (net, _) = loaded {
             let start = Date()
             let bar = ProgressLine("scoring \(modelOption.model)")
-            let r = net.evaluate(seqs, context: context) { bar.update($0) }
+            let r = net.evaluate(seqs, context: net.window(fallback: context)) { bar.update($0) }
             let dt = Date().timeIntervalSince(start)
             result["model"] = ["name": modelOption.model, "summary": net.summary, "seconds": dt].merging(figures(r.nats, r.tokens)) { a, _ in a }
             if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats, r.tokens) + String(format: " [%.1f s]", dt)) }

@@ -50,7 +50,7 @@ struct TextEval: ParsableCommand {
         if let net {
             let start = Date()
             let bar = ProgressLine("scoring \(modelOption.model)")
-            let r = net.evaluate([eval], context: context) { bar.update($0) }
+            let r = net.evaluate([eval], context: net.window(fallback: context)) { bar.update($0) }
             let dt = Date().timeIntervalSince(start)
             result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(r.nats),
                                "bits_per_byte": jsonNumber(r.nats / log(2.0)), "seconds": dt]

@@ -81,6 +81,27 @@ final class MusicInstrumentCLITests: XCTestCase {
                                     "-o", mid.path]).status, 0)
     }
 
+    /// A transformer whose context is longer than `--context`'s default (256) is scored in windows of its own context,
+    /// as training validates it: the two figures agree.
+    func testEvalReadsWindowsOfTheModelsOwnContext() throws {
+        let manifest = dir.appendingPathComponent("m.tsv")
+        let piece = chorales.appendingPathComponent("bwv10.7.mid").path
+        try "path\tsplit\n\(piece)\ttrain\n\(piece)\tvalid\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let run = dir.appendingPathComponent("run")
+        let t = try CLI.run(["music", "train", "--data", manifest.path, "--out", run.path, "--context", "400", "--steps", "1",
+                             "--batch", "1", "--d-model", "16", "--heads", "2", "--layers", "1", "--validate-every", "1"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let log = try String(contentsOf: run.appendingPathComponent("train.log"), encoding: .utf8)
+        let validLine = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix("step 1  valid ") }, log)
+        let trained = try XCTUnwrap(Double(validLine.split(separator: " ")[3]))
+        let e = try CLI.run(["music", "eval", "--data", manifest.path, "--model", run.appendingPathComponent("best").path, "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        let model = try XCTUnwrap(json["model"] as? [String: Any])
+        let nats = try XCTUnwrap(model["nats_per_token"] as? Double)
+        XCTAssertEqual(nats, trained, accuracy: 6e-5)
+    }
+
     func testEvalWithoutATrainSplit() throws {
         let manifest = dir.appendingPathComponent("m.tsv")
         try "path\tsplit\n\(chorales.appendingPathComponent("bwv10.7.mid").path)\ttest\n".write(to: manifest, atomically: true, encoding: .utf8)
