@@ -87,9 +87,11 @@ extension Array where Element == Note {
     /// them (else they keep their own duration); earlier notes unchanged.
     /// A post-processing "quantize", as a sequencer does: it puts a continuation back on its prime's grid.
     ///
-    /// Moving onsets can gather quick successive notes onto one grid point, so that more sound at once than the model
-    /// played. With `maxPolyphony`, the notes are placed in order of onset and a note whose snapped form would make
-    /// more than that many notes sound at once (with the notes placed before it) keeps its own timing instead.
+    /// Moving onsets can gather quick successive notes onto one grid point, and moving one later can make it overlap
+    /// the next, so that more sound at once than the model played. With `maxPolyphony`, the notes are placed in order of
+    /// onset; a snapped note is also released no later than its own release, and a note whose snapped form would be
+    /// empty or would make more than `maxPolyphony` notes sound at once (with the notes placed before it) keeps its own
+    /// timing. So snapping adds no polyphony beyond the limit to what the model played.
     public func snapped(to grid: TempoMap, from: Double, maxPolyphony: Int? = nil) -> [Note] {
         func snap(_ n: Note) -> Note {
             var m = n
@@ -109,7 +111,14 @@ extension Array where Element == Note {
         var out = self
         var placed = filter { $0.start < from - 1e-9 }
         for i in moved.sorted(by: { (self[$0].start, $0) < (self[$1].start, $1) }) {
-            let candidate = snap(self[i])
+            // Released no later than the model released it, so that keeping a note's own timing never adds to what sounds
+            // with the notes placed before it.
+            var candidate = snap(self[i])
+            candidate.end = Swift.min(candidate.end, self[i].end)
+            guard candidate.end > candidate.start else {
+                placed.append(self[i])
+                continue
+            }
             // The notes sounding during the candidate, clipped to it: their most at once, with the candidate.
             let during = placed.filter { $0.start < candidate.end && $0.end > candidate.start }.map { n -> Note in
                 var c = n

@@ -160,7 +160,18 @@ final class InstrumentInputTests: XCTestCase {
         XCTAssertEqual(limited[1].end, 1.015, accuracy: 1e-9)
         XCTAssertEqual(Array(limited[2...]), Array(notes[2...]))
         XCTAssertEqual(NoteRelease.maxPolyphony(limited), 2)
-        XCTAssertEqual(notes.snapped(to: map, from: 1.0, maxPolyphony: 4), free)
+        XCTAssertEqual(notes.snapped(to: map, from: 1.0, maxPolyphony: 4).map(\.start), free.map(\.start))
+        // A note moved later keeps its length and would overlap the next (which snaps earlier onto it): with the limit it
+        // is released no later than before, and the next keeps its own timing.
+        let legato = [Note(pitch: 55, velocity: 80, start: 1.0, end: 1.5), Note(pitch: 62, velocity: 80, start: 1.07, end: 1.17),
+                      Note(pitch: 64, velocity: 80, start: 1.18, end: 1.24)]
+        XCTAssertEqual(NoteRelease.maxPolyphony(legato), 2)
+        XCTAssertEqual(NoteRelease.maxPolyphony(legato.snapped(to: map, from: 1.0)), 3)
+        let kept = legato.snapped(to: map, from: 1.0, maxPolyphony: 2)
+        XCTAssertEqual(kept[1].start, 1.125, accuracy: 1e-12)
+        XCTAssertEqual(kept[1].end, 1.17, accuracy: 1e-12)
+        XCTAssertEqual(kept[2], legato[2])
+        XCTAssertEqual(NoteRelease.maxPolyphony(kept), 2)
     }
 
     func testFolderEncoding() throws {
