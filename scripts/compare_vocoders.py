@@ -14,9 +14,9 @@ demo sentence with --demo-speaker) and is scored against it:
   PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
   voicing differs), both from librosa.pyin (60-500 Hz, frame 1024, hop 200).
-Prints a Markdown table (valid mean over files, and the demo sentence; with --seeds, the mean over seeds and the range of the
-per-seed means) and writes DIR/scores.json with every
-file's figures. Needs: pip install pystoi pesq soundfile numpy librosa.
+Prints a Markdown table (valid mean over files, and the demo sentence; with --seeds, the mean over seeds and, in
+brackets, the range of the per-seed means) and writes DIR/scores.json with every file's figures (with --seeds, per
+seed). Needs: pip install pystoi pesq soundfile numpy librosa.
 """
 import argparse
 import csv
