@@ -103,12 +103,11 @@ extension Array where Element == Note {
             return m
         }
         let moved = indices.filter { self[$0].start >= from - 1e-9 }
+        var out = self
         guard let limit = maxPolyphony else {
-            var out = self
             for i in moved { out[i] = snap(self[i]) }
             return out
         }
-        var out = self
         var placed = filter { $0.start < from - 1e-9 }
         for i in moved.sorted(by: { (self[$0].start, $0) < (self[$1].start, $1) }) {
             // Released no later than the model released it, so that keeping a note's own timing never adds to what sounds
