@@ -113,6 +113,12 @@ extension TeacherForcedTokenModel {
     /// Summed cross-entropy (nats) over the scored targets of `batch` (`TokenBatch.teacherForcing`) and their number;
     /// with `backward`, accumulates the gradient of the mean into the parameters' gradients.
     public func loss(_ batch: TokenBatch, backward: Bool) -> (sum: Double, count: Int) {
+        teacherForcedLoss(batch, backward: backward) { forward($0) }
+    }
+
+    /// `loss` with another forward pass (`forward` from a carried state, say): fills the workspace's inputs and
+    /// targets, runs `forward`, scores the logits and, with `backward`, runs `backward`.
+    public func teacherForcedLoss(_ batch: TokenBatch, backward: Bool, forward: (Workspace) -> Void) -> (sum: Double, count: Int) {
         let ws = workspace(batch: batch.batch, time: batch.time)
         let count = batch.teacherForcing(vocabularySize: vocabularySize, layout: tokenLayout, inputs: ws.inputs, targets: ws.targets)
         forward(ws)

@@ -59,9 +59,18 @@ extension ModelFamily {
 public protocol TokenModel: ModelFamily, AutoregressiveModel, TrainableModel where Batch == TokenBatch {
     /// Fills the weights with a fresh random initialisation drawn from `seed`.
     func initialize(seed: UInt64)
+    /// `loss` of a window that may continue the previous call's: with `continuing`, a model with a recurrent state
+    /// starts from the state the previous call's window ended in (a one-row batch of the same shape), so consecutive
+    /// windows of one sequence read as one stream; the gradient stops at the window's start (truncated
+    /// backpropagation through time). The default is `loss`: every window from the zero state.
+    func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int)
 }
 
 extension TokenModel {
+    public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int) {
+        loss(batch, backward: backward)
+    }
+
     /// Teacher-forced windows for scoring or training: the model's own context when it has one, else `fallback`.
     public func window(fallback: Int) -> Int { contextLength == Int.max ? fallback : contextLength }
 

@@ -84,7 +84,8 @@ public struct RecurrentLMConfig: Codable, Equatable, Sendable, ModelConfiguratio
 /// transposed). Activations are time-major `[time, batch, channels]`.
 ///
 /// Training (`TeacherForcedTokenModel`): each window starts from the zero state and the gradient flows back through
-/// every step of it (backpropagation through time truncated at the window, Williams & Peng 1990). Decoding
+/// every step of it (backpropagation through time truncated at the window, Williams & Peng 1990); `streamingLoss`
+/// starts a window from the state the previous one ended in (dynamic evaluation reads a file that way). Decoding
 /// (`AutoregressiveModel`): the state is each layer's `h` (and `c`), allocated once; a step costs the same at any
 /// position, so `contextLength` is unbounded.
 public final class RecurrentLanguageModel {
@@ -143,11 +144,18 @@ public final class RecurrentLanguageModel {
 
     /// Teacher-forced forward over `ws.inputs` `[time, batch]` from the zero state; logits `[time, batch, vocab]`
     /// are left in `ws.logits`.
-    public func forward(_ ws: RecurrentLMWorkspace) {
+    public func forward(_ ws: RecurrentLMWorkspace) { forward(ws, from: nil) }
+
+    /// `forward` from each layer's state in `initial` (nil: zeros) instead of the zero state.
+    /// - Precondition: `initial` was made for this model and `ws.batch`.
+    public func forward(_ ws: RecurrentLMWorkspace, from initial: RecurrentLMState?) {
         let c = config, W = parameters.values, N = ws.batch * ws.time
+        precondition(initial.map { $0.batch == ws.batch && $0.layers.count == layers.count } ?? true,
+                     "forward: a state for another batch or model")
         Layers.embeddingForward(table: W + embedding, dim: c.embeddingDim, indices: ws.inputs, rows: N, out: ws.embedded)
         for (l, layer) in layers.enumerated() {
-            layer.forward(parameters, x: l == 0 ? UnsafePointer(ws.embedded) : ws.recurrent[l - 1].output, time: ws.time, h0: nil, c0: nil,
+            layer.forward(parameters, x: l == 0 ? UnsafePointer(ws.embedded) : ws.recurrent[l - 1].output, time: ws.time,
+                          h0: initial.map { UnsafePointer($0.layers[l].hidden) }, c0: initial?.layers[l].cellOrNil,
                           workspace: ws.recurrent[l])
         }
         Layers.denseForward(x: ws.recurrent[layers.count - 1].output, rows: N, inDim: c.hiddenSize, weight: W + headW,
@@ -185,6 +193,16 @@ extension RecurrentLanguageModel: TokenModel {
 
 extension RecurrentLanguageModel: TeacherForcedTokenModel {
     public var tokenLayout: TokenBatch.Layout { .timeMajor }
+
+    /// `loss` carrying the state from window to window: with `continuing`, each layer starts from the state the
+    /// previous call's window (of the same batch and time) ended in; the gradient stops at the window's start.
+    public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int) {
+        let carried = workspace(batch: batch.batch, time: batch.time).carried
+        return teacherForcedLoss(batch, backward: backward) { ws in
+            forward(ws, from: continuing ? carried : nil)
+            for (l, state) in carried.layers.enumerated() { state.load(finalStateOf: ws.recurrent[l]) }
+        }
+    }
 }
 
 extension RecurrentLanguageModel: AutoregressiveModel {
@@ -248,6 +266,8 @@ public final class RecurrentLMWorkspace: TokenWorkspace {
     public let logits: UnsafeMutablePointer<Float>
     let embedded, dEmbedded, dHiddenA, dHiddenB: UnsafeMutablePointer<Float>
     let recurrent: [RecurrentWorkspace]
+    /// The state the last `streamingLoss` window ended in.
+    let carried: RecurrentLMState
 
     init(model: RecurrentLanguageModel, batch: Int, time: Int) {
         self.batch = batch
@@ -261,6 +281,7 @@ public final class RecurrentLMWorkspace: TokenWorkspace {
         dHiddenA = scratch.floats(N * c.hiddenSize)
         dHiddenB = scratch.floats(N * c.hiddenSize)
         recurrent = model.layers.map { RecurrentWorkspace(layer: $0, batch: batch, maxTime: time) }
+        carried = RecurrentLMState(model: model, batch: batch)
     }
 
     deinit { inputs.deallocate(); targets.deallocate() }

@@ -12,6 +12,8 @@ struct TextEval: ParsableCommand {
         abstract: "Report the NLL (nats and bits per byte) of a text model and of an n-gram baseline on a split.",
         discussion: """
             Both are scored on the same tokens: every byte of each file of the split, and its EOS (BOS is given). The baseline is an interpolated Kneser-Ney n-gram fitted on the train split. The model reads non-overlapping windows of --context bytes (a transformer: its own context), each from a zero state.
+
+            With --dynamic-lr, the model is also scored under dynamic evaluation (Krause et al. 2018): each file is read in segments of --segment bytes, each segment is scored and then the model takes one gradient step on it, so it adapts to the text it has already read (every byte is still predicted only from what precedes it). A recurrent model carries its state across segments. The weights on disk are not changed. Example: synth text eval --data ../shared/data/text --dynamic-lr 3e-4
             """)
 
     @Option(help: ArgumentHelp("Text folder or .txt file (repeatable).", valueName: "DIR|FILE"))
@@ -25,9 +27,24 @@ struct TextEval: ParsableCommand {
     var order = 5
     @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet; 2...65536).")
     var context = 1024
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also score with dynamic evaluation at this learning rate (try 3e-4 with --dynamic-rule rms, 0.02 with sgd).", valueName: "LR"))
+    var dynamicLr: Float?
+    @Option(help: ArgumentHelp("Dynamic evaluation's update: rms (each step divided by the gradient's RMS on the train split, and the decay scaled by it) or sgd.", valueName: "rms|sgd"))
+    var dynamicRule = DynamicRule.rms
+    @Option(parsing: .unconditional, help: ArgumentHelp("Dynamic evaluation: pull toward the trained weights per segment (0...1).", valueName: "LAMBDA"))
+    var dynamicDecay: Float = 0.01
+    @Option(parsing: .unconditional, help: "Dynamic evaluation: bytes per segment, one update each (1...65536).")
+    var segment = 50
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
+        if let lr = dynamicLr, !(lr >= 0 && lr <= 100) { throw ValidationError("--dynamic-lr must be in 0...100, got \(lr)") }
+        guard dynamicDecay >= 0 && dynamicDecay <= 1 else { throw ValidationError("--dynamic-decay must be in 0...1, got \(dynamicDecay)") }
+        guard (1...65536).contains(segment) else { throw ValidationError("--segment must be in 1...65536, got \(segment)") }
+        if dynamicLr == nil && (dynamicDecay != 0.01 || segment != 50 || dynamicRule != .rms) {
+            throw ValidationError("--dynamic-rule, --dynamic-decay and --segment set dynamic evaluation: give --dynamic-lr too")
+        }
+        if ngramOnly && dynamicLr != nil { throw ValidationError("--dynamic-lr scores a model: drop --ngram-only") }
         guard (1...7).contains(order) else { throw ValidationError("--order must be in 1...7, got \(order)") }
         guard (2...65536).contains(context) else { throw ValidationError("--context must be in 2...65536, got \(context)") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
@@ -55,6 +72,22 @@ struct TextEval: ParsableCommand {
             result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(r.nats),
                                "bits_per_byte": jsonNumber(r.nats / log(2.0)), "seconds": dt]
             if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", dt)) }
+            if let lr = dynamicLr {
+                let settings = DynamicEvaluation(learningRate: lr, decay: dynamicDecay, segment: segment,
+                                                 rmsNormalized: dynamicRule == .rms)
+                let start = Date()
+                let bar = ProgressLine("dynamic evaluation")
+                let d = net.evaluateDynamically([eval], settings, calibration: [train]) { bar.update($0) }
+                let dt = Date().timeIntervalSince(start), seg = min(segment, net.contextLength)
+                result["dynamic"] = ["rule": dynamicRule.rawValue, "learning_rate": Double(lr), "decay": Double(dynamicDecay), "segment": seg,
+                                     "nats_per_byte": jsonNumber(d.nats), "bits_per_byte": jsonNumber(d.nats / log(2.0)),
+                                     "seconds": dt]
+                if !jsonOption.json {
+                    let name = String(format: "model \(modelOption.model), dynamic evaluation (\(dynamicRule.rawValue), lr %g, decay %g, segments of \(seg))",
+                                      Double(lr), Double(dynamicDecay))
+                    print(line(name, d.nats) + String(format: " [%.1f s]", dt))
+                }
+            }
         }
         let start = Date()
         let ngram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
@@ -67,4 +100,9 @@ struct TextEval: ParsableCommand {
             print(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens)", nats) + String(format: " [%.1f s]", dt))
         }
     }
+}
+
+/// The update rule of `synth text eval`'s dynamic evaluation (`DynamicEvaluation.rmsNormalized`).
+enum DynamicRule: String, ExpressibleByArgument, CaseIterable {
+    case rms, sgd
 }

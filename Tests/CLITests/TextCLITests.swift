@@ -71,6 +71,11 @@ final class TextCLITests: XCTestCase {
              "the --model transformer flags: invalid model config: the model would have"),
             (["eval", "--data", corpus.path, "--context", "1"], "--context must be in 2...65536, got 1"),
             (["eval", "--data", corpus.path, "--order", "8"], "--order must be in 1...7, got 8"),
+            (["eval", "--data", corpus.path, "--dynamic-lr", "1e-4", "--segment", "0"], "--segment must be in 1...65536, got 0"),
+            (["eval", "--data", corpus.path, "--dynamic-lr", "1e-4", "--dynamic-decay", "2"], "--dynamic-decay must be in 0...1, got 2.0"),
+            (["eval", "--data", corpus.path, "--dynamic-lr", "-1"], "--dynamic-lr must be in 0...100, got -1.0"),
+            (["eval", "--data", corpus.path, "--segment", "20"], "--dynamic-rule, --dynamic-decay and --segment set dynamic evaluation: give --dynamic-lr too"),
+            (["eval", "--data", corpus.path, "--ngram-only", "--dynamic-lr", "1e-4"], "--dynamic-lr scores a model: drop --ngram-only"),
             (["generate", "--tokens", "0"], "--tokens must be in 1...10000000, got 0"),
             (["generate", "--beam", "0"], "--beam must be in 1...256, got 0"),
             (["generate", "--top-k", "-1"], "--top-k: top-k must be >= 0 (0 = off), got -1"),
@@ -127,6 +132,31 @@ final class TextCLITests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
             XCTAssertTrue(r.stdout.contains("bits/byte"), r.stdout)
             XCTAssertTrue(r.stdout.contains("Kneser-Ney 3-gram"), r.stdout)
+            // Dynamic evaluation at rate 0 scores every byte as static evaluation does.
+            r = try CLI.run(["text", "eval", "--data", corpus.path, "--model", run + "/best", "--order", "1", "--json",
+                             "--dynamic-lr", "0", "--segment", "32", "--context", "32"])
+            XCTAssertEqual(r.status, 0, "\(family): \(r.stderr)")
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let dyn = try XCTUnwrap((json["dynamic"] as? [String: Any])?["nats_per_byte"] as? Double)
+            // The transformer and the WaveNet read windows of 32 (the transformer's context) from their start; the recurrent
+            // families carry the state through the file, as one window over it reads.
+            let recurrent = family == "lstm" || family == "gru"
+            r = try CLI.run(["text", "eval", "--data", corpus.path, "--model", run + "/best", "--order", "1", "--json",
+                             "--context", recurrent ? "65536" : "32"])
+            let whole = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(dyn, try XCTUnwrap((whole["model"] as? [String: Any])?["nats_per_byte"] as? Double), accuracy: 1e-5, family)
         }
+    }
+
+    /// On the shipped model and the KJV fixture, dynamic evaluation (its defaults) beats the static score.
+    func testDynamicEvaluationOfTheShippedModel() throws {
+        let r = try CLI.run(["text", "eval", "--data", corpus.path, "--model", shippedModel.path, "--order", "1", "--json", "--dynamic-lr", "3e-4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let stat = try XCTUnwrap((json["model"] as? [String: Any])?["bits_per_byte"] as? Double)
+        let dynamic = try XCTUnwrap(json["dynamic"] as? [String: Any])
+        XCTAssertEqual(dynamic["rule"] as? String, "rms")
+        XCTAssertEqual(dynamic["segment"] as? Int, 50)
+        XCTAssertLessThan(try XCTUnwrap(dynamic["bits_per_byte"] as? Double), stat - 0.01)
     }
 }

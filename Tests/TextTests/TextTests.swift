@@ -190,6 +190,62 @@ final class RecurrentLanguageModelTests: XCTestCase {
         XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("more than the limit")) }
     }
 
+    /// Streaming windows carry the state: at learning rate 0, dynamic evaluation in segments of 5 equals one
+    /// teacher-forced window over the whole sequence (the state flows through), not windows of 5 from zero.
+    func testDynamicEvaluationAtRateZeroReadsOneStream() {
+        for cell in RecurrentCell.allCases {
+            let m = model(cell)
+            let seq = batch(vocab: 11, rows: 1, time: 23, seed: 3).tokens[0]
+            let whole = m.evaluate([seq], context: 100)
+            let dyn = m.evaluateDynamically([seq], DynamicEvaluation(learningRate: 0, segment: 5))
+            XCTAssertEqual(dyn.tokens, 23)
+            XCTAssertEqual(dyn.nats, whole.nats, accuracy: 1e-6, "\(cell)")
+            XCTAssertGreaterThan(abs(m.evaluate([seq], context: 5).nats - whole.nats), 1e-4, "\(cell): the test cannot tell")
+        }
+    }
+
+    /// A random model reading a random 17-byte phrase 60 times: statically every repeat costs as much as the first;
+    /// adapting after each segment it learns the phrase, with either rule, and the trained weights are restored.
+    func testDynamicEvaluationLearnsTheTextItReads() {
+        var rng = Xoshiro256(seed: 9)
+        let phrase = (0..<17).map { _ in rng.nextInt(below: 11) }
+        let seq = Array((0..<60).map { _ in phrase }.joined())
+        let calibration = [batch(vocab: 11, rows: 1, time: 200, seed: 4).tokens[0]]
+        for cell in RecurrentCell.allCases {
+            let m = RecurrentLanguageModel(config: RecurrentLMConfig(cell: cell, vocabSize: 11, embeddingDim: 8, hiddenSize: 32, numLayers: 1))
+            m.initialize(seed: 2)
+            let before = Array(UnsafeBufferPointer(start: m.parameters.values, count: m.parameters.count))
+            let stat = m.evaluate([seq], context: 1000).nats
+            let sgd = m.evaluateDynamically([seq], DynamicEvaluation(learningRate: 1, segment: 17)).nats
+            let rms = m.evaluateDynamically([seq], DynamicEvaluation(learningRate: 0.02, decay: 0.001, segment: 17, rmsNormalized: true),
+                                            calibration: calibration).nats
+            XCTAssertGreaterThan(stat, 2.0, "\(cell)")  // near ln 11 = 2.40
+            XCTAssertLessThan(sgd, stat - 0.8, "\(cell) sgd")
+            XCTAssertLessThan(rms, stat - 0.8, "\(cell) rms")
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: m.parameters.values, count: m.parameters.count)), before)
+            XCTAssertEqual(m.evaluate([seq], context: 1000).nats, stat)
+        }
+    }
+
+    /// The first segment is scored before any update; the second with the weights after one step of exactly
+    /// `θ − η ∇ℓ₁ + λ (θ₀ − θ)` (here θ = θ₀, so the pull is zero on the first step) from the first segment's state.
+    func testDynamicEvaluationTakesTheDocumentedStep() {
+        let m = model(.lstm, layers: 1)
+        let seq = batch(vocab: 11, rows: 1, time: 12, seed: 8).tokens[0]
+        let lr: Float = 0.3
+        let dyn = m.evaluateDynamically([seq], DynamicEvaluation(learningRate: lr, decay: 0.5, segment: 6))
+        // By hand: score and step on tokens 0...6, then score 6...12 from the carried state.
+        let P = m.parameters
+        let saved = Array(UnsafeBufferPointer(start: P.values, count: P.count))
+        P.zeroGrads()
+        let first = m.streamingLoss(TokenBatch(tokens: [Array(seq[0...6])]), backward: true, continuing: false)
+        for i in 0..<P.count { P.values[i] -= lr * P.grads[i] }
+        let second = m.streamingLoss(TokenBatch(tokens: [Array(seq[6...12])]), backward: false, continuing: true)
+        for i in 0..<P.count { P.values[i] = saved[i] }
+        XCTAssertEqual(dyn.nats, (first.sum + second.sum) / 12, accuracy: 1e-6)
+        XCTAssertNotEqual(dyn.nats, m.evaluate([seq], context: 12).nats, accuracy: 1e-4)
+    }
+
     /// Trained 150 steps on a repeating text (each byte determines the next), the model predicts it almost surely.
     func testLearnsARepeatingText() throws {
         let text = ByteTokenizer.encode(String(repeating: "abcd", count: 200), bos: false)
