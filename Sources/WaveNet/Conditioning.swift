@@ -32,17 +32,7 @@ public struct FrameConditioning: Sendable {
         self.features = features
         self.frames = frames
         let W = c.frameFeatures, M = c.melBins
-        if c.pitch {
-            // Clamped so that a hostile .npy cannot make F0 infinite or zero (0.1 Hz ... 10 kHz).
-            f0 = (0..<frames).map { f in
-                let v = features[f * W + M] * c.f0Std + c.f0Mean
-                return v.isFinite ? exp(min(max(v, -2.3), 9.2)) : exp(c.f0Mean)
-            }
-            voicing = (0..<frames).map { f in let v = features[f * W + M + 1]; return v.isFinite ? min(max(v, 0), 1) : 0 }
-        } else {
-            f0 = []
-            voicing = []
-        }
+        (f0, voicing) = c.pitchColumns(features: features, frames: frames) ?? ([], [])
         phases = c.source ? c.harmonicSource.framePhases(f0: f0) : []
         let range = c.pitchLagRange, rate = Float(c.features.sampleRate)
         lags = c.pitchLag ? f0.map { Int32(min(max((rate / $0).rounded(), Float(range.lowerBound)), Float(range.upperBound))) } : []
@@ -70,6 +60,21 @@ public struct FrameConditioning: Sendable {
 }
 
 extension WaveNetConfig {
+    /// F0 in Hz and voicing in [0, 1] per frame `[frames]` each, read from a `pitch` voice's normalised conditioning
+    /// frames `[frames, frame_features]` (nil without `pitch`). Clamped so that a hostile .npy cannot make F0 infinite
+    /// or zero (0.1 Hz ... 10 kHz); a non-finite voicing reads as 0.
+    public func pitchColumns(features: [Float], frames: Int) -> (f0: [Float], voicing: [Float])? {
+        guard pitch else { return nil }
+        precondition(features.count == frames * frameFeatures, "pitchColumns: features must be [frames, frame_features]")
+        let W = frameFeatures, M = melBins
+        let f0 = (0..<frames).map { f in
+            let v = features[f * W + M] * f0Std + f0Mean
+            return v.isFinite ? exp(min(max(v, -2.3), 9.2)) : exp(f0Mean)
+        }
+        let voicing = (0..<frames).map { f in let v = features[f * W + M + 1]; return v.isFinite ? min(max(v, 0), 1) : 0 }
+        return (f0, voicing)
+    }
+
     /// The harmonic source of a `source` voice.
     public var harmonicSource: HarmonicSource {
         HarmonicSource(harmonics: sourceHarmonics, sampleRate: features.sampleRate, hopLength: features.hopLength)

@@ -35,6 +35,9 @@ public final class Vocoder {
     /// A factor on the sampling temperature in voiced frames, for `pitch` voices (1 = off, the default): LPCNet's
     /// pitch-dependent temperature, see `WaveNetGenerator.voicedTemperature`. Used by every `generate`.
     public var voicedTemperature: Float = 1
+    /// The long-term postfilter's strength on the output (`PitchPostfilter`, 0...1; 0 = off, the default), applied by
+    /// the streaming `generate(_:speaker:...)` when `postfilterPitch` finds an F0 track for the input.
+    public var pitchPostfilter: Float = 0
 
     /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
@@ -57,6 +60,19 @@ public final class Vocoder {
             voicing = track.voiced.map { $0 ? 1 : 0 }
         }
         return (voice.config.frameFeatures(logMel: mel.logMel(samples), f0: f0, voicing: voicing), frames)
+    }
+
+    /// The F0 track (Hz) and voicing `[frames]` the pitch postfilter follows: a `pitch` voice's own conditioning
+    /// columns (so `.npy` input works); for a voice without pitch, pYIN (the voice's `pitch_config`) on the input
+    /// waveform when `cond.samples` holds all of it; else nil.
+    public func postfilterPitch(_ cond: Conditioning) -> (f0: [Float], voicing: [Float])? {
+        let c = voice.config
+        if let columns = c.pitchColumns(features: cond.mels, frames: cond.frames) { return columns }
+        guard let x = cond.samples, x.count == cond.sampleCount, !x.isEmpty,
+              let estimator = try? PitchEstimator(config: c.pitchConfig, sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
+        else { return nil }
+        let track = estimator.track(x)
+        return (track.continuousF0(), track.voiced.map { $0 ? 1 : 0 })
     }
 
     /// Conditioning of one input, ready for `generate`: normalised conditioning frames `[frames, frame_features]`

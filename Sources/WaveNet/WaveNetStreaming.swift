@@ -87,6 +87,8 @@ extension Vocoder {
     /// but the conditioning is projected `window` frames at a time and each block of `blockSize` de-emphasised (and,
     /// with `output_highpass_hz`, DC-blocked) samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it
     /// is made, so memory does not grow with the utterance. `progress` (unit "samples") follows each block.
+    /// With `pitchPostfilter` above 0 and an F0 track for the input (`postfilterPitch`), the samples pass through a
+    /// `PitchPostfilter` first, so `output` gets them in blocks of other sizes, `delay` samples late (the same total).
     public func generate(_ cond: Conditioning, speaker: Int, sampler: inout Sampler, window: Int = Vocoder.streamingWindow,
                          blockSize: Int = 4000, progress: (ProgressReport) -> Void = { _ in },
                          output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
@@ -99,6 +101,11 @@ extension Vocoder {
         let none = EmptyCollection<Int>()
         var block = [Float](repeating: 0, count: blockSize)
         var filter = OutputFilter(config: c)
+        var postfilter = pitchPostfilter > 0 ? postfilterPitch(cond).map {
+            PitchPostfilter(strength: pitchPostfilter, f0: $0.f0, voicing: $0.voicing, sampleRate: c.features.sampleRate,
+                            hopLength: c.features.hopLength)
+        } : nil
+        var filtered: [Float] = []
         var t = 0
         while t < count {
             let m = min(blockSize, count - t)
@@ -108,7 +115,14 @@ extension Vocoder {
                 block[i] = gen.value(ofClass: previous)
             }
             block.withUnsafeMutableBufferPointer { filter.process(UnsafeMutableBufferPointer(rebasing: $0[0..<m])) }
-            try block.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<m])) }
+            if postfilter != nil {
+                filtered.removeAll(keepingCapacity: true)
+                block.withUnsafeBufferPointer { postfilter!.process(UnsafeBufferPointer(rebasing: $0[0..<m]), into: &filtered) }
+                if t + m == count { postfilter!.finish(into: &filtered) }
+                try filtered.withUnsafeBufferPointer { try output($0) }
+            } else {
+                try block.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<m])) }
+            }
             t += m
             progress(ProgressReport(done: t, total: count, unit: "samples"))
         }

@@ -1,5 +1,6 @@
 // End-to-end: vocode, generate, voices and train through the real binary, and every bad input it must refuse.
 import Audio
+import DSP
 import Foundation
 import NNCore
 import WaveNet
@@ -544,5 +545,39 @@ extension VocodeCLITests {
         assertFails(try CLI.run(["eval", "--data", trainOnly.path, "--voice", tiny.path]), "no usable utterances in split 'valid'")
         assertFails(try CLI.run(["eval", "--data", dir.appendingPathComponent("none.tsv").path]), "--data: no such file")
         assertFails(try CLI.run(["eval", "--data", manifest.path, "--split", "test"]), "--split must be train or valid")
+    }
+}
+
+extension VocodeCLITests {
+    /// `--pitch-postfilter G` on a voice without pitch: the output is the unfiltered output (same seed) passed through
+    /// `PitchPostfilter` on pYIN of the input, computed here independently; out-of-range values and .npy input (no
+    /// F0 to follow) are refused in one line, writing nothing.
+    func testPitchPostfilterFollowsTheInputsPitch() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        let plain = dir.appendingPathComponent("plain.wav"), filtered = dir.appendingPathComponent("pf.wav")
+        let base = ["vocode", input.path, "--voice", voice.path, "--speaker", "bob", "--seed", "3", "--subtype", "float"]
+        XCTAssertEqual(try CLI.run(base + ["-o", plain.path]).status, 0)
+        let r = try CLI.run(base + ["-o", filtered.path, "--pitch-postfilter", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let x = try AudioIO.read(plain).samples, y = try AudioIO.read(filtered).samples
+        XCTAssertEqual(y.count, x.count)
+        let v = try Voice.load(voice), c = v.config
+        let track = try PitchEstimator(config: c.pitchConfig, sampleRate: 16000, hopLength: c.features.hopLength)
+            .track(try AudioIO.readMono(input, sampleRate: 16000))
+        XCTAssertGreaterThan(track.voiced.filter { $0 }.count, 10, "the fixture must have voiced frames")
+        let expected = PitchPostfilter.apply(x, strength: 0.5, f0: track.continuousF0(), voicing: track.voiced.map { $0 ? 1 : 0 },
+                                             sampleRate: 16000, hopLength: c.features.hopLength)
+        XCTAssertEqual(zip(y, expected).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-6)
+        XCTAssertGreaterThan(zip(y, x).map { abs($0 - $1) }.max() ?? 0, 1e-3, "the filter changed nothing")
+        let out = dir.appendingPathComponent("bad.wav")
+        for value in ["-0.1", "1.5"] {
+            let bad = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--pitch-postfilter", value])
+            XCTAssertEqual(bad.status, 64, value)
+            XCTAssertTrue(bad.stderr.contains("--pitch-postfilter must be in 0...1, got"), bad.stderr)
+        }
+        let npy = dir.appendingPathComponent("f.npy")
+        XCTAssertEqual(try CLI.run(["features", input.path, "-o", npy.path, "--voice", voice.path]).status, 0)
+        assertFails(try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--pitch-postfilter", "0.3"]),
+                    "--pitch-postfilter with voice 'tiny' (no pitch conditioning) needs audio input to find F0, not .npy log-mels", output: out)
     }
 }
