@@ -190,6 +190,26 @@ struct VoicedTemperatureOption: ParsableArguments {
     }
 }
 
+/// `--pitch-postfilter`: the long-term postfilter of `synth vocode` and `synth render` (`DSP.PitchPostfilter`).
+struct PitchPostfilterOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, not .npy). docs/voices.md measures it.", valueName: "G"))
+    var pitchPostfilter: Float = 0
+
+    func validate() throws {
+        guard pitchPostfilter >= 0 && pitchPostfilter <= 1 else {
+            throw ValidationError("--pitch-postfilter must be in 0...1, got \(pitchPostfilter)")
+        }
+    }
+
+    /// Whether the postfilter needs the whole input waveform (a voice without pitch conditioning finds F0 with pYIN).
+    func needsAudio(_ voice: Voice) -> Bool { pitchPostfilter > 0 && !voice.config.pitch }
+
+    /// The one-line refusal for `.npy` input when `needsAudio`.
+    static func npyRefusal(_ voice: Voice) -> String {
+        "--pitch-postfilter with voice '\(voice.name)' (no pitch conditioning) needs audio input to find F0, not .npy log-mels; give the recording, or drop --pitch-postfilter"
+    }
+}
+
 /// `--voice`: the voice a command uses, by name or folder.
 struct VoiceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))

@@ -2,6 +2,7 @@
 import AREngine
 import ArgumentParser
 import Audio
+import DSP
 import Foundation
 import NNCore
 import Tabular
@@ -40,6 +41,7 @@ struct Render: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var voiced: VoicedTemperatureOption
+    @OptionGroup var postfilter: PitchPostfilterOption
 
     @Option(help: ArgumentHelp("Sample encoding of the outputs: pcm16, pcm24 or float for .wav/.aiff, pcm16 or pcm24 for .flac (default: pcm16). Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff).", valueName: "SUBTYPE"))
     var subtype: String?
@@ -158,6 +160,7 @@ struct Render: ParsableCommand {
         let lines = todo
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
+        let tracks = PostfilterTracks()
         let url = { (l: RenderLine) in inputURL(l, manifestURL: manifestURL) }
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
@@ -165,6 +168,13 @@ struct Render: ParsableCommand {
                     let (l, given, _) = lines[i]
                     do {
                         let cond = try vocoder.conditioning(for: url(l))
+                        if postfilter.pitchPostfilter > 0 {
+                            guard let track = vocoder.postfilterPitch(cond) else {
+                                state.fail(line: l.line, reason: PitchPostfilterOption.npyRefusal(v))
+                                continue
+                            }
+                            tracks.set(i, track)
+                        }
                         if url(l).pathExtension.lowercased() == "npy",
                            let warning = c.normalisationWarning(features: cond.mels, frames: cond.frames, path: url(l).path) {
                             printErr("warning: \(manifest):\(l.line): \(warning)")
@@ -182,8 +192,13 @@ struct Render: ParsableCommand {
                     }
                 }
                 return nil
-            }, finished: { r, y in
+            }, finished: { r, generated in
                 let (l, _, format) = lines[r.id]
+                var y = generated
+                if let track = tracks.take(r.id) {
+                    y = PitchPostfilter.apply(y, strength: postfilter.pitchPostfilter, f0: track.f0, voicing: track.voicing,
+                                              sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
+                }
                 do {
                     try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output), format: format)
                     state.finish()
@@ -234,6 +249,17 @@ private struct RenderPlan {
     var todo: [RenderJob] = []
     var failures: [(line: Int, reason: String)] = []
     var skipped = 0
+}
+
+/// The F0 tracks of the lines being rendered with `--pitch-postfilter`, by line index (thread-safe).
+final class PostfilterTracks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tracks: [Int: (f0: [Float], voicing: [Float])] = [:]
+
+    func set(_ id: Int, _ track: (f0: [Float], voicing: [Float])) { lock.withLock { tracks[id] = track } }
+
+    /// The track of line `id`, forgotten once taken (nil without one).
+    func take(_ id: Int) -> (f0: [Float], voicing: [Float])? { lock.withLock { tracks.removeValue(forKey: id) } }
 }
 
 /// Counts of the speakers chosen for `auto` lines from the speaker statistics (thread-safe).

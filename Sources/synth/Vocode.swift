@@ -36,8 +36,7 @@ struct Vocode: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var voiced: VoicedTemperatureOption
-    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, not .npy). docs/voices.md measures it.", valueName: "G"))
-    var pitchPostfilter: Float = 0
+    @OptionGroup var postfilter: PitchPostfilterOption
     @OptionGroup var formatOptions: AudioFormatOptions
     @OptionGroup var jsonOption: JSONOption
 
@@ -50,9 +49,6 @@ struct Vocode: ParsableCommand {
     var vocoder: Method = .wavenet
 
     func validate() throws {
-        guard pitchPostfilter >= 0 && pitchPostfilter <= 1 else {
-            throw ValidationError("--pitch-postfilter must be in 0...1, got \(pitchPostfilter)")
-        }
         try checkOutputPath(output, option: "-o")
         _ = try formatOptions.resolve(output)
         if jsonOption.json && isStandardOutput(output) {
@@ -66,14 +62,14 @@ struct Vocode: ParsableCommand {
         let c = voice.config
         let vocoder = try Vocoder(voice: voice)
         vocoder.voicedTemperature = try voiced.factor(for: voice)
-        vocoder.pitchPostfilter = pitchPostfilter
+        vocoder.pitchPostfilter = postfilter.pitchPostfilter
         let statistics = SpeakerStatistics.read(voice: voice)
         let auto = speaker?.lowercased() == "auto"
         let source = try openInput(input)
         // The postfilter of a voice without pitch runs pYIN on the whole input waveform.
-        let postfilterNeedsAudio = pitchPostfilter > 0 && !c.pitch
+        let postfilterNeedsAudio = postfilter.needsAudio(voice)
         if postfilterNeedsAudio && source.url.pathExtension.lowercased() == "npy" {
-            throw RuntimeError("--pitch-postfilter with voice '\(voice.name)' (no pitch conditioning) needs audio input to find F0, not .npy log-mels; give the recording, or drop --pitch-postfilter")
+            throw RuntimeError(PitchPostfilterOption.npyRefusal(voice))
         }
         let cond: Vocoder.Conditioning
         do {

@@ -88,6 +88,27 @@ final class RenderCLITests: CLITestCase {
         XCTAssertTrue(bad.stderr.contains("unknown speaker 'nobody'; this voice has: a, b, c"), bad.stderr)
     }
 
+    /// `--pitch-postfilter` in a render gives each audio line what `synth vocode --pitch-postfilter` gives it alone;
+    /// a .npy line, with a voice without pitch conditioning, fails with the one-line reason while the others render.
+    func testPitchPostfilterRendersAsVocodeDoes() throws {
+        let voice = try makeVoice()
+        try writeMels("u.npy", frames: 12, seed: 1)
+        let speech = CLI.fixture("speech/alpha_8f6fb8eb.flac").path
+        let manifest = try write("input\tspeaker\tseed\n\(speech)\ta\t7\nu.npy\tb\t8", to: "m.tsv")
+        let out = tmp.appendingPathComponent("pf")
+        let r = try run(["render", manifest.path, "--out", out.path, "--voice", voice.path, "--pitch-postfilter", "0.5", "--batch", "2"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("m.tsv:3: --pitch-postfilter with voice"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("u.wav").path))
+        let alone = tmp.appendingPathComponent("alone.wav"), plain = tmp.appendingPathComponent("plain.wav")
+        XCTAssertEqual(try run(["vocode", speech, "-o", alone.path, "--voice", voice.path, "--speaker", "a", "--seed", "7",
+                                "--pitch-postfilter", "0.5"]).status, 0)
+        XCTAssertEqual(try run(["vocode", speech, "-o", plain.path, "--voice", voice.path, "--speaker", "a", "--seed", "7"]).status, 0)
+        let rendered = out.appendingPathComponent("alpha_8f6fb8eb.wav")
+        XCTAssertEqual(try Data(contentsOf: rendered), try Data(contentsOf: alone))
+        XCTAssertNotEqual(try Data(contentsOf: rendered), try Data(contentsOf: plain))
+    }
+
     /// `auto` in the speaker column picks each input's speaker from the shipped voice's speaker statistics (the
     /// held-out klettres-en and klettres-cs clips, and a .npy), rendering what `synth vocode --speaker auto` renders;
     /// with a voice without statistics, audio lines are scored by likelihood first and .npy lines fail.
