@@ -192,7 +192,7 @@ struct VoicedTemperatureOption: ParsableArguments {
 
 /// `--pitch-postfilter`: the long-term postfilter of `synth vocode` and `synth render` (`DSP.PitchPostfilter`).
 struct PitchPostfilterOption: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, not .npy). docs/voices.md measures it.", valueName: "G"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, not .npy, and holds the input waveform in memory). docs/voices.md measures it.", valueName: "G"))
     var pitchPostfilter: Float = 0
 
     func validate() throws {
