@@ -35,9 +35,10 @@ public final class Vocoder {
     /// A factor on the sampling temperature in voiced frames, for `pitch` voices (1 = off, the default): LPCNet's
     /// pitch-dependent temperature, see `WaveNetGenerator.voicedTemperature`. Used by every `generate`.
     public var voicedTemperature: Float = 1
-    /// The long-term postfilter's strength on the output (`PitchPostfilter`, 0...1; 0 = off, the default), applied by
-    /// the streaming `generate(_:speaker:...)` when `postfilterPitch` finds an F0 track for the input.
-    public var pitchPostfilter: Float = 0
+    /// The long-term postfilter's strength on the output (`PitchPostfilter`, 0...1; 0 = off), applied by the streaming
+    /// `generate(_:speaker:...)` when `postfilterPitch` finds an F0 track for the input. Starts at the voice's
+    /// `pitch_postfilter` (0 without one).
+    public var pitchPostfilter: Float
 
     /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
@@ -46,6 +47,7 @@ public final class Vocoder {
         mel = loader.mel
         pitch = loader.pitch
         lpcAnalysis = try voice.config.makeMelLPC()
+        pitchPostfilter = voice.config.pitchPostfilter ?? 0
     }
 
     /// The voice's conditioning frames of a waveform at its sample rate: `[frames, frame_features]`, the

@@ -98,6 +98,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// signal becomes a large one in the output; the blocker removes it. It acts on the output only (the network
     /// reads and predicts the pre-emphasised signal), so training is unchanged.
     public var outputHighpassHz: Float?
+    /// The voice's default strength of the long-term postfilter on its output (`DSP.PitchPostfilter`, 0...1), under
+    /// the optional key `pitch_postfilter` (nil: none, as voices saved before it). `synth vocode --pitch-postfilter`
+    /// overrides it. Like the DC blocker it acts on the output only.
+    public var pitchPostfilter: Float?
     /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
     /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
     public var speakerStatistics: SpeakerStatistics?
@@ -122,6 +126,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case lpcNoiseFloorDB = "lpc_noise_floor_db"
         case pitchLag = "pitch_lag"
         case outputHighpassHz = "output_highpass_hz"
+        case pitchPostfilter = "pitch_postfilter"
         case speakerStatistics = "speaker_statistics"
     }
 
@@ -177,6 +182,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         lpcNoiseFloorDB = try k.decodeIfPresent(Float.self, forKey: .lpcNoiseFloorDB)
         pitchLag = try k.decodeIfPresent(Bool.self, forKey: .pitchLag) ?? false
         outputHighpassHz = try k.decodeIfPresent(Float.self, forKey: .outputHighpassHz)
+        pitchPostfilter = try k.decodeIfPresent(Float.self, forKey: .pitchPostfilter)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
@@ -215,6 +221,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             if pitchLag { try k.encode(pitchLag, forKey: .pitchLag) }
         }
         try k.encodeIfPresent(outputHighpassHz, forKey: .outputHighpassHz)
+        try k.encodeIfPresent(pitchPostfilter, forKey: .pitchPostfilter)
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
@@ -334,6 +341,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
             guard hz.isFinite, hz >= 1, hz <= 200, Int(hz) < features.sampleRate / 2 else {
                 throw fail("output_highpass_hz must be in 1...200 Hz (and below half the sample rate), got \(hz)")
             }
+        }
+        if let g = pitchPostfilter {
+            guard g.isFinite, (0...1).contains(g) else { throw fail("pitch_postfilter must be in 0...1, got \(g)") }
         }
         if let db = lpcNoiseFloorDB {
             guard db.isFinite, (-120 ... -10).contains(db) else { throw fail("lpc_noise_floor_db must be in -120...-10 dB, got \(db)") }

@@ -192,19 +192,27 @@ struct VoicedTemperatureOption: ParsableArguments {
 
 /// `--pitch-postfilter`: the long-term postfilter of `synth vocode` and `synth render` (`DSP.PitchPostfilter`).
 struct PitchPostfilterOption: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, not .npy, and holds the input waveform in memory). docs/voices.md measures it.", valueName: "G"))
-    var pitchPostfilter: Float = 0
+    @Option(parsing: .unconditional, help: ArgumentHelp("A long-term (pitch) postfilter on the output, as speech codecs use: a comb at the input's pitch period that deepens the valleys between harmonics in voiced frames by (1 - G) / (1 + G), 0...1 (0 = off). Default: the voice's pitch_postfilter (`synth voices` shows it), else 0. F0 comes from the voice's pitch conditioning, or pYIN on the input for a voice without pitch (so that needs audio input, and holds the input waveform in memory; with .npy input the voice's default is skipped). docs/voices.md measures it.", valueName: "G"))
+    var pitchPostfilter: Float?
 
     func validate() throws {
-        guard pitchPostfilter >= 0 && pitchPostfilter <= 1 else {
-            throw ValidationError("--pitch-postfilter must be in 0...1, got \(pitchPostfilter)")
+        if let g = pitchPostfilter, !(g >= 0 && g <= 1) {
+            throw ValidationError("--pitch-postfilter must be in 0...1, got \(g)")
         }
     }
 
-    /// Whether the postfilter needs the whole input waveform (a voice without pitch conditioning finds F0 with pYIN).
-    func needsAudio(_ voice: Voice) -> Bool { pitchPostfilter > 0 && !voice.config.pitch }
+    /// The strength for `voice` reading `input`: the option, else the voice's default; the voice's default is
+    /// dropped (with a note) for a `.npy` input that gives a voice without pitch no F0 to follow.
+    /// - Throws: `RuntimeError` when the option asks for the postfilter on such an input.
+    func strength(for voice: Voice, input: URL) throws -> Float {
+        let g = pitchPostfilter ?? voice.config.pitchPostfilter ?? 0
+        guard g > 0, !voice.config.pitch, input.pathExtension.lowercased() == "npy" else { return g }
+        if pitchPostfilter != nil { throw RuntimeError(Self.npyRefusal(voice)) }
+        printErr("note: voice '\(voice.name)''s pitch postfilter is off for .npy input: a voice without pitch conditioning finds F0 in the audio")
+        return 0
+    }
 
-    /// The one-line refusal for `.npy` input when `needsAudio`.
+    /// The one-line refusal for `.npy` input to a voice without pitch conditioning when the postfilter is asked for.
     static func npyRefusal(_ voice: Voice) -> String {
         "--pitch-postfilter with voice '\(voice.name)' (no pitch conditioning) needs audio input to find F0, not .npy log-mels; give the recording, or drop --pitch-postfilter"
     }

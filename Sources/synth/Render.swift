@@ -160,7 +160,7 @@ struct Render: ParsableCommand {
         let lines = todo
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
-        let tracks = PostfilterTracks()
+        let tracks = PostfilterTracks(), strength = postfilter.pitchPostfilter ?? c.pitchPostfilter ?? 0
         let url = { (l: RenderLine) in inputURL(l, manifestURL: manifestURL) }
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
@@ -168,12 +168,14 @@ struct Render: ParsableCommand {
                     let (l, given, _) = lines[i]
                     do {
                         let cond = try vocoder.conditioning(for: url(l))
-                        if postfilter.pitchPostfilter > 0 {
-                            guard let track = vocoder.postfilterPitch(cond) else {
+                        // The option, else the voice's default (skipped for a line that gives no F0 to follow).
+                        if strength > 0 {
+                            if let track = vocoder.postfilterPitch(cond) {
+                                tracks.set(i, track)
+                            } else if postfilter.pitchPostfilter != nil {
                                 state.fail(line: l.line, reason: PitchPostfilterOption.npyRefusal(v))
                                 continue
                             }
-                            tracks.set(i, track)
                         }
                         if url(l).pathExtension.lowercased() == "npy",
                            let warning = c.normalisationWarning(features: cond.mels, frames: cond.frames, path: url(l).path) {
@@ -196,7 +198,7 @@ struct Render: ParsableCommand {
                 let (l, _, format) = lines[r.id]
                 var y = generated
                 if let track = tracks.take(r.id) {
-                    y = PitchPostfilter.apply(y, strength: postfilter.pitchPostfilter, f0: track.f0, voicing: track.voicing,
+                    y = PitchPostfilter.apply(y, strength: strength, f0: track.f0, voicing: track.voicing,
                                               sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
                 }
                 do {

@@ -62,15 +62,12 @@ struct Vocode: ParsableCommand {
         let c = voice.config
         let vocoder = try Vocoder(voice: voice)
         vocoder.voicedTemperature = try voiced.factor(for: voice)
-        vocoder.pitchPostfilter = postfilter.pitchPostfilter
         let statistics = SpeakerStatistics.read(voice: voice)
         let auto = speaker?.lowercased() == "auto"
         let source = try openInput(input)
+        vocoder.pitchPostfilter = try postfilter.strength(for: voice, input: source.url)
         // The postfilter of a voice without pitch runs pYIN on the whole input waveform.
-        let postfilterNeedsAudio = postfilter.needsAudio(voice)
-        if postfilterNeedsAudio && source.url.pathExtension.lowercased() == "npy" {
-            throw RuntimeError(PitchPostfilterOption.npyRefusal(voice))
-        }
+        let postfilterNeedsAudio = vocoder.pitchPostfilter > 0 && !c.pitch
         let cond: Vocoder.Conditioning
         do {
             // Without statistics, `auto` scores the first seconds of the waveform.
@@ -117,8 +114,9 @@ struct Vocode: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         let audio = Double(count) / Double(c.features.sampleRate)
         let shown = isStandardOutput(output) ? "- (standard output)" : output
-        printErr(String(format: "wrote %@ (%@, speaker %@%@): %.2f s of audio generated in %.2f s, %@, %.0f samples/s",
-                        shown, format.description, c.speakers[choice.index], choice.how == "given" ? "" : ", \(choice.how)",
+        let filtered = vocoder.pitchPostfilter > 0 ? String(format: ", pitch postfilter %g", Double(vocoder.pitchPostfilter)) : ""
+        printErr(String(format: "wrote %@ (%@, speaker %@%@%@): %.2f s of audio generated in %.2f s, %@, %.0f samples/s",
+                        shown, format.description, c.speakers[choice.index], choice.how == "given" ? "" : ", \(choice.how)", filtered,
                         audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt), Double(count) / dt))
         if jsonOption.json {
             var result: [String: Any] = [
@@ -126,6 +124,7 @@ struct Vocode: ParsableCommand {
                 "voice": voice.name, "speaker": c.speakers[choice.index], "speaker_choice": choice.how,
                 "sample_rate": c.features.sampleRate, "samples": count, "audio_seconds": audio, "compute_seconds": dt,
                 "real_time_factor": jsonNumber(dt / audio), "seed": sampling.seed, "temperature": Double(sampling.temperature),
+                "pitch_postfilter": Double(vocoder.pitchPostfilter),
             ]
             if let scores = choice.scores {
                 result["speaker_scores"] = Dictionary(uniqueKeysWithValues: zip(c.speakers, scores.map(jsonNumber)))
