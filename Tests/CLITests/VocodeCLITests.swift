@@ -551,7 +551,7 @@ extension VocodeCLITests {
 extension VocodeCLITests {
     /// `--pitch-postfilter G` on a voice without pitch: the output is the unfiltered output (same seed) passed through
     /// `PitchPostfilter` on pYIN of the input, computed here independently; out-of-range values and .npy input (no
-    /// F0 to follow) are refused in one line, writing nothing.
+    /// F0 to follow) are refused in one line, writing nothing; a voice's `pitch_postfilter` acts as the default.
     func testPitchPostfilterFollowsTheInputsPitch() throws {
         let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
         let plain = dir.appendingPathComponent("plain.wav"), filtered = dir.appendingPathComponent("pf.wav")
@@ -579,5 +579,28 @@ extension VocodeCLITests {
         XCTAssertEqual(try CLI.run(["features", input.path, "-o", npy.path, "--voice", voice.path]).status, 0)
         assertFails(try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--pitch-postfilter", "0.3"]),
                     "--pitch-postfilter with voice 'tiny' (no pitch conditioning) needs audio input to find F0, not .npy log-mels", output: out)
+
+        // A voice's `pitch_postfilter` is its default: the same output as the option; 0 turns it off; with .npy input
+        // it is skipped with a note; out of range, the voice is refused in one line.
+        let configURL = voice.appendingPathComponent("config.json")
+        func setDefault(_ value: Any) throws {
+            var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            json["pitch_postfilter"] = value
+            try JSONSerialization.data(withJSONObject: json).write(to: configURL)
+        }
+        try setDefault(0.5)
+        let byDefault = dir.appendingPathComponent("default.wav"), off = dir.appendingPathComponent("off.wav")
+        let d = try CLI.run(base + ["-o", byDefault.path])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertTrue(d.stderr.contains("pitch postfilter 0.5"), d.stderr)
+        XCTAssertEqual(try Data(contentsOf: byDefault), try Data(contentsOf: filtered))
+        XCTAssertEqual(try CLI.run(base + ["-o", off.path, "--pitch-postfilter", "0"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: off), try Data(contentsOf: plain))
+        let n = try CLI.run(["vocode", npy.path, "-o", out.path, "--voice", voice.path, "--speaker", "bob"])
+        XCTAssertEqual(n.status, 0, n.stderr)
+        XCTAssertTrue(n.stderr.contains("note: voice 'tiny''s pitch postfilter is off for .npy input"), n.stderr)
+        try setDefault(2)
+        let bad = dir.appendingPathComponent("bad2.wav")
+        assertFails(try CLI.run(base + ["-o", bad.path]), "invalid voice config: pitch_postfilter must be in 0...1, got 2.0", output: bad)
     }
 }
