@@ -11,8 +11,8 @@ import NNCore
 /// to the text it has already seen (its names, its phrases), as a compressor adapts to the data it codes. Each
 /// sequence starts again from the trained weights.
 public struct DynamicEvaluation: Equatable, Sendable {
-    /// SGD step size η on the segment's mean NLL in nats per token (0 scores exactly as static evaluation does with
-    /// windows of `segment`).
+    /// Step size η on the segment's mean NLL in nats per token (0 scores as static evaluation does over the same
+    /// segments, a recurrent model carrying its state through them).
     public var learningRate: Float
     /// The pull λ back toward the trained weights per segment, in 0...1 (0: none).
     public var decay: Float
@@ -76,9 +76,9 @@ extension TokenModel {
             }
         }
         let total = sequences.reduce(0) { $0 + max($1.count - 1, 0) }
-        var sum = 0.0, count = 0, first = true
+        var sum = 0.0, count = 0
         forEachSegment(sequences, segment: segment, tokenLimit: .max) { row, continuing, last in
-            if !continuing || first { P.values.update(from: trained, count: n); first = false }
+            if !continuing { P.values.update(from: trained, count: n) }
             P.zeroGrads()
             let r = streamingLoss(TokenBatch(tokens: [row], ignoreIndex: -1), backward: lr > 0 && !last, continuing: continuing)
             sum += r.sum
