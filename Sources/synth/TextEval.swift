@@ -27,7 +27,7 @@ struct TextEval: ParsableCommand {
     var order = 5
     @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet; 2...65536).")
     var context = 1024
-    @Option(parsing: .unconditional, help: ArgumentHelp("Also score with dynamic evaluation at this learning rate (try 3e-4 with --dynamic-rule rms, 0.02 with sgd).", valueName: "LR"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also score with dynamic evaluation at this learning rate (try 3e-4 with --dynamic-rule rms, 0.02 with sgd; default: none, static evaluation only).", valueName: "LR"))
     var dynamicLr: Float?
     @Option(help: ArgumentHelp("Dynamic evaluation's update: rms (each step divided by the gradient's RMS on the train split, and the decay scaled by it) or sgd.", valueName: "rms|sgd"))
     var dynamicRule = DynamicRule.rms
