@@ -15,8 +15,9 @@ demo sentence with --demo-speaker) and is scored against it:
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
   voicing differs), both from librosa.pyin (60-500 Hz, frame 1024, hop 200).
 Prints a Markdown table (valid mean over files, and the demo sentence; with --seeds, the mean over seeds and, in
-brackets, the range of the per-seed means) and writes DIR/scores.json with every file's figures (with --seeds, per
-seed). Needs: pip install pystoi pesq soundfile numpy librosa.
+brackets, the range of the per-seed means; when some system rendered fewer valid files, also every system on the files
+all of them rendered) and writes DIR/scores.json with every file's figures (with --seeds, per seed).
+`--tables-from DIR...` prints that table for earlier runs' scores.json files together, scoring nothing. Needs: pip install pystoi pesq soundfile numpy librosa.
 """
 import argparse
 import csv
@@ -35,6 +36,10 @@ from pystoi import stoi
 SR = 16000
 
 
+# The mels of the log-mel distance (those of scripts/eval_vocoder.py).
+MEL = dict(sr=SR, n_fft=1024, hop_length=200, win_length=800, n_mels=80, fmin=50, fmax=7600)
+
+
 def pitch(x):
     f0, voiced, _ = librosa.pyin(x, fmin=60, fmax=500, sr=SR, frame_length=1024, hop_length=200)
     return f0, voiced
@@ -48,9 +53,8 @@ def score(ref, deg):
         out["pesq"] = float(pesq(SR, ref, deg, "wb"))
     except Exception:
         out["pesq"] = float("nan")
-    kw = dict(sr=SR, n_fft=1024, hop_length=200, win_length=800, n_mels=80, fmin=50, fmax=7600)
-    m1 = np.log10(np.maximum(librosa.feature.melspectrogram(y=ref, **kw), 1e-5))
-    m2 = np.log10(np.maximum(librosa.feature.melspectrogram(y=deg, **kw), 1e-5))
+    m1 = np.log10(np.maximum(librosa.feature.melspectrogram(y=ref, **MEL), 1e-5))
+    m2 = np.log10(np.maximum(librosa.feature.melspectrogram(y=deg, **MEL), 1e-5))
     out["mel_db"] = float(10 * np.sqrt(np.mean((m1 - m2) ** 2)))
     f_r, v_r = pitch(ref)
     f_d, v_d = pitch(deg)
@@ -62,7 +66,9 @@ def score(ref, deg):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--tables-from", nargs="+", metavar="DIR",
+                    help="print the table of earlier runs' DIR/scores.json together (the same references), scoring nothing")
     ap.add_argument("--voice", action="append", default=[],
                     help="NAME=VOICE_DIR, optionally followed by synth vocode options for that system, in one argument: "
                          "'t07=voices/default --temperature 0.7' (repeatable)")
@@ -78,6 +84,20 @@ def main():
                          "gives the mean over seeds and, in brackets, the lowest and highest of the per-seed means")
     ap.add_argument("--bin", default=".build/release/synth")
     a = ap.parse_args()
+    if a.tables_from:
+        results = {}
+        for d in a.tables_from:
+            with open(os.path.join(d, "scores.json")) as f:
+                for name, data in json.load(f).items():
+                    # One-seed runs store file -> figures; several seeds, seed -> file -> figures.
+                    per_seed = data if all(isinstance(v, dict) and "stoi" not in v for v in data.values()) else {a.seed: data}
+                    results[name] = per_seed
+        seeds = list(next(iter(results.values())))
+        n_valid = len({k for per_seed in results.values() for r in per_seed.values() for k in r if k != "demo"})
+        print_table(results, seeds, n_valid)
+        return
+    if not a.out:
+        ap.error("give --out (or --tables-from)")
     voices = []  # (name, voice folder, extra vocode options)
     for v in a.voice:
         head, *extra = shlex.split(v)
@@ -138,16 +158,25 @@ def main():
     with open(os.path.join(a.out, "scores.json"), "w") as f:
         json.dump(results if len(seeds) > 1 else {k: v[seeds[0]] for k, v in results.items()}, f, indent=1)
 
+    print_table(results, seeds, sum(1 for f in files if f[2] is not None))
+
+def print_table(results, seeds, n_valid):
+    """The Markdown table of `results` (system -> seed -> file -> figures): per system the valid files it scored and
+    the demo sentence; when the systems scored different valid files, also each system on the files all of them scored
+    (a voice that does not know a speaker renders fewer), so that the valid figures can be compared."""
     keys = [("pesq", "PESQ-WB", "%.2f"), ("stoi", "STOI", "%.3f"), ("mel_db", "log-mel dist. (dB)", "%.2f"),
             ("f0_cents", "F0 RMSE (cents)", "%.0f"), ("vuv_error", "V/UV error", "%.1f %%")]
-    n_valid = sum(1 for f in files if f[2] is not None)
+    valid = {name: {k for k in next(iter(per_seed.values())) if k != "demo"} for name, per_seed in results.items()}
+    common = set.intersection(*valid.values()) if valid else set()
+    partial = any(v != common for v in valid.values())
     print(f"| system | set | " + " | ".join(k[1] for k in keys) + " |")
     print("|---|---|" + "---|" * len(keys))
-    for sys_name in results:
-        per_seed = results[sys_name]
+    for sys_name, per_seed in results.items():
         first = next(iter(per_seed.values()))
-        n_scored = sum(1 for k in first if k != "demo")
-        rows = [(f"valid ({n_scored} of {n_valid} files)", lambda r: [v for k, v in r.items() if k != "demo"])]
+        rows = [(f"valid ({len(valid[sys_name])} of {n_valid} files)", lambda r: [v for k, v in r.items() if k != "demo"])]
+        if partial:
+            rows.append((f"valid, the {len(common)} files every system scored",
+                         lambda r: [v for k, v in r.items() if k in common]))
         if "demo" in first:
             rows.append(("demo sentence", lambda r: [r["demo"]] if "demo" in r else []))
         if len(seeds) > 1:

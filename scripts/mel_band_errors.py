@@ -4,7 +4,7 @@ over the loud frames (within 30 dB of each file's loudest) of every file a `scri
 Usage: python3 scripts/mel_band_errors.py SCORE_DIR SYSTEM... [--seed 1] [--demo samples/arctic_a0009.wav]
 
 Reads SCORE_DIR/reference/*.wav against SCORE_DIR/SYSTEM/seedN/*.wav (or SCORE_DIR/SYSTEM/*.wav for a one-seed run),
-and demo.wav against --demo. Prints, for every 5th of the 80 bands (the mels of eval_vocoder.py: n_fft 1024, hop 200,
+and demo.wav against --demo. Prints, for every 5th of the 80 bands (compare_vocoders.py's mels: n_fft 1024, hop 200,
 window 800, 50-7,600 Hz), "centre Hz: RMS/mean" in dB. Needs: pip install numpy soundfile librosa.
 """
 import argparse
@@ -15,11 +15,11 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-KW = dict(sr=16000, n_fft=1024, hop_length=200, win_length=800, n_mels=80, fmin=50, fmax=7600)
+from compare_vocoders import MEL
 
 
 def log_mel(x):
-    return 10 * np.log10(np.maximum(librosa.feature.melspectrogram(y=x, **KW), 1e-5))
+    return 10 * np.log10(np.maximum(librosa.feature.melspectrogram(y=x, **MEL), 1e-5))
 
 
 def main():
@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--seed", default="1")
     ap.add_argument("--demo", default="samples/arctic_a0009.wav")
     a = ap.parse_args()
-    centres = librosa.mel_frequencies(82, fmin=50, fmax=7600)[1:-1]
+    centres = librosa.mel_frequencies(MEL["n_mels"] + 2, fmin=MEL["fmin"], fmax=MEL["fmax"])[1:-1]
     for system in a.systems:
         folder = os.path.join(a.score_dir, system, "seed" + a.seed)
         if not os.path.isdir(folder):
