@@ -53,6 +53,8 @@ install-files:
 		name=$$(basename $$v); rm -rf $(DESTDIR)$(PREFIX)/share/synth/voices/$$name; \
 		install -d $(DESTDIR)$(PREFIX)/share/synth/voices/$$name; \
 		install -m 644 $$v/config.json $$v/model.safetensors $(DESTDIR)$(PREFIX)/share/synth/voices/$$name/; \
+		if [ -f $$v/generation_config.json ]; then \
+			install -m 644 $$v/generation_config.json $(DESTDIR)$(PREFIX)/share/synth/voices/$$name/; fi; \
 	done
 	if [ -d $(GEN)/completions ]; then \
 		install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \

@@ -4,7 +4,8 @@
 For the first N pieces of a manifest split (default: valid) that last at least PRIME + SECONDS seconds, and for each
 seed, runs `synth music generate --prime PIECE --prime-seconds PRIME --seconds SECONDS --seed S` and reads the output
 MIDI with mido (independently of synth's MIDI code). The continuation is every note starting at or after the cut (the
-beat the prime was cut at with `--prime-cut beat`, else PRIME). Each measure is also taken on the original piece's own
+beat the prime was cut at when synth reports `"prime_cut": "beat"` in its --json output, from `--prime-cut beat` or the
+model's generation_config.json, else PRIME). Each measure is also taken on the original piece's own
 notes in the same window [cut, cut + SECONDS), once per piece.
 
 Measures, per continuation:
@@ -24,6 +25,7 @@ Prints a markdown table (one row per run, then the original) and the per-bar ver
 """
 import argparse
 import bisect
+import json
 import os
 import shlex
 import subprocess
@@ -178,24 +180,24 @@ def main():
     for spec in a.run:
         label, model, extra = (spec.split("|", 2) + [""])[:3]
         extra = shlex.split(extra)
-        beat = "--prime-cut" in extra and extra[extra.index("--prime-cut") + 1] == "beat"
-        results, originals = [], []
-        mode = "beat" if beat else "exact"
+        results, originals, mode = [], [], None
         for path, original in pieces:
             g, beats = grid(path, a.prime + a.seconds + 30)
-            cut = beat_cut(beats, a.prime) if beat else a.prime
-            prime = [(s, min(e, cut), p, c) for s, e, p, c in original if s < cut]
-            own = [n for n in original if cut <= n[0] < cut + a.seconds]
-            originals.append(measures(prime, own, g))
             for seed in a.seeds:
                 out = os.path.join(tmp, "out.mid")
                 cmd = [a.bin, "music", "generate", "--model", model, "--prime", path, "--prime-seconds", str(a.prime),
-                       "--seconds", str(a.seconds), "--seed", str(seed), "-o", out] + extra
+                       "--seconds", str(a.seconds), "--seed", str(seed), "-o", out, "--json"] + extra
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
                     sys.exit("failed: %s\n%s" % (" ".join(cmd), r.stderr))
+                # Where the prime was cut, as synth reports it: the options' or the model's generation_config.json.
+                mode = json.loads(r.stdout)["prime_cut"]
+                cut = beat_cut(beats, a.prime) if mode == "beat" else a.prime
+                prime = [(s, min(e, cut), p, c) for s, e, p, c in original if s < cut]
                 cont = [n for n in read_notes(out) if n[0] >= cut - 1e-6]
                 results.append(measures(prime, cont, g))
+            own = [n for n in original if cut <= n[0] < cut + a.seconds]
+            originals.append(measures(prime, own, g))
         table.append((label, results, mode))
         originals_by_cut[mode] = originals
     for mode, originals in sorted(originals_by_cut.items(), reverse=True):

@@ -143,6 +143,10 @@ public enum ModelFolder {
         case .keyNotFound(let k, let c): return .key(file: file, key: path(c.codingPath + [k]), reason: "missing")
         case .typeMismatch(let t, let c): return .key(file: file, key: path(c.codingPath), reason: "expected \(name(t))")
         case .valueNotFound(let t, let c): return .key(file: file, key: path(c.codingPath), reason: "is null, expected \(name(t))")
+        case .dataCorrupted(let c) where c.codingPath.isEmpty:
+            // Foundation's decoder reports a number that does not fit its type (0.5 or 1e40 for an integer) as "not
+            // valid JSON" with no key, although the file parsed as a JSON object above.
+            return .unreadable(file: file, reason: "a number does not fit its key's type (a fraction or an out-of-range number where an integer is expected)")
         case .dataCorrupted(let c): return .key(file: file, key: path(c.codingPath), reason: c.debugDescription)
         @unknown default: return .invalidJSON(file: file)
         }

@@ -124,31 +124,54 @@ func requireFile(_ path: String, option: String) throws {
     guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(option): no such file: \(path)") }
 }
 
-/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens): the seed
-/// and the distribution each class or token is drawn from (temperature and truncation: top-k, top-p, min-p).
+/// The sampling options of every command that draws from a model (mu-law classes of a voice, music tokens, bytes,
+/// pixels): the seed and the distribution each class or token is drawn from (temperature and truncation: top-k,
+/// top-p, min-p). An option not given takes the model folder's generation_config.json key (`GenerationConfig`),
+/// else its built-in default (temperature 1, every truncation off).
 struct SamplingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed; the same seed gives the same output (synth render: the base of each line's seed, base + FNV-1a-64(output name) for a line without a seed column).", valueName: "N"))
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax; 1 = the model's distribution; for a voice, greedy tends to silence).", valueName: "T"))
-    var temperature: Float = 1.0
+    @Option(name: .customLong("temperature"), parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 = greedy argmax; 1 = the model's distribution; for a voice, greedy tends to silence). (default: the model's generation_config.json, else 1)", valueName: "T"))
+    var temperatureOption: Float?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep only the k most probable classes or tokens (0 = off).", valueName: "K"))
-    var topK = 0
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: ArgumentHelp("Keep only the k most probable classes or tokens (0 = off). (default: the model's generation_config.json, else 0)", valueName: "K"))
+    var topKOption: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). For the speech voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md.", valueName: "P"))
-    var topP: Float = 1.0
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: ArgumentHelp("Nucleus (top-p) sampling: draw from the smallest set of classes or tokens holding this much probability, in (0, 1] (1 = off). For the speech voice: a little cleaner (PESQ), not more intelligible (STOI); see docs/voices.md. (default: the model's generation_config.json, else 1)", valueName: "P"))
+    var topPOption: Float?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop classes or tokens below this fraction of the most probable one, in [0, 1) (0 = off).", valueName: "P"))
-    var minP: Float = 0
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: ArgumentHelp("min-p sampling: drop classes or tokens below this fraction of the most probable one, in [0, 1) (0 = off). (default: the model's generation_config.json, else 0)", valueName: "P"))
+    var minPOption: Float?
 
-    /// The sampler of these options (`repetitionPenalty` from a command that has the option).
-    func makeSampler(repetitionPenalty: Float = 1) throws -> Sampler {
+    /// The sampler of these options: each option given, else the key of `defaults` (a model folder's
+    /// generation_config.json), else off (temperature 1). `repetitionPenalty` comes from a command that has the option.
+    /// - Throws: a usage error naming the option for a value out of range (a file's keys were checked when it was read).
+    func makeSampler(repetitionPenalty: Float? = nil, defaults: GenerationConfig? = nil) throws -> Sampler {
+        let d = defaults ?? GenerationConfig()
         do {
-            return try Sampler(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty, seed: seed)
+            return try Sampler(temperature: temperatureOption ?? d.temperature ?? 1, topK: topKOption ?? d.topK ?? 0,
+                               topP: topPOption ?? d.topP ?? 1, minP: minPOption ?? d.minP ?? 0,
+                               repetitionPenalty: repetitionPenalty ?? d.repetitionPenalty ?? 1, seed: seed)
         } catch let e as SamplerError {
             throw ValidationError("\(e.option): \(e)")
         }
+    }
+
+    /// `makeSampler` with the generation_config.json of the model folder `folder` (none: built-in defaults). The keys
+    /// it takes from the file (those no option overrides) are named in a note on stderr.
+    /// - Throws: `ModelFolderError` for a generation_config.json that cannot be read or holds a bad key.
+    func makeSampler(repetitionPenalty: Float? = nil, folder: URL) throws -> Sampler {
+        guard var file = try GenerationConfig.load(folder: folder) else { return try makeSampler(repetitionPenalty: repetitionPenalty) }
+        if temperatureOption != nil { file.temperature = nil }
+        if topKOption != nil { file.topK = nil }
+        if topPOption != nil { file.topP = nil }
+        if minPOption != nil { file.minP = nil }
+        if repetitionPenalty != nil { file.repetitionPenalty = nil }
+        if !file.isEmpty {
+            printErr("note: sampling \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win)")
+        }
+        return try makeSampler(repetitionPenalty: repetitionPenalty, defaults: file)
     }
 
     func validate() throws {
@@ -263,10 +286,13 @@ struct MusicModelOption: ParsableArguments {
     /// The model named by `--model` and the token encoding its config.json names (`MusicEncoding.of(folder:)`),
     /// checked against the model's vocabulary.
     func loadWithEncoding() throws -> (model: any TokenModel, encoding: MusicEncoding) {
-        let dir = try ModelRegistry.synth.resolve(model, as: .musicModel)
+        let dir = try folder()
         let net = try ModelRegistry.synth.loadTokenModel(dir, as: .musicModel)
         let encoding = try MusicEncoding.of(folder: dir)
         try encoding.check(vocabularySize: net.vocabularySize, file: dir.appendingPathComponent(ModelFolder.configName).path)
         return (net, encoding)
     }
+
+    /// The folder `--model` names. - Throws: `ModelFolderError.unknownModel`.
+    func folder() throws -> URL { try ModelRegistry.synth.resolve(model, as: .musicModel) }
 }

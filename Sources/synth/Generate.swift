@@ -41,7 +41,7 @@ struct Generate: ParsableCommand {
         let c = voice.config
         let count = Int(seconds * Double(c.features.sampleRate))
         let vocoder = try Vocoder(voice: voice)
-        var sampler = try sampling.makeSampler()
+        var sampler = try sampling.makeSampler(folder: voice.directory)
         let cond = Vocoder.Conditioning.neutral(sampleCount: count, config: c)
         let writer: AudioWriter
         do { writer = try AudioWriter(url: outputURL(output), format: format, sampleRate: c.features.sampleRate, frameCount: count) } catch {

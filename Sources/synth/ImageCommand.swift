@@ -29,4 +29,7 @@ struct ImageModelOption: ParsableArguments {
     func load() throws -> PixelCNNModel {
         try ModelRegistry.synth.load(PixelCNNModel.self, from: try ModelRegistry.synth.resolve(model, as: .imageModel), noun: "PixelCNN image model")
     }
+
+    /// The folder `--model` names. - Throws: `ModelFolderError.unknownModel`.
+    func folder() throws -> URL { try ModelRegistry.synth.resolve(model, as: .imageModel) }
 }

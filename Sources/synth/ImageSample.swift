@@ -46,7 +46,7 @@ struct ImageSample: ParsableCommand {
 
     func run() throws {
         let model = try modelOption.load(), c = model.config
-        var sampler = try sampling.makeSampler()
+        var sampler = try sampling.makeSampler(folder: try modelOption.folder())
         // The class of each image: one digit, 0...9 in turn, or none (unconditional).
         let labels: [Int?]
         switch digit {
@@ -74,7 +74,7 @@ struct ImageSample: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         let what = (digit.map { $0 == "any" ? "digits 0-9" : "digit \($0)" } ?? "unconditional") + (noCache ? ", no cache" : "")
-        let title = "\(what), seed \(sampling.seed), temperature \(sampling.temperature)"
+        let title = "\(what), seed \(sampling.seed), temperature \(sampler.temperature)"
         let png: Data
         do {
             png = try ImageGridFigure.png(images, height: c.height, width: c.width, maxLevel: c.levels - 1,

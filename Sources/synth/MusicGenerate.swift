@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony and --key-bias are decoding processors (off by default); a performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony and --key-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, snap_to_prime_grid; voices/music sets all five, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0 and --no-snap-to-prime-grid turn them off. a performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -23,25 +23,25 @@ struct MusicGenerate: ParsableCommand {
     var prime: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first S seconds of the prime (default: all of it).", valueName: "S"))
     var primeSeconds: Double?
-    @Option(help: ArgumentHelp("Where --prime-seconds cuts: exact (at S) or beat (at the last quarter-note beat of the prime's tempo map at or before S; the continuation starts on that beat).", valueName: "exact|beat"))
-    var primeCut: String = "exact"
-    @Option(parsing: .unconditional, help: ArgumentHelp("Release any note held longer than S seconds, or than the prime's longest note plus S with prime+S (a decoding processor; default: off).", valueName: "S|prime+S"))
+    @Option(help: ArgumentHelp("Where --prime-seconds cuts: exact (at S) or beat (at the last quarter-note beat of the prime's tempo map at or before S; the continuation starts on that beat). (default: the model's generation_config.json prime_cut, else exact)", valueName: "exact|beat"))
+    var primeCut: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Release any note held longer than S seconds, or than the prime's longest note plus S with prime+S (a decoding processor; off = none; default: the model's generation_config.json max_note_seconds with a prime, else off).", valueName: "S|prime+S|off"))
     var maxNoteSeconds: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Start no note while N notes sound, or the prime's most plus N with prime+N (a decoding processor; default: off).", valueName: "N|prime+N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Start no note while N notes sound, or the prime's most plus N with prime+N (a decoding processor; off = none; default: the model's generation_config.json max_polyphony with a prime, else off).", valueName: "N|prime+N|off"))
     var maxPolyphony: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; default: off).", valueName: "X"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; 0 = off; default: the model's generation_config.json key_bias with a prime, else off).", valueName: "X"))
     var keyBias: Float?
     @Flag(help: "With a performance_programs model: let the continuation bring in instruments the prime does not have (by default it keeps to the prime's).")
     var newInstruments = false
-    @Flag(help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: off). With --max-polyphony, a note that snapping would make exceed it keeps its own timing.")
-    var snapToPrimeGrid = false
+    @Flag(inversion: .prefixedNo, help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: the model's generation_config.json snap_to_prime_grid with a prime, else off). With --max-polyphony, a note that snapping would make exceed it keeps its own timing.")
+    var snapToPrimeGrid: Bool?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
     var tokens: Int?
     @OptionGroup var sampling: SamplingOptions
-    @Option(parsing: .unconditional, help: ArgumentHelp("Repetition penalty over the last 64 tokens (1 = off).", valueName: "X"))
-    var repetitionPenalty: Float = 1.0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Repetition penalty over the last 64 tokens (1 = off). (default: the model's generation_config.json, else 1)", valueName: "X"))
+    var repetitionPenalty: Float?
     @Option(parsing: .unconditional, help: ArgumentHelp("Beam search with N beams instead of sampling (default: off, sampling; needs --tokens; slow: O(N × context) per token).", valueName: "N"))
     var beam: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Beam search length penalty (score = log-prob / length^penalty).", valueName: "X"))
@@ -71,20 +71,20 @@ struct MusicGenerate: ParsableCommand {
         }
         if let p = primeSeconds, !(p > 0 && p.isFinite) { throw ValidationError("--prime-seconds must be > 0, got \(p)") }
         if primeSeconds != nil && prime == nil { throw ValidationError("--prime-seconds needs --prime") }
-        guard PrimeCut(rawValue: primeCut) != nil else { throw ValidationError("--prime-cut must be exact or beat, got \(primeCut)") }
-        if let m = maxNoteSeconds, !(NoteRelease.limit(m, prime: 0).map { $0 >= 0.01 && $0 <= 60 } ?? false) {
-            throw ValidationError("--max-note-seconds must be S or prime+S with S in [0.01, 60], got \(m)")
+        if let c = primeCut, PrimeCut(rawValue: c) == nil { throw ValidationError("--prime-cut must be exact or beat, got \(c)") }
+        if let m = maxNoteSeconds, !MusicGenerationConfig.isValidMaxNoteSeconds(m) {
+            throw ValidationError("--max-note-seconds must be S or prime+S with S in [0.01, 60], or off, got \(m)")
         }
-        if let m = maxPolyphony, !(NoteRelease.limit(m, prime: 1).map { $0 >= 1 && $0 <= 128 && $0 == $0.rounded() } ?? false) {
-            throw ValidationError("--max-polyphony must be N or prime+N with N a whole number in 1...128, got \(m)")
+        if let m = maxPolyphony, !MusicGenerationConfig.isValidMaxPolyphony(m) {
+            throw ValidationError("--max-polyphony must be N or prime+N with N a whole number in 1...128, or off, got \(m)")
         }
         if (maxNoteSeconds?.hasPrefix("prime+") ?? false || maxPolyphony?.hasPrefix("prime+") ?? false) && prime == nil {
             throw ValidationError("prime+ limits need --prime")
         }
-        if let k = keyBias, !(k >= 0 && k <= 100) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
+        if let k = keyBias, !MusicGenerationConfig.isValidKeyBias(k) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
         if keyBias != nil && prime == nil { throw ValidationError("--key-bias needs --prime (the key is the prime's)") }
-        if snapToPrimeGrid && prime == nil { throw ValidationError("--snap-to-prime-grid needs --prime (the grid is the prime's)") }
-        if beam != nil && (keyBias != nil || maxNoteSeconds != nil || maxPolyphony != nil) {
+        if snapToPrimeGrid == true && prime == nil { throw ValidationError("--snap-to-prime-grid needs --prime (the grid is the prime's)") }
+        if beam != nil && ((keyBias ?? 0) > 0 || (maxNoteSeconds ?? "off") != "off" || (maxPolyphony ?? "off") != "off") {
             throw ValidationError("--key-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
         }
         if let p = prime { try requireFile(p, option: "--prime") }
@@ -101,12 +101,41 @@ struct MusicGenerate: ParsableCommand {
         }
     }
 
+    /// The continuation settings in effect: each option given, else (with a prime) the key of the model's
+    /// generation_config.json (`MusicGenerationConfig`; the three decoding processors only when sampling, not with
+    /// --beam), else off. `note` names the keys taken from the file, for stderr once the prime has been read.
+    struct Continuation {
+        var primeCut = PrimeCut.exact
+        var maxNoteSeconds: String?
+        var maxPolyphony: String?
+        var keyBias: Float?
+        var snapToPrimeGrid = false
+        var note: String?
+    }
+
+    /// - Throws: `ModelFolderError` for a generation_config.json that cannot be read or holds a bad key.
+    func continuationSettings(folder: URL) throws -> Continuation {
+        var file = (try MusicGenerationConfig.load(folder: folder)) ?? MusicGenerationConfig()
+        if prime == nil { file = MusicGenerationConfig() }
+        if beam != nil { file.maxNoteSeconds = nil; file.maxPolyphony = nil; file.keyBias = nil }
+        if primeCut != nil { file.primeCut = nil }
+        if maxNoteSeconds != nil { file.maxNoteSeconds = nil }
+        if maxPolyphony != nil { file.maxPolyphony = nil }
+        if keyBias != nil { file.keyBias = nil }
+        if snapToPrimeGrid != nil { file.snapToPrimeGrid = nil }
+        let off: (String?) -> String? = { $0 == "off" ? nil : $0 }
+        return Continuation(primeCut: primeCut.flatMap(PrimeCut.init(rawValue:)) ?? file.primeCut ?? .exact,
+                            maxNoteSeconds: off(maxNoteSeconds ?? file.maxNoteSeconds), maxPolyphony: off(maxPolyphony ?? file.maxPolyphony),
+                            keyBias: (keyBias ?? file.keyBias).flatMap { $0 > 0 ? $0 : nil },
+                            snapToPrimeGrid: snapToPrimeGrid ?? file.snapToPrimeGrid ?? false,
+                            note: file.isEmpty ? nil : "note: \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win; off, 0, exact or --no-snap-to-prime-grid turn them off)")
+    }
+
     /// A note on stderr when a `performance` model (one piano stream) is primed with several instruments or drums,
     /// which it plays as piano; `--new-instruments` is noted as ignored.
-    func noteFlattenedInstruments(_ file: MIDIFile, path: String) {
+    func noteFlattenedInstruments(_ file: MIDIFile, path: String, cut: PrimeCut) {
         let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
-        let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact,
-                                    encoding: .performancePrograms)
+        let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: cut, encoding: .performancePrograms)
         let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
         if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
             let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
@@ -118,6 +147,7 @@ struct MusicGenerate: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         let (net, encoding) = try modelOption.loadWithEncoding()
+        let settings = try continuationSettings(folder: try modelOption.folder())
         // Resolve the SoundFont before any work, so a missing one fails fast.
         let renderer = try wav.map { _ in try FluidSynthRenderer(soundFont: soundfont, sampleRate: sampleRate) }
         renderer?.loadMessages.forEach(printErr)
@@ -126,12 +156,12 @@ struct MusicGenerate: ParsableCommand {
             let file: MIDIFile
             do {
                 file = try MIDIFile.read(url: URL(fileURLWithPath: path))
-                p = try MusicPrime(midi: file, maxSeconds: primeSeconds, cut: PrimeCut(rawValue: primeCut) ?? .exact, encoding: encoding)
+                p = try MusicPrime(midi: file, maxSeconds: primeSeconds, cut: settings.primeCut, encoding: encoding)
             } catch {
                 throw RuntimeError("\(path): \(error)")
             }
             for w in p.warnings { printErr("warning: \(path): \(w) (continuing with the notes that were read)") }
-            if encoding == .performance { noteFlattenedInstruments(file, path: path) }
+            if encoding == .performance { noteFlattenedInstruments(file, path: path, cut: settings.primeCut) }
         } else {
             p = .empty
         }
@@ -145,16 +175,17 @@ struct MusicGenerate: ParsableCommand {
                                           path, primeEnd, asked, r.tail, total, FluidSynthRenderer.maxSeconds))
             }
         }
+        settings.note.map(printErr)
         var processors: [any MusicDecodingProcessor] = []
         var polyphonyLimit: Int?  // --max-polyphony, which --snap-to-prime-grid keeps too
         if encoding == .performancePrograms && prime != nil && !newInstruments { processors.append(InstrumentSet(prime: p.tokens)) }
-        if maxNoteSeconds != nil || maxPolyphony != nil {
+        if settings.maxNoteSeconds != nil || settings.maxPolyphony != nil {
             let primeNotes = encoding.decode(p.tokens)
-            let seconds = maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
-            polyphonyLimit = maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
+            let seconds = settings.maxNoteSeconds.flatMap { NoteRelease.limit($0, prime: NoteRelease.longestNote(primeNotes)) } ?? .infinity
+            polyphonyLimit = settings.maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
             processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: polyphonyLimit, encoding: encoding))
         }
-        if let k = keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
+        if let k = settings.keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
             processors.append(ScaleBias(key: key, penalty: k, encoding: encoding))
             printErr("note: key bias \(k) nats against notes outside \(key) (the prime's key)")
         }
@@ -172,7 +203,7 @@ struct MusicGenerate: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         let all = p.tokens + generated
         var notes = encoding.decode(all).arrangedByInstrument()
-        if snapToPrimeGrid, let map = p.tempoMap {
+        if settings.snapToPrimeGrid, let map = p.tempoMap {
             notes = notes.snapped(to: map, from: MusicGeneration.seconds(of: p.tokens), maxPolyphony: polyphonyLimit)
         }
         // --wav-continuation-only: the notes that start after the prime ends, moved to 0 s.
@@ -199,6 +230,9 @@ struct MusicGenerate: ParsableCommand {
             var result: [String: Any] = ["command": "music generate", "output": output, "prime_tokens": p.tokens.count,
                                          "prime_seconds": primeEnd, "generated_tokens": generated.count, "music_seconds": musicSeconds,
                                          "new_notes": newNotes, "instrument_tracks": instruments, "encoding": encoding.rawValue,
+                                         "prime_cut": settings.primeCut.rawValue, "max_note_seconds": settings.maxNoteSeconds ?? NSNull(),
+                                         "max_polyphony": settings.maxPolyphony ?? NSNull(), "key_bias": settings.keyBias.map { Double($0) } ?? NSNull(),
+                                         "snap_to_prime_grid": settings.snapToPrimeGrid,
                                          "compute_seconds": dt,
                                          "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]
             if let wav {
@@ -217,7 +251,7 @@ struct MusicGenerate: ParsableCommand {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: t, eosToken: PerformanceTokenizer.eos)
             return MusicGeneration.beamContinuation(model, prime: prime, search: search, progress: progress)
         }
-        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty, folder: try modelOption.folder())
         let length: GenerationLength = tokens.map { .tokens($0) } ?? .seconds(seconds ?? 20)
         return MusicGeneration.continuation(model, prime: prime, length: length, sampler: &sampler, processors: processors,
                                             progress: progress).tokens

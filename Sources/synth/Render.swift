@@ -153,7 +153,7 @@ struct Render: ParsableCommand {
         let v = vocoder.voice
         let c = v.config
         let state = RenderState(todo: todo.count, sampleRate: c.features.sampleRate)
-        let sampler = try sampling.makeSampler()
+        let sampler = try sampling.makeSampler(folder: v.directory)
         let renderers = (0..<min(threads, max(1, todo.count))).map { _ in
             BatchRenderer(voice: v, batch: batch, sampler: sampler, voicedTemperature: vocoder.voicedTemperature)
         }

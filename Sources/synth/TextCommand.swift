@@ -39,11 +39,14 @@ struct TextModelOption: ParsableArguments {
     /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, a `RuntimeError` for a token
     ///   model over another vocabulary (a music model), and the loading errors.
     func load() throws -> any TokenModel {
-        let dir = try ModelRegistry.synth.resolve(model, as: .textModel)
+        let dir = try folder()
         let net = try ModelRegistry.synth.loadTokenModel(dir, as: .textModel)
         try requireByteVocabulary(net, folder: dir.path)
         return net
     }
+
+    /// The folder `--model` names. - Throws: `ModelFolderError.unknownModel`.
+    func folder() throws -> URL { try ModelRegistry.synth.resolve(model, as: .textModel) }
 }
 
 /// Refuses a token model whose vocabulary is not the byte tokenizer's (e.g. a music model's 390 tokens).

@@ -19,8 +19,8 @@ struct TextGenerate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Bytes to generate at most (1...10000000).")
     var tokens = 500
     @OptionGroup var sampling: SamplingOptions
-    @Option(parsing: .unconditional, help: "Repetition penalty over the last 64 bytes (1 = off).")
-    var repetitionPenalty: Float = 1.0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Repetition penalty over the last 64 bytes (1 = off). (default: the model's generation_config.json, else 1)", valueName: "X"))
+    var repetitionPenalty: Float?
     @Option(parsing: .unconditional, help: "Beam search with N beams (1...256) instead of sampling (slow: O(N × context) per byte; default: no beam search, sampling).")
     var beam: Int?
     @Option(parsing: .unconditional, help: "Beam search length penalty (score = log-prob / length^penalty).")
@@ -59,6 +59,8 @@ struct TextGenerate: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         let net = try modelOption.load()
+        // Made before anything is printed, so that a bad generation_config.json stops the command with no output.
+        let sampler = beam == nil ? try sampling.makeSampler(repetitionPenalty: repetitionPenalty, folder: try modelOption.folder()) : nil
         let (bytes, valid) = promptBytes()
         if !valid { printErr("note: the prompt is not valid UTF-8; its \(bytes.count) bytes are continued as they are") }
         let promptTokens = ByteTokenizer.encode(bytes)
@@ -69,7 +71,7 @@ struct TextGenerate: ParsableCommand {
         if !noEcho { bytes.forEach(out.write) }
         out.flush()
         let start = Date()
-        let generated = try continuation(net, prompt: promptTokens, stream: out)
+        let generated = try continuation(net, prompt: promptTokens, sampler: sampler, stream: out)
         out.finish()
         let dt = Date().timeIntervalSince(start)
         let n = generated.filter { $0 < 256 }.count
@@ -77,15 +79,15 @@ struct TextGenerate: ParsableCommand {
                         dt, Double(generated.count) / max(dt, 1e-9), net.summary))
     }
 
-    /// Beam search with --beam (printed at the end), else sampling, each byte streamed as it is drawn.
-    func continuation<M: TokenModel>(_ model: M, prompt: [Int], stream: ByteStream) throws -> [Int] {
+    /// Beam search with --beam (printed at the end), else sampling with `sampler`, each byte streamed as it is drawn.
+    func continuation<M: TokenModel>(_ model: M, prompt: [Int], sampler: Sampler?, stream: ByteStream) throws -> [Int] {
         if let b = beam {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: tokens, eosToken: ByteTokenizer.eos)
             let toks = Generation.beam(model, prompt: prompt, search: search, bannedTokens: [ByteTokenizer.bos])
             ByteTokenizer.decode(toks).forEach(stream.write)
             return toks
         }
-        var sampler = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
+        guard var sampler else { throw RuntimeError("no sampler without --beam") }
         let options = GenerationOptions(maxNewTokens: tokens, bannedTokens: [ByteTokenizer.bos], stopToken: ByteTokenizer.eos,
                                         penaltyWindow: 64, slidingWindow: true) { t in
             if t < 256 { stream.write(UInt8(t)); stream.flush() }

@@ -100,7 +100,7 @@ struct Vocode: ParsableCommand {
         }
         let choice = try chooseSpeaker(vocoder, cond: cond, statistics: statistics, auto: auto)
         let count = cond.sampleCount
-        var sampler = try sampling.makeSampler()
+        var sampler = try sampling.makeSampler(folder: voice.directory)
         let writer: AudioWriter
         do {
             writer = try AudioWriter(url: outputURL(output), format: format, sampleRate: c.features.sampleRate, frameCount: count)
@@ -123,7 +123,7 @@ struct Vocode: ParsableCommand {
                 "command": "vocode", "input": input, "output": output, "format": format.description,
                 "voice": voice.name, "speaker": c.speakers[choice.index], "speaker_choice": choice.how,
                 "sample_rate": c.features.sampleRate, "samples": count, "audio_seconds": audio, "compute_seconds": dt,
-                "real_time_factor": jsonNumber(dt / audio), "seed": sampling.seed, "temperature": Double(sampling.temperature),
+                "real_time_factor": jsonNumber(dt / audio), "seed": sampling.seed, "temperature": Double(sampler.temperature),
                 "pitch_postfilter": Double(vocoder.pitchPostfilter),
             ]
             if let scores = choice.scores {

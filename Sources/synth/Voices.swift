@@ -3,13 +3,14 @@
 import AREngine
 import ArgumentParser
 import Foundation
+import Music
 import WaveNet
 
 struct Voices: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List installed voices and models (their kind, size and, for voices, speakers), and the folders searched.",
         discussion: """
-            Model folders hold config.json (whose model_type names the family; a folder without one is a WaveNet voice) and model.safetensors, and are found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing. Each folder is loaded and checked as the command that uses it would load it; a folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.
+            Model folders hold config.json (whose model_type names the family; a folder without one is a WaveNet voice) and model.safetensors, optionally generation_config.json (the sampling defaults of the commands that draw from the model: temperature, top_k, top_p, min_p, repetition_penalty, as in Hugging Face transformers; the options given win; listed here when present), and are found in $SYNTH_VOICES (colon-separated), ./voices, share/synth/voices beside the binary (PREFIX/share/synth/voices for PREFIX/bin/synth, where `make install` puts them) and the voices/ folder of the synth source tree. The first folder holding a name wins. The list starts with the folders searched, each marked when it is missing. Each folder is loaded and checked as the command that uses it would load it; a folder that cannot be loaded is reported on stderr in one line naming the file and the problem, the others are still listed, and the exit status is then 1.
             """)
 
     @OptionGroup var jsonOption: JSONOption
@@ -25,15 +26,22 @@ struct Voices: ParsableCommand {
         for (name, dir) in all {
             do {
                 let model = try ModelRegistry.synth.load(dir)
+                let generation = try GenerationConfig.load(folder: dir)
+                let continuation = try MusicGenerationConfig.load(folder: dir)
                 let family = type(of: model)
                 let bytes = (try? fm.attributesOfItem(atPath: dir.appendingPathComponent(ModelFolder.weightsName).path)[.size] as? Int) ?? 0
                 text.append("\(name)  (\(dir.path))")
                 text.append(String(format: "  %@: %@, %.1f MB", family.kind, model.summary, Double(bytes) / 1e6))
                 text += model.details.map { "  \($0)" }
+                if let g = generation, !g.isEmpty { text.append("  sampling defaults (\(GenerationConfig.fileName)): \(g.summary)") }
+                if let c = continuation, !c.isEmpty { text.append("  continuation defaults (\(GenerationConfig.fileName)): \(c.summary)") }
                 text.append("  use with: \(family.usage) \(name)")
                 var entry: [String: Any] = ["name": name, "path": dir.path, "model_type": family.modelType, "kind": family.kind,
                                             "summary": model.summary, "bytes": bytes, "use_with": "\(family.usage) \(name)"]
                 if let voice = model as? WaveNetModel { entry.merge(Self.facts(voice)) { $1 } }
+                if let g = generation, !g.isEmpty, let json = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(g)) {
+                    entry["generation_config"] = json
+                }
                 entries.append(entry)
             } catch {
                 printErr("\(name): cannot load: \(error)")

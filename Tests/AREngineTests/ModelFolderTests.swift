@@ -117,6 +117,9 @@ final class ModelFolderTests: XCTestCase {
         XCTAssertEqual(message("{ \"model_type\": \"probe\" }"), "\(file): key 'width': missing")
         XCTAssertEqual(message("{ \"model_type\": \"probe\", \"width\": \"3\" }"), "\(file): key 'width': expected an integer")
         XCTAssertEqual(message("{ \"model_type\": 7, \"width\": 3 }"), "\(file): key 'model_type': expected a string")
+        // A fraction where an integer belongs: Foundation names no key, so the message says what kind of value is wrong.
+        XCTAssertEqual(message("{ \"model_type\": \"probe\", \"width\": 2.5 }"),
+                       "\(file): a number does not fit its key's type (a fraction or an out-of-range number where an integer is expected)")
         XCTAssertEqual(message("{ \"width\": 3, "), "\(file): not valid JSON")
         XCTAssertEqual(message("[3]"), "\(file): not valid JSON")
         XCTAssertEqual(message("{ \"model_type\": \"lstm\", \"width\": 3 }"), "\(file): unknown model_type 'lstm' (this synth knows probe, other)")

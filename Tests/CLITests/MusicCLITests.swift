@@ -41,6 +41,49 @@ final class MusicCLITests: XCTestCase {
         XCTAssertEqual(listing(dir).filter { $0.hasPrefix(".") }, [])
     }
 
+    /// The shipped model's generation_config.json sets the continuation's processors: with a prime, its output is
+    /// the bare weights' with the five options given; options given win; without a prime (or with --beam) the keys
+    /// are skipped; a bad file is refused in one line before anything is written.
+    func testGenerationConfigSetsTheContinuationDefaults() throws {
+        let bare = dir.appendingPathComponent("bare")
+        try FileManager.default.createDirectory(at: bare, withIntermediateDirectories: true)
+        for f in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: shippedModel.appendingPathComponent(f), to: bare.appendingPathComponent(f))
+        }
+        let prime = midiFixtures.appendingPathComponent("bwv1.6.mid")
+        func generate(_ model: URL, _ extra: [String], primed: Bool = true) throws -> (midi: Data, stderr: String) {
+            let out = dir.appendingPathComponent("o-\(UUID().uuidString).mid")
+            let r = try CLI.run(["music", "generate", "--model", model.path, "--seconds", "6", "--seed", "2", "-o", out.path]
+                                + (primed ? ["--prime", prime.path, "--prime-seconds", "7.3"] : []) + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return (try Data(contentsOf: out), r.stderr)
+        }
+        let all = ["--prime-cut", "beat", "--max-note-seconds", "prime+1", "--max-polyphony", "prime+1", "--key-bias", "0.5", "--snap-to-prime-grid"]
+        let shipped = try generate(shippedModel, [])
+        XCTAssertTrue(shipped.stderr.contains("note: key_bias 0.5, max_note_seconds prime+1, max_polyphony prime+1, prime_cut beat, snap_to_prime_grid true from \(shippedModel.path)/generation_config.json"), shipped.stderr)
+        XCTAssertEqual(shipped.midi, try generate(bare, all).midi)
+        XCTAssertNotEqual(shipped.midi, try generate(bare, []).midi)
+        // Every key turned off by its option: the bare model's output, and no note.
+        let off = try generate(shippedModel, ["--prime-cut", "exact", "--max-note-seconds", "off", "--max-polyphony", "off", "--key-bias", "0",
+                                              "--no-snap-to-prime-grid"])
+        XCTAssertEqual(off.midi, try generate(bare, []).midi)
+        XCTAssertFalse(off.stderr.contains("generation_config.json"), off.stderr)
+        // One option given: the file gives the other four.
+        XCTAssertEqual(try generate(shippedModel, ["--key-bias", "1"]).midi,
+                       try generate(bare, Array(all.prefix(6)) + ["--key-bias", "1", "--snap-to-prime-grid"]).midi)
+        // No prime: every key reads the prime, so none applies.
+        let unprimed = try generate(shippedModel, [], primed: false)
+        XCTAssertEqual(unprimed.midi, try generate(bare, [], primed: false).midi)
+        XCTAssertFalse(unprimed.stderr.contains("generation_config.json"), unprimed.stderr)
+        // A bad file: one line naming the file and the key, no output.
+        let broken = dir.appendingPathComponent("broken")
+        try FileManager.default.copyItem(at: bare, to: broken)
+        try Data(#"{"max_polyphony": 0}"#.utf8).write(to: broken.appendingPathComponent("generation_config.json"))
+        let out = dir.appendingPathComponent("x.mid")
+        let r = try CLI.run(["music", "generate", "--model", broken.path, "--prime", prime.path, "--seconds", "2", "-o", out.path])
+        assertFails(r, "\(broken.path)/generation_config.json: key 'max_polyphony': must be N or prime+N with N a whole number in 1...128, or off, got 0", output: out)
+    }
+
     func testBadPrimesAndOptionsFailWithOneLine() throws {
         let out = dir.appendingPathComponent("o.mid")
         let garbage = dir.appendingPathComponent("garbage.mid")
@@ -114,10 +157,11 @@ final class MusicCLITests: XCTestCase {
                                  "--tokens", "24", "-o", out.path] + extra)
             return (r, out)
         }
-        // One beam is greedy decoding: the same MIDI bytes as --temperature 0.
+        // One beam is greedy decoding: the same MIDI bytes as --temperature 0 (without the decoding processors the
+        // model's generation_config.json sets, which beam search does not run).
         let (b1, beamOne) = try generate("beam1.mid", ["--beam", "1"])
         XCTAssertEqual(b1.status, 0, b1.stderr)
-        let (g, greedy) = try generate("greedy.mid", ["--temperature", "0"])
+        let (g, greedy) = try generate("greedy.mid", ["--temperature", "0", "--max-note-seconds", "off", "--max-polyphony", "off", "--key-bias", "0"])
         XCTAssertEqual(g.status, 0, g.stderr)
         XCTAssertEqual(try Data(contentsOf: beamOne), try Data(contentsOf: greedy))
         // Beam search ignores the seed, and its continuation keeps the prime and adds to it.

@@ -91,6 +91,9 @@ final class PlotInstallCLITests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("searched: \(elsewhere.standardizedFileURL.path)/voices (missing), \(share),"), text)
         XCTAssertTrue(text.contains("default  (\(share)/default)"), text)
         XCTAssertTrue(text.contains("music  (\(share)/music)"), text)
+        // A model's generation_config.json is installed with it.
+        XCTAssertTrue(text.contains("text  (\(share)/text)"), text)
+        XCTAssertTrue(text.contains("  sampling defaults (generation_config.json): min_p 0.1"), text)
         // With no voices anywhere, the error names the folders searched (it used to say "looked in " and nothing).
         let empty = dir.appendingPathComponent("empty/bin")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)

@@ -24,6 +24,48 @@ final class TextCLITests: XCTestCase {
         XCTAssertEqual(again.stdout, r.stdout)
     }
 
+    /// A model folder's generation_config.json sets the sampling options not given (the shipped model's: min_p 0.1),
+    /// with a note naming the keys used; an option given wins; a bad file is refused in one line naming file and key.
+    func testGenerationConfigSetsTheSamplingDefaults() throws {
+        let bare = dir.appendingPathComponent("bare"), tuned = dir.appendingPathComponent("tuned")
+        for d in [bare, tuned] {
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            for f in ["config.json", "model.safetensors"] {
+                try FileManager.default.copyItem(at: shippedModel.appendingPathComponent(f), to: d.appendingPathComponent(f))
+            }
+        }
+        let genConfig = tuned.appendingPathComponent("generation_config.json")
+        // Hugging Face's names; keys this synth does not use (do_sample, bos_token_id) are ignored.
+        try Data(#"{"temperature": 0.7, "min_p": 0.2, "do_sample": true, "bos_token_id": 256}"#.utf8).write(to: genConfig)
+        func generate(_ model: URL, _ extra: [String]) throws -> RunResult {
+            let r = try CLI.run(["text", "generate", "--model", model.path, "--prompt", "And it came to pass", "--tokens", "300",
+                                 "--seed", "3", "--no-echo"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r
+        }
+        let fromFile = try generate(tuned, [])
+        XCTAssertTrue(fromFile.stderr.contains("note: sampling min_p 0.2, temperature 0.7 from \(genConfig.path) (options given win)"), fromFile.stderr)
+        XCTAssertEqual(fromFile.stdout, try generate(bare, ["--temperature", "0.7", "--min-p", "0.2"]).stdout)
+        XCTAssertNotEqual(fromFile.stdout, try generate(bare, []).stdout)
+        // An option given wins over the file's key; the other key still applies.
+        let overridden = try generate(tuned, ["--min-p", "0"])
+        XCTAssertTrue(overridden.stderr.contains("note: sampling temperature 0.7 from"), overridden.stderr)
+        XCTAssertEqual(overridden.stdout, try generate(bare, ["--temperature", "0.7"]).stdout)
+        // The shipped model's file: min_p 0.1.
+        XCTAssertEqual(try generate(shippedModel, []).stdout, try generate(bare, ["--min-p", "0.1"]).stdout)
+        // Bad files: one line naming the file and the key, before any output.
+        for (json, needle) in [(#"{"top_p": 1.5}"#, "key 'top_p': must be in (0, 1], got 1.5"),
+                               (#"{"min_p": "high"}"#, "key 'min_p': expected a number"),
+                               (#"{"repetition_penalty": 0}"#, "key 'repetition_penalty': must be finite and > 0, got 0.0"),
+                               ("[1, 2]", "generation_config.json: not valid JSON")] {
+            try Data(json.utf8).write(to: genConfig)
+            let r = try CLI.run(["text", "generate", "--model", tuned.path, "--prompt", "And", "--tokens", "5"])
+            assertFails(r, needle)
+            XCTAssertTrue(r.stderr.contains(genConfig.path), r.stderr)
+            XCTAssertEqual(r.stdout, "", "nothing is generated before the file is checked")
+        }
+    }
+
     func testPromptsAndOptions() throws {
         let m = shippedModel.path
         // An empty prompt starts from BOS.
