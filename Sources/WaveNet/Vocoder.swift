@@ -39,6 +39,10 @@ public final class Vocoder {
     /// `generate(_:speaker:...)` when `postfilterPitch` finds an F0 track for the input. Starts at the voice's
     /// `pitch_postfilter` (0 without one).
     public var pitchPostfilter: Float
+    /// Rounds of mel-envelope correction of the output toward the conditioning's log-mels (`DSP.MelEnvelopeCorrection`;
+    /// 0 = off), applied by the streaming `generate(_:speaker:...)` after the pitch postfilter. Starts at the voice's
+    /// `mel_correction` (0 without one).
+    public var melCorrection: Int
 
     /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
@@ -48,6 +52,25 @@ public final class Vocoder {
         pitch = loader.pitch
         lpcAnalysis = try voice.config.makeMelLPC()
         pitchPostfilter = voice.config.pitchPostfilter ?? 0
+        melCorrection = voice.config.melCorrection ?? 0
+    }
+
+    /// The natural-log mels `[frames, n_mels]` of normalised conditioning frames `[frames, frame_features]`: the first
+    /// `n_mels` columns de-normalised with the voice's statistics (what Griffin-Lim and the mel-envelope correction
+    /// aim at).
+    public func logMels(_ mels: [Float], frames: Int) -> [Float] {
+        let c = voice.config, M = c.melBins, W = c.frameFeatures
+        var logMel = [Float](repeating: 0, count: frames * M)
+        for f in 0..<frames { for k in 0..<M { logMel[f * M + k] = mels[f * W + k] * c.featureStd[k] + c.featureMean[k] } }
+        return logMel
+    }
+
+    /// The mel-envelope correction of this vocoder's output for `cond` (nil when `melCorrection` is 0).
+    /// - Throws: `FeatureConfigError` for features it cannot analyse (not for a voice that loaded).
+    public func envelopeCorrection(for cond: Conditioning) throws -> MelEnvelopeCorrection? {
+        guard melCorrection > 0 else { return nil }
+        return try MelEnvelopeCorrection(features: voice.config.features, targetLogMel: logMels(cond.mels, frames: cond.frames),
+                                         frames: cond.frames, sampleCount: cond.sampleCount, iterations: melCorrection)
     }
 
     /// The voice's conditioning frames of a waveform at its sample rate: `[frames, frame_features]`, the
@@ -151,11 +174,8 @@ extension Vocoder {
     /// conditioning's log-mels, de-normalised with the voice's statistics, turned into `sampleCount` samples. It
     /// uses neither the network nor the speaker, so it shows what the features alone hold.
     public func griffinLim(mels: [Float], frames: Int, sampleCount: Int, iterations: Int = 60, seed: UInt64 = 1) throws -> [Float] {
-        let c = voice.config, M = c.melBins, W = c.frameFeatures
-        var logMel = [Float](repeating: 0, count: frames * M)
-        for f in 0..<frames { for k in 0..<M { logMel[f * M + k] = mels[f * W + k] * c.featureStd[k] + c.featureMean[k] } }
-        return try GriffinLim(features: c.features, iterations: iterations).invert(logMel: logMel, frames: frames,
-                                                                                    length: sampleCount, seed: seed)
+        try GriffinLim(features: voice.config.features, iterations: iterations).invert(logMel: logMels(mels, frames: frames), frames: frames,
+                                                                                         length: sampleCount, seed: seed)
     }
 
     /// How well each of the voice's speakers explains a recording, for `--speaker auto`: the mean teacher-forced

@@ -45,6 +45,7 @@ extension WaveNetModel: ModelFamily {
     public var details: [String] {
         ["speakers: \(config.speakers.joined(separator: ", "))" + (config.speakerStatistics != nil ? " (with speaker statistics for --speaker auto)" : "")]
             + (config.pitchPostfilter.map { [String(format: "pitch postfilter %g by default (--pitch-postfilter overrides it)", Double($0))] } ?? [])
+            + (config.melCorrection.map { ["mel-envelope correction, \($0) rounds, by default (--mel-correction overrides it)"] } ?? [])
     }
 
     /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932336 parameters, 19 speakers".

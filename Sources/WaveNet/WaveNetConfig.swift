@@ -102,6 +102,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// the optional key `pitch_postfilter` (nil: none, as voices saved before it). `synth vocode --pitch-postfilter`
     /// overrides it. Like the DC blocker it acts on the output only.
     public var pitchPostfilter: Float?
+    /// The voice's default number of rounds of mel-envelope correction of its output toward the log-mels it was
+    /// conditioned on (`DSP.MelEnvelopeCorrection`, 0...100; 0 = off), under the optional key `mel_correction` (nil:
+    /// none, as voices saved before it). `synth vocode --mel-correction` overrides it. It acts on the output only.
+    public var melCorrection: Int?
     /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
     /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
     public var speakerStatistics: SpeakerStatistics?
@@ -127,6 +131,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case pitchLag = "pitch_lag"
         case outputHighpassHz = "output_highpass_hz"
         case pitchPostfilter = "pitch_postfilter"
+        case melCorrection = "mel_correction"
         case speakerStatistics = "speaker_statistics"
     }
 
@@ -183,6 +188,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         pitchLag = try k.decodeIfPresent(Bool.self, forKey: .pitchLag) ?? false
         outputHighpassHz = try k.decodeIfPresent(Float.self, forKey: .outputHighpassHz)
         pitchPostfilter = try k.decodeIfPresent(Float.self, forKey: .pitchPostfilter)
+        melCorrection = try k.decodeIfPresent(Int.self, forKey: .melCorrection)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
@@ -222,6 +228,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         }
         try k.encodeIfPresent(outputHighpassHz, forKey: .outputHighpassHz)
         try k.encodeIfPresent(pitchPostfilter, forKey: .pitchPostfilter)
+        try k.encodeIfPresent(melCorrection, forKey: .melCorrection)
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
@@ -344,6 +351,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         }
         if let g = pitchPostfilter {
             guard g.isFinite, (0...1).contains(g) else { throw fail("pitch_postfilter must be in 0...1, got \(g)") }
+        }
+        if let n = melCorrection {
+            guard (0...100).contains(n) else { throw fail("mel_correction must be in 0...100 rounds, got \(n)") }
         }
         if let db = lpcNoiseFloorDB {
             guard db.isFinite, (-120 ... -10).contains(db) else { throw fail("lpc_noise_floor_db must be in -120...-10 dB, got \(db)") }

@@ -88,10 +88,12 @@ extension Vocoder {
     /// with `output_highpass_hz`, DC-blocked) samples (in [-1, 1], at the voice's rate) goes to `output` as soon as it
     /// is made, so memory does not grow with the utterance. `progress` (unit "samples") follows each block.
     /// With `pitchPostfilter` above 0 and an F0 track for the input (`postfilterPitch`), the samples pass through a
-    /// `PitchPostfilter` first, so `output` gets them in blocks of other sizes, `delay` samples late (the same total).
+    /// `PitchPostfilter` first, and with `melCorrection` above 0 through a `MelEnvelopeCorrection` toward the
+    /// conditioning's log-mels, so `output` gets them in blocks of other sizes, later (the same total).
+    /// - Throws: what `output` throws.
     public func generate(_ cond: Conditioning, speaker: Int, sampler: inout Sampler, window: Int = Vocoder.streamingWindow,
                          blockSize: Int = 4000, progress: (ProgressReport) -> Void = { _ in },
-                         output: (UnsafeBufferPointer<Float>) throws -> Void) rethrows {
+                         output: (UnsafeBufferPointer<Float>) throws -> Void) throws {
         let c = voice.config, count = cond.sampleCount
         let gen = WaveNetGenerator(model: voice.model, maxFrames: window + 1)
         gen.voicedTemperature = voicedTemperature
@@ -105,7 +107,16 @@ extension Vocoder {
             PitchPostfilter(strength: pitchPostfilter, f0: $0.f0, voicing: $0.voicing, sampleRate: c.features.sampleRate,
                             hopLength: c.features.hopLength)
         } : nil
-        var filtered: [Float] = []
+        var corrector = try envelopeCorrection(for: cond)
+        var filtered: [Float] = [], corrected: [Float] = []
+        /// The block's samples through the envelope correction (when there is one) to `output`.
+        func emit(_ x: UnsafeBufferPointer<Float>, last: Bool) throws {
+            guard corrector != nil else { return try output(x) }
+            corrected.removeAll(keepingCapacity: true)
+            corrector!.process(x, into: &corrected)
+            if last { corrector!.finish(into: &corrected) }
+            try corrected.withUnsafeBufferPointer { try output($0) }
+        }
         var t = 0
         while t < count {
             let m = min(blockSize, count - t)
@@ -119,9 +130,9 @@ extension Vocoder {
                 filtered.removeAll(keepingCapacity: true)
                 block.withUnsafeBufferPointer { postfilter!.process(UnsafeBufferPointer(rebasing: $0[0..<m]), into: &filtered) }
                 if t + m == count { postfilter!.finish(into: &filtered) }
-                try filtered.withUnsafeBufferPointer { try output($0) }
+                try filtered.withUnsafeBufferPointer { try emit($0, last: t + m == count) }
             } else {
-                try block.withUnsafeBufferPointer { try output(UnsafeBufferPointer(rebasing: $0[0..<m])) }
+                try block.withUnsafeBufferPointer { try emit(UnsafeBufferPointer(rebasing: $0[0..<m]), last: t + m == count) }
             }
             t += m
             progress(ProgressReport(done: t, total: count, unit: "samples"))

@@ -241,6 +241,21 @@ struct PitchPostfilterOption: ParsableArguments {
     }
 }
 
+/// `--mel-correction`: the mel-envelope correction of `synth vocode` and `synth render` (`DSP.MelEnvelopeCorrection`).
+struct MelCorrectionOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("Rounds of mel-envelope correction of the output toward the log-mels the voice is conditioned on, 0...100 (0 = off): each round rescales the output's STFT so that its mel band energies move to the input's (at most 12 dB per round), keeping the network's phases and harmonics. Default: the voice's mel_correction (`synth voices` shows it), else 0. Streamed output is held back by a block and a margin, about 5 (N + 1) window lengths (at least 16,000 samples), the same total. docs/voices.md measures it.", valueName: "N"))
+    var melCorrection: Int?
+
+    func validate() throws {
+        if let n = melCorrection, !(0...100).contains(n) {
+            throw ValidationError("--mel-correction must be in 0...100, got \(n)")
+        }
+    }
+
+    /// The rounds for `voice`: the option, else the voice's default, else 0.
+    func rounds(for voice: Voice) -> Int { melCorrection ?? voice.config.melCorrection ?? 0 }
+}
+
 /// `--voice`: the voice a command uses, by name or folder.
 struct VoiceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Voice name (see `synth voices`) or path to a voice folder.", valueName: "NAME|DIR"))

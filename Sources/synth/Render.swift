@@ -42,6 +42,7 @@ struct Render: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var voiced: VoicedTemperatureOption
     @OptionGroup var postfilter: PitchPostfilterOption
+    @OptionGroup var correction: MelCorrectionOption
 
     @Option(help: ArgumentHelp("Sample encoding of the outputs: pcm16, pcm24 or float for .wav/.aiff, pcm16 or pcm24 for .flac (default: pcm16). Each output's format follows its name's extension (.wav, .flac, .ogg, .mp3, .aiff).", valueName: "SUBTYPE"))
     var subtype: String?
@@ -161,6 +162,7 @@ struct Render: ParsableCommand {
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
         let tracks = PostfilterTracks(), strength = postfilter.pitchPostfilter ?? c.pitchPostfilter ?? 0
+        let rounds = correction.rounds(for: v)
         let url = { (l: RenderLine) in inputURL(l, manifestURL: manifestURL) }
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
@@ -202,6 +204,10 @@ struct Render: ParsableCommand {
                                               sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
                 }
                 do {
+                    if rounds > 0 {
+                        y = try MelEnvelopeCorrection.apply(y, features: c.features, targetLogMel: vocoder.logMels(r.mels, frames: r.frames),
+                                                            frames: r.frames, iterations: rounds)
+                    }
                     try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output), format: format)
                     state.finish()
                 } catch {

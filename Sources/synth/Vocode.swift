@@ -37,6 +37,7 @@ struct Vocode: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var voiced: VoicedTemperatureOption
     @OptionGroup var postfilter: PitchPostfilterOption
+    @OptionGroup var correction: MelCorrectionOption
     @OptionGroup var formatOptions: AudioFormatOptions
     @OptionGroup var jsonOption: JSONOption
 
@@ -45,7 +46,7 @@ struct Vocode: ParsableCommand {
         case griffinLim = "griffin-lim"
     }
 
-    @Option(help: ArgumentHelp("wavenet (the voice's network) or griffin-lim (the classical baseline: phase reconstruction from the same log-mels, 60 iterations, Griffin and Lim 1984; ignores the speaker and sampling options).", valueName: "METHOD"))
+    @Option(help: ArgumentHelp("wavenet (the voice's network) or griffin-lim (the classical baseline: phase reconstruction from the same log-mels, 60 iterations, Griffin and Lim 1984; ignores the speaker and sampling options, and the voice's output defaults: it takes --mel-correction only when given).", valueName: "METHOD"))
     var vocoder: Method = .wavenet
 
     func validate() throws {
@@ -66,6 +67,7 @@ struct Vocode: ParsableCommand {
         let auto = speaker?.lowercased() == "auto"
         let source = try openInput(input)
         vocoder.pitchPostfilter = try postfilter.strength(for: voice, input: source.url)
+        vocoder.melCorrection = correction.rounds(for: voice)
         // The postfilter of a voice without pitch runs pYIN on the whole input waveform.
         let postfilterNeedsAudio = vocoder.pitchPostfilter > 0 && !c.pitch
         let cond: Vocoder.Conditioning
@@ -82,18 +84,25 @@ struct Vocode: ParsableCommand {
 
         if self.vocoder == .griffinLim {
             let start = Date()
-            let y = try vocoder.griffinLim(mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount)
+            var y = try vocoder.griffinLim(mels: cond.mels, frames: cond.frames, sampleCount: cond.sampleCount)
+            // Only when asked for: the classical baseline stays plain by default, whatever the voice's default.
+            let rounds = correction.melCorrection ?? 0
+            if rounds > 0 {
+                y = try MelEnvelopeCorrection.apply(y, features: c.features, targetLogMel: vocoder.logMels(cond.mels, frames: cond.frames),
+                                                    frames: cond.frames, iterations: rounds)
+            }
             let dt = Date().timeIntervalSince(start)
             do { try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outputURL(output), format: format) } catch {
                 throw RuntimeError("\(error)")
             }
             let audio = Double(cond.sampleCount) / Double(c.features.sampleRate)
             let shown = isStandardOutput(output) ? "- (standard output)" : output
-            printErr(String(format: "wrote %@ (%@, Griffin-Lim, 60 iterations, on voice %@'s features): %.2f s of audio in %.2f s, %@",
-                            shown, format.description, voice.name, audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt)))
+            printErr(String(format: "wrote %@ (%@, Griffin-Lim, 60 iterations%@, on voice %@'s features): %.2f s of audio in %.2f s, %@",
+                            shown, format.description, rounds > 0 ? ", mel correction \(rounds) rounds" : "", voice.name, audio, dt,
+                            realTimeText(audioSeconds: audio, computeSeconds: dt)))
             if jsonOption.json {
                 printJSON(["command": "vocode", "input": input, "output": output, "format": format.description, "voice": voice.name,
-                           "vocoder": "griffin-lim", "sample_rate": c.features.sampleRate, "samples": cond.sampleCount,
+                           "vocoder": "griffin-lim", "mel_correction": rounds, "sample_rate": c.features.sampleRate, "samples": cond.sampleCount,
                            "audio_seconds": audio, "compute_seconds": dt, "real_time_factor": jsonNumber(dt / audio)])
             }
             return
@@ -114,7 +123,8 @@ struct Vocode: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         let audio = Double(count) / Double(c.features.sampleRate)
         let shown = isStandardOutput(output) ? "- (standard output)" : output
-        let filtered = vocoder.pitchPostfilter > 0 ? String(format: ", pitch postfilter %g", Double(vocoder.pitchPostfilter)) : ""
+        let filtered = (vocoder.pitchPostfilter > 0 ? String(format: ", pitch postfilter %g", Double(vocoder.pitchPostfilter)) : "")
+            + (vocoder.melCorrection > 0 ? ", mel correction \(vocoder.melCorrection) rounds" : "")
         printErr(String(format: "wrote %@ (%@, speaker %@%@%@): %.2f s of audio generated in %.2f s, %@, %.0f samples/s",
                         shown, format.description, c.speakers[choice.index], choice.how == "given" ? "" : ", \(choice.how)", filtered,
                         audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt), Double(count) / dt))
@@ -124,7 +134,7 @@ struct Vocode: ParsableCommand {
                 "voice": voice.name, "speaker": c.speakers[choice.index], "speaker_choice": choice.how,
                 "sample_rate": c.features.sampleRate, "samples": count, "audio_seconds": audio, "compute_seconds": dt,
                 "real_time_factor": jsonNumber(dt / audio), "seed": sampling.seed, "temperature": Double(sampler.temperature),
-                "pitch_postfilter": Double(vocoder.pitchPostfilter),
+                "pitch_postfilter": Double(vocoder.pitchPostfilter), "mel_correction": vocoder.melCorrection,
             ]
             if let scores = choice.scores {
                 result["speaker_scores"] = Dictionary(uniqueKeysWithValues: zip(c.speakers, scores.map(jsonNumber)))

@@ -603,4 +603,66 @@ extension VocodeCLITests {
         let bad = dir.appendingPathComponent("bad2.wav")
         assertFails(try CLI.run(base + ["-o", bad.path]), "invalid voice config: pitch_postfilter must be in 0...1, got 2.0", output: bad)
     }
+
+    /// `--mel-correction N`: the output is the uncorrected output of the same seed corrected in the test toward the
+    /// input's log-mels (`DSP.MelEnvelopeCorrection`), and is nearer them; .npy input works; a voice's `mel_correction`
+    /// is its default; bad values are refused.
+    func testMelCorrectionMovesTheOutputToTheInputsMels() throws {
+        let input = CLI.fixture("speech/alpha_8f6fb8eb.flac")
+        let plain = dir.appendingPathComponent("plain.wav"), corrected = dir.appendingPathComponent("mc.wav")
+        let base = ["vocode", input.path, "--voice", voice.path, "--speaker", "bob", "--seed", "3", "--subtype", "float"]
+        XCTAssertEqual(try CLI.run(base + ["-o", plain.path]).status, 0)
+        let r = try CLI.run(base + ["-o", corrected.path, "--mel-correction", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("mel correction 3 rounds"), r.stderr)
+        let x = try AudioIO.read(plain).samples, y = try AudioIO.read(corrected).samples
+        XCTAssertEqual(y.count, x.count)
+        let vocoder = try Vocoder(voice: try Voice.load(voice)), c = vocoder.voice.config
+        let cond = try vocoder.conditioning(for: input)
+        let target = vocoder.logMels(cond.mels, frames: cond.frames)
+        let expected = try MelEnvelopeCorrection.apply(x, features: c.features, targetLogMel: target, frames: cond.frames, iterations: 3)
+        XCTAssertEqual(zip(y, expected).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-6)
+        // Nearer the input's mels: the log-mel distance (dB) falls by more than half.
+        let mel = try MelSpectrogram(config: c.features)
+        func distance(_ s: [Float]) -> Double {
+            let m = mel.logMel(s)
+            return 10 / log(10) * (zip(m, target).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(m.count)).squareRoot()
+        }
+        XCTAssertLessThan(distance(y), 0.5 * distance(x), "\(distance(x)) dB -> \(distance(y)) dB")
+        // Griffin-Lim takes it only when asked: its output corrected the same way.
+        let gl = dir.appendingPathComponent("gl.wav"), glmc = dir.appendingPathComponent("glmc.wav")
+        XCTAssertEqual(try CLI.run(base + ["-o", gl.path, "--vocoder", "griffin-lim"]).status, 0)
+        XCTAssertEqual(try CLI.run(base + ["-o", glmc.path, "--vocoder", "griffin-lim", "--mel-correction", "2"]).status, 0)
+        let g = try AudioIO.read(gl).samples, gm = try AudioIO.read(glmc).samples
+        let glExpected = try MelEnvelopeCorrection.apply(g, features: c.features, targetLogMel: target, frames: cond.frames, iterations: 2)
+        XCTAssertEqual(zip(gm, glExpected).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-6)
+        // .npy input: the conditioning is all the correction needs.
+        let npy = dir.appendingPathComponent("f.npy"), fromNpy = dir.appendingPathComponent("npy.wav")
+        XCTAssertEqual(try CLI.run(["features", input.path, "-o", npy.path, "--voice", voice.path]).status, 0)
+        let n = try CLI.run(["vocode", npy.path, "-o", fromNpy.path, "--voice", voice.path, "--speaker", "bob", "--mel-correction", "2"])
+        XCTAssertEqual(n.status, 0, n.stderr)
+        let out = dir.appendingPathComponent("bad.wav")
+        for value in ["-1", "101"] {
+            let bad = try CLI.run(["vocode", input.path, "-o", out.path, "--voice", voice.path, "--mel-correction", value])
+            XCTAssertEqual(bad.status, 64, value)
+            XCTAssertTrue(bad.stderr.contains("--mel-correction must be in 0...100, got \(value)"), bad.stderr)
+        }
+        // A voice's `mel_correction` is its default; 0 turns it off; out of range, the voice is refused in one line.
+        let configURL = voice.appendingPathComponent("config.json")
+        func setDefault(_ value: Any) throws {
+            var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            json["mel_correction"] = value
+            try JSONSerialization.data(withJSONObject: json).write(to: configURL)
+        }
+        try setDefault(3)
+        let byDefault = dir.appendingPathComponent("default.wav"), off = dir.appendingPathComponent("off.wav")
+        XCTAssertEqual(try CLI.run(base + ["-o", byDefault.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: byDefault), try Data(contentsOf: corrected))
+        XCTAssertEqual(try CLI.run(base + ["-o", off.path, "--mel-correction", "0"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: off), try Data(contentsOf: plain))
+        let listing = try CLI.run(["voices"], env: ["SYNTH_VOICES": voice.deletingLastPathComponent().path])
+        XCTAssertTrue(listing.stdout.contains("mel-envelope correction, 3 rounds, by default"), listing.stdout)
+        try setDefault(500)
+        assertFails(try CLI.run(base + ["-o", out.path]), "invalid voice config: mel_correction must be in 0...100 rounds, got 500", output: out)
+    }
 }

@@ -74,7 +74,7 @@ final class StreamingTests: XCTestCase {
                 var streamed: [Float] = []
                 var reports: [Int] = []
                 let cond = Vocoder.Conditioning(mels: mels, frames: frames, sampleCount: count, samples: nil)
-                vocoder.generate(cond, speaker: 1, sampler: &s2, window: window, blockSize: 1000, progress: { reports.append($0.done) }) {
+                try vocoder.generate(cond, speaker: 1, sampler: &s2, window: window, blockSize: 1000, progress: { reports.append($0.done) }) {
                     streamed += $0
                 }
                 XCTAssertEqual(streamed.count, count)
@@ -93,6 +93,17 @@ final class StreamingTests: XCTestCase {
                 XCTAssertGreaterThan(zip(plain, whole).map { abs($0 - $1) }.max() ?? 0, 1e-3)
                 XCTAssertEqual(expected, whole)
             }
+            // With the mel-envelope correction: the whole-utterance samples corrected toward the conditioning's
+            // log-mels, bit for bit, held back and handed out in blocks but the same total.
+            vocoder.melCorrection = 2
+            var s4 = try Sampler(temperature: 1, seed: 3)
+            var corrected: [Float] = []
+            let cond = Vocoder.Conditioning(mels: mels, frames: frames, sampleCount: count, samples: nil)
+            try vocoder.generate(cond, speaker: 1, sampler: &s4, window: 7, blockSize: 1000) { corrected += $0 }
+            let expected = try MelEnvelopeCorrection.apply(whole, features: vocoder.voice.config.features,
+                                                           targetLogMel: vocoder.logMels(mels, frames: frames), frames: frames, iterations: 2)
+            XCTAssertEqual(corrected, expected, "lpc \(lpc), high-pass \(highpass)")
+            XCTAssertGreaterThan(zip(corrected, whole).map { abs($0 - $1) }.max() ?? 0, 1e-3, "the correction acts")
         }
     }
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""What the mel-envelope correction does without a vocoder: white noise corrected toward each reference's log-mels.
+
+The control of docs/voices.md's mel-correction table: if noise corrected for N rounds scored as well as a voice
+corrected for N rounds, the network would contribute nothing. For every reference of a compare_vocoders.py run
+(DIR/reference/*.wav, and the demo sentence), white noise (standard deviation 0.05, seeded) of the reference's
+length is corrected toward the reference's own floored log-mels by the numpy implementation of
+scripts/fixtures/mel_correction_fixtures.py (the one DSP.MelEnvelopeCorrection is tested against), then scored as
+compare_vocoders.py scores (PESQ-WB, STOI, log-mel distance, F0 RMSE, V/UV error).
+
+Usage: python3 scripts/mel_correction_control.py --out DIR [--rounds 40] [--seed 1] [--demo samples/arctic_a0009.wav]
+Prints the valid mean and the demo sentence's figures. Needs what compare_vocoders.py needs.
+"""
+import argparse
+import glob
+import os
+import sys
+
+import librosa
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "fixtures"))
+from compare_vocoders import SR, score  # noqa: E402
+from mel_correction_fixtures import FLOOR, HOP, N_FFT, N_MELS, WIN, FMIN, FMAX, correct  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="a compare_vocoders.py output folder (its reference/ is read)")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--demo", default=os.path.join(HERE, "..", "samples", "arctic_a0009.wav"))
+    a = ap.parse_args()
+    files = sorted(glob.glob(os.path.join(a.out, "reference", "*.wav"))) + [a.demo]
+    rng = np.random.default_rng(a.seed)
+    rows = {}
+    for path in files:
+        ref, _ = librosa.load(path, sr=SR)
+        mel = librosa.feature.melspectrogram(y=ref, sr=SR, n_fft=N_FFT, hop_length=HOP, win_length=WIN, n_mels=N_MELS,
+                                             fmin=FMIN, fmax=FMAX, power=2.0, center=True, pad_mode="constant")
+        logmel = np.log(np.maximum(mel, FLOOR)).T
+        noise = 0.05 * rng.standard_normal(len(ref))
+        y = np.clip(correct(noise, logmel, rounds=a.rounds, max_db=12.0), -1, 1).astype(np.float32)
+        name = "demo" if path == a.demo else os.path.splitext(os.path.basename(path))[0]
+        rows[name] = score(ref, y)
+        print(name, " ".join("%s %.3f" % (k, v) for k, v in rows[name].items()), file=sys.stderr, flush=True)
+    valid = [v for k, v in rows.items() if k != "demo"]
+    print("| noise + %d rounds | set | PESQ-WB | STOI | log-mel dist. (dB) | F0 RMSE (cents) | V/UV error |" % a.rounds)
+    print("|---|---|---|---|---|---|---|")
+    for label, rs in (("valid (%d files)" % len(valid), valid), ("demo sentence", [rows["demo"]])):
+        m = {k: float(np.nanmean([r[k] for r in rs])) for k in ("pesq", "stoi", "mel_db", "f0_cents", "vuv_error")}
+        print("| white noise, corrected | %s | %.2f | %.3f | %.2f | %.0f | %.1f %% |" % (
+            label, m["pesq"], m["stoi"], m["mel_db"], m["f0_cents"], 100 * m["vuv_error"]))
+
+
+if __name__ == "__main__":
+    main()
