@@ -9,7 +9,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate babble from a voice, conditioned on a speaker only.",
         discussion: """
-            The log-mel conditioning is held at the voice's mean features (all zeros after normalisation), so what you hear is what the model does with the speaker embedding alone. Prints the real-time factor when done. The output's format follows its extension (as `synth vocode`'s); - writes WAV to standard output.
+            The log-mel conditioning is held at the voice's mean features (all zeros after normalisation), so what you hear is what the model does with the speaker embedding alone (the voice's mel-envelope correction, which follows an input's mels, does not apply). Prints the real-time factor when done. The output's format follows its extension (as `synth vocode`'s); - writes WAV to standard output.
             """)
 
     @OptionGroup var voiceOption: VoiceOption
@@ -41,6 +41,8 @@ struct Generate: ParsableCommand {
         let c = voice.config
         let count = Int(seconds * Double(c.features.sampleRate))
         let vocoder = try Vocoder(voice: voice)
+        // The neutral conditioning is the voice's mean mel, no input to follow: no mel-envelope correction toward it.
+        vocoder.melCorrection = 0
         var sampler = try sampling.makeSampler(folder: voice.directory)
         let cond = Vocoder.Conditioning.neutral(sampleCount: count, config: c)
         let writer: AudioWriter

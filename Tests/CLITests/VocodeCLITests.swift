@@ -665,4 +665,29 @@ extension VocodeCLITests {
         try setDefault(500)
         assertFails(try CLI.run(base + ["-o", out.path]), "invalid voice config: mel_correction must be in 0...100 rounds, got 500", output: out)
     }
+
+    /// Issue 16: on the demo sentence, the shipped voice as it renders by default (pitch postfilter, mel-envelope
+    /// correction) is nearer the recording than Griffin-Lim on the same features, both rendered in this run: log-mel
+    /// distance, F0 RMSE and V/UV error by `SpeechMetrics` (PESQ and STOI need Python: docs/voices.md).
+    func testShippedVoiceBeatsGriffinLimOnTheDemoSentence() throws {
+        let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
+        let demo = CLI.repoRoot.appendingPathComponent("samples/arctic_a0009.wav")
+        let neural = dir.appendingPathComponent("neural.wav"), gl = dir.appendingPathComponent("gl.wav")
+        let r = try CLI.run(["vocode", demo.path, "-o", neural.path, "--voice", shipped.path, "--seed", "1", "--subtype", "float"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("mel correction 100 rounds"), r.stderr)
+        XCTAssertEqual(try CLI.run(["vocode", demo.path, "-o", gl.path, "--voice", shipped.path, "--vocoder", "griffin-lim",
+                                    "--subtype", "float"]).status, 0)
+        let c = try Voice.load(shipped).config
+        let mel = try MelSpectrogram(config: c.features)
+        let pitch = try PitchEstimator(config: c.pitchConfig, sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
+        let reference = try AudioIO.readMono(demo, sampleRate: c.features.sampleRate)
+        let n = SpeechMetrics.compare(reference: reference, degraded: try AudioIO.read(neural).samples, mel: mel, pitch: pitch)
+        let g = SpeechMetrics.compare(reference: reference, degraded: try AudioIO.read(gl).samples, mel: mel, pitch: pitch)
+        print(String(format: "demo sentence, voices/default / Griffin-Lim: log-mel %.2f / %.2f dB, F0 %.0f / %.0f cents, V/UV %.1f / %.1f %%",
+                     n.logMelDistance, g.logMelDistance, n.f0RMSE, g.f0RMSE, 100 * n.voicingError, 100 * g.voicingError))
+        XCTAssertLessThan(n.logMelDistance, g.logMelDistance)
+        XCTAssertLessThan(n.f0RMSE, g.f0RMSE)
+        XCTAssertLessThan(n.voicingError, g.voicingError)
+    }
 }
