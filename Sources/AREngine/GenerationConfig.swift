@@ -52,15 +52,21 @@ public struct GenerationConfig: Codable, Equatable, Sendable {
     ///   `.invalidJSON`, or `.key` for a key of the wrong type or out of its range ("FILE: key 'top_p': must be in
     ///   (0, 1], got 1.5").
     public static func load(folder dir: URL) throws -> GenerationConfig? {
-        let url = dir.appendingPathComponent(fileName), file = url.path
-        let data: Data
-        do { data = try BoundedRead.contents(of: url, limit: ModelLimits.maxConfigBytes) } catch let p as BoundedRead.Problem {
-            if p == .missing { return nil }
-            throw ModelFolderError.unreadable(file: file, reason: "\(p)")
-        }
+        guard let (data, file) = try contents(folder: dir) else { return nil }
         let config = try ModelFolder.decode(GenerationConfig.self, from: data, file: file)
         try config.validate(file: file)
         return config
+    }
+
+    /// The bytes of the model folder `dir`'s generation_config.json and its path, or nil without the file: what every
+    /// reader of the file's keys starts from.
+    /// - Throws: `ModelFolderError.unreadable` for a file that is not regular or larger than `ModelLimits.maxConfigBytes`.
+    public static func contents(folder dir: URL) throws -> (data: Data, file: String)? {
+        let url = dir.appendingPathComponent(fileName)
+        do { return (try BoundedRead.contents(of: url, limit: ModelLimits.maxConfigBytes), url.path) } catch let p as BoundedRead.Problem {
+            if p == .missing { return nil }
+            throw ModelFolderError.unreadable(file: url.path, reason: "\(p)")
+        }
     }
 
     /// Checks every key that is set against the `Sampler`'s ranges.

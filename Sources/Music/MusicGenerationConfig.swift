@@ -1,8 +1,6 @@
 // A music model's defaults for the decoding processors of `synth music generate`, in its generation_config.json.
 import AREngine
-import AtomicIO
 import Foundation
-import NNCore
 
 /// The continuation settings a music model folder recommends, read from the same `generation_config.json` as its
 /// sampling defaults (`GenerationConfig`), under keys of their own (every key optional):
@@ -89,12 +87,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
     /// - Throws: `ModelFolderError` (`.unreadable`, `.invalidJSON`, or `.key` naming a key of the wrong type or out of
     ///   range: "FILE: key 'max_polyphony': must be N or prime+N with N a whole number in 1...128, got 0").
     public static func load(folder dir: URL) throws -> MusicGenerationConfig? {
-        let url = dir.appendingPathComponent(GenerationConfig.fileName), file = url.path
-        let data: Data
-        do { data = try BoundedRead.contents(of: url, limit: ModelLimits.maxConfigBytes) } catch let p as BoundedRead.Problem {
-            if p == .missing { return nil }
-            throw ModelFolderError.unreadable(file: file, reason: "\(p)")
-        }
+        guard let (data, file) = try GenerationConfig.contents(folder: dir) else { return nil }
         let config = try ModelFolder.decode(MusicGenerationConfig.self, from: data, file: file)
         if let v = config.maxNoteSeconds, !isValidMaxNoteSeconds(v) {
             throw ModelFolderError.key(file: file, key: "max_note_seconds", reason: "must be S or prime+S with S in [0.01, 60], or off, got \(v)")
