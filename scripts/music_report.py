@@ -190,8 +190,10 @@ def main():
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
                     sys.exit("failed: %s\n%s" % (" ".join(cmd), r.stderr))
-                # Where the prime was cut, as synth reports it: the options' or the model's generation_config.json.
-                mode = json.loads(r.stdout)["prime_cut"]
+                # Where the prime was cut, as synth reports it: the options' or the model's generation_config.json
+                # (a binary from before the key: read from the options).
+                given = "beat" if "--prime-cut" in extra and extra[extra.index("--prime-cut") + 1] == "beat" else "exact"
+                mode = json.loads(r.stdout).get("prime_cut", given)
                 cut = beat_cut(beats, a.prime) if mode == "beat" else a.prime
                 prime = [(s, min(e, cut), p, c) for s, e, p, c in original if s < cut]
                 cont = [n for n in read_notes(out) if n[0] >= cut - 1e-6]
