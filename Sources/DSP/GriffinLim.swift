@@ -112,12 +112,7 @@ public final class GriffinLim: @unchecked Sendable {
         let fb = MelSpectrogram.melFilterbank(sampleRate: features.sampleRate, nFFT: features.nFFT, nMels: M,
                                               fmin: features.fmin, fmax: features.fmax)
         filterbank = fb
-        bands = (0..<M).map { m in
-            let row = m * B
-            guard let lo = (0..<B).first(where: { fb[row + $0] != 0 }),
-                  let hi = (0..<B).last(where: { fb[row + $0] != 0 }) else { return 0..<0 }
-            return lo..<(hi + 1)
-        }
+        bands = MelSpectrogram.bandRanges(fb, nMels: M, bins: B)
         pseudoInverse = MelLPC.pseudoInverse(fb.map(Double.init), rows: M, cols: B)
     }
 

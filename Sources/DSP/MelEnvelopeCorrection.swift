@@ -73,11 +73,7 @@ public struct MelEnvelopeCorrection {
         let fb = MelSpectrogram.melFilterbank(sampleRate: features.sampleRate, nFFT: features.nFFT, nMels: M,
                                               fmin: features.fmin, fmax: features.fmax)
         filterbank = fb
-        bands = (0..<M).map { m in
-            guard let lo = (0..<B).first(where: { fb[m * B + $0] != 0 }),
-                  let hi = (0..<B).last(where: { fb[m * B + $0] != 0 }) else { return 0..<0 }
-            return lo..<(hi + 1)
-        }
+        bands = MelSpectrogram.bandRanges(fb, nMels: M, bins: B)
         var w = [Float](repeating: 0, count: B)
         for m in 0..<M { for k in 0..<B { w[k] += fb[m * B + k] } }
         binWeight = w

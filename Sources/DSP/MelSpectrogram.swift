@@ -38,16 +38,7 @@ public final class MelSpectrogram: @unchecked Sendable {
         filterbank = MelSpectrogram.melFilterbank(sampleRate: config.sampleRate, nFFT: n, nMels: config.nMels,
                                                   fmin: config.fmin, fmax: config.fmax)
         window = MelSpectrogram.hannWindow(winLength: config.winLength, nFFT: n)
-        var ranges: [Range<Int>] = []
-        for m in 0..<config.nMels {
-            let row = filterbank[(m * nBins)..<((m + 1) * nBins)]
-            if let lo = row.firstIndex(where: { $0 != 0 }), let hi = row.lastIndex(where: { $0 != 0 }) {
-                ranges.append((lo - m * nBins)..<(hi - m * nBins + 1))
-            } else {
-                ranges.append(0..<0)
-            }
-        }
-        bandRanges = ranges
+        bandRanges = MelSpectrogram.bandRanges(filterbank, nMels: config.nMels, bins: nBins)
 
         plan = try FFTWPlans.realForward(size: n)
     }
@@ -112,6 +103,16 @@ public final class MelSpectrogram: @unchecked Sendable {
     public func logMel(_ samples: [Float]) -> [Float] {
         let floor = config.logFloor
         return power(samples).map { Foundation.log(max($0, floor)) }
+    }
+
+    /// The bins holding each band's non-zero weights, of a filterbank `[nMels, bins]` (an empty range for an empty band),
+    /// so that sums over a band skip its zeros.
+    public static func bandRanges(_ filterbank: [Float], nMels: Int, bins: Int) -> [Range<Int>] {
+        (0..<nMels).map { m in
+            guard let lo = (0..<bins).first(where: { filterbank[m * bins + $0] != 0 }),
+                  let hi = (0..<bins).last(where: { filterbank[m * bins + $0] != 0 }) else { return 0..<0 }
+            return lo..<(hi + 1)
+        }
     }
 
     /// Periodic Hann window of `winLength` samples (as `scipy.signal.get_window('hann', winLength,

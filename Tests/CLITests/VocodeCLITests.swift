@@ -582,12 +582,7 @@ extension VocodeCLITests {
 
         // A voice's `pitch_postfilter` is its default: the same output as the option; 0 turns it off; with .npy input
         // it is skipped with a note; out of range, the voice is refused in one line.
-        let configURL = voice.appendingPathComponent("config.json")
-        func setDefault(_ value: Any) throws {
-            var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-            json["pitch_postfilter"] = value
-            try JSONSerialization.data(withJSONObject: json).write(to: configURL)
-        }
+        func setDefault(_ value: Any) throws { try setVoiceKey("pitch_postfilter", value) }
         try setDefault(0.5)
         let byDefault = dir.appendingPathComponent("default.wav"), off = dir.appendingPathComponent("off.wav")
         let d = try CLI.run(base + ["-o", byDefault.path])
@@ -648,12 +643,7 @@ extension VocodeCLITests {
             XCTAssertTrue(bad.stderr.contains("--mel-correction must be in 0...100, got \(value)"), bad.stderr)
         }
         // A voice's `mel_correction` is its default; 0 turns it off; out of range, the voice is refused in one line.
-        let configURL = voice.appendingPathComponent("config.json")
-        func setDefault(_ value: Any) throws {
-            var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-            json["mel_correction"] = value
-            try JSONSerialization.data(withJSONObject: json).write(to: configURL)
-        }
+        func setDefault(_ value: Any) throws { try setVoiceKey("mel_correction", value) }
         try setDefault(3)
         let byDefault = dir.appendingPathComponent("default.wav"), off = dir.appendingPathComponent("off.wav")
         XCTAssertEqual(try CLI.run(base + ["-o", byDefault.path]).status, 0)
@@ -689,5 +679,13 @@ extension VocodeCLITests {
         XCTAssertLessThan(n.logMelDistance, g.logMelDistance)
         XCTAssertLessThan(n.f0RMSE, g.f0RMSE)
         XCTAssertLessThan(n.voicingError, g.voicingError)
+    }
+
+    /// Sets `key` to `value` in the test voice's config.json (the other keys kept).
+    func setVoiceKey(_ key: String, _ value: Any) throws {
+        let configURL = voice.appendingPathComponent("config.json")
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        json[key] = value
+        try JSONSerialization.data(withJSONObject: json).write(to: configURL)
     }
 }
