@@ -15,6 +15,11 @@ import Foundation
 /// speech enhancement. It knows nothing of models. Units: samples in about [-1, 1]; log-mels in natural log of
 /// the power `|STFT|^2` (as `MelSpectrogram.logMel`), `[frames, n_mels]` frame-major; gains in dB.
 ///
+/// With `momentum` β > 0 each round starts from its predecessor's output pushed on along the last step,
+/// `y + β (y - y_prev)`, as the fast Griffin-Lim algorithm does (Perraudin, Balazs and Søndergaard, "A fast
+/// Griffin-Lim algorithm", WASPAA 2013); the result is the last round's own output. On speech it reaches in 25 rounds
+/// what plain rounds reach in 100 (docs/voices.md).
+///
 /// Streaming: `process` takes the signal in blocks of any size and hands out corrected samples in blocks of
 /// `blockSize` (by default the larger of 16,000 samples and 4 margins, so that the margins cost at most half as much
 /// again), `blockSize + margin` samples behind (`margin = (iterations + 1) * win_length`, rounded up to a hop),
@@ -24,6 +29,8 @@ import Foundation
 public struct MelEnvelopeCorrection {
     public let iterations: Int
     public let maxGainDB: Float
+    /// The momentum β of the rounds, in [0, 1) (0: plain rounds).
+    public let momentum: Float
     /// Samples handed out per block (a multiple of the hop).
     public let blockSize: Int
     /// Samples of context on each side of a block (a multiple of the hop).
@@ -50,22 +57,25 @@ public struct MelEnvelopeCorrection {
     ///   - sampleCount: the length of the whole signal, in samples.
     ///   - iterations: rounds of correction, >= 1.
     ///   - maxGainDB: the largest change of a band per round, in dB (> 0).
+    ///   - momentum: β in [0, 1) (0: plain rounds).
     ///   - blockSize: samples per streamed block (rounded up to a multiple of the hop); nil: max(16,000, 4 margins).
     /// - Throws: `FeatureConfigError` for bad features, or `.invalid` when `targetLogMel` is not `[frames, n_mels]`
     ///   or a parameter is out of range.
     public init(features: FeatureConfig, targetLogMel: [Float], frames: Int, sampleCount: Int, iterations: Int = 6,
-                maxGainDB: Float = 12, blockSize: Int? = nil) throws {
+                maxGainDB: Float = 12, momentum: Float = 0, blockSize: Int? = nil) throws {
         try features.validate()
         let M = features.nMels, B = features.nFFT / 2 + 1, hop = features.hopLength
         guard frames >= 0, targetLogMel.count == frames * M else {
             throw FeatureConfigError.invalid(field: "targetLogMel", reason: "must be [frames, n_mels] = [\(frames), \(M)], has \(targetLogMel.count) values")
         }
-        guard (1...100).contains(iterations), maxGainDB > 0, maxGainDB.isFinite, sampleCount >= 0, (blockSize ?? 1) >= 1 else {
-            throw FeatureConfigError.invalid(field: "iterations", reason: "need 1...100 iterations, a finite maxGainDB > 0, blockSize >= 1")
+        guard (1...100).contains(iterations), maxGainDB > 0, maxGainDB.isFinite, momentum >= 0, momentum < 1, sampleCount >= 0,
+              (blockSize ?? 1) >= 1 else {
+            throw FeatureConfigError.invalid(field: "iterations", reason: "need 1...100 iterations, a finite maxGainDB > 0, a momentum in [0, 1), blockSize >= 1")
         }
         config = features
         self.iterations = iterations
         self.maxGainDB = maxGainDB
+        self.momentum = momentum
         let margin = ((iterations + 1) * features.winLength + hop - 1) / hop * hop
         self.margin = margin
         self.blockSize = ((blockSize ?? max(16_000, 4 * margin)) + hop - 1) / hop * hop
@@ -92,9 +102,9 @@ public struct MelEnvelopeCorrection {
 
     /// The signal `x` of `sampleCount` samples corrected whole, in one call.
     public static func apply(_ x: [Float], features: FeatureConfig, targetLogMel: [Float], frames: Int, iterations: Int = 6,
-                             maxGainDB: Float = 12) throws -> [Float] {
+                             maxGainDB: Float = 12, momentum: Float = 0) throws -> [Float] {
         try MelEnvelopeCorrection(features: features, targetLogMel: targetLogMel, frames: frames, sampleCount: x.count,
-                                  iterations: iterations, maxGainDB: maxGainDB).apply(x)
+                                  iterations: iterations, maxGainDB: maxGainDB, momentum: momentum).apply(x)
     }
 
     /// Takes the next samples of the signal and appends to `out` every corrected sample now complete (in blocks of
@@ -139,6 +149,7 @@ public struct MelEnvelopeCorrection {
         let first = start / hop
         let limit = powf(10, maxGainDB / 20)
         var y = x
+        var previous: [Float] = []   // the last round's output, for the momentum
         var gains = [Float](repeating: 1, count: M), binGain = [Float](repeating: 1, count: B)
         for _ in 0..<iterations {
             let frames = stft.frameCount(for: y.count)
@@ -168,8 +179,14 @@ public struct MelEnvelopeCorrection {
                     spec[row + 2 * k + 1] *= g
                 }
             }
-            y = stft.inverse(spec, frames: frames, length: y.count)
+            let output = stft.inverse(spec, frames: frames, length: y.count)
+            if momentum > 0 && !previous.isEmpty {
+                for i in 0..<output.count { y[i] = output[i] + momentum * (output[i] - previous[i]) }
+            } else {
+                y = output
+            }
+            previous = output
         }
-        return y
+        return previous
     }
 }

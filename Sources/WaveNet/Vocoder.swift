@@ -43,6 +43,9 @@ public final class Vocoder {
     /// 0 = off), applied by the streaming `generate(_:speaker:...)` after the pitch postfilter. Starts at the voice's
     /// `mel_correction` (0 without one).
     public var melCorrection: Int
+    /// The momentum of those rounds, in [0, 1) (`DSP.MelEnvelopeCorrection.momentum`). Starts at the voice's
+    /// `mel_correction_momentum` (0 without one).
+    public var melCorrectionMomentum: Float
 
     /// - Throws: `FeatureConfigError` if the voice's feature or pitch settings cannot be built.
     public init(voice: Voice) throws {
@@ -53,6 +56,7 @@ public final class Vocoder {
         lpcAnalysis = try voice.config.makeMelLPC()
         pitchPostfilter = voice.config.pitchPostfilter ?? 0
         melCorrection = voice.config.melCorrection ?? 0
+        melCorrectionMomentum = voice.config.melCorrectionMomentum ?? 0
     }
 
     /// The natural-log mels `[frames, n_mels]` of normalised conditioning frames `[frames, frame_features]`: the first
@@ -70,7 +74,8 @@ public final class Vocoder {
     public func envelopeCorrection(for cond: Conditioning) throws -> MelEnvelopeCorrection? {
         guard melCorrection > 0 else { return nil }
         return try MelEnvelopeCorrection(features: voice.config.features, targetLogMel: logMels(cond.mels, frames: cond.frames),
-                                         frames: cond.frames, sampleCount: cond.sampleCount, iterations: melCorrection)
+                                         frames: cond.frames, sampleCount: cond.sampleCount, iterations: melCorrection,
+                                         momentum: melCorrectionMomentum)
     }
 
     /// The voice's conditioning frames of a waveform at its sample rate: `[frames, frame_features]`, the

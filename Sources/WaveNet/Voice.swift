@@ -45,7 +45,10 @@ extension WaveNetModel: ModelFamily {
     public var details: [String] {
         ["speakers: \(config.speakers.joined(separator: ", "))" + (config.speakerStatistics != nil ? " (with speaker statistics for --speaker auto)" : "")]
             + (config.pitchPostfilter.map { [String(format: "pitch postfilter %g by default (--pitch-postfilter overrides it)", Double($0))] } ?? [])
-            + (config.melCorrection.map { ["mel-envelope correction, \($0) rounds, by default (--mel-correction overrides it)"] } ?? [])
+            + (config.melCorrection.map { n in
+                let momentum = config.melCorrectionMomentum.map { $0 > 0 ? String(format: " with momentum %g", Double($0)) : "" } ?? ""
+                return ["mel-envelope correction, \(n) rounds\(momentum), by default (--mel-correction, --mel-correction-momentum override it)"]
+            } ?? [])
     }
 
     /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932336 parameters, 19 speakers".

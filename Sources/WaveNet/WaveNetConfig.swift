@@ -106,6 +106,10 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
     /// conditioned on (`DSP.MelEnvelopeCorrection`, 0...100; 0 = off), under the optional key `mel_correction` (nil:
     /// none, as voices saved before it). `synth vocode --mel-correction` overrides it. It acts on the output only.
     public var melCorrection: Int?
+    /// The momentum of those rounds (`DSP.MelEnvelopeCorrection.momentum`, in [0, 1); 0 = plain rounds), under the
+    /// optional key `mel_correction_momentum` (nil: 0, as voices saved before it). `--mel-correction-momentum`
+    /// overrides it.
+    public var melCorrectionMomentum: Float?
     /// The speakers' Gaussian mixtures that choose a speaker for `--speaker auto` (`SpeakerStatistics`), under the
     /// optional key `speaker_statistics` (nil: none; voices saved before them load as they were).
     public var speakerStatistics: SpeakerStatistics?
@@ -132,6 +136,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         case outputHighpassHz = "output_highpass_hz"
         case pitchPostfilter = "pitch_postfilter"
         case melCorrection = "mel_correction"
+        case melCorrectionMomentum = "mel_correction_momentum"
         case speakerStatistics = "speaker_statistics"
     }
 
@@ -189,6 +194,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         outputHighpassHz = try k.decodeIfPresent(Float.self, forKey: .outputHighpassHz)
         pitchPostfilter = try k.decodeIfPresent(Float.self, forKey: .pitchPostfilter)
         melCorrection = try k.decodeIfPresent(Int.self, forKey: .melCorrection)
+        melCorrectionMomentum = try k.decodeIfPresent(Float.self, forKey: .melCorrectionMomentum)
         speakerStatistics = try k.decodeIfPresent(SpeakerStatistics.self, forKey: .speakerStatistics)
     }
 
@@ -229,6 +235,7 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         try k.encodeIfPresent(outputHighpassHz, forKey: .outputHighpassHz)
         try k.encodeIfPresent(pitchPostfilter, forKey: .pitchPostfilter)
         try k.encodeIfPresent(melCorrection, forKey: .melCorrection)
+        try k.encodeIfPresent(melCorrectionMomentum, forKey: .melCorrectionMomentum)
         try k.encodeIfPresent(speakerStatistics, forKey: .speakerStatistics)
     }
 
@@ -354,6 +361,9 @@ public struct WaveNetConfig: Codable, Equatable, Sendable {
         }
         if let n = melCorrection {
             guard (0...100).contains(n) else { throw fail("mel_correction must be in 0...100 rounds, got \(n)") }
+        }
+        if let b = melCorrectionMomentum {
+            guard b.isFinite, b >= 0, b < 1 else { throw fail("mel_correction_momentum must be in [0, 1), got \(b)") }
         }
         if let db = lpcNoiseFloorDB {
             guard db.isFinite, (-120 ... -10).contains(db) else { throw fail("lpc_noise_floor_db must be in -120...-10 dB, got \(db)") }

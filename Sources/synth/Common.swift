@@ -245,15 +245,23 @@ struct PitchPostfilterOption: ParsableArguments {
 struct MelCorrectionOption: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Rounds of mel-envelope correction of the output toward the log-mels the voice is conditioned on, 0...100 (0 = off): each round rescales the output's STFT so that its mel band energies move to the input's (at most 12 dB per round), keeping the network's phases and harmonics. Default: the voice's mel_correction (`synth voices` shows it), else 0. Streamed output is held back by a block and a margin, about 5 (N + 1) window lengths (at least 16,000 samples), the same total. docs/voices.md measures it.", valueName: "N"))
     var melCorrection: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Momentum of those rounds, in [0, 1) (0 = plain rounds): each round starts from the last output pushed on along its last step, as the fast Griffin-Lim algorithm does, which gets as far in 25 rounds as plain rounds in 100. Default: the voice's mel_correction_momentum, else 0.", valueName: "B"))
+    var melCorrectionMomentum: Float?
 
     func validate() throws {
         if let n = melCorrection, !(0...100).contains(n) {
             throw ValidationError("--mel-correction must be in 0...100, got \(n)")
         }
+        if let b = melCorrectionMomentum, !(b.isFinite && b >= 0 && b < 1) {
+            throw ValidationError("--mel-correction-momentum must be in [0, 1), got \(b)")
+        }
     }
 
     /// The rounds for `voice`: the option, else the voice's default, else 0.
     func rounds(for voice: Voice) -> Int { melCorrection ?? voice.config.melCorrection ?? 0 }
+
+    /// The momentum for `voice`: the option, else the voice's default, else 0.
+    func momentum(for voice: Voice) -> Float { melCorrectionMomentum ?? voice.config.melCorrectionMomentum ?? 0 }
 }
 
 /// `--voice`: the voice a command uses, by name or folder.

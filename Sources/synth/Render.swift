@@ -162,7 +162,7 @@ struct Render: ParsableCommand {
         let baseSeed = sampling.seed
         let autoChoices = AutoChoices()
         let tracks = PostfilterTracks(), strength = postfilter.pitchPostfilter ?? c.pitchPostfilter ?? 0
-        let rounds = correction.rounds(for: v)
+        let rounds = correction.rounds(for: v), momentum = correction.momentum(for: v)
         let url = { (l: RenderLine) in inputURL(l, manifestURL: manifestURL) }
         DispatchQueue.concurrentPerform(iterations: renderers.count) { t in
             renderers[t].run(next: {
@@ -206,7 +206,7 @@ struct Render: ParsableCommand {
                 do {
                     if rounds > 0 {
                         y = try MelEnvelopeCorrection.apply(y, features: c.features, targetLogMel: vocoder.logMels(r.mels, frames: r.frames),
-                                                            frames: r.frames, iterations: rounds)
+                                                            frames: r.frames, iterations: rounds, momentum: momentum)
                     }
                     try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outDir.appendingPathComponent(l.output), format: format)
                     state.finish()

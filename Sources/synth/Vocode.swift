@@ -68,6 +68,7 @@ struct Vocode: ParsableCommand {
         let source = try openInput(input)
         vocoder.pitchPostfilter = try postfilter.strength(for: voice, input: source.url)
         vocoder.melCorrection = correction.rounds(for: voice)
+        vocoder.melCorrectionMomentum = correction.momentum(for: voice)
         // The postfilter of a voice without pitch runs pYIN on the whole input waveform.
         let postfilterNeedsAudio = vocoder.pitchPostfilter > 0 && !c.pitch
         let cond: Vocoder.Conditioning
@@ -89,7 +90,7 @@ struct Vocode: ParsableCommand {
             let rounds = correction.melCorrection ?? 0
             if rounds > 0 {
                 y = try MelEnvelopeCorrection.apply(y, features: c.features, targetLogMel: vocoder.logMels(cond.mels, frames: cond.frames),
-                                                    frames: cond.frames, iterations: rounds)
+                                                    frames: cond.frames, iterations: rounds, momentum: correction.melCorrectionMomentum ?? 0)
             }
             let dt = Date().timeIntervalSince(start)
             do { try AudioIO.write(y, sampleRate: c.features.sampleRate, to: outputURL(output), format: format) } catch {
@@ -102,7 +103,8 @@ struct Vocode: ParsableCommand {
                             realTimeText(audioSeconds: audio, computeSeconds: dt)))
             if jsonOption.json {
                 printJSON(["command": "vocode", "input": input, "output": output, "format": format.description, "voice": voice.name,
-                           "vocoder": "griffin-lim", "mel_correction": rounds, "sample_rate": c.features.sampleRate, "samples": cond.sampleCount,
+                           "vocoder": "griffin-lim", "mel_correction": rounds,
+                           "mel_correction_momentum": rounds > 0 ? Double(correction.melCorrectionMomentum ?? 0) : 0, "sample_rate": c.features.sampleRate, "samples": cond.sampleCount,
                            "audio_seconds": audio, "compute_seconds": dt, "real_time_factor": jsonNumber(dt / audio)])
             }
             return
@@ -124,7 +126,8 @@ struct Vocode: ParsableCommand {
         let audio = Double(count) / Double(c.features.sampleRate)
         let shown = isStandardOutput(output) ? "- (standard output)" : output
         let filtered = (vocoder.pitchPostfilter > 0 ? String(format: ", pitch postfilter %g", Double(vocoder.pitchPostfilter)) : "")
-            + (vocoder.melCorrection > 0 ? ", mel correction \(vocoder.melCorrection) rounds" : "")
+            + (vocoder.melCorrection > 0 ? ", mel correction \(vocoder.melCorrection) rounds"
+                + (vocoder.melCorrectionMomentum > 0 ? String(format: " (momentum %g)", Double(vocoder.melCorrectionMomentum)) : "") : "")
         printErr(String(format: "wrote %@ (%@, speaker %@%@%@): %.2f s of audio generated in %.2f s, %@, %.0f samples/s",
                         shown, format.description, c.speakers[choice.index], choice.how == "given" ? "" : ", \(choice.how)", filtered,
                         audio, dt, realTimeText(audioSeconds: audio, computeSeconds: dt), Double(count) / dt))
@@ -135,6 +138,7 @@ struct Vocode: ParsableCommand {
                 "sample_rate": c.features.sampleRate, "samples": count, "audio_seconds": audio, "compute_seconds": dt,
                 "real_time_factor": jsonNumber(dt / audio), "seed": sampling.seed, "temperature": Double(sampler.temperature),
                 "pitch_postfilter": Double(vocoder.pitchPostfilter), "mel_correction": vocoder.melCorrection,
+                "mel_correction_momentum": Double(vocoder.melCorrectionMomentum),
             ]
             if let scores = choice.scores {
                 result["speaker_scores"] = Dictionary(uniqueKeysWithValues: zip(c.speakers, scores.map(jsonNumber)))

@@ -64,6 +64,6 @@ struct Voices: ParsableCommand {
         return ["sample_rate": c.features.sampleRate, "layers": c.layers, "receptive_field_samples": c.receptiveField,
                 "parameters": m.parameters.count, "speakers": c.speakers, "speaker_statistics": c.speakerStatistics != nil,
                 "pitch": c.pitch, "source": c.source, "lpc": c.lpc, "pitch_postfilter": (Double(c.pitchPostfilter ?? 0) * 1e6).rounded() / 1e6,
-                "mel_correction": c.melCorrection ?? 0]
+                "mel_correction": c.melCorrection ?? 0, "mel_correction_momentum": Double(c.melCorrectionMomentum ?? 0)]
     }
 }

@@ -34,12 +34,41 @@ final class MelEnvelopeCorrectionTests: XCTestCase {
         XCTAssertLessThan(try distance(six), 1.2, "six rounds: about 1.08 dB")
     }
 
-    /// Streamed in chunks of any size, in blocks of several sizes, the output is the whole-signal output bit for bit.
+    /// With momentum 0.9 (the fast Griffin-Lim algorithm's), three rounds give numpy's waveform too, and come closer
+    /// to the target than three plain rounds (1.37 against 1.57 dB).
+    func testMomentumMatchesTheNumpyImplementation() throws {
+        let expected = (try NPY.read(fixture("mc_expected_momentum.npy"))).data
+        let out = try MelEnvelopeCorrection.apply(input, features: .default, targetLogMel: target.data, frames: 61, iterations: 3,
+                                                  momentum: 0.9)
+        XCTAssertEqual(out.count, expected.count)
+        let peak = expected.map(abs).max()!
+        let worst = zip(out, expected).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-4 * peak, "max |swift - numpy| = \(worst), peak \(peak)")
+        XCTAssertEqual(try distance(out), 1.374, accuracy: 0.01)
+        // One round has no previous round to push on from: momentum changes nothing.
+        let one = try MelEnvelopeCorrection.apply(input, features: .default, targetLogMel: target.data, frames: 61, iterations: 1)
+        XCTAssertEqual(try MelEnvelopeCorrection.apply(input, features: .default, targetLogMel: target.data, frames: 61, iterations: 1,
+                                                       momentum: 0.9), one)
+        for bad: Float in [-0.1, 1, .nan] {
+            XCTAssertThrowsError(try MelEnvelopeCorrection(features: .default, targetLogMel: target.data, frames: 61, sampleCount: 10,
+                                                           momentum: bad), "momentum \(bad)")
+        }
+    }
+
+    /// Streamed in chunks of any size, in blocks of several sizes, the output is the whole-signal output bit for bit
+    /// (with and without momentum).
     func testStreamingEqualsTheWholeSignal() throws {
-        let whole = try MelEnvelopeCorrection.apply(input, features: .default, targetLogMel: target.data, frames: 61, iterations: 3)
+        for momentum: Float in [0, 0.9] {
+            try checkStreaming(momentum: momentum)
+        }
+    }
+
+    func checkStreaming(momentum: Float) throws {
+        let whole = try MelEnvelopeCorrection.apply(input, features: .default, targetLogMel: target.data, frames: 61, iterations: 3,
+                                                    momentum: momentum)
         for (block, chunk) in [(200, 1), (800, 37), (1000, 999), (4000, 4000), (16_000, 123)] {
             var c = try MelEnvelopeCorrection(features: .default, targetLogMel: target.data, frames: 61, sampleCount: input.count,
-                                              iterations: 3, blockSize: block)
+                                              iterations: 3, momentum: momentum, blockSize: block)
             XCTAssertEqual(c.margin, 3200, "(3 + 1) x 800 samples")
             var out: [Float] = []
             var i = 0
@@ -51,7 +80,7 @@ final class MelEnvelopeCorrectionTests: XCTestCase {
                 XCTAssertLessThanOrEqual(out.count, max(0, i - c.margin))
             }
             c.finish(into: &out)
-            XCTAssertEqual(out, whole, "block \(block), chunks of \(chunk)")
+            XCTAssertEqual(out, whole, "block \(block), chunks of \(chunk), momentum \(momentum)")
         }
     }
 
