@@ -8,7 +8,8 @@ import Foundation
 /// - `prime_cut`: `"exact"` or `"beat"` (`PrimeCut`);
 /// - `max_note_seconds`: seconds, or `"prime+S"` (the prime's longest note plus S), in [0.01, 60], or `"off"` (`NoteRelease`);
 /// - `max_polyphony`: notes, or `"prime+N"`, a whole number in 1...128, or `"off"` (`NoteRelease`);
-/// - `key_bias`: nats in [0, 100], 0 = off (`ScaleBias`);
+/// - `key_bias`: nats in [0, 100], 0 = off (`ScaleBias`, against notes outside the prime's scale);
+/// - `key_profile_bias`: a weight in [0, 100], 0 = off (`ScaleBias`, toward the prime key's Krumhansl-Kessler profile);
 /// - `snap_to_prime_grid`: true or false.
 ///
 /// A number may be given as a JSON number or a string. `synth music generate` takes a key when its option is not
@@ -19,19 +20,21 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
     public var maxNoteSeconds: String?
     public var maxPolyphony: String?
     public var keyBias: Float?
+    public var keyProfileBias: Float?
     public var snapToPrimeGrid: Bool?
 
     enum CodingKeys: String, CodingKey {
         case primeCut = "prime_cut", maxNoteSeconds = "max_note_seconds", maxPolyphony = "max_polyphony"
-        case keyBias = "key_bias", snapToPrimeGrid = "snap_to_prime_grid"
+        case keyBias = "key_bias", keyProfileBias = "key_profile_bias", snapToPrimeGrid = "snap_to_prime_grid"
     }
 
     public init(primeCut: PrimeCut? = nil, maxNoteSeconds: String? = nil, maxPolyphony: String? = nil, keyBias: Float? = nil,
-                snapToPrimeGrid: Bool? = nil) {
+                keyProfileBias: Float? = nil, snapToPrimeGrid: Bool? = nil) {
         self.primeCut = primeCut
         self.maxNoteSeconds = maxNoteSeconds
         self.maxPolyphony = maxPolyphony
         self.keyBias = keyBias
+        self.keyProfileBias = keyProfileBias
         self.snapToPrimeGrid = snapToPrimeGrid
     }
 
@@ -53,6 +56,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         maxNoteSeconds = try limit(.maxNoteSeconds)
         maxPolyphony = try limit(.maxPolyphony)
         keyBias = try k.decodeIfPresent(Float.self, forKey: .keyBias)
+        keyProfileBias = try k.decodeIfPresent(Float.self, forKey: .keyProfileBias)
         snapToPrimeGrid = try k.decodeIfPresent(Bool.self, forKey: .snapToPrimeGrid)
     }
 
@@ -63,6 +67,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
     public var summary: String {
         var parts: [String] = []
         if let v = keyBias { parts.append("key_bias \(String(format: "%g", Double(v)))") }
+        if let v = keyProfileBias { parts.append("key_profile_bias \(String(format: "%g", Double(v)))") }
         if let v = maxNoteSeconds { parts.append("max_note_seconds \(v)") }
         if let v = maxPolyphony { parts.append("max_polyphony \(v)") }
         if let v = primeCut { parts.append("prime_cut \(v.rawValue)") }
@@ -80,7 +85,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         text == "off" || NoteRelease.limit(text, prime: 1).map { $0 >= 1 && $0 <= 128 && $0 == $0.rounded() } ?? false
     }
 
-    /// In [0, 100] nats.
+    /// In [0, 100] (nats for `key_bias`, a weight for `key_profile_bias`).
     public static func isValidKeyBias(_ value: Float) -> Bool { value >= 0 && value <= 100 }
 
     /// The music keys of the model folder `dir`'s generation_config.json, or nil without the file.
@@ -97,6 +102,9 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         }
         if let v = config.keyBias, !isValidKeyBias(v) {
             throw ModelFolderError.key(file: file, key: "key_bias", reason: "must be in [0, 100], got \(v)")
+        }
+        if let v = config.keyProfileBias, !isValidKeyBias(v) {
+            throw ModelFolderError.key(file: file, key: "key_profile_bias", reason: "must be in [0, 100], got \(v)")
         }
         return config
     }

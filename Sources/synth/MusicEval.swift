@@ -29,11 +29,15 @@ struct MusicEval: ParsableCommand {
     var context = 256
     @Option(parsing: .unconditional, help: ArgumentHelp("Also score the model with the --key-bias decoding processor of X nats in each piece's key (that of its first 8 s), to see what it costs in NLL.", valueName: "X"))
     var keyBias: Float?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also score the model with the --key-profile-bias decoding processor of weight W in each piece's key (with --key-bias, both together), to see what it costs in NLL.", valueName: "W"))
+    var keyProfileBias: Float?
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
         guard (1...NGramModel.maxOrder).contains(order) else { throw ValidationError("--order must be in 1...\(NGramModel.maxOrder), got \(order)") }
         guard context >= 2 else { throw ValidationError("--context must be >= 2, got \(context)") }
+        if let k = keyBias, !MusicGenerationConfig.isValidKeyBias(k) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
+        if let k = keyProfileBias, !MusicGenerationConfig.isValidKeyBias(k) { throw ValidationError("--key-profile-bias must be in [0, 100], got \(k)") }
         guard MusicEncoding(rawValue: encoding) != nil else {
             throw ValidationError("--encoding must be \(MusicEncoding.allCases.map(\.rawValue).joined(separator: " or ")), got \(encoding)")
         }
@@ -80,10 +84,14 @@ struct MusicEval: ParsableCommand {
             let dt = Date().timeIntervalSince(start)
             result["model"] = ["name": modelOption.model, "summary": net.summary, "seconds": dt].merging(figures(r.nats, r.tokens)) { a, _ in a }
             if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats, r.tokens) + String(format: " [%.1f s]", dt)) }
-            if let k = keyBias {
-                let b = ScaleBias.evaluate(net, sequences: seqs, encoding: enc, penalty: k, context: net.window(fallback: context))
-                result["model_key_bias"] = ["penalty": Double(k)].merging(figures(b.nats, b.tokens)) { a, _ in a }
-                if !jsonOption.json { print(line(String(format: "model with key bias %.1f", k), b.nats, b.tokens)) }
+            if keyBias != nil || keyProfileBias != nil {
+                let k = keyBias ?? 0, w = keyProfileBias ?? 0
+                let b = ScaleBias.evaluate(net, sequences: seqs, encoding: enc, penalty: k, profileWeight: w, context: net.window(fallback: context))
+                result["model_key_bias"] = ["penalty": Double(k), "profile_weight": Double(w)].merging(figures(b.nats, b.tokens)) { a, _ in a }
+                if !jsonOption.json {
+                    print(line(String(format: "model with key bias %g", Double(k)) + (w > 0 ? String(format: " and key profile bias %g", Double(w)) : ""),
+                               b.nats, b.tokens))
+                }
             }
         }
         if hasTrain {

@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony and --key-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, snap_to_prime_grid; voices/music sets all five, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0 and --no-snap-to-prime-grid turn them off. A performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony, --key-bias and --key-profile-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, key_profile_bias, snap_to_prime_grid; voices/music sets all but key_bias, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0, --key-profile-bias 0 and --no-snap-to-prime-grid turn them off. A performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -31,6 +31,8 @@ struct MusicGenerate: ParsableCommand {
     var maxPolyphony: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep the continuation in the prime's key (Krumhansl-Schmuckler): subtract X nats from the logits of note-ons outside its scale (a decoding processor; 0 = off; default: the model's generation_config.json key_bias with a prime, else off).", valueName: "X"))
     var keyBias: Float?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Draw the continuation toward the prime's key (Krumhansl-Schmuckler): subtract W × ln(P(tonic) / P(degree)) nats from the logits of note-ons of the key's scale, P being its Krumhansl-Kessler profile, and the scale's mean of that from the others, so the tonic and dominant gain on the weaker degrees and the share outside the scale stays the model's (a decoding processor, beside or instead of --key-bias; 0 = off; default: the model's generation_config.json key_profile_bias with a prime, else off; voices/music: 2.5, which keeps the key in 86 % of continuations, docs/music.md).", valueName: "W"))
+    var keyProfileBias: Float?
     @Flag(help: "With a performance_programs model: let the continuation bring in instruments the prime does not have (by default it keeps to the prime's).")
     var newInstruments = false
     @Flag(inversion: .prefixedNo, help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: the model's generation_config.json snap_to_prime_grid with a prime, else off). With --max-polyphony, a note that snapping would make exceed it keeps its own timing.")
@@ -83,9 +85,11 @@ struct MusicGenerate: ParsableCommand {
         }
         if let k = keyBias, !MusicGenerationConfig.isValidKeyBias(k) { throw ValidationError("--key-bias must be in [0, 100], got \(k)") }
         if keyBias != nil && prime == nil { throw ValidationError("--key-bias needs --prime (the key is the prime's)") }
+        if let k = keyProfileBias, !MusicGenerationConfig.isValidKeyBias(k) { throw ValidationError("--key-profile-bias must be in [0, 100], got \(k)") }
+        if keyProfileBias != nil && prime == nil { throw ValidationError("--key-profile-bias needs --prime (the key is the prime's)") }
         if snapToPrimeGrid == true && prime == nil { throw ValidationError("--snap-to-prime-grid needs --prime (the grid is the prime's)") }
-        if beam != nil && ((keyBias ?? 0) > 0 || (maxNoteSeconds ?? "off") != "off" || (maxPolyphony ?? "off") != "off") {
-            throw ValidationError("--key-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
+        if beam != nil && ((keyBias ?? 0) > 0 || (keyProfileBias ?? 0) > 0 || (maxNoteSeconds ?? "off") != "off" || (maxPolyphony ?? "off") != "off") {
+            throw ValidationError("--key-bias, --key-profile-bias, --max-note-seconds and --max-polyphony apply to sampling, not --beam")
         }
         if let p = prime { try requireFile(p, option: "--prime") }
         guard (8000...96000).contains(sampleRate) else { throw ValidationError("--sample-rate must be in 8000...96000, got \(sampleRate)") }
@@ -109,6 +113,7 @@ struct MusicGenerate: ParsableCommand {
         var maxNoteSeconds: String?
         var maxPolyphony: String?
         var keyBias: Float?
+        var keyProfileBias: Float?
         var snapToPrimeGrid = false
         var note: String?
     }
@@ -117,16 +122,18 @@ struct MusicGenerate: ParsableCommand {
     func continuationSettings(folder: URL) throws -> Continuation {
         var file = (try MusicGenerationConfig.load(folder: folder)) ?? MusicGenerationConfig()
         if prime == nil { file = MusicGenerationConfig() }
-        if beam != nil { file.maxNoteSeconds = nil; file.maxPolyphony = nil; file.keyBias = nil }
+        if beam != nil { file.maxNoteSeconds = nil; file.maxPolyphony = nil; file.keyBias = nil; file.keyProfileBias = nil }
         if primeCut != nil { file.primeCut = nil }
         if maxNoteSeconds != nil { file.maxNoteSeconds = nil }
         if maxPolyphony != nil { file.maxPolyphony = nil }
         if keyBias != nil { file.keyBias = nil }
+        if keyProfileBias != nil { file.keyProfileBias = nil }
         if snapToPrimeGrid != nil { file.snapToPrimeGrid = nil }
         let off: (String?) -> String? = { $0 == "off" ? nil : $0 }
         return Continuation(primeCut: primeCut.flatMap(PrimeCut.init(rawValue:)) ?? file.primeCut ?? .exact,
                             maxNoteSeconds: off(maxNoteSeconds ?? file.maxNoteSeconds), maxPolyphony: off(maxPolyphony ?? file.maxPolyphony),
                             keyBias: (keyBias ?? file.keyBias).flatMap { $0 > 0 ? $0 : nil },
+                            keyProfileBias: (keyProfileBias ?? file.keyProfileBias).flatMap { $0 > 0 ? $0 : nil },
                             snapToPrimeGrid: snapToPrimeGrid ?? file.snapToPrimeGrid ?? false,
                             note: file.isEmpty ? nil : "note: \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win; off, 0, exact or --no-snap-to-prime-grid turn them off)")
     }
@@ -185,9 +192,11 @@ struct MusicGenerate: ParsableCommand {
             polyphonyLimit = settings.maxPolyphony.flatMap { NoteRelease.limit($0, prime: Double(NoteRelease.maxPolyphony(primeNotes))) }.map { Int($0) }
             processors.append(NoteRelease(maxSeconds: seconds, maxPolyphony: polyphonyLimit, encoding: encoding))
         }
-        if let k = settings.keyBias, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
-            processors.append(ScaleBias(key: key, penalty: k, encoding: encoding))
-            printErr("note: key bias \(k) nats against notes outside \(key) (the prime's key)")
+        if settings.keyBias != nil || settings.keyProfileBias != nil, let key = MusicalKey.estimate(encoding.decode(p.tokens)) {
+            let scale = settings.keyBias ?? 0, profile = settings.keyProfileBias ?? 0
+            processors.append(ScaleBias(key: key, penalty: scale, profileWeight: profile, encoding: encoding))
+            let parts = (scale > 0 ? ["\(scale) nats against notes outside \(key)"] : []) + (profile > 0 ? ["\(profile) × ln profile ratio toward \(key)"] : [])
+            printErr("note: key bias \(parts.joined(separator: ", ")) (the prime's key)")
         }
         if p.tokens.count > net.contextLength {
             printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
@@ -232,6 +241,7 @@ struct MusicGenerate: ParsableCommand {
                                          "new_notes": newNotes, "instrument_tracks": instruments, "encoding": encoding.rawValue,
                                          "prime_cut": settings.primeCut.rawValue, "max_note_seconds": settings.maxNoteSeconds ?? NSNull(),
                                          "max_polyphony": settings.maxPolyphony ?? NSNull(), "key_bias": settings.keyBias.map { Double($0) } ?? NSNull(),
+                                         "key_profile_bias": settings.keyProfileBias.map { Double($0) } ?? NSNull(),
                                          "snap_to_prime_grid": settings.snapToPrimeGrid,
                                          "compute_seconds": dt,
                                          "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]

@@ -58,19 +58,22 @@ final class MusicCLITests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             return (try Data(contentsOf: out), r.stderr)
         }
-        let all = ["--prime-cut", "beat", "--max-note-seconds", "prime+1", "--max-polyphony", "prime+1", "--key-bias", "0.5", "--snap-to-prime-grid"]
+        let all = ["--prime-cut", "beat", "--max-note-seconds", "prime+1", "--max-polyphony", "prime+1", "--key-profile-bias", "2.5", "--snap-to-prime-grid"]
         let shipped = try generate(shippedModel, [])
-        XCTAssertTrue(shipped.stderr.contains("note: key_bias 0.5, max_note_seconds prime+1, max_polyphony prime+1, prime_cut beat, snap_to_prime_grid true from \(shippedModel.path)/generation_config.json"), shipped.stderr)
+        XCTAssertTrue(shipped.stderr.contains("note: key_profile_bias 2.5, max_note_seconds prime+1, max_polyphony prime+1, prime_cut beat, snap_to_prime_grid true from \(shippedModel.path)/generation_config.json"), shipped.stderr)
         XCTAssertEqual(shipped.midi, try generate(bare, all).midi)
         XCTAssertNotEqual(shipped.midi, try generate(bare, []).midi)
         // Every key turned off by its option: the bare model's output, and no note.
-        let off = try generate(shippedModel, ["--prime-cut", "exact", "--max-note-seconds", "off", "--max-polyphony", "off", "--key-bias", "0",
-                                              "--no-snap-to-prime-grid"])
+        let off = try generate(shippedModel, ["--prime-cut", "exact", "--max-note-seconds", "off", "--max-polyphony", "off",
+                                              "--key-profile-bias", "0", "--no-snap-to-prime-grid"])
         XCTAssertEqual(off.midi, try generate(bare, []).midi)
         XCTAssertFalse(off.stderr.contains("generation_config.json"), off.stderr)
         // One option given: the file gives the other four.
-        XCTAssertEqual(try generate(shippedModel, ["--key-bias", "1"]).midi,
-                       try generate(bare, Array(all.prefix(6)) + ["--key-bias", "1", "--snap-to-prime-grid"]).midi)
+        XCTAssertEqual(try generate(shippedModel, ["--key-profile-bias", "1"]).midi,
+                       try generate(bare, Array(all.prefix(6)) + ["--key-profile-bias", "1", "--snap-to-prime-grid"]).midi)
+        // --key-bias is not in the file: given, it joins the file's profile bias.
+        XCTAssertEqual(try generate(shippedModel, ["--key-bias", "1"]).midi, try generate(bare, all + ["--key-bias", "1"]).midi)
+        XCTAssertNotEqual(try generate(bare, all + ["--key-bias", "1"]).midi, shipped.midi)
         // No prime: every key reads the prime, so none applies.
         let unprimed = try generate(shippedModel, [], primed: false)
         XCTAssertEqual(unprimed.midi, try generate(bare, [], primed: false).midi)
@@ -105,6 +108,11 @@ final class MusicCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("top-p must be in (0, 1], got 1.5"), r.stderr)
         r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--seconds", "1", "--min-p", "1", "-o", out.path])
         XCTAssertNotEqual(r.status, 0)
+        r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--seconds", "1", "--key-profile-bias", "2", "-o", out.path])
+        assertFails(r, "--key-profile-bias needs --prime (the key is the prime's)", output: out)
+        r = try CLI.run(["music", "generate", "--model", shippedModel.path, "--prime", midiFixtures.appendingPathComponent("bwv1.6.mid").path,
+                         "--seconds", "1", "--key-profile-bias", "-1", "-o", out.path])
+        assertFails(r, "--key-profile-bias must be in [0, 100], got -1.0", output: out)
         r = try CLI.run(["music", "generate", "--model", dir.appendingPathComponent("nomodel").path, "--seconds", "1", "-o", out.path])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("unknown music model '\(dir.appendingPathComponent("nomodel").path)' (looked in "), r.stderr)
@@ -161,7 +169,7 @@ final class MusicCLITests: XCTestCase {
         // model's generation_config.json sets, which beam search does not run).
         let (b1, beamOne) = try generate("beam1.mid", ["--beam", "1"])
         XCTAssertEqual(b1.status, 0, b1.stderr)
-        let (g, greedy) = try generate("greedy.mid", ["--temperature", "0", "--max-note-seconds", "off", "--max-polyphony", "off", "--key-bias", "0"])
+        let (g, greedy) = try generate("greedy.mid", ["--temperature", "0", "--max-note-seconds", "off", "--max-polyphony", "off", "--key-profile-bias", "0"])
         XCTAssertEqual(g.status, 0, g.stderr)
         XCTAssertEqual(try Data(contentsOf: beamOne), try Data(contentsOf: greedy))
         // Beam search ignores the seed, and its continuation keeps the prime and adds to it.

@@ -127,6 +127,32 @@ final class InstrumentInputTests: XCTestCase {
         XCTAssertEqual(zero.tokens, plain.tokens)
         XCTAssertEqual(zero.nats, plain.nats, accuracy: 1e-4)
         XCTAssertNotEqual(ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 3, context: 16).nats, plain.nats, accuracy: 1e-3)
+        XCTAssertNotEqual(ScaleBias.evaluate(m, sequences: seqs, encoding: .performance, penalty: 0, profileWeight: 2, context: 16).nats,
+                          plain.nats, accuracy: 1e-3)
+    }
+
+    /// The key profile bias in G major (tonic 7), weight 2, beside a scale penalty of 0.5: the scale's classes lose
+    /// 2 ln(P(tonic) / P(degree)) (Krumhansl-Kessler major: tonic 6.35, dominant 5.19, leading tone 2.88), the other
+    /// five the scale's mean of that plus 0.5; note-on logits change by exactly that, other tokens not at all.
+    func testKeyProfileBiasPenalties() {
+        let bias = ScaleBias(key: MusicalKey(tonic: 7, minor: false), penalty: 0.5, profileWeight: 2, encoding: .performance)
+        let p = MusicalKey.majorProfile, w: Float = 2
+        let degrees = [0, 2, 4, 5, 7, 9, 11]
+        let mean = degrees.map { w * Float(log(p[0] / p[$0])) }.reduce(0, +) / 7
+        XCTAssertEqual(bias.pitchClassPenalty[7], 0, accuracy: 1e-6, "the tonic G")
+        XCTAssertEqual(bias.pitchClassPenalty[2], w * Float(log(6.35 / 5.19)), accuracy: 1e-5, "the dominant D")
+        XCTAssertEqual(bias.pitchClassPenalty[6], w * Float(log(6.35 / 2.88)), accuracy: 1e-5, "the leading tone F#")
+        for pc in [8, 10, 1, 3, 5] { XCTAssertEqual(bias.pitchClassPenalty[pc], 0.5 + mean, accuracy: 1e-5, "outside: \(pc)") }
+        var logits = [Float](repeating: 1, count: 390)
+        logits.withUnsafeMutableBufferPointer { bias.process($0) }
+        for pitch in 0..<128 {
+            XCTAssertEqual(logits[PerformanceTokenizer.noteOnBase + pitch], 1 - bias.pitchClassPenalty[pitch % 12], accuracy: 1e-6)
+        }
+        XCTAssertEqual(logits.enumerated().filter { !(PerformanceTokenizer.noteOnBase..<(PerformanceTokenizer.noteOnBase + 128)).contains($0.offset) }
+                        .map(\.element), [Float](repeating: 1, count: 390 - 128))
+        // Without the profile weight, only the scale penalty: the processor of --key-bias alone.
+        let fence = ScaleBias(key: MusicalKey(tonic: 7, minor: false), penalty: 0.5, encoding: .performance)
+        XCTAssertEqual(fence.pitchClassPenalty, (0..<12).map { degrees.contains(($0 - 7 + 12) % 12) ? 0 : 0.5 })
     }
 
     /// 120 bpm: sixteenths every 0.125 s. Notes from 1 s on move to the grid; earlier ones stay.

@@ -33,6 +33,8 @@ final class MusicGenerationConfigTests: XCTestCase {
         XCTAssertEqual(shipped, MusicGenerationConfig(primeCut: .beat, maxNoteSeconds: "prime+1", maxPolyphony: "prime+1", keyBias: 0.5,
                                                       snapToPrimeGrid: true))
         XCTAssertEqual(shipped?.summary, "key_bias 0.5, max_note_seconds prime+1, max_polyphony prime+1, prime_cut beat, snap_to_prime_grid true")
+        XCTAssertEqual(try load(#"{"key_profile_bias": 2.5}"#), MusicGenerationConfig(keyProfileBias: 2.5))
+        XCTAssertEqual(try load(#"{"key_profile_bias": 2.5}"#)?.summary, "key_profile_bias 2.5")
         // Limits as JSON numbers; "off".
         XCTAssertEqual(try load(#"{"max_note_seconds": 2.5, "max_polyphony": 4}"#), MusicGenerationConfig(maxNoteSeconds: "2.5", maxPolyphony: "4"))
         XCTAssertEqual(try load(#"{"max_note_seconds": "off", "prime_cut": "exact"}"#), MusicGenerationConfig(primeCut: .exact, maxNoteSeconds: "off"))
@@ -50,6 +52,7 @@ final class MusicGenerationConfigTests: XCTestCase {
             (#"{"max_polyphony": "prime+200"}"#, "\(path): key 'max_polyphony': must be N or prime+N with N a whole number in 1...128, or off, got prime+200"),
             (#"{"key_bias": -1}"#, "\(path): key 'key_bias': must be in [0, 100], got -1.0"),
             (#"{"key_bias": "strong"}"#, "\(path): key 'key_bias': expected a number"),
+            (#"{"key_profile_bias": 101}"#, "\(path): key 'key_profile_bias': must be in [0, 100], got 101.0"),
             (#"{"snap_to_prime_grid": "yes"}"#, "\(path): key 'snap_to_prime_grid': expected true or false"),
             (#"{"max_polyphony": [4]}"#, "\(path): key 'max_polyphony': expected a number"),
         ]
