@@ -5,12 +5,13 @@
 Usage:
   python3 scripts/compare_vocoders.py --out DIR --voice "NAME=VOICE_DIR [VOCODE OPTIONS]" [--voice ...] [--griffin-lim]
       [--manifest ../shared/data/speech/MANIFEST-all.tsv] [--seconds 4] [--demo samples/arctic_a0009.wav]
-      [--demo-speaker auto] [--seed 1 | --seeds 1 2 3] [--bin .build/release/synth]
+      [--demo-speaker auto] [--unknown-speakers auto] [--seed 1 | --seeds 1 2 3] [--bin .build/release/synth]
 
 For every speaker of the manifest, the reference joins its valid clips (sorted by path, each mixed to mono, resampled
 to 16 kHz with librosa and trimmed of leading and trailing silence as training trims it: 40 dB below the peak, 50 ms
 kept; 0.25 s of silence between) until --seconds of speech, written to DIR/reference/SPEAKER.wav; each system vocodes that reference (valid files with their own speaker, the
-demo sentence with --demo-speaker) and is scored against it:
+demo sentence with --demo-speaker; with --unknown-speakers auto, a valid file whose speaker a voice does not know
+with `--speaker auto`, as a user with a new speaker would, instead of leaving it out) and is scored against it:
   PESQ-WB (ITU-T P.862.2), STOI (Taal et al. 2011), log-mel distance (dB RMS of 10 log10 mel power, 80 bins,
   n_fft 1024, hop 200), F0 RMSE in cents on frames voiced in both and the V/UV error (share of frames whose
   voicing differs), both from librosa.pyin (60-500 Hz, frame 1024, hop 200).
@@ -78,6 +79,8 @@ def main():
                     help="per speaker, valid clips are joined (sorted by path, 0.25 s of silence between) until this long")
     ap.add_argument("--demo", default="samples/arctic_a0009.wav")
     ap.add_argument("--demo-speaker", default="auto")
+    ap.add_argument("--unknown-speakers", choices=["skip", "auto"], default="skip",
+                    help="a valid speaker a voice does not know: leave the file out (skip) or vocode it with --speaker auto")
     ap.add_argument("--seed", default="1")
     ap.add_argument("--seeds", nargs="+", default=None,
                     help="several sampling seeds (overrides --seed): each system vocodes every file with each; the table "
@@ -130,6 +133,8 @@ def main():
         files.append(("demo", a.demo, None))
 
     systems = [(n, ["--voice", d] + extra) for n, d, extra in voices]
+    known = {n: set(json.load(open(os.path.join(d, "config.json"))).get("speakers", [])) if os.path.isdir(d) else None
+             for n, d, _ in voices}
     if a.griffin_lim:
         systems.append(("griffin-lim", ["--voice", voices[0][1] if voices else "default", "--vocoder", "griffin-lim"]))
     seeds = a.seeds or [a.seed]
@@ -142,6 +147,8 @@ def main():
             for name, ref, speaker in files:
                 out = os.path.join(folder, name + ".wav")
                 spk = speaker or a.demo_speaker
+                if speaker and a.unknown_speakers == "auto" and known.get(sys_name) is not None and speaker not in known[sys_name]:
+                    spk = "auto"
                 cmd = [a.bin, "vocode", ref, "-o", out, "--seed", seed] + args
                 if "--vocoder" not in args:
                     cmd += ["--speaker", spk]
