@@ -170,7 +170,7 @@ extension NoteRelease {
 }
 
 extension ScaleBias {
-    /// Mean NLL in nats per token of `sequences` (each BOS ... EOS) under `model` with a scale bias of `penalty` in
+    /// Mean NLL in nats per token of `sequences` (each BOS ... EOS) under `model` with the bias of `ScaleBias(penalty:profileWeight:)` in
     /// each piece's own key (`MusicalKey.estimate` of its notes starting in the first `keySeconds` s), i.e. what the
     /// processor costs in likelihood. Windows as `TokenModel.evaluate` (non-overlapping, `context + 1` tokens);
     /// pieces with no pitched notes are scored unbiased.
