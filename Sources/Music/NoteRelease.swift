@@ -170,9 +170,9 @@ extension NoteRelease {
 }
 
 extension ScaleBias {
-    /// Mean NLL in nats per token of `sequences` (each BOS ... EOS) under `model` with the bias of `ScaleBias(penalty:profileWeight:)` in
-    /// each piece's own key (`MusicalKey.estimate` of its notes starting in the first `keySeconds` s), i.e. what the
-    /// processor costs in likelihood. Windows as `TokenModel.evaluate` (non-overlapping, `context + 1` tokens);
+    /// Mean NLL in nats per token of `sequences` (each BOS ... EOS) under `model` with the bias of
+    /// `ScaleBias(penalty:profileWeight:)` in each piece's own key (`MusicalKey.estimate` of its notes starting in the
+    /// first `keySeconds` s), i.e. what the processor costs in likelihood. Windows as `TokenModel.evaluate` (non-overlapping, `context + 1` tokens);
     /// pieces with no pitched notes are scored unbiased.
     public static func evaluate<M: AutoregressiveModel>(_ model: M, sequences: [[Int]], encoding: MusicEncoding, penalty: Float,
                                                       profileWeight: Float = 0, keySeconds: Double = 8, context: Int) -> (nats: Double, tokens: Int) {
