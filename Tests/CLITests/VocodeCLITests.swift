@@ -694,7 +694,7 @@ extension VocodeCLITests {
         let neural = dir.appendingPathComponent("neural.wav"), gl = dir.appendingPathComponent("gl.wav")
         let r = try CLI.run(["vocode", demo.path, "-o", neural.path, "--voice", shipped.path, "--seed", "1", "--subtype", "float"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("mel correction 100 rounds"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("mel correction 100 rounds (momentum 0.9)"), r.stderr)
         XCTAssertEqual(try CLI.run(["vocode", demo.path, "-o", gl.path, "--voice", shipped.path, "--vocoder", "griffin-lim",
                                     "--subtype", "float"]).status, 0)
         let c = try Voice.load(shipped).config
