@@ -50,7 +50,7 @@ run eval --data "$SPEECH" --max-utterances 10 --threads 2; hash eval.txt "$OUT/s
 echo "music..." >&2
 P=samples/bwv113.8.mid
 # Without the continuation defaults of voices/music/generation_config.json (added later), as these were recorded.
-OFF="--prime-cut exact --max-note-seconds off --max-polyphony off --key-bias 0 --no-snap-to-prime-grid"
+OFF="--prime-cut exact --max-note-seconds off --max-polyphony off --key-bias 0 --key-profile-bias 0 --no-snap-to-prime-grid"
 run music generate --prime $P --seconds 10 --seed 1 -o "$OUT/m1.mid" $OFF; hash music-seconds.mid "$OUT/m1.mid"
 run music generate --prime $P --prime-seconds 4 --tokens 300 --temperature 0.9 --top-k 40 --top-p 0.95 \
     --repetition-penalty 1.1 --seed 3 -o "$OUT/m2.mid" --wav "$OUT/m2.wav" --sample-rate 16000 $OFF
@@ -58,7 +58,7 @@ hash music-processors.mid "$OUT/m2.mid"; hash music-processors.wav "$OUT/m2.wav"
 run music generate --tokens 600 --seed 2 -o "$OUT/m3.mid"; hash music-window.mid "$OUT/m3.mid"
 run music generate --prime $P --prime-seconds 3 --beam 2 --tokens 12 -o "$OUT/m4.mid" --prime-cut exact --no-snap-to-prime-grid
 hash music-beam.mid "$OUT/m4.mid"
-# With them: the beat cut, the note limits, the key bias and the grid snap.
+# With them: the beat cut, the note limits, the key profile bias and the grid snap.
 run music generate --prime $P --prime-seconds 8 --seconds 10 --seed 1 -o "$OUT/m5.mid"; hash music-defaults.mid "$OUT/m5.mid"
 echo "text..." >&2
 run text generate --prompt "And it came to pass" --tokens 300 --seed 1; cp "$OUT/stdout" "$OUT/text.txt"; hash text-defaults.txt "$OUT/text.txt"
