@@ -209,6 +209,16 @@ final class MusicCLITests: XCTestCase {
         XCTAssertEqual(e.status, 0, e.stderr)
         let text = e.stdout + e.stderr
         XCTAssertTrue(text.contains("nats/token") && text.contains("bits/token") && text.contains("Kneser-Ney"), text)
+        // What the key processors cost as a likelihood: the model scored with them, beside its own figure.
+        let k = try CLI.json(try CLI.run(["music", "eval", "--data", manifest.path, "--model", shippedModel.path,
+                                          "--key-profile-bias", "2.5", "--json"]))
+        let own = try XCTUnwrap((k["model"] as? [String: Any])?["nats_per_token"] as? Double)
+        let biased = try XCTUnwrap(k["model_key_bias"] as? [String: Any])
+        XCTAssertEqual(biased["profile_weight"] as? Double, 2.5)
+        XCTAssertEqual(biased["penalty"] as? Double, 0)
+        XCTAssertNotEqual(try XCTUnwrap(biased["nats_per_token"] as? Double), own, accuracy: 1e-4)
+        assertFails(try CLI.run(["music", "eval", "--data", manifest.path, "--model", shippedModel.path, "--key-profile-bias", "-2"]),
+                    "--key-profile-bias must be in [0, 100], got -2.0")
         let run = dir.appendingPathComponent("run")
         let t = try CLI.run(["music", "train", "--data", manifest.path, "--out", run.path, "--steps", "3", "--batch", "2", "--context", "32",
                              "--d-model", "16", "--heads", "2", "--layers", "1", "--validate-every", "3", "--checkpoint-every", "3", "--log-every", "1"])

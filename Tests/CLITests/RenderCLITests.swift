@@ -108,14 +108,16 @@ final class RenderCLITests: CLITestCase {
         XCTAssertEqual(try Data(contentsOf: rendered), try Data(contentsOf: alone))
         XCTAssertNotEqual(try Data(contentsOf: rendered), try Data(contentsOf: plain))
 
-        // The mel-envelope correction, with the postfilter, on audio and .npy lines alike: each line as vocode renders it.
+        // The mel-envelope correction (with momentum), with the postfilter, on audio and .npy lines alike: each line as
+        // vocode renders it.
         let corrected = tmp.appendingPathComponent("mc")
-        let m = try run(["render", manifest.path, "--out", corrected.path, "--voice", voice.path, "--mel-correction", "2", "--batch", "2"])
+        let m = try run(["render", manifest.path, "--out", corrected.path, "--voice", voice.path, "--mel-correction", "3",
+                         "--mel-correction-momentum", "0.5", "--batch", "2"])
         XCTAssertEqual(m.status, 0, m.stderr)
         for (input, speaker, seed, name) in [(speech, "a", "7", "alpha_8f6fb8eb.wav"), (tmp.appendingPathComponent("u.npy").path, "b", "8", "u.wav")] {
             let one = tmp.appendingPathComponent("one-" + name)
             XCTAssertEqual(try run(["vocode", input, "-o", one.path, "--voice", voice.path, "--speaker", speaker, "--seed", seed,
-                                    "--mel-correction", "2"]).status, 0)
+                                    "--mel-correction", "3", "--mel-correction-momentum", "0.5"]).status, 0)
             XCTAssertEqual(try Data(contentsOf: corrected.appendingPathComponent(name)), try Data(contentsOf: one), name)
         }
         XCTAssertNotEqual(try Data(contentsOf: corrected.appendingPathComponent("alpha_8f6fb8eb.wav")), try Data(contentsOf: plain))
