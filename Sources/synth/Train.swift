@@ -383,7 +383,8 @@ struct Train: ParsableCommand {
     /// calibrated on the valid split; a fine-tuned voice keeps its own for speakers the manifest lacks. When the base
     /// voice's statistics already hold every train speaker's mixture, fitted on as many frames as the train split
     /// gives that speaker (the same recordings, so the same mixture), they are kept as they are (a fit takes a minute
-    /// or more).
+    /// or more). When they have a background mixture, a fine-tune keeps it, with the threshold and the fallback, and
+    /// fits only the mixtures of new speakers (or of speakers whose frames changed).
     private func fitSpeakerStatistics(config: WaveNetConfig, utterances: RunUtterances, baseVoice: Voice?,
                                       summary: RunSummary) -> SpeakerStatistics {
         let t0 = Date()
@@ -395,6 +396,23 @@ struct Train: ParsableCommand {
             summary("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these \(plural(cepstra.count, "speaker")) " +
                     "were fitted on the same number of frames)")
             return old
+        }
+        if let old, old.background != nil, old.coefficients == SpeakerStatistics.defaultCoefficients {
+            // A fine-tune keeps the base voice's background mixture, threshold and fallback, so an input counts as
+            // recognised exactly as before: refitted on the new speakers' frames too, the background moves and
+            // recognises voices the model never heard (docs/voices.md, nineteenth session). Mixtures are fitted for
+            // the train speakers the base lacks, or whose frames changed; each is fitted alone, so the others stay.
+            let refit = cepstra.filter { name, x in old.speakers[name]?.frames != x.count / old.coefficients }
+            var kept = old
+            if !refit.isEmpty {
+                let bar = ProgressLine("fitting speaker statistics", total: refit.count + 1, unit: "mixtures", delay: 1)
+                for (name, m) in SpeakerStatistics.fit(refit, components: old.components, progress: { bar.update($0) }).speakers {
+                    kept.speakers[name] = m
+                }
+            }
+            summary(String(format: "speaker statistics for --speaker auto: the base voice's background, threshold and fallback kept, %@ fitted in %.1f s",
+                           plural(refit.count, "speaker mixture"), Date().timeIntervalSince(t0)))
+            return kept
         }
         let bar = ProgressLine("fitting speaker statistics", total: config.speakers.count + 1, unit: "mixtures", delay: 1)
         var fitted = SpeakerStatistics.fit(cepstra) { bar.update($0) }

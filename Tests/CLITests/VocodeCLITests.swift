@@ -319,6 +319,30 @@ extension VocodeCLITests {
 }
 
 extension VocodeCLITests {
+    /// A fine-tune that adds a speaker keeps the base voice's background mixture, threshold and fallback, and the
+    /// mixtures of the speakers it knew (fitted on the same frames); only the new speaker's mixture is fitted.
+    func testFineTuneKeepsTheBaseVoicesSpeakerBackground() throws {
+        let base = try writeTinyVoice(in: dir, name: "base", speakers: ["klettres-en"])
+        let en = dir.appendingPathComponent("en.tsv")
+        try ("path\tspeaker\tsplit\n\(CLI.fixture("speech/alpha_132bf2be.flac").path)\tklettres-en\ttrain\n" +
+             "\(CLI.fixture("speech/alpha_30cf3d7d.flac").path)\tklettres-en\tvalid\n").write(to: en, atomically: true, encoding: .utf8)
+        let fit = try CLI.run(["speakers", "--data", en.path, "--voice", base.path, "--components", "2", "--fallback", "klettres-en"])
+        XCTAssertEqual(fit.status, 0, fit.stderr)
+        let before = try XCTUnwrap(SpeakerStatistics.read(voice: try Voice.load(base)))
+        XCTAssertNotNil(before.background)
+        let run = dir.appendingPathComponent("ft")
+        let r = try CLI.run(["train", "--data", CLI.fixture("speech/MANIFEST.tsv").path, "--out", run.path, "--init-from", base.path,
+                             "--segment", "800", "--batch", "2", "--steps", "1", "--validate-every", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("speaker statistics for --speaker auto: the base voice's background, threshold and fallback kept, 1 speaker mixture fitted in "), r.stderr)
+        let after = try XCTUnwrap(SpeakerStatistics.read(voice: try Voice.load(run.appendingPathComponent("best"))))
+        XCTAssertEqual(after.background, before.background)
+        XCTAssertEqual(after.threshold, before.threshold)
+        XCTAssertEqual(after.fallback, "klettres-en")
+        XCTAssertEqual(after.speakers["klettres-en"], before.speakers["klettres-en"])
+        XCTAssertEqual(after.speakers["klettres-cs"]?.weights.count, 2)
+    }
+
     /// `--max-utterances 1` trains on the first row of each split, and the voice knows only their speaker.
     func testMaxUtterancesKeepsOnlyTheirSpeakers() throws {
         let run = dir.appendingPathComponent("few")
