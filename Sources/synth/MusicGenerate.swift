@@ -146,7 +146,7 @@ struct MusicGenerate: ParsableCommand {
         let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
         if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
             let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
-            printErr("note: \(path) has \(instruments.count) instruments\(drums); this model's encoding (performance) plays every note as one piano stream; a performance_programs model keeps them (docs/music.md)")
+            printErr("note: \(path) has \(instruments.count) instruments\(drums); this model's encoding (performance) plays every note as one piano stream; a performance_programs model such as `--model music-programs` keeps them (docs/music.md)")
         }
         if newInstruments { printErr("note: --new-instruments is ignored: this model's encoding (performance) has no instruments") }
     }

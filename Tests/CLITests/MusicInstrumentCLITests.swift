@@ -48,6 +48,26 @@ final class MusicInstrumentCLITests: XCTestCase {
         XCTAssertEqual(try MIDIFile.read(url: piano).tracks.count, 2)
     }
 
+    /// The shipped performance_programs model, primed with music21's test04 (five orchestral instruments, programs 60,
+    /// 68, 70, 71 and 73, in its first 8 s), continues with several of the prime's instruments and no other, each on a
+    /// track of its own with its program.
+    func testShippedProgramsModelKeepsThePrimesInstruments() throws {
+        let model = CLI.repoRoot.appendingPathComponent("voices/music-programs")
+        let prime = chorales.appendingPathComponent("music21-test04.mid")
+        let out = dir.appendingPathComponent("test04.mid")
+        let g = try CLI.run(["music", "generate", "--model", model.path, "--prime", prime.path, "--prime-seconds", "8",
+                             "--seconds", "10", "--seed", "1", "-o", out.path, "--json"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(g.stdout.utf8)) as? [String: Any], g.stdout)
+        let primeEnd = try XCTUnwrap(json["prime_seconds"] as? Double, g.stdout)
+        let notes = try MIDIFile.read(url: out).notes()
+        let continuation = notes.filter { $0.start > primeEnd + 1e-6 }
+        let programs = Set(continuation.map(\.program))
+        XCTAssertGreaterThanOrEqual(continuation.count, 10, "\(continuation.count) new notes")
+        XCTAssertTrue(programs.isSubset(of: [60, 68, 70, 71, 73]), "\(programs.sorted())")
+        XCTAssertGreaterThanOrEqual(programs.count, 3, "\(programs.sorted())")
+    }
+
     /// `--random-program-share` out of range, and random programs for an encoding without instruments, are refused in one
     /// line before any data is read or any folder made.
     func testRandomProgramOptionsAreChecked() throws {
