@@ -383,7 +383,7 @@ extension VocodeCLITests {
             XCTAssertEqual(j["speaker"] as? String, "klettres-cs")
             XCTAssertEqual(j["speaker_choice"] as? String, "auto")
             XCTAssertLessThan(try XCTUnwrap(j["speaker_choice_seconds"] as? Double), 1.0)
-            XCTAssertEqual((j["speaker_scores"] as? [String: Any])?.count, 19)
+            XCTAssertEqual((j["speaker_scores"] as? [String: Any])?.count, 21)
         }
         // A voice without statistics: the first speaker by default (with a note), likelihood scoring for `auto`.
         let input = CLI.fixture("speech/alpha_30cf3d7d.flac").path
@@ -711,27 +711,38 @@ extension VocodeCLITests {
 
     /// Issue 16: on the demo sentence, the shipped voice as it renders by default (pitch postfilter, mel-envelope
     /// correction) is nearer the recording than Griffin-Lim on the same features, both rendered in this run: log-mel
-    /// distance, F0 RMSE and V/UV error by `SpeechMetrics` (PESQ and STOI need Python: docs/voices.md).
+    /// distance, F0 RMSE and V/UV error by `SpeechMetrics` (PESQ and STOI need Python: docs/voices.md), the voice's
+    /// figures the mean of seeds 1-3 (one seed's F0 error moves by several cents: docs/voices.md).
     func testShippedVoiceBeatsGriffinLimOnTheDemoSentence() throws {
         let shipped = CLI.repoRoot.appendingPathComponent("voices/default")
         let demo = CLI.repoRoot.appendingPathComponent("samples/arctic_a0009.wav")
-        let neural = dir.appendingPathComponent("neural.wav"), gl = dir.appendingPathComponent("gl.wav")
-        let r = try CLI.run(["vocode", demo.path, "-o", neural.path, "--voice", shipped.path, "--seed", "1", "--subtype", "float"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("mel correction 100 rounds (momentum 0.9)"), r.stderr)
+        let gl = dir.appendingPathComponent("gl.wav")
         XCTAssertEqual(try CLI.run(["vocode", demo.path, "-o", gl.path, "--voice", shipped.path, "--vocoder", "griffin-lim",
                                     "--subtype", "float"]).status, 0)
         let c = try Voice.load(shipped).config
         let mel = try MelSpectrogram(config: c.features)
         let pitch = try PitchEstimator(config: c.pitchConfig, sampleRate: c.features.sampleRate, hopLength: c.features.hopLength)
         let reference = try AudioIO.readMono(demo, sampleRate: c.features.sampleRate)
-        let n = SpeechMetrics.compare(reference: reference, degraded: try AudioIO.read(neural).samples, mel: mel, pitch: pitch)
         let g = SpeechMetrics.compare(reference: reference, degraded: try AudioIO.read(gl).samples, mel: mel, pitch: pitch)
-        print(String(format: "demo sentence, voices/default / Griffin-Lim: log-mel %.2f / %.2f dB, F0 %.0f / %.0f cents, V/UV %.1f / %.1f %%",
-                     n.logMelDistance, g.logMelDistance, n.f0RMSE, g.f0RMSE, 100 * n.voicingError, 100 * g.voicingError))
-        XCTAssertLessThan(n.logMelDistance, g.logMelDistance)
-        XCTAssertLessThan(n.f0RMSE, g.f0RMSE)
-        XCTAssertLessThan(n.voicingError, g.voicingError)
+        var logMel = 0.0, f0 = 0.0, voicing = 0.0
+        let seeds = ["1", "2", "3"]
+        for seed in seeds {
+            let neural = dir.appendingPathComponent("neural\(seed).wav")
+            let r = try CLI.run(["vocode", demo.path, "-o", neural.path, "--voice", shipped.path, "--seed", seed, "--subtype", "float"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("mel correction 100 rounds (momentum 0.9)"), r.stderr)
+            let n = SpeechMetrics.compare(reference: reference, degraded: try AudioIO.read(neural).samples, mel: mel, pitch: pitch)
+            print(String(format: "demo sentence, voices/default seed %@: log-mel %.2f dB, F0 %.1f cents, V/UV %.1f %%",
+                         seed, n.logMelDistance, n.f0RMSE, 100 * n.voicingError))
+            logMel += n.logMelDistance / Double(seeds.count)
+            f0 += n.f0RMSE / Double(seeds.count)
+            voicing += n.voicingError / Double(seeds.count)
+        }
+        print(String(format: "demo sentence, voices/default (mean of seeds 1-3) / Griffin-Lim: log-mel %.2f / %.2f dB, F0 %.1f / %.1f cents, V/UV %.1f / %.1f %%",
+                     logMel, g.logMelDistance, f0, g.f0RMSE, 100 * voicing, 100 * g.voicingError))
+        XCTAssertLessThan(logMel, g.logMelDistance)
+        XCTAssertLessThan(f0, g.f0RMSE)
+        XCTAssertLessThan(voicing, g.voicingError)
     }
 
     /// Sets `key` to `value` in the test voice's config.json (the other keys kept).
