@@ -296,8 +296,11 @@ struct SpeakerOption: ParsableArguments {
 
 /// `--model`: the music model a command uses, by name or folder.
 struct MusicModelOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Music model name (in voices/) or folder.", valueName: "NAME|DIR"))
-    var model = "music"
+    @Option(help: ArgumentHelp("Music model name (in voices/) or folder. (default: music; `music generate` with a prime of several instruments or drums: music-programs, when installed)", valueName: "NAME|DIR"))
+    var model: String?
+
+    /// The model's name or folder: `--model`, else `music`.
+    var name: String { model ?? "music" }
 
     /// The model named by `--model`, loaded through the registry, whose vocabulary must be the performance tokens'.
     /// - Throws: `ModelFolderError` for an unknown model or a folder of another kind, a `RuntimeError` for a token
@@ -317,5 +320,5 @@ struct MusicModelOption: ParsableArguments {
     }
 
     /// The folder `--model` names. - Throws: `ModelFolderError.unknownModel`.
-    func folder() throws -> URL { try ModelRegistry.synth.resolve(model, as: .musicModel) }
+    func folder() throws -> URL { try ModelRegistry.synth.resolve(name, as: .musicModel) }
 }

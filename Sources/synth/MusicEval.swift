@@ -79,11 +79,11 @@ struct MusicEval: ParsableCommand {
         }
         if let (net, _) = loaded {
             let start = Date()
-            let bar = ProgressLine("scoring \(modelOption.model)")
+            let bar = ProgressLine("scoring \(modelOption.name)")
             let r = net.evaluate(seqs, context: net.window(fallback: context)) { bar.update($0) }
             let dt = Date().timeIntervalSince(start)
-            result["model"] = ["name": modelOption.model, "summary": net.summary, "seconds": dt].merging(figures(r.nats, r.tokens)) { a, _ in a }
-            if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats, r.tokens) + String(format: " [%.1f s]", dt)) }
+            result["model"] = ["name": modelOption.name, "summary": net.summary, "seconds": dt].merging(figures(r.nats, r.tokens)) { a, _ in a }
+            if !jsonOption.json { print(line("model \(modelOption.name) (\(net.summary))", r.nats, r.tokens) + String(format: " [%.1f s]", dt)) }
             if keyBias != nil || keyProfileBias != nil {
                 let k = keyBias ?? 0, w = keyProfileBias ?? 0
                 let b = ScaleBias.evaluate(net, sequences: seqs, encoding: enc, penalty: k, profileWeight: w, context: net.window(fallback: context))

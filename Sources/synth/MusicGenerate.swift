@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony, --key-bias and --key-profile-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, key_profile_bias, snap_to_prime_grid; voices/music sets all but key_bias, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0, --key-profile-bias 0 and --no-snap-to-prime-grid turn them off. A performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). With no --model, a prime of several instruments or drums is continued by music-programs (a performance_programs model) when it is installed, others by music. OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony, --key-bias and --key-profile-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, key_profile_bias, snap_to_prime_grid; voices/music sets all but key_bias, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0, --key-profile-bias 0 and --no-snap-to-prime-grid turn them off. A performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -138,12 +138,35 @@ struct MusicGenerate: ParsableCommand {
                             note: file.isEmpty ? nil : "note: \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win; off, 0, exact or --no-snap-to-prime-grid turn them off)")
     }
 
+    /// The model for primes of several instruments or drums when `--model` is not given.
+    static let instrumentModel = "music-programs"
+
+    /// The instrument tokens (programs, and drums as `ProgramPerformanceTokenizer.drums`) of the prime's first
+    /// --prime-seconds, cut as `cut` says; empty if the file does not read.
+    func primeInstruments(_ file: MIDIFile, cut: PrimeCut) -> Set<Int> {
+        let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
+        let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: cut, encoding: .performancePrograms)
+        return Set((whole?.tokens ?? []).filter { range.contains($0) })
+    }
+
+    /// With no `--model` and a prime of several instruments or drums, continues with `music-programs` (one track per
+    /// instrument) when it is installed, with a note; else the model stays `--model`'s (default `music`). A prime
+    /// that does not read is left for `run` to report.
+    mutating func chooseModel() {
+        guard modelOption.model == nil, let path = prime,
+              let file = try? MIDIFile.read(url: URL(fileURLWithPath: path)),
+              (try? ModelRegistry.synth.resolve(Self.instrumentModel, as: .musicModel)) != nil else { return }
+        let instruments = primeInstruments(file, cut: .exact)
+        guard instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) else { return }
+        modelOption.model = Self.instrumentModel
+        let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
+        printErr("note: \(path) has \(instruments.count) instruments\(drums): continuing with the model \(Self.instrumentModel), which keeps them (--model music plays them as one piano stream)")
+    }
+
     /// A note on stderr when a `performance` model (one piano stream) is primed with several instruments or drums,
     /// which it plays as piano; `--new-instruments` is noted as ignored.
     func noteFlattenedInstruments(_ file: MIDIFile, path: String, cut: PrimeCut) {
-        let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
-        let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: cut, encoding: .performancePrograms)
-        let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
+        let instruments = primeInstruments(file, cut: cut)
         if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
             let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
             printErr("note: \(path) has \(instruments.count) instruments\(drums); this model's encoding (performance) plays every note as one piano stream; a performance_programs model such as `--model music-programs` keeps them (docs/music.md)")
@@ -151,8 +174,9 @@ struct MusicGenerate: ParsableCommand {
         if newInstruments { printErr("note: --new-instruments is ignored: this model's encoding (performance) has no instruments") }
     }
 
-    func run() throws {
+    mutating func run() throws {
         BLAS.setThreads(1)
+        chooseModel()
         let (net, encoding) = try modelOption.loadWithEncoding()
         let settings = try continuationSettings(folder: try modelOption.folder())
         // Resolve the SoundFont before any work, so a missing one fails fast.

@@ -116,7 +116,7 @@ final class MusicCLITests: XCTestCase {
         r = try CLI.run(["music", "generate", "--model", dir.appendingPathComponent("nomodel").path, "--seconds", "1", "-o", out.path])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("unknown music model '\(dir.appendingPathComponent("nomodel").path)' (looked in "), r.stderr)
-        XCTAssertTrue(r.stderr.contains("available: music; or give the path of a model folder"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("available: music, music-programs; or give the path of a model folder"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
         // A speech voice named as the music model: one line naming both kinds and the command to use.
         r = try CLI.run(["music", "generate", "--model", CLI.repoRoot.appendingPathComponent("voices/default").path, "--seconds", "1", "-o", out.path])

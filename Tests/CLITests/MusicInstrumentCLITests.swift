@@ -68,6 +68,28 @@ final class MusicInstrumentCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(programs.count, 3, "\(programs.sorted())")
     }
 
+    /// With no --model, a prime of several instruments goes to `music-programs` (a note says so) and comes back with
+    /// its instruments; a one-instrument prime stays with `music`, and `--model music` plays any prime as piano.
+    func testNoModelGivenPicksTheInstrumentModelForSeveralInstruments() throws {
+        let multi = chorales.appendingPathComponent("music21-test04.mid")
+        let out = dir.appendingPathComponent("auto.mid")
+        let g = try CLI.run(["music", "generate", "--prime", multi.path, "--prime-seconds", "8", "--seconds", "4", "--seed", "1",
+                             "-o", out.path], cwd: CLI.repoRoot)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertTrue(g.stderr.contains("note: \(multi.path) has 5 instruments: continuing with the model music-programs, which keeps them"), g.stderr)
+        XCTAssertEqual(Set(try MIDIFile.read(url: out).notes().map(\.program)), [60, 68, 70, 71, 73])
+        let chorale = chorales.appendingPathComponent("bwv1.6.mid")
+        let one = try CLI.run(["music", "generate", "--prime", chorale.path, "--seconds", "2", "-o", out.path], cwd: CLI.repoRoot)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertFalse(one.stderr.contains("music-programs"), one.stderr)
+        XCTAssertTrue(one.stderr.contains("voices/music/generation_config.json"), one.stderr)
+        let piano = try CLI.run(["music", "generate", "--model", "music", "--prime", multi.path, "--prime-seconds", "8", "--seconds", "2",
+                                 "-o", out.path], cwd: CLI.repoRoot)
+        XCTAssertEqual(piano.status, 0, piano.stderr)
+        XCTAssertTrue(piano.stderr.contains("such as `--model music-programs` keeps them"), piano.stderr)
+        XCTAssertEqual(try MIDIFile.read(url: out).tracks.count, 2)
+    }
+
     /// `--random-program-share` out of range, and random programs for an encoding without instruments, are refused in one
     /// line before any data is read or any folder made.
     func testRandomProgramOptionsAreChecked() throws {
