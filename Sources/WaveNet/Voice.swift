@@ -51,7 +51,7 @@ extension WaveNetModel: ModelFamily {
             } ?? [])
     }
 
-    /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932336 parameters, 19 speakers".
+    /// "16000 Hz, 20 layers, receptive field 2048 samples (128.0 ms), 932368 parameters, 21 speakers".
     public var summary: String {
         let c = config, rate = Double(c.features.sampleRate)
         return String(format: "%d Hz, %d layers, receptive field %d samples (%.1f ms), %d parameters, %d speaker%@",

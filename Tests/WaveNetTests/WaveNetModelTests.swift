@@ -280,7 +280,7 @@ final class VoiceFolderTests: XCTestCase {
         XCTAssertEqual(try ModelFolder.readConfig(shipped).modelType, "wavenet")
         let v = try Voice.load(shipped)
         XCTAssertEqual(v.config.layers, 20)
-        XCTAssertEqual(v.model.parameters.count, 932_336)
+        XCTAssertEqual(v.model.parameters.count, 932_368)  // 21 speakers of 16 dimensions
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("voice-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
