@@ -110,12 +110,15 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
     /// as many components as frames.
     /// The background mixture has `components` Gaussians too, fitted on at most `backgroundFrames` frames taken evenly
     /// from all speakers' (in name order).
+    /// With `background: false` (speakers added to statistics that keep their background) it is not fitted.
     /// `progress` counts mixtures (unit "mixtures": the speakers', then the background).
     public static func fit(_ cepstra: [String: [Float]], coefficients D: Int = SpeakerStatistics.defaultCoefficients, components K: Int = 8, seed: UInt64 = 1,
-                           backgroundFrames: Int = 40000, progress: (ProgressReport) -> Void = { _ in }) -> SpeakerStatistics {
+                           backgroundFrames: Int = 40000, background: Bool = true,
+                           progress: (ProgressReport) -> Void = { _ in }) -> SpeakerStatistics {
         var mixtures: [String: Mixture] = [:]
+        let total = cepstra.count + (background ? 1 : 0)
         for (i, name) in cepstra.keys.sorted().enumerated() {
-            defer { progress(ProgressReport(done: i + 1, total: cepstra.count + 1, unit: "mixtures")) }
+            defer { progress(ProgressReport(done: i + 1, total: total, unit: "mixtures")) }
             let x = cepstra[name]!
             let n = x.count / D
             guard n > 0 else { continue }
@@ -123,6 +126,7 @@ public struct SpeakerStatistics: Codable, Equatable, Sendable {
             mixtures[name] = fitMixture(x.map(Double.init), count: n, dims: D, components: min(K, n), rng: &rng)
         }
         var stats = SpeakerStatistics(coefficients: D, components: K, speakers: mixtures)
+        guard background else { return stats }
         let all = cepstra.keys.sorted().flatMap { cepstra[$0]! }
         let n = all.count / D
         if n > 0 {

@@ -141,12 +141,16 @@ struct MusicGenerate: ParsableCommand {
     /// The model for primes of several instruments or drums when `--model` is not given.
     static let instrumentModel = "music-programs"
 
-    /// The instrument tokens (programs, and drums as `ProgramPerformanceTokenizer.drums`) of the prime's first
-    /// --prime-seconds, cut as `cut` says; empty if the file does not read.
-    func primeInstruments(_ file: MIDIFile, cut: PrimeCut) -> Set<Int> {
+    /// "5 instruments (drums too)" when the prime's first --prime-seconds, cut as `cut` says, has several instruments
+    /// or drums (General MIDI programs, and drums as their own kind); nil for one instrument or a file that does not
+    /// encode.
+    func severalInstruments(_ file: MIDIFile, cut: PrimeCut) -> String? {
         let range = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
         let whole = try? MusicPrime(midi: file, maxSeconds: primeSeconds, cut: cut, encoding: .performancePrograms)
-        return Set((whole?.tokens ?? []).filter { range.contains($0) })
+        let instruments = Set((whole?.tokens ?? []).filter { range.contains($0) })
+        let drums = instruments.contains(ProgramPerformanceTokenizer.drums)
+        guard instruments.count > 1 || drums else { return nil }
+        return "\(instruments.count) instruments" + (drums ? " (drums too)" : "")
     }
 
     /// With no `--model` and a prime of several instruments or drums, continues with `music-programs` (one track per
@@ -155,21 +159,17 @@ struct MusicGenerate: ParsableCommand {
     mutating func chooseModel() {
         guard modelOption.model == nil, let path = prime,
               let file = try? MIDIFile.read(url: URL(fileURLWithPath: path)),
-              (try? ModelRegistry.synth.resolve(Self.instrumentModel, as: .musicModel)) != nil else { return }
-        let instruments = primeInstruments(file, cut: .exact)
-        guard instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) else { return }
+              (try? ModelRegistry.synth.resolve(Self.instrumentModel, as: .musicModel)) != nil,
+              let several = severalInstruments(file, cut: .exact) else { return }
         modelOption.model = Self.instrumentModel
-        let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
-        printErr("note: \(path) has \(instruments.count) instruments\(drums): continuing with the model \(Self.instrumentModel), which keeps them (--model music plays them as one piano stream)")
+        printErr("note: \(path) has \(several): continuing with the model \(Self.instrumentModel), which keeps them (--model music plays them as one piano stream)")
     }
 
     /// A note on stderr when a `performance` model (one piano stream) is primed with several instruments or drums,
     /// which it plays as piano; `--new-instruments` is noted as ignored.
     func noteFlattenedInstruments(_ file: MIDIFile, path: String, cut: PrimeCut) {
-        let instruments = primeInstruments(file, cut: cut)
-        if instruments.count > 1 || instruments.contains(ProgramPerformanceTokenizer.drums) {
-            let drums = instruments.contains(ProgramPerformanceTokenizer.drums) ? " (drums too)" : ""
-            printErr("note: \(path) has \(instruments.count) instruments\(drums); this model's encoding (performance) plays every note as one piano stream; a performance_programs model such as `--model music-programs` keeps them (docs/music.md)")
+        if let several = severalInstruments(file, cut: cut) {
+            printErr("note: \(path) has \(several); this model's encoding (performance) plays every note as one piano stream; a performance_programs model such as `--model music-programs` keeps them (docs/music.md)")
         }
         if newInstruments { printErr("note: --new-instruments is ignored: this model's encoding (performance) has no instruments") }
     }

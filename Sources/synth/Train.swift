@@ -390,26 +390,21 @@ struct Train: ParsableCommand {
         let t0 = Date()
         let cepstra = SpeakerStatistics.cepstra(of: utterances.train, config: config)
         let old = baseVoice.flatMap(SpeakerStatistics.read(voice:))
-        if let old, old.background != nil,
-           old.coefficients == SpeakerStatistics.defaultCoefficients,
-           cepstra.allSatisfy({ name, x in old.speakers[name]?.frames == x.count / old.coefficients }) {
-            summary("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these \(plural(cepstra.count, "speaker")) " +
-                    "were fitted on the same number of frames)")
-            return old
-        }
         if let old, old.background != nil, old.coefficients == SpeakerStatistics.defaultCoefficients {
             // A fine-tune keeps the base voice's background mixture, threshold and fallback, so an input counts as
             // recognised exactly as before: refitted on the new speakers' frames too, the background moves and
             // recognises voices the model never heard (docs/voices.md, nineteenth session). Mixtures are fitted for
             // the train speakers the base lacks, or whose frames changed; each is fitted alone, so the others stay.
             let refit = cepstra.filter { name, x in old.speakers[name]?.frames != x.count / old.coefficients }
-            var kept = old
-            if !refit.isEmpty {
-                let bar = ProgressLine("fitting speaker statistics", total: refit.count + 1, unit: "mixtures", delay: 1)
-                for (name, m) in SpeakerStatistics.fit(refit, components: old.components, progress: { bar.update($0) }).speakers {
-                    kept.speakers[name] = m
-                }
+            if refit.isEmpty {
+                summary("speaker statistics for --speaker auto: the base voice's, kept (its mixtures of these \(plural(cepstra.count, "speaker")) " +
+                        "were fitted on the same number of frames)")
+                return old
             }
+            var kept = old
+            let bar = ProgressLine("fitting speaker statistics", total: refit.count, unit: "mixtures", delay: 1)
+            let fitted = SpeakerStatistics.fit(refit, components: old.components, background: false) { bar.update($0) }
+            for (name, m) in fitted.speakers { kept.speakers[name] = m }
             summary(String(format: "speaker statistics for --speaker auto: the base voice's background, threshold and fallback kept, %@ fitted in %.1f s",
                            plural(refit.count, "speaker mixture"), Date().timeIntervalSince(t0)))
             return kept
