@@ -23,7 +23,7 @@ struct TextEval: ParsableCommand {
     @OptionGroup var modelOption: TextModelOption
     @Flag(help: "Only fit and score the n-gram baseline.")
     var ngramOnly = false
-    @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...7).")
+    @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...12).")
     var order = 5
     @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet; 2...65536).")
     var context = 1024
@@ -35,6 +35,8 @@ struct TextEval: ParsableCommand {
     var dynamicDecay: Float = 0.01
     @Option(parsing: .unconditional, help: "Dynamic evaluation: bytes per segment, one update each (1...65536).")
     var segment = 50
+    @Flag(help: "Also score the model interpolated with the n-gram (one weight per matched n-gram order, fitted by EM on 5 % of the train split held out).")
+    var interpolate = false
     @OptionGroup var jsonOption: JSONOption
 
     func validate() throws {
@@ -45,7 +47,8 @@ struct TextEval: ParsableCommand {
             throw ValidationError("--dynamic-rule, --dynamic-decay and --segment set dynamic evaluation: give --dynamic-lr too")
         }
         if ngramOnly && dynamicLr != nil { throw ValidationError("--dynamic-lr scores a model: drop --ngram-only") }
-        guard (1...7).contains(order) else { throw ValidationError("--order must be in 1...7, got \(order)") }
+        if ngramOnly && interpolate { throw ValidationError("--interpolate scores a model with the n-gram: drop --ngram-only") }
+        guard (1...NGramModel.maxOrder).contains(order) else { throw ValidationError("--order must be in 1...\(NGramModel.maxOrder), got \(order)") }
         guard (2...65536).contains(context) else { throw ValidationError("--context must be in 2...65536, got \(context)") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
         for d in data { try requireFile(d, option: "--data") }
@@ -91,13 +94,38 @@ struct TextEval: ParsableCommand {
         }
         let start = Date()
         let ngram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
-        let nats = ngram.evaluate([eval]).nats, dt = Date().timeIntervalSince(start)
+        let scoredByNGram = ngram.scoreTokens([eval])
+        let nats = -scoredByNGram.reduce(0) { $0 + log($1.probability) } / Double(max(scored, 1))
+        let dt = Date().timeIntervalSince(start)
         result["ngram"] = ["order": order, "train_tokens": train.count, "nats_per_byte": jsonNumber(nats),
                            "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
+        var interpolated: String?
+        if interpolate, let net {
+            let start = Date()
+            let window = net.window(fallback: context)
+            // The weights are fitted on train text that the n-gram scoring it has not seen.
+            let split = NGramInterpolation.heldOutSplit(train)
+            guard split.heldOut.contains(where: { $0.count >= 2 }) else {
+                throw RuntimeError("--interpolate: the train split (\(train.count) bytes) is too short to hold out text for the weights")
+            }
+            let fitNGram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: split.kept)
+            let heldOut = fitNGram.scoreTokens(split.heldOut)
+            let bar = ProgressLine("interpolating \(modelOption.model)")
+            let heldOutModel = net.tokenProbabilities(split.heldOut, context: window) { bar.update($0) }
+            let mix = NGramInterpolation.fit(model: heldOutModel, ngram: heldOut, order: order)
+            let evalModel = net.tokenProbabilities([eval], context: window) { bar.update($0) }
+            let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)
+            let dt = Date().timeIntervalSince(start)
+            result["interpolated"] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.count,
+                                      "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
+            interpolated = line("model \(modelOption.model) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.count) held-out train tokens)", mixed)
+                + String(format: " [%.1f s]", dt)
+        }
         if jsonOption.json {
             printJSON(result)
         } else {
             print(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens)", nats) + String(format: " [%.1f s]", dt))
+            if let interpolated { print(interpolated) }
         }
     }
 }

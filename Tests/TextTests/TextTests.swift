@@ -150,6 +150,23 @@ final class RecurrentLanguageModelTests: XCTestCase {
         }
     }
 
+    /// Each token's probability, in windows of 4 (full ones batched, each sequence's short last one alone), gives
+    /// `evaluate`'s nats, and equals the softmax of the teacher-forced logits at its position.
+    func testTokenProbabilitiesGiveTheEvaluatedNats() {
+        let m = model(.lstm, layers: 2)
+        let seqs = [[1, 4, 2, 9, 0, 3, 3, 7, 5, 5, 2], [10, 2, 5], [3], [6, 1, 8, 8, 2, 0, 4, 4, 9]]
+        let p = m.tokenProbabilities(seqs, context: 4, batchSize: 2)
+        XCTAssertEqual(p.count, 10 + 2 + 8)
+        XCTAssertEqual(-p.reduce(0) { $0 + log($1) } / Double(p.count), m.evaluate(seqs, context: 4).nats, accuracy: 1e-5)
+        // The second window of the first sequence: tokens 4...7 read, token 5...8 predicted.
+        let logits = m.logits([Array(seqs[0][4..<8])]), V = m.vocabularySize
+        for t in 0..<4 {
+            let row = logits[(t * V)..<((t + 1) * V)].map(Double.init)
+            let expected = exp(row[seqs[0][4 + t + 1]]) / row.reduce(0) { $0 + exp($1) }
+            XCTAssertEqual(p[4 + t], expected, accuracy: 1e-6)
+        }
+    }
+
     /// Saved as a model folder and loaded back through a registry: the same config, weights and logits.
     func testFolderRoundTripThroughTheRegistry() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-lm-\(UUID().uuidString)")

@@ -92,32 +92,53 @@ public final class NGramModel {
 
     /// `P(w | history)` using the last `order - 1` tokens of `history` (shorter histories use lower orders).
     public func probability(of w: Int, history: ArraySlice<Int>) -> Double {
-        let h = Array(history.suffix(order - 1))
-        var p = 1 / Double(vocabularySize)
-        let wd = UInt128(w + 1)
-        // From unigram up: P_k uses the last k-1 tokens of h.
-        for k in 1...order {
-            guard k - 1 <= h.count else { break }
-            let hk = Self.key(h, h.count - (k - 1), k - 1)
-            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
-            let c = counts[k - 1][(hk << UInt128(Self.bits)) | wd] ?? 0
-            let d = discounts[k - 1]
-            p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
-        }
-        return p
+        match(w, history: history).probability
     }
 
     /// Mean negative log-likelihood in nats per token over every token of each sequence after its first
     /// (the BOS), with the sequence's own left-padded history.
     public func evaluate(_ sequences: [[Int]]) -> (nats: Double, tokens: Int) {
-        var sum = 0.0, n = 0
+        let scored = scoreTokens(sequences)
+        return (scored.isEmpty ? .nan : -scored.reduce(0) { $0 + log($1.probability) } / Double(scored.count), scored.count)
+    }
+}
+
+extension NGramModel {
+    /// One scored token: its probability, the matched order (the highest `k` in `1...order` whose history, the last
+    /// `k - 1` tokens, occurs in the training sequences; 1 when only the unigram applies) and that history's count
+    /// (how many training tokens followed it). They say how much the counts know here: `NGramInterpolation` weighs by them.
+    public struct Match: Equatable, Sendable {
+        public var probability: Double
+        public var order: Int
+        public var historyCount: Int
+    }
+
+    /// `P(w | history)` as `probability(of:history:)` gives it, with its matched order and history count.
+    public func match(_ w: Int, history: ArraySlice<Int>) -> Match {
+        let h = Array(history.suffix(order - 1))
+        var p = 1 / Double(vocabularySize), matched = 1, historyCount = 0
+        let wd = UInt128(w + 1)
+        for k in 1...order {
+            guard k - 1 <= h.count else { break }
+            let hk = Self.key(h, h.count - (k - 1), k - 1)
+            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
+            matched = k
+            historyCount = ctx.total
+            let c = counts[k - 1][(hk << UInt128(Self.bits)) | wd] ?? 0
+            let d = discounts[k - 1]
+            p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
+        }
+        return Match(probability: p, order: matched, historyCount: historyCount)
+    }
+
+    /// Every scored token's match, in the order `evaluate` scores them (each sequence's tokens after its first, with
+    /// the same left padding), so `-mean(log(probability))` is `evaluate`'s nats.
+    public func scoreTokens(_ sequences: [[Int]]) -> [Match] {
+        var out: [Match] = []
         for s in sequences where s.count >= 2 {
             let p = Self.padded(s, order: order)
-            for i in order..<p.count {
-                sum -= log(probability(of: p[i], history: p[(i - order + 1)..<i]))
-                n += 1
-            }
+            for i in order..<p.count { out.append(match(p[i], history: p[(i - order + 1)..<i])) }
         }
-        return (n > 0 ? sum / Double(n) : .nan, n)
+        return out
     }
 }

@@ -1,0 +1,111 @@
+// Kneser-Ney n-gram baseline: hand-computed probabilities on a tiny corpus, normalisation, evaluation.
+import XCTest
+@testable import AREngine
+
+final class NGramTests: XCTestCase {
+    /// Order 2, vocabulary 4, one sequence 0 1 2 1 2 (padded: 0 0 1 2 1 2).
+    /// Bigrams 00:1 01:1 12:2 21:1 → D2 = n1/(n1+2n2) = 3/5. Continuation counts of 0,1,2,3: 1,2,1,0
+    /// (total 4, 3 types) → D1 = 2/4. P1(1) = (2-0.5 + 0.5·3/4)/4 = 0.46875, P1(3) = 0.375/4 = 0.09375,
+    /// P2(2 | 1) = (2-0.6 + 0.6·1·P1(2))/2 = (1.4 + 0.6·0.21875)/2 = 0.765625.
+    func testHandComputedProbabilities() {
+        let m = NGramModel(order: 2, vocabularySize: 4, sequences: [[0, 1, 2, 1, 2]])
+        XCTAssertEqual(m.discounts[0], 0.5, accuracy: 1e-12)
+        XCTAssertEqual(m.discounts[1], 0.6, accuracy: 1e-12)
+        XCTAssertEqual(m.probability(of: 1, history: []), 0.46875, accuracy: 1e-12)
+        XCTAssertEqual(m.probability(of: 3, history: []), 0.09375, accuracy: 1e-12)
+        XCTAssertEqual(m.probability(of: 2, history: [1]), 0.765625, accuracy: 1e-12)
+        XCTAssertEqual(m.probability(of: 3, history: [3]), 0.09375, accuracy: 1e-12)  // unseen history backs off
+    }
+
+    func testProbabilitiesSumToOneOverTheVocabulary() {
+        let corpus = [[9, 1, 2, 3, 1, 2, 3, 4, 8], [9, 2, 3, 1, 1, 5, 6, 2, 3, 8], [9, 7, 7, 7, 1, 2, 8]]
+        for order in [1, 3, 5] {
+            let m = NGramModel(order: order, vocabularySize: 10, sequences: corpus)
+            for h in [[], [9], [9, 1], [1, 2], [2, 3, 1], [9, 9, 9, 9], [4, 0, 0, 0], [7, 7, 7], [5, 5, 5, 5, 5, 5]] {
+                let total = (0..<10).reduce(0.0) { $0 + m.probability(of: $1, history: ArraySlice(h)) }
+                XCTAssertEqual(total, 1, accuracy: 1e-9, "order \(order), history \(h)")
+            }
+        }
+    }
+
+    func testEvaluationScoresEveryTokenAfterBOS() {
+        let corpus = [[9, 1, 2, 3, 1, 2, 3, 4, 8], [9, 2, 3, 1, 1, 5, 6, 2, 3, 8]]
+        let m = NGramModel(order: 3, vocabularySize: 10, sequences: corpus)
+        let (nats, n) = m.evaluate(corpus)
+        XCTAssertEqual(n, 8 + 9)
+        XCTAssertLessThan(nats, log(10.0))  // better than uniform on its own training data
+        XCTAssertGreaterThan(nats, 0)
+    }
+
+    /// The tiny corpus of `testHandComputedProbabilities`: a seen history matches order 2 with its count, an unseen
+    /// one falls to the unigram (order 1, count 0); `scoreTokens` scores what `evaluate` scores, in its order.
+    func testMatchesGiveOrderHistoryCountAndEvaluatesNats() {
+        let m = NGramModel(order: 2, vocabularySize: 4, sequences: [[0, 1, 2, 1, 2]])
+        XCTAssertEqual(m.match(2, history: [1]), NGramModel.Match(probability: 0.765625, order: 2, historyCount: 2))
+        XCTAssertEqual(m.match(3, history: [3]), NGramModel.Match(probability: 0.09375, order: 1, historyCount: 4))
+        let corpus = [[9, 1, 2, 3, 1, 2, 3, 4, 8], [9, 2, 3, 1, 1, 5, 6, 2, 3, 8]]
+        let m3 = NGramModel(order: 3, vocabularySize: 10, sequences: corpus)
+        let scored = m3.scoreTokens(corpus)
+        XCTAssertEqual(scored.count, 17)
+        XCTAssertEqual(-scored.reduce(0) { $0 + log($1.probability) } / 17, m3.evaluate(corpus).nats, accuracy: 1e-12)
+        // The first token after BOS: history BOS BOS, matched at order 3; padded, each sequence starts 9 9 9 x, so the
+        // history was followed 4 times (9 9 9, 9 9 1, 9 9 9, 9 9 2).
+        XCTAssertEqual(scored[0].order, 3)
+        XCTAssertEqual(scored[0].historyCount, 4)
+    }
+
+    func testInterpolationBuckets() {
+        XCTAssertEqual(NGramInterpolation.bucket(order: 1, historyCount: 0), 0)
+        XCTAssertEqual(NGramInterpolation.bucket(order: 1, historyCount: 1), 0)
+        XCTAssertEqual(NGramInterpolation.bucket(order: 1, historyCount: 3), 1)
+        XCTAssertEqual(NGramInterpolation.bucket(order: 2, historyCount: 4), 8 + 2)
+        XCTAssertEqual(NGramInterpolation.bucket(order: 3, historyCount: 127), 16 + 6)
+        XCTAssertEqual(NGramInterpolation.bucket(order: 3, historyCount: 1 << 40), 16 + 7)
+    }
+
+    /// EM's weight is the maximiser of the held-out log-likelihood plus the prior: against a fine grid search, per
+    /// bucket, on seeded probabilities; two buckets get different weights; an empty bucket keeps 1/2.
+    func testEMWeightsMaximiseTheHeldOutLikelihood() {
+        var x: UInt64 = 7
+        func uniform() -> Double { x = x &* 6364136223846793005 &+ 1442695040888963407; return Double(x >> 11) / Double(1 << 53) }
+        var model: [Double] = [], ngram: [NGramModel.Match] = []
+        for i in 0..<400 {
+            // Order-2 tokens: the n-gram is better on most; order-1 tokens: the model is.
+            let order = i % 2 == 0 ? 2 : 1
+            let good = 0.3 + 0.6 * uniform(), bad = 0.01 + 0.1 * uniform()
+            let modelGood = order == 1 ? uniform() < 0.8 : uniform() < 0.3
+            model.append(modelGood ? good : bad)
+            ngram.append(NGramModel.Match(probability: modelGood ? bad : good, order: order, historyCount: 5))
+        }
+        let fit = NGramInterpolation.fit(model: model, ngram: ngram, order: 3)
+        for order in [1, 2] {
+            let idx = model.indices.filter { ngram[$0].order == order }
+            func objective(_ l: Double) -> Double {
+                idx.reduce(0) { $0 + log(l * model[$1] + (1 - l) * ngram[$1].probability) } + 0.5 * log(l) + 0.5 * log(1 - l)
+            }
+            let grid = stride(from: 0.0001, to: 1, by: 0.0001).max { objective($0) < objective($1) }!
+            let b = NGramInterpolation.bucket(order: order, historyCount: 5)
+            XCTAssertEqual(fit.weights[b], grid, accuracy: 2e-4, "order \(order)")
+        }
+        XCTAssertGreaterThan(fit.weights[NGramInterpolation.bucket(order: 1, historyCount: 5)], 0.6)
+        XCTAssertLessThan(fit.weights[NGramInterpolation.bucket(order: 2, historyCount: 5)], 0.4)
+        XCTAssertEqual(fit.weights[NGramInterpolation.bucket(order: 3, historyCount: 5)], 0.5)
+        // The fitted mixture beats each model alone and every single weight on these tokens.
+        let mixed = fit.nats(model: model, ngram: ngram)
+        for l in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            XCTAssertLessThan(mixed, NGramInterpolation(order: 3, weights: [Double](repeating: l, count: 24)).nats(model: model, ngram: ngram) - 0.02)
+        }
+    }
+
+    /// Chunks of 10 from 95 tokens, every 4th held out from the third on: held out 20..<30 and 60..<70; the kept
+    /// runs between them are whole sequences; the default chunk clamps to 16 for a short text.
+    func testHeldOutSplit() {
+        let tokens = Array(0..<95)
+        let s = NGramInterpolation.heldOutSplit(tokens, chunk: 10, every: 4)
+        XCTAssertEqual(s.heldOut, [Array(20..<30), Array(60..<70)])
+        XCTAssertEqual(s.kept, [Array(0..<20), Array(30..<60), Array(70..<95)])
+        let d = NGramInterpolation.heldOutSplit(Array(0..<1000))
+        XCTAssertEqual(d.heldOut.first, Array(160..<176))
+        XCTAssertEqual(d.heldOut.count, 3)
+    }
+}
