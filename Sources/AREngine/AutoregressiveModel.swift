@@ -1,4 +1,5 @@
 // The autoregressive model protocol: teacher-forced logits over a batch, and incremental decoding with cached state.
+import Foundation
 import NNCore
 
 /// A model of `p(x_t | x_<t)` over a discrete vocabulary (mu-law classes, MIDI event tokens, ...).
@@ -117,15 +118,37 @@ extension TeacherForcedTokenModel {
     }
 
     /// `loss` with another forward pass (`forward` from a carried state, say): fills the workspace's inputs and
-    /// targets, runs `forward`, scores the logits and, with `backward`, runs `backward`.
-    public func teacherForcedLoss(_ batch: TokenBatch, backward: Bool, forward: (Workspace) -> Void) -> (sum: Double, count: Int) {
+    /// targets, runs `forward`, scores the logits and, with `backward`, runs `backward`. With `probabilities`
+    /// (`batch × time` values, batch-major), each scored target's softmax probability is written there first
+    /// (unscored positions get NaN).
+    public func teacherForcedLoss(_ batch: TokenBatch, backward: Bool, probabilities: UnsafeMutablePointer<Double>? = nil,
+                                  forward: (Workspace) -> Void) -> (sum: Double, count: Int) {
         let ws = workspace(batch: batch.batch, time: batch.time)
         let count = batch.teacherForcing(vocabularySize: vocabularySize, layout: tokenLayout, inputs: ws.inputs, targets: ws.targets)
         forward(ws)
+        if let probabilities {
+            let B = batch.batch, T = batch.time
+            for b in 0..<B {
+                for t in 0..<T {
+                    let i = tokenLayout == .batchMajor ? b * T + t : t * B + b, target = Int(ws.targets[i])
+                    probabilities[b * T + t] = target >= 0 ? softmaxProbability(ws.logits + i * vocabularySize, vocabularySize, target) : .nan
+                }
+            }
+        }
         let scale: Float = backward && count > 0 ? 1 / Float(count) : 0
         let sum = Layers.softmaxCrossEntropy(logits: ws.logits, targets: ws.targets, rows: batch.batch * batch.time,
                                              vocab: vocabularySize, scale: scale, dLogits: ws.logits)
         if backward { self.backward(ws) }
         return (sum, count)
     }
+}
+
+/// `softmax(logits)[target]` in double precision over `vocab` logits.
+@inline(__always)
+func softmaxProbability(_ logits: UnsafePointer<Float>, _ vocab: Int, _ target: Int) -> Double {
+    var mx = -Float.infinity
+    for v in 0..<vocab { mx = max(mx, logits[v]) }
+    var sum = 0.0
+    for v in 0..<vocab { sum += exp(Double(logits[v] - mx)) }
+    return exp(Double(logits[target] - mx)) / sum
 }

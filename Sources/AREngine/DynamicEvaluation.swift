@@ -43,8 +43,10 @@ extension TokenModel {
     /// returns. - Parameter progress: tokens scored so far (unit "tokens"), after each segment.
     /// - Parameter calibration: for `rmsNormalized`, training sequences whose segments (up to `calibrationTokens`
     ///   tokens, read as the evaluation reads) give each parameter's mean squared gradient; ignored otherwise.
+    /// - Parameter scored: with it, each scored token's probability, in order (each sequence's tokens after its first,
+    ///   as `tokenProbabilities` gives them statically).
     public func evaluateDynamically(_ sequences: [[Int]], _ settings: DynamicEvaluation, calibration: [[Int]] = [],
-                                    calibrationTokens: Int = 100_000,
+                                    calibrationTokens: Int = 100_000, scored: ((Double) -> Void)? = nil,
                                     progress: (ProgressReport) -> Void = { _ in }) -> (nats: Double, tokens: Int) {
         let P = parameters, n = P.count, lr = settings.learningRate, decay = settings.decay
         let segment = min(settings.segment, contextLength)
@@ -77,10 +79,19 @@ extension TokenModel {
         }
         let total = sequences.reduce(0) { $0 + max($1.count - 1, 0) }
         var sum = 0.0, count = 0
+        let probabilities = UnsafeMutablePointer<Double>.allocate(capacity: segment)
+        defer { probabilities.deallocate() }
         forEachSegment(sequences, segment: segment, tokenLimit: .max) { row, continuing, last in
             if !continuing { P.values.update(from: trained, count: n) }
             P.zeroGrads()
-            let r = streamingLoss(TokenBatch(tokens: [row], ignoreIndex: -1), backward: lr > 0 && !last, continuing: continuing)
+            let batch = TokenBatch(tokens: [row], ignoreIndex: -1), update = lr > 0 && !last
+            let r: (sum: Double, count: Int)
+            if let scored {
+                r = streamingLoss(batch, backward: update, continuing: continuing, probabilities: probabilities)
+                for t in 0..<segment where row[t + 1] >= 0 { scored(probabilities[t]) }
+            } else {
+                r = streamingLoss(batch, backward: update, continuing: continuing)
+            }
             sum += r.sum
             count += r.count
             if lr > 0 && !last {

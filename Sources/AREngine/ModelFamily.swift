@@ -64,11 +64,33 @@ public protocol TokenModel: ModelFamily, AutoregressiveModel, TrainableModel whe
     /// windows of one sequence read as one stream; the gradient stops at the window's start (truncated
     /// backpropagation through time). The default is `loss`: every window from the zero state.
     func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int)
+    /// `streamingLoss`, also writing each scored target's probability into `probabilities` (`batch × time`,
+    /// batch-major; NaN where not scored). The default reads them from `logits` of the window, which is right for a
+    /// model without a carried state; a model with one (the recurrent LM) implements it.
+    func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool,
+                       probabilities: UnsafeMutablePointer<Double>) -> (sum: Double, count: Int)
 }
 
 extension TokenModel {
     public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int) {
         loss(batch, backward: backward)
+    }
+
+    public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool,
+                              probabilities: UnsafeMutablePointer<Double>) -> (sum: Double, count: Int) {
+        let V = vocabularySize, B = batch.batch, T = batch.time
+        let inputs = batch.tokens.map { row in row[0..<T].map { $0 >= 0 && $0 < V ? $0 : 0 } }
+        let logits = self.logits(inputs)
+        logits.withUnsafeBufferPointer { l in
+            for b in 0..<B {
+                for t in 0..<T {
+                    let y = batch.tokens[b][t + 1]
+                    let scored = y != batch.ignoreIndex && y >= 0 && y < V
+                    probabilities[b * T + t] = scored ? softmaxProbability(l.baseAddress! + (b * T + t) * V, V, y) : .nan
+                }
+            }
+        }
+        return streamingLoss(batch, backward: backward, continuing: continuing)
     }
 
     /// Teacher-forced windows for scoring or training: the model's own context when it has one, else `fallback`.

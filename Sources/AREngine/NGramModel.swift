@@ -141,4 +141,38 @@ extension NGramModel {
         }
         return out
     }
+
+    /// Scores `sequences` as `scoreTokens` does, but adds each token to the counts once it is scored (`add`), so the
+    /// model adapts to the text it reads, as a compressor does: a name or phrase seen once in a chapter is
+    /// predicted by the counts the next time. Every token is still predicted only from what precedes it. The
+    /// discounts stay those of the training counts. The model keeps what it read.
+    public func scoreTokensAdapting(_ sequences: [[Int]]) -> [Match] {
+        var out: [Match] = []
+        for s in sequences where s.count >= 2 {
+            let p = Self.padded(s, order: order)
+            add(Self.key(p, 0, order))  // the first token (BOS) with its padding, counted but not scored, as in fitting
+            for i in order..<p.count {
+                out.append(match(p[i], history: p[(i - order + 1)..<i]))
+                add(Self.key(p, i - order + 1, order))
+            }
+        }
+        return out
+    }
+
+    /// Adds one occurrence of the top-order n-gram `g` (packed, `order` tokens) to the counts, keeping every
+    /// order's statistics as the initialiser would have built them with `g` in the training sequences: the raw count
+    /// and its history's total and types at the top order; and, when `g` is new, one more distinct left
+    /// extension (continuation count) of its suffix one order down, recursively while each is new.
+    func add(_ g: UInt128) {
+        var gram = g
+        for k in stride(from: order, through: 1, by: -1) {
+            let c = counts[k - 1][gram, default: 0]
+            counts[k - 1][gram] = c + 1
+            let h = gram >> UInt128(Self.bits)
+            let e = contexts[k - 1][h] ?? (0, 0)
+            contexts[k - 1][h] = (e.total + 1, e.types + (c == 0 ? 1 : 0))
+            guard c == 0, k >= 2 else { return }
+            gram = Self.dropOldest(gram, length: k)
+        }
+    }
 }

@@ -197,8 +197,19 @@ extension RecurrentLanguageModel: TeacherForcedTokenModel {
     /// `loss` carrying the state from window to window: with `continuing`, each layer starts from the state the
     /// previous call's window (of the same batch and time) ended in; the gradient stops at the window's start.
     public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool) -> (sum: Double, count: Int) {
+        carriedLoss(batch, backward: backward, continuing: continuing, probabilities: nil)
+    }
+
+    /// `streamingLoss` with each scored target's probability (`TokenModel`), from the same pass.
+    public func streamingLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool,
+                              probabilities: UnsafeMutablePointer<Double>) -> (sum: Double, count: Int) {
+        carriedLoss(batch, backward: backward, continuing: continuing, probabilities: probabilities)
+    }
+
+    private func carriedLoss(_ batch: TokenBatch, backward: Bool, continuing: Bool,
+                             probabilities: UnsafeMutablePointer<Double>?) -> (sum: Double, count: Int) {
         let carried = workspace(batch: batch.batch, time: batch.time).carried
-        return teacherForcedLoss(batch, backward: backward) { ws in
+        return teacherForcedLoss(batch, backward: backward, probabilities: probabilities) { ws in
             forward(ws, from: continuing ? carried : nil)
             for (l, state) in carried.layers.enumerated() { state.load(finalStateOf: ws.recurrent[l]) }
         }

@@ -35,6 +35,8 @@ struct TextEval: ParsableCommand {
     var dynamicDecay: Float = 0.01
     @Option(parsing: .unconditional, help: "Dynamic evaluation: bytes per segment, one update each (1...65536).")
     var segment = 50
+    @Flag(help: "The n-gram adds each byte to its counts once it has scored it, adapting to the text it reads as a compressor does (in the held-out text for --interpolate too).")
+    var adaptNgram = false
     @Flag(help: "Also score the model interpolated with the n-gram (one weight per matched n-gram order, fitted by EM on 5 % of the train split held out).")
     var interpolate = false
     @OptionGroup var jsonOption: JSONOption
@@ -67,65 +69,86 @@ struct TextEval: ParsableCommand {
         func line(_ name: String, _ nats: Double) -> String {
             String(format: "%@: %.4f nats/byte, %.4f bits/byte", name, nats, nats / log(2.0))
         }
+        let window = net?.window(fallback: context) ?? context
+        var settings: DynamicEvaluation?
+        if let lr = dynamicLr {
+            settings = DynamicEvaluation(learningRate: lr, decay: dynamicDecay, segment: segment, rmsNormalized: dynamicRule == .rms)
+        }
+        // Each scored byte's probability under the model (static, and with dynamic evaluation), kept for --interpolate.
+        var staticProbabilities: [Double] = [], dynamicProbabilities: [Double] = []
+        var lines: [String] = []
         if let net {
             let start = Date()
             let bar = ProgressLine("scoring \(modelOption.model)")
-            let r = net.evaluate([eval], context: net.window(fallback: context)) { bar.update($0) }
+            let nats: Double
+            if interpolate {
+                staticProbabilities = net.tokenProbabilities([eval], context: window) { bar.update($0) }
+                nats = -staticProbabilities.reduce(0) { $0 + log($1) } / Double(max(staticProbabilities.count, 1))
+            } else {
+                nats = net.evaluate([eval], context: window) { bar.update($0) }.nats
+            }
             let dt = Date().timeIntervalSince(start)
-            result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(r.nats),
-                               "bits_per_byte": jsonNumber(r.nats / log(2.0)), "seconds": dt]
-            if !jsonOption.json { print(line("model \(modelOption.model) (\(net.summary))", r.nats) + String(format: " [%.1f s]", dt)) }
-            if let lr = dynamicLr {
-                let settings = DynamicEvaluation(learningRate: lr, decay: dynamicDecay, segment: segment,
-                                                 rmsNormalized: dynamicRule == .rms)
+            result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(nats),
+                               "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
+            lines.append(line("model \(modelOption.model) (\(net.summary))", nats) + String(format: " [%.1f s]", dt))
+            if let settings {
                 let start = Date()
                 let bar = ProgressLine("dynamic evaluation")
-                let d = net.evaluateDynamically([eval], settings, calibration: [train]) { bar.update($0) }
+                let d = net.evaluateDynamically([eval], settings, calibration: [train],
+                                                scored: interpolate ? { dynamicProbabilities.append($0) } : nil) { bar.update($0) }
                 let dt = Date().timeIntervalSince(start), seg = min(segment, net.contextLength)
-                result["dynamic"] = ["rule": dynamicRule.rawValue, "learning_rate": Double(lr), "decay": Double(dynamicDecay), "segment": seg,
+                result["dynamic"] = ["rule": dynamicRule.rawValue, "learning_rate": Double(settings.learningRate),
+                                     "decay": Double(dynamicDecay), "segment": seg,
                                      "nats_per_byte": jsonNumber(d.nats), "bits_per_byte": jsonNumber(d.nats / log(2.0)),
                                      "seconds": dt]
-                if !jsonOption.json {
-                    let name = String(format: "model \(modelOption.model), dynamic evaluation (\(dynamicRule.rawValue), lr %g, decay %g, segments of \(seg))",
-                                      Double(lr), Double(dynamicDecay))
-                    print(line(name, d.nats) + String(format: " [%.1f s]", dt))
-                }
+                let name = String(format: "model \(modelOption.model), dynamic evaluation (\(dynamicRule.rawValue), lr %g, decay %g, segments of \(seg))",
+                                  Double(settings.learningRate), Double(dynamicDecay))
+                lines.append(line(name, d.nats) + String(format: " [%.1f s]", dt))
             }
         }
         let start = Date()
         let ngram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
-        let scoredByNGram = ngram.scoreTokens([eval])
+        let scoredByNGram = adaptNgram ? ngram.scoreTokensAdapting([eval]) : ngram.scoreTokens([eval])
         let nats = -scoredByNGram.reduce(0) { $0 + log($1.probability) } / Double(max(scored, 1))
         let dt = Date().timeIntervalSince(start)
-        result["ngram"] = ["order": order, "train_tokens": train.count, "nats_per_byte": jsonNumber(nats),
+        result["ngram"] = ["order": order, "train_tokens": train.count, "adapting": adaptNgram, "nats_per_byte": jsonNumber(nats),
                            "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
-        var interpolated: String?
+        lines.append(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens\(adaptNgram ? ", adapting to the scored text" : ""))", nats)
+                     + String(format: " [%.1f s]", dt))
         if interpolate, let net {
-            let start = Date()
-            let window = net.window(fallback: context)
             // The weights are fitted on train text that the n-gram scoring it has not seen.
             let split = NGramInterpolation.heldOutSplit(train)
             guard split.heldOut.contains(where: { $0.count >= 2 }) else {
                 throw RuntimeError("--interpolate: the train split (\(train.count) bytes) is too short to hold out text for the weights")
             }
             let fitNGram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: split.kept)
-            let heldOut = fitNGram.scoreTokens(split.heldOut)
-            let bar = ProgressLine("interpolating \(modelOption.model)")
+            let heldOut = adaptNgram ? fitNGram.scoreTokensAdapting(split.heldOut) : fitNGram.scoreTokens(split.heldOut)
+            func mixture(_ key: String, _ name: String, heldOutModel: [Double], evalModel: [Double], since start: Date) {
+                let mix = NGramInterpolation.fit(model: heldOutModel, ngram: heldOut, order: order)
+                let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)
+                let dt = Date().timeIntervalSince(start)
+                result[key] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.count,
+                               "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
+                lines.append(line("\(name) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.count) held-out train tokens)", mixed)
+                             + String(format: " [%.1f s]", dt))
+            }
+            var start = Date()
+            let bar = ProgressLine("held-out text for the weights")
             let heldOutModel = net.tokenProbabilities(split.heldOut, context: window) { bar.update($0) }
-            let mix = NGramInterpolation.fit(model: heldOutModel, ngram: heldOut, order: order)
-            let evalModel = net.tokenProbabilities([eval], context: window) { bar.update($0) }
-            let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)
-            let dt = Date().timeIntervalSince(start)
-            result["interpolated"] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.count,
-                                      "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
-            interpolated = line("model \(modelOption.model) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.count) held-out train tokens)", mixed)
-                + String(format: " [%.1f s]", dt)
+            mixture("interpolated", "model \(modelOption.model)", heldOutModel: heldOutModel, evalModel: staticProbabilities, since: start)
+            if let settings {
+                start = Date()
+                var heldOutDynamic: [Double] = []
+                let bar = ProgressLine("held-out text, dynamic evaluation")
+                _ = net.evaluateDynamically(split.heldOut, settings, calibration: [train], scored: { heldOutDynamic.append($0) }) { bar.update($0) }
+                mixture("interpolated_dynamic", "model \(modelOption.model), dynamic evaluation,", heldOutModel: heldOutDynamic,
+                        evalModel: dynamicProbabilities, since: start)
+            }
         }
         if jsonOption.json {
             printJSON(result)
         } else {
-            print(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens)", nats) + String(format: " [%.1f s]", dt))
-            if let interpolated { print(interpolated) }
+            lines.forEach { print($0) }
         }
     }
 }

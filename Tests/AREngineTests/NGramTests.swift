@@ -108,4 +108,29 @@ final class NGramTests: XCTestCase {
         XCTAssertEqual(d.heldOut.first, Array(160..<176))
         XCTAssertEqual(d.heldOut.count, 3)
     }
+
+    /// Adapting to a sequence leaves the counts those of a model fitted with it (every order's counts, totals and
+    /// types), and a text that repeats itself costs less adapting.
+    func testAdaptingCountsEqualFittingWithTheText() {
+        let a = [[9, 1, 2, 3, 1, 2, 3, 4, 8], [9, 2, 3, 1, 1, 5, 6, 2, 3, 8]]
+        let b = [9, 5, 6, 7, 5, 6, 7, 5, 6, 7, 0, 5, 6, 7, 8]
+        for order in [1, 2, 4] {
+            let adapting = NGramModel(order: order, vocabularySize: 10, sequences: a)
+            let fixed = NGramModel(order: order, vocabularySize: 10, sequences: a)
+            let scored = adapting.scoreTokensAdapting([b])
+            let both = NGramModel(order: order, vocabularySize: 10, sequences: a + [b])
+            XCTAssertEqual(adapting.counts, both.counts, "order \(order)")
+            for k in 0..<order {
+                XCTAssertEqual(adapting.contexts[k].mapValues { [$0.total, $0.types] }, both.contexts[k].mapValues { [$0.total, $0.types] }, "order \(order)")
+            }
+            let stat = fixed.scoreTokens([b])
+            XCTAssertEqual(scored.count, stat.count)
+            // Before the first scored token the sequence's BOS (with its padding) was counted, as fitting counts it.
+            XCTAssertEqual(scored[0].historyCount, stat[0].historyCount + 1)
+            if order > 1 {
+                func nats(_ m: [NGramModel.Match]) -> Double { -m.reduce(0) { $0 + log($1.probability) } / Double(m.count) }
+                XCTAssertLessThan(nats(scored), nats(stat) - 0.3, "order \(order)")
+            }
+        }
+    }
 }

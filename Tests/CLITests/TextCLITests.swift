@@ -206,7 +206,8 @@ final class TextCLITests: XCTestCase {
     /// The shipped model interpolated with a 5-gram on a corpus where each knows what the other does not: KJV
     /// sentences (which the model predicts and a 5-gram of a few kilobytes does not) and a random string of letters
     /// before every few sentences of both splits (which the n-gram remembers and the model cannot guess). One weight per
-    /// matched order and history count class, each in 0...1, and the mixture scores the valid text (both kinds) better than either alone.
+    /// matched order and history count class, each in 0...1, and the mixture scores the valid text (both kinds) better than
+    /// either alone; so does the adapting n-gram's with dynamic evaluation.
     func testInterpolationWithTheNGram() throws {
         var x: UInt64 = 12345  // a fixed LCG: the same string every run
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
@@ -237,6 +238,17 @@ final class TextCLITests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(interpolated["held_out_tokens"] as? Int), 300)
         let bits = try XCTUnwrap(interpolated["bits_per_byte"] as? Double)
         XCTAssertLessThan(bits, min(model, ngram) - 0.1, "model \(model), n-gram \(ngram), interpolated \(bits)")
+        // Adapting, the n-gram learns the valid text's own repeats; with dynamic evaluation the model is mixed too.
+        let a = try CLI.run(["text", "eval", "--data", mixed.path, "--model", shippedModel.path, "--order", "5", "--json", "--interpolate",
+                             "--adapt-ngram", "--dynamic-lr", "3e-4"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let adapted = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as? [String: Any])
+        let adaptedNGram = try XCTUnwrap(adapted["ngram"] as? [String: Any])
+        XCTAssertEqual(adaptedNGram["adapting"] as? Bool, true)
+        XCTAssertLessThan(try XCTUnwrap(adaptedNGram["bits_per_byte"] as? Double), ngram - 0.05)
+        let dynamic = try XCTUnwrap((adapted["dynamic"] as? [String: Any])?["bits_per_byte"] as? Double)
+        let mixedDynamic = try XCTUnwrap((adapted["interpolated_dynamic"] as? [String: Any])?["bits_per_byte"] as? Double)
+        XCTAssertLessThan(mixedDynamic, min(dynamic, try XCTUnwrap(adaptedNGram["bits_per_byte"] as? Double)) - 0.05)
         // Text output: the interpolated line follows the n-gram's.
         let text = try CLI.run(["text", "eval", "--data", mixed.path, "--model", shippedModel.path, "--order", "5", "--interpolate"])
         XCTAssertEqual(text.status, 0, text.stderr)

@@ -221,6 +221,25 @@ final class RecurrentLanguageModelTests: XCTestCase {
         }
     }
 
+    /// Each token's probability from dynamic evaluation: at rate 0 those of one teacher-forced window over the whole
+    /// sequence; adapting, they give the nats it returns, one per scored token.
+    func testDynamicEvaluationGivesEachTokensProbability() {
+        for cell in RecurrentCell.allCases {
+            let m = model(cell)
+            let seqs = [batch(vocab: 11, rows: 1, time: 23, seed: 3).tokens[0], batch(vocab: 11, rows: 1, time: 9, seed: 5).tokens[0]]
+            var p: [Double] = []
+            _ = m.evaluateDynamically(seqs, DynamicEvaluation(learningRate: 0, segment: 5), scored: { p.append($0) })
+            let whole = m.tokenProbabilities(seqs, context: 100)
+            XCTAssertEqual(p.count, 23 + 9)
+            for i in p.indices { XCTAssertEqual(p[i], whole[i], accuracy: 1e-6, "\(cell) token \(i)") }
+            p = []
+            let d = m.evaluateDynamically(seqs, DynamicEvaluation(learningRate: 0.5, segment: 5), scored: { p.append($0) })
+            XCTAssertEqual(p.count, 23 + 9)
+            XCTAssertEqual(-p.reduce(0) { $0 + log($1) } / Double(p.count), d.nats, accuracy: 1e-6, "\(cell)")
+            XCTAssertGreaterThan(abs(d.nats - m.evaluate(seqs, context: 100).nats), 1e-3, "\(cell): the rate changes nothing")
+        }
+    }
+
     /// A random model reading a random 17-byte phrase 60 times: statically every repeat costs as much as the first;
     /// adapting after each segment it learns the phrase, with either rule, and the trained weights are restored.
     func testDynamicEvaluationLearnsTheTextItReads() {
