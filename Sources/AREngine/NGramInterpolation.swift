@@ -100,6 +100,22 @@ public struct NGramInterpolation: Equatable, Sendable {
         return l * model + (1 - l) * ngram.probability
     }
 
+    /// Mixes the model's next-token logits (`vocab` values, in place) with the n-gram's distribution after
+    /// `history`: each becomes `log(λ softmax(logits)[w] + (1 − λ) P_ngram(w | history))`, λ the weight of the
+    /// history's bucket. A logit at -inf (a banned token) stays -inf. `scratch` holds `vocab` doubles (reused).
+    public func mix(logits: UnsafeMutableBufferPointer<Float>, ngram: NGramModel, history: ArraySlice<Int>, scratch: inout [Double]) {
+        let V = logits.count
+        let m = ngram.distribution(history: history, into: &scratch)
+        let l = weights[Self.bucket(order: m.order, historyCount: m.historyCount)]
+        var mx = -Float.infinity
+        for v in 0..<V { mx = max(mx, logits[v]) }
+        var sum = 0.0
+        for v in 0..<V where logits[v] > -.infinity { sum += exp(Double(logits[v] - mx)) }
+        for v in 0..<V where logits[v] > -.infinity {
+            logits[v] = Float(log(l * exp(Double(logits[v] - mx)) / sum + (1 - l) * scratch[v]))
+        }
+    }
+
     /// Mean negative log-likelihood in nats per token of the interpolation over tokens scored by both models.
     /// - Precondition: as many matches as model probabilities, at least one.
     public func nats(model: [Double], ngram: [NGramModel.Match]) -> Double {

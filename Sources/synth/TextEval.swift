@@ -117,32 +117,28 @@ struct TextEval: ParsableCommand {
                      + String(format: " [%.1f s]", dt))
         if interpolate, let net {
             // The weights are fitted on train text that the n-gram scoring it has not seen.
-            let split = NGramInterpolation.heldOutSplit(train)
-            guard split.heldOut.contains(where: { $0.count >= 2 }) else {
-                throw RuntimeError("--interpolate: the train split (\(train.count) bytes) is too short to hold out text for the weights")
-            }
-            let fitNGram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: split.kept)
-            let heldOut = adaptNgram ? fitNGram.scoreTokensAdapting(split.heldOut) : fitNGram.scoreTokens(split.heldOut)
-            func mixture(_ key: String, _ name: String, heldOutModel: [Double], evalModel: [Double], since start: Date) {
-                let mix = NGramInterpolation.fit(model: heldOutModel, ngram: heldOut, order: order)
-                let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)
-                let dt = Date().timeIntervalSince(start)
-                result[key] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.count,
-                               "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
-                lines.append(line("\(name) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.count) held-out train tokens)", mixed)
-                             + String(format: " [%.1f s]", dt))
-            }
             var start = Date()
             let bar = ProgressLine("held-out text for the weights")
-            let heldOutModel = net.tokenProbabilities(split.heldOut, context: window) { bar.update($0) }
-            mixture("interpolated", "model \(modelOption.model)", heldOutModel: heldOutModel, evalModel: staticProbabilities, since: start)
+            let heldOut: HeldOutInterpolation
+            do {
+                heldOut = try HeldOutInterpolation(net, train: train, order: order, adapt: adaptNgram, window: window) { bar.update($0) }
+            } catch let e as RuntimeError { throw RuntimeError("--interpolate: \(e.description)") }
+            func report(_ key: String, _ name: String, _ mix: NGramInterpolation, evalModel: [Double]) {
+                let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)
+                let dt = Date().timeIntervalSince(start)
+                result[key] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.ngram.count,
+                               "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
+                lines.append(line("\(name) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.ngram.count) held-out train tokens)", mixed)
+                             + String(format: " [%.1f s]", dt))
+            }
+            report("interpolated", "model \(modelOption.model)", heldOut.weights, evalModel: staticProbabilities)
             if let settings {
                 start = Date()
-                var heldOutDynamic: [Double] = []
+                var model: [Double] = []
                 let bar = ProgressLine("held-out text, dynamic evaluation")
-                _ = net.evaluateDynamically(split.heldOut, settings, calibration: [train], scored: { heldOutDynamic.append($0) }) { bar.update($0) }
-                mixture("interpolated_dynamic", "model \(modelOption.model), dynamic evaluation,", heldOutModel: heldOutDynamic,
-                        evalModel: dynamicProbabilities, since: start)
+                _ = net.evaluateDynamically(heldOut.split.heldOut, settings, calibration: [train], scored: { model.append($0) }) { bar.update($0) }
+                report("interpolated_dynamic", "model \(modelOption.model), dynamic evaluation,",
+                       NGramInterpolation.fit(model: model, ngram: heldOut.ngram, order: order), evalModel: dynamicProbabilities)
             }
         }
         if jsonOption.json {

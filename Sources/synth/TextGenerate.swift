@@ -27,10 +27,19 @@ struct TextGenerate: ParsableCommand {
     var lengthPenalty: Float = 1.0
     @Flag(help: "Print only the continuation, not the prompt.")
     var noEcho = false
+    @Option(help: ArgumentHelp("Mix the model with a Kneser-Ney n-gram of this corpus's train split (a text folder or .txt file, repeatable, as for text eval): each byte is drawn from λ P_model + (1 - λ) P_ngram, λ fitted on held-out train text as text eval --interpolate fits it. Building takes seconds (the KJV at order 12: about 20 s, 1 GB). Default: the model alone.", valueName: "DIR|FILE"))
+    var ngramData: [String] = []
+    @Option(parsing: .unconditional, help: "Order of the --ngram-data n-gram (1...12).")
+    var ngramOrder = 12
 
     func validate() throws {
         _ = try sampling.makeSampler(repetitionPenalty: repetitionPenalty)
         guard tokens >= 1 && tokens <= 10_000_000 else { throw ValidationError("--tokens must be in 1...10000000, got \(tokens)") }
+        guard (1...NGramModel.maxOrder).contains(ngramOrder) else {
+            throw ValidationError("--ngram-order must be in 1...\(NGramModel.maxOrder), got \(ngramOrder)")
+        }
+        if !ngramData.isEmpty && beam != nil { throw ValidationError("--ngram-data mixes the n-gram into sampling: drop --beam") }
+        for d in ngramData { try requireFile(d, option: "--ngram-data") }
         if let b = beam {
             guard (1...256).contains(b) else { throw ValidationError("--beam must be in 1...256, got \(b)") }
             guard lengthPenalty.isFinite else { throw ValidationError("--length-penalty must be finite, got \(lengthPenalty)") }
@@ -61,6 +70,7 @@ struct TextGenerate: ParsableCommand {
         let net = try modelOption.load()
         // Made before anything is printed, so that a bad generation_config.json stops the command with no output.
         let sampler = beam == nil ? try sampling.makeSampler(repetitionPenalty: repetitionPenalty, folder: try modelOption.folder()) : nil
+        let mixture = try ngramData.isEmpty ? nil : ngramMixture(net)
         let (bytes, valid) = promptBytes()
         if !valid { printErr("note: the prompt is not valid UTF-8; its \(bytes.count) bytes are continued as they are") }
         let promptTokens = ByteTokenizer.encode(bytes)
@@ -71,7 +81,7 @@ struct TextGenerate: ParsableCommand {
         if !noEcho { bytes.forEach(out.write) }
         out.flush()
         let start = Date()
-        let generated = try continuation(net, prompt: promptTokens, sampler: sampler, stream: out)
+        let generated = try continuation(net, prompt: promptTokens, sampler: sampler, mixture: mixture, stream: out)
         out.finish()
         let dt = Date().timeIntervalSince(start)
         let n = generated.filter { $0 < 256 }.count
@@ -79,8 +89,28 @@ struct TextGenerate: ParsableCommand {
                         dt, Double(generated.count) / max(dt, 1e-9), net.summary))
     }
 
-    /// Beam search with --beam (printed at the end), else sampling with `sampler`, each byte streamed as it is drawn.
-    func continuation<M: TokenModel>(_ model: M, prompt: [Int], sampler: Sampler?, stream: ByteStream) throws -> [Int] {
+    /// The n-gram of --ngram-data's train split and the interpolation weights, fitted on its held-out text.
+    /// - Throws: `RuntimeError` for a corpus without a train split, an empty or binary file, or too short a train text.
+    func ngramMixture(_ net: any TokenModel) throws -> (ngram: NGramModel, weights: NGramInterpolation) {
+        let start = Date()
+        let corpus: TextCorpus
+        do { corpus = try TextCorpus(paths: ngramData) } catch let e as TextDataError { throw RuntimeError("--ngram-data: \(e.description)") }
+        let train = try loadTextSplit(corpus, "train")
+        let bar = ProgressLine("--ngram-data: held-out text for the weights")
+        let heldOut: HeldOutInterpolation
+        do {
+            heldOut = try HeldOutInterpolation(net, train: train, order: ngramOrder, adapt: false, window: net.window(fallback: 1024)) { bar.update($0) }
+        } catch let e as RuntimeError { throw RuntimeError("--ngram-data: \(e.description)") }
+        let ngram = NGramModel(order: ngramOrder, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
+        printErr(String(format: "note: mixing the model with a Kneser-Ney %d-gram of %d train bytes (weights fitted on %d held-out bytes) [%.1f s]",
+                        ngramOrder, train.count, heldOut.ngram.count, Date().timeIntervalSince(start)))
+        return (ngram, heldOut.weights)
+    }
+
+    /// Beam search with --beam (printed at the end), else sampling with `sampler` (from the mixture with the n-gram,
+    /// when given), each byte streamed as it is drawn.
+    func continuation<M: TokenModel>(_ model: M, prompt: [Int], sampler: Sampler?,
+                                     mixture: (ngram: NGramModel, weights: NGramInterpolation)?, stream: ByteStream) throws -> [Int] {
         if let b = beam {
             let search = try BeamSearch(beamWidth: b, lengthPenalty: lengthPenalty, maxLength: tokens, eosToken: ByteTokenizer.eos)
             let toks = Generation.beam(model, prompt: prompt, search: search, bannedTokens: [ByteTokenizer.bos])
@@ -88,10 +118,19 @@ struct TextGenerate: ParsableCommand {
             return toks
         }
         guard var sampler else { throw RuntimeError("no sampler without --beam") }
-        let options = GenerationOptions(maxNewTokens: tokens, bannedTokens: [ByteTokenizer.bos], stopToken: ByteTokenizer.eos,
+        var history = prompt
+        var options = GenerationOptions(maxNewTokens: tokens, bannedTokens: [ByteTokenizer.bos], stopToken: ByteTokenizer.eos,
                                         penaltyWindow: 64, slidingWindow: true) { t in
+            history.append(t)
             if t < 256 { stream.write(UInt8(t)); stream.flush() }
             return false
+        }
+        if let mixture {
+            var scratch = [Double](repeating: 0, count: model.vocabularySize)
+            let order = mixture.ngram.order
+            options.logitsProcessor = { logits in
+                mixture.weights.mix(logits: logits, ngram: mixture.ngram, history: history.suffix(order - 1), scratch: &scratch)
+            }
         }
         return Generation.sample(model, prompt: prompt, options: options, sampler: &sampler).tokens
     }

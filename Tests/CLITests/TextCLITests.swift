@@ -123,6 +123,9 @@ final class TextCLITests: XCTestCase {
             (["generate", "--beam", "0"], "--beam must be in 1...256, got 0"),
             (["generate", "--top-k", "-1"], "--top-k: top-k must be >= 0 (0 = off), got -1"),
             (["generate", "--repetition-penalty", "0"], "--repetition-penalty: repetition penalty must be finite and > 0, got 0.0"),
+            (["generate", "--ngram-data", corpus.path, "--ngram-order", "13"], "--ngram-order must be in 1...12, got 13"),
+            (["generate", "--ngram-data", corpus.path, "--beam", "2"], "--ngram-data mixes the n-gram into sampling: drop --beam"),
+            (["generate", "--ngram-data", dir.appendingPathComponent("none").path], "--ngram-data: no such file: "),
         ]
         for (args, message) in cases {
             let r = try CLI.run(["text"] + args)
@@ -203,19 +206,15 @@ final class TextCLITests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(dynamic["bits_per_byte"] as? Double), stat - 0.01)
     }
 
-    /// The shipped model interpolated with a 5-gram on a corpus where each knows what the other does not: KJV
-    /// sentences (which the model predicts and a 5-gram of a few kilobytes does not) and a random string of letters
-    /// before every few sentences of both splits (which the n-gram remembers and the model cannot guess). One weight per
-    /// matched order and history count class, each in 0...1, and the mixture scores the valid text (both kinds) better than
-    /// either alone; so does the adapting n-gram's with dynamic evaluation.
-    func testInterpolationWithTheNGram() throws {
+    /// A corpus of KJV sentences (the fixture's, in slices of 196 bytes) each after the same random string of 200
+    /// letters, in both splits: a text half of which only an n-gram can remember. Returns its folder and the string.
+    func mixedCorpus() throws -> (URL, String) {
         var x: UInt64 = 12345  // a fixed LCG: the same string every run
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
         let random = String((0..<200).map { _ -> Character in
             x = x &* 6364136223846793005 &+ 1442695040888963407
             return letters[Int(x >> 33) % 26]
         })
-        let kjv = try String(contentsOf: corpus.appendingPathComponent("kjv.train.txt"), encoding: .utf8)
         func interleaved(_ file: String) throws -> String {
             let bytes = Array(try String(contentsOf: corpus.appendingPathComponent(file), encoding: .utf8).utf8)
             return stride(from: 0, to: bytes.count - 196, by: 196)
@@ -225,7 +224,16 @@ final class TextCLITests: XCTestCase {
         try FileManager.default.createDirectory(at: mixed, withIntermediateDirectories: true)
         try interleaved("kjv.train.txt").write(to: mixed.appendingPathComponent("m.train.txt"), atomically: true, encoding: .utf8)
         try interleaved("kjv.valid.txt").write(to: mixed.appendingPathComponent("m.valid.txt"), atomically: true, encoding: .utf8)
+        return (mixed, random)
+    }
 
+    /// The shipped model interpolated with a 5-gram on a corpus where each knows what the other does not: KJV
+    /// sentences (which the model predicts and a 5-gram of a few kilobytes does not) and a random string of letters
+    /// before every few sentences of both splits (which the n-gram remembers and the model cannot guess). One weight per
+    /// matched order and history count class, each in 0...1, and the mixture scores the valid text (both kinds) better than
+    /// either alone; so does the adapting n-gram's with dynamic evaluation.
+    func testInterpolationWithTheNGram() throws {
+        let (mixed, _) = try mixedCorpus()
         let r = try CLI.run(["text", "eval", "--data", mixed.path, "--model", shippedModel.path, "--order", "5", "--json", "--interpolate"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -253,5 +261,28 @@ final class TextCLITests: XCTestCase {
         let text = try CLI.run(["text", "eval", "--data", mixed.path, "--model", shippedModel.path, "--order", "5", "--interpolate"])
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertTrue(text.stdout.contains("model \(shippedModel.path) + Kneser-Ney 5-gram, interpolated (40 weights fitted on "), text.stdout)
+    }
+
+    /// Generating from the mixture: after the first 20 letters of the string that only the n-gram remembers, greedy
+    /// decoding writes its next 40 letters; the model alone does not. Bad --ngram-data is refused in one line, with no output.
+    func testGenerationMixedWithTheNGram() throws {
+        let (mixed, random) = try mixedCorpus()
+        let prompt = String(random.prefix(20)), expected = String(random.dropFirst(20).prefix(40))
+        let r = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", prompt, "--tokens", "40", "--temperature", "0",
+                             "--no-echo", "--ngram-data", mixed.path, "--ngram-order", "6"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, expected)
+        XCTAssertTrue(r.stderr.contains("note: mixing the model with a Kneser-Ney 6-gram of "), r.stderr)
+        let alone = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", prompt, "--tokens", "40", "--temperature", "0", "--no-echo"])
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        XCTAssertNotEqual(alone.stdout, expected)
+        // A corpus without a train split.
+        let onlyValid = dir.appendingPathComponent("only")
+        try FileManager.default.createDirectory(at: onlyValid, withIntermediateDirectories: true)
+        try "Some text.\n".write(to: onlyValid.appendingPathComponent("a.valid.txt"), atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", "And", "--ngram-data", onlyValid.path])
+        XCTAssertEqual(bad.status, 1, bad.stderr)
+        XCTAssertEqual(bad.stdout, "")
+        XCTAssertTrue(bad.stderr.contains("train"), bad.stderr)
     }
 }
