@@ -178,24 +178,31 @@ extension NGramModel {
 
     /// The whole next-token distribution after `history`, `P(w | history)` for every `w`, written into
     /// `probabilities` (`vocabularySize` values, summing to 1), and the history's matched order and count (the same
-    /// for every `w`): what `match` gives token by token, with each order's history looked up once.
+    /// for every `w`): what `match` gives token by token. A token with no count after an order's history has none
+    /// after a longer one (a longer history's followers are among the shorter one's), so each order looks up only the
+    /// tokens the order below counted: a few hundred lookups, not `order × vocabularySize`.
     /// - Precondition: `probabilities.count == vocabularySize`.
     public func distribution(history: ArraySlice<Int>, into probabilities: inout [Double]) -> (order: Int, historyCount: Int) {
         precondition(probabilities.count == vocabularySize, "distribution: \(probabilities.count) values for \(vocabularySize) tokens")
         let h = Array(history.suffix(order - 1))
         for w in 0..<vocabularySize { probabilities[w] = 1 / Double(vocabularySize) }
         var matched = 1, historyCount = 0
+        var candidates = Array(0..<vocabularySize), counted: [(w: Int, c: Int)] = []
+        counted.reserveCapacity(vocabularySize)
         for k in 1...order {
             guard k - 1 <= h.count else { break }
             let hk = Self.key(h, h.count - (k - 1), k - 1)
-            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
+            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { break }
             matched = k
             historyCount = ctx.total
             let d = discounts[k - 1], backoff = d * Double(ctx.types), total = Double(ctx.total), shifted = hk << UInt128(Self.bits)
-            for w in 0..<vocabularySize {
-                let c = counts[k - 1][shifted | UInt128(w + 1)] ?? 0
-                probabilities[w] = (max(Double(c) - d, 0) + backoff * probabilities[w]) / total
+            counted.removeAll(keepingCapacity: true)
+            for w in candidates {
+                if let c = counts[k - 1][shifted | UInt128(w + 1)], c > 0 { counted.append((w, c)) }
             }
+            for w in 0..<vocabularySize { probabilities[w] = backoff * probabilities[w] / total }
+            for (w, c) in counted { probabilities[w] += max(Double(c) - d, 0) / total }
+            candidates = counted.map(\.w)
         }
         return (matched, historyCount)
     }

@@ -133,4 +133,24 @@ final class NGramTests: XCTestCase {
             }
         }
     }
+
+    /// The whole distribution equals `match` token by token, sums to 1, and gives the same matched order and count,
+    /// for seen, partly seen and unseen histories at several orders.
+    func testDistributionEqualsMatchForEveryToken() {
+        let corpus = [[9, 1, 2, 3, 1, 2, 3, 4, 8], [9, 2, 3, 1, 1, 5, 6, 2, 3, 8], [9, 7, 7, 7, 1, 2, 8]]
+        for order in [1, 2, 3, 5] {
+            let m = NGramModel(order: order, vocabularySize: 10, sequences: corpus)
+            var p = [Double](repeating: 0, count: 10)
+            for h in [[], [9], [9, 9, 9, 9], [1, 2], [2, 3, 1], [4, 0, 0, 0], [7, 7, 7], [3, 1, 2], [6, 2, 3]] {
+                let r = m.distribution(history: ArraySlice(h), into: &p)
+                XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-12, "order \(order), history \(h)")
+                for w in 0..<10 {
+                    let e = m.match(w, history: ArraySlice(h))
+                    XCTAssertEqual(p[w], e.probability, accuracy: 1e-14, "order \(order), history \(h), token \(w)")
+                    XCTAssertEqual(r.order, e.order)
+                    XCTAssertEqual(r.historyCount, e.historyCount)
+                }
+            }
+        }
+    }
 }
