@@ -177,6 +177,14 @@ public enum MusicEncoding: String, CaseIterable, Sendable {
     /// `ProgramPerformanceTokenizer`: 519 tokens, instruments and drums, every note kept.
     case performancePrograms = "performance_programs"
 
+    /// What the encoding keeps, for listings.
+    public var summary: String {
+        switch self {
+        case .performance: return "one piano stream, one voice per pitch"
+        case .performancePrograms: return "instruments and drums, every note kept"
+        }
+    }
+
     public var vocabularySize: Int {
         switch self {
         case .performance: return PerformanceTokenizer.vocabularySize

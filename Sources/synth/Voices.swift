@@ -3,7 +3,9 @@
 import AREngine
 import ArgumentParser
 import Foundation
+import MIDI
 import Music
+import Text
 import WaveNet
 
 struct Voices: ParsableCommand {
@@ -33,12 +35,21 @@ struct Voices: ParsableCommand {
                 text.append("\(name)  (\(dir.path))")
                 text.append(String(format: "  %@: %@, %.1f MB", family.kind, model.summary, Double(bytes) / 1e6))
                 text += model.details.map { "  \($0)" }
+                // A token model over another vocabulary than bytes is a music model: its folder names its encoding.
+                var encoding: MusicEncoding?
+                if let tokens = model as? any TokenModel, family == TransformerModel.self || family == WaveNetTokenModel.self,
+                   tokens.vocabularySize != ByteTokenizer.vocabularySize {
+                    let e = try MusicEncoding.of(folder: dir)
+                    text.append("  token encoding: \(e.rawValue) (\(e.vocabularySize) tokens: \(e.summary))")
+                    encoding = e
+                }
                 if let g = generation, !g.isEmpty { text.append("  sampling defaults (\(GenerationConfig.fileName)): \(g.summary)") }
                 if let c = continuation, !c.isEmpty { text.append("  continuation defaults (\(GenerationConfig.fileName)): \(c.summary)") }
                 text.append("  use with: \(family.usage) \(name)")
                 var entry: [String: Any] = ["name": name, "path": dir.path, "model_type": family.modelType, "kind": family.kind,
                                             "summary": model.summary, "bytes": bytes, "use_with": "\(family.usage) \(name)"]
                 if let voice = model as? WaveNetModel { entry.merge(Self.facts(voice)) { $1 } }
+                if let encoding { entry["encoding"] = encoding.rawValue }
                 if let g = generation, !g.isEmpty, let json = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(g)) {
                     entry["generation_config"] = json
                 }

@@ -241,6 +241,10 @@ final class MusicCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("  WaveNet vocoder voice: 16000 Hz, 20 layers"), r.stdout)
         XCTAssertTrue(r.stdout.contains("  music transformer: transformer: 4 layers"), r.stdout)
         XCTAssertTrue(r.stdout.contains("  use with: synth music generate --model music"), r.stdout)
+        // Each music model names its token encoding (the text models, over bytes, have none).
+        XCTAssertTrue(r.stdout.contains("music  (\(voices.path)/music)\n  music transformer: transformer: 4 layers, d_model 128, 4 heads, d_ff 512, context 256, 926342 parameters, 3.7 MB\n  token encoding: performance (390 tokens: one piano stream, one voice per pitch)\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\n  token encoding: performance_programs (519 tokens: instruments and drums, every note kept)\n  continuation defaults"), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "token encoding:").count - 1, 2, r.stdout)
         let old = dir.appendingPathComponent("old")
         let untyped = old.appendingPathComponent("untyped"), tokens = old.appendingPathComponent("tokens")
         try FileManager.default.createDirectory(at: untyped, withIntermediateDirectories: true)
