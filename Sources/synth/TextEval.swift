@@ -14,6 +14,8 @@ struct TextEval: ParsableCommand {
             Both are scored on the same tokens: every byte of each file of the split, and its EOS (BOS is given). The baseline is an interpolated Kneser-Ney n-gram fitted on the train split. The model reads non-overlapping windows of --context bytes (a transformer: its own context), each from a zero state.
 
             With --dynamic-lr, the model is also scored under dynamic evaluation (Krause et al. 2018): each file is read in segments of --segment bytes, each segment is scored and then the model takes one gradient step on it, so it adapts to the text it has already read (every byte is still predicted only from what precedes it). A recurrent model carries its state across segments. The weights on disk are not changed. Example: synth text eval --data ../shared/data/text --dynamic-lr 3e-4
+
+            With --adapt-ngram, the n-gram counts each byte once it has scored it, adapting as a compressor does. With --interpolate, the model is also scored mixed with the n-gram, P = λ P_model + (1 - λ) P_ngram, one λ per n-gram match (the longest history seen, and how often), fitted by EM on a 20th of the train split that an n-gram of the rest scores (never on the split evaluated); with --dynamic-lr too, the dynamically evaluated model is mixed as well. This gives the model the training text as context, as a compressor given it would have. Example: synth text eval --data ../shared/data/text --order 12 --interpolate --adapt-ngram
             """)
 
     @Option(help: ArgumentHelp("Text folder or .txt file (repeatable).", valueName: "DIR|FILE"))
