@@ -17,13 +17,18 @@ import Darwin
 /// and they sum to 1 over the vocabulary. Sequences are padded on the left with `order - 1` copies of
 /// their first token (BOS), so the first real token has a full-length history.
 ///
-/// N-grams are packed into a UInt128 (10 bits per token), which limits `order` to 1...12 (`maxOrder`) and the
-/// vocabulary to 1,023 tokens.
+/// N-grams are packed into a UInt128, `bits` per token (enough for `vocabularySize`: 9 for bytes, 10 for 519 music
+/// tokens), which limits `order` to `128 / bits` (`maxOrder(vocabularySize:)`: 14 for bytes, 12 for any vocabulary)
+/// and the vocabulary to 1,023 tokens.
 public final class NGramModel {
-    /// The highest order the packed keys hold.
+    /// The highest order the packed keys hold for every vocabulary (10 bits per token).
     public static let maxOrder = 12
-    /// Bits per token in a packed key.
-    static let bits = 10
+    /// The highest order the packed keys hold for a vocabulary of `vocabularySize` tokens (2...1023).
+    public static func maxOrder(vocabularySize: Int) -> Int { 128 / bits(vocabularySize) }
+    /// Bits per token in a packed key: token `t` is stored as `t + 1` (0 is no token), in 1...vocabularySize.
+    static func bits(_ vocabularySize: Int) -> Int { Int.bitWidth - vocabularySize.leadingZeroBitCount }
+    /// Bits per token in this model's packed keys.
+    let bits: Int
     public let order: Int
     public let vocabularySize: Int
     /// counts[k-1]: k-gram → count (raw at the top order, continuation below).
@@ -33,10 +38,13 @@ public final class NGramModel {
     /// discounts[k-1]: D_k.
     public private(set) var discounts: [Double]
 
-    /// - Precondition: `1 <= order <= maxOrder`, `2 <= vocabularySize <= 1023`, tokens in `0..<vocabularySize`.
+    /// - Precondition: `2 <= vocabularySize <= 1023`, `1 <= order <= maxOrder(vocabularySize:)`, tokens in
+    ///   `0..<vocabularySize`.
     public init(order: Int = 5, vocabularySize: Int, sequences: [[Int]]) {
-        precondition((1...Self.maxOrder).contains(order), "n-gram order must be in 1...\(Self.maxOrder), got \(order)")
         precondition((2...1023).contains(vocabularySize), "vocabulary must be in 2...1023, got \(vocabularySize)")
+        let top = Self.maxOrder(vocabularySize: vocabularySize)
+        precondition((1...top).contains(order), "n-gram order must be in 1...\(top), got \(order)")
+        bits = Self.bits(vocabularySize)
         self.order = order
         self.vocabularySize = vocabularySize
         counts = [[UInt128: Int]](repeating: [:], count: order)
@@ -47,14 +55,14 @@ public final class NGramModel {
             let p = Self.padded(s, order: order)
             for i in (order - 1)..<p.count {
                 precondition(p[i] >= 0 && p[i] < vocabularySize, "token \(p[i]) outside the vocabulary")
-                counts[order - 1][Self.key(p, i - order + 1, order), default: 0] += 1
+                counts[order - 1][key(p, i - order + 1, order), default: 0] += 1
             }
         }
         // Continuation counts: c_k(g) = number of distinct (k+1)-grams x·g.
         if order >= 2 {
             for k in stride(from: order - 1, through: 1, by: -1) {
                 var c: [UInt128: Int] = [:]
-                for g in counts[k].keys { c[Self.dropOldest(g, length: k + 1), default: 0] += 1 }
+                for g in counts[k].keys { c[dropOldest(g, length: k + 1), default: 0] += 1 }
                 counts[k - 1] = c
             }
         }
@@ -62,7 +70,7 @@ public final class NGramModel {
             var ctx: [UInt128: (total: Int, types: Int)] = [:]
             var n1 = 0, n2 = 0
             for (g, c) in counts[k - 1] {
-                let h = g >> UInt128(Self.bits)  // drop the newest token
+                let h = g >> UInt128(bits)  // drop the newest token
                 let e = ctx[h] ?? (0, 0)
                 ctx[h] = (e.total + c, e.types + 1)
                 if c == 1 { n1 += 1 } else if c == 2 { n2 += 1 }
@@ -76,9 +84,9 @@ public final class NGramModel {
         [Int](repeating: s[0], count: order - 1) + s
     }
 
-    /// Packs `s[start ..< start + length]` (oldest first) as base-1024 digits of token + 1.
+    /// Packs `s[start ..< start + length]` (oldest first) as base-2^bits digits of token + 1.
     @inline(__always)
-    static func key(_ s: [Int], _ start: Int, _ length: Int) -> UInt128 {
+    func key(_ s: [Int], _ start: Int, _ length: Int) -> UInt128 {
         var k: UInt128 = 0
         for i in start..<(start + length) { k = (k << UInt128(bits)) | UInt128(s[i] + 1) }
         return k
@@ -86,7 +94,7 @@ public final class NGramModel {
 
     /// Removes the oldest (most significant) token of a packed `length`-gram.
     @inline(__always)
-    static func dropOldest(_ g: UInt128, length: Int) -> UInt128 {
+    func dropOldest(_ g: UInt128, length: Int) -> UInt128 {
         g & ((1 << UInt128(bits * (length - 1))) - 1)
     }
 
@@ -120,11 +128,11 @@ extension NGramModel {
         let wd = UInt128(w + 1)
         for k in 1...order {
             guard k - 1 <= h.count else { break }
-            let hk = Self.key(h, h.count - (k - 1), k - 1)
+            let hk = key(h, h.count - (k - 1), k - 1)
             guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
             matched = k
             historyCount = ctx.total
-            let c = counts[k - 1][(hk << UInt128(Self.bits)) | wd] ?? 0
+            let c = counts[k - 1][(hk << UInt128(bits)) | wd] ?? 0
             let d = discounts[k - 1]
             p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
         }
@@ -150,10 +158,10 @@ extension NGramModel {
         var out: [Match] = []
         for s in sequences where s.count >= 2 {
             let p = Self.padded(s, order: order)
-            add(Self.key(p, 0, order))  // the first token (BOS) with its padding, counted but not scored, as in fitting
+            add(key(p, 0, order))  // the first token (BOS) with its padding, counted but not scored, as in fitting
             for i in order..<p.count {
                 out.append(match(p[i], history: p[(i - order + 1)..<i]))
-                add(Self.key(p, i - order + 1, order))
+                add(key(p, i - order + 1, order))
             }
         }
         return out
@@ -168,11 +176,11 @@ extension NGramModel {
         for k in stride(from: order, through: 1, by: -1) {
             let c = counts[k - 1][gram, default: 0]
             counts[k - 1][gram] = c + 1
-            let h = gram >> UInt128(Self.bits)
+            let h = gram >> UInt128(bits)
             let e = contexts[k - 1][h] ?? (0, 0)
             contexts[k - 1][h] = (e.total + 1, e.types + (c == 0 ? 1 : 0))
             guard c == 0, k >= 2 else { return }
-            gram = Self.dropOldest(gram, length: k)
+            gram = dropOldest(gram, length: k)
         }
     }
 
@@ -191,11 +199,11 @@ extension NGramModel {
         counted.reserveCapacity(vocabularySize)
         for k in 1...order {
             guard k - 1 <= h.count else { break }
-            let hk = Self.key(h, h.count - (k - 1), k - 1)
+            let hk = key(h, h.count - (k - 1), k - 1)
             guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { break }
             matched = k
             historyCount = ctx.total
-            let d = discounts[k - 1], backoff = d * Double(ctx.types), total = Double(ctx.total), shifted = hk << UInt128(Self.bits)
+            let d = discounts[k - 1], backoff = d * Double(ctx.types), total = Double(ctx.total), shifted = hk << UInt128(bits)
             counted.removeAll(keepingCapacity: true)
             for w in candidates {
                 if let c = counts[k - 1][shifted | UInt128(w + 1)], c > 0 { counted.append((w, c)) }

@@ -15,7 +15,7 @@ struct TextEval: ParsableCommand {
 
             With --dynamic-lr, the model is also scored under dynamic evaluation (Krause et al. 2018): each file is read in segments of --segment bytes, each segment is scored and then the model takes one gradient step on it, so it adapts to the text it has already read (every byte is still predicted only from what precedes it). A recurrent model carries its state across segments. The weights on disk are not changed. Example: synth text eval --data ../shared/data/text --dynamic-lr 3e-4
 
-            With --adapt-ngram, the n-gram counts each byte once it has scored it, adapting as a compressor does. With --interpolate, the model is also scored mixed with the n-gram, P = λ P_model + (1 - λ) P_ngram, one λ per n-gram match (the longest history seen, and how often), fitted by EM on a 20th of the train split that an n-gram of the rest scores (never on the split evaluated); with --dynamic-lr too, the dynamically evaluated model is mixed as well. This gives the model the training text as context, as a compressor given it would have. Example: synth text eval --data ../shared/data/text --order 12 --interpolate --adapt-ngram
+            With --adapt-ngram, the n-gram counts each byte once it has scored it, adapting as a compressor does. With --interpolate, the model is also scored mixed with the n-gram, P = λ P_model + (1 - λ) P_ngram, one λ per n-gram match (the longest history seen, and how often), fitted by EM on a 20th of the train split that an n-gram of the rest scores (never on the split evaluated); with --dynamic-lr too, the dynamically evaluated model is mixed as well. This gives the model the training text as context, as a compressor given it would have. Example: synth text eval --data ../shared/data/text --order 14 --interpolate --adapt-ngram
             """)
 
     @Option(help: ArgumentHelp("Text folder or .txt file (repeatable).", valueName: "DIR|FILE"))
@@ -25,7 +25,7 @@ struct TextEval: ParsableCommand {
     @OptionGroup var modelOption: TextModelOption
     @Flag(help: "Only fit and score the n-gram baseline.")
     var ngramOnly = false
-    @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...12).")
+    @Option(parsing: .unconditional, help: "Order of the Kneser-Ney n-gram baseline (1...14).")
     var order = 5
     @Option(parsing: .unconditional, help: "Window length in bytes for models without a fixed context (LSTM, GRU, WaveNet; 2...65536).")
     var context = 1024
@@ -52,7 +52,7 @@ struct TextEval: ParsableCommand {
         }
         if ngramOnly && dynamicLr != nil { throw ValidationError("--dynamic-lr scores a model: drop --ngram-only") }
         if ngramOnly && interpolate { throw ValidationError("--interpolate scores a model with the n-gram: drop --ngram-only") }
-        guard (1...NGramModel.maxOrder).contains(order) else { throw ValidationError("--order must be in 1...\(NGramModel.maxOrder), got \(order)") }
+        guard (1...NGramModel.maxOrder(vocabularySize: ByteTokenizer.vocabularySize)).contains(order) else { throw ValidationError("--order must be in 1...\(NGramModel.maxOrder(vocabularySize: ByteTokenizer.vocabularySize)), got \(order)") }
         guard (2...65536).contains(context) else { throw ValidationError("--context must be in 2...65536, got \(context)") }
         guard !data.isEmpty else { throw ValidationError("give --data") }
         for d in data { try requireFile(d, option: "--data") }

@@ -153,4 +153,24 @@ final class NGramTests: XCTestCase {
             }
         }
     }
+
+    /// Keys hold as many tokens as their bits allow: 9 bits for bytes (order 14), 10 for 519 or 1,023 tokens (12);
+    /// a 14-gram of bytes tells apart histories that differ only 13 bytes back.
+    func testOrdersTheKeysHold() {
+        XCTAssertEqual(NGramModel.maxOrder(vocabularySize: 258), 14)
+        XCTAssertEqual(NGramModel.maxOrder(vocabularySize: 390), 14)
+        XCTAssertEqual(NGramModel.maxOrder(vocabularySize: 511), 14)
+        XCTAssertEqual(NGramModel.maxOrder(vocabularySize: 512), 12)
+        XCTAssertEqual(NGramModel.maxOrder(vocabularySize: 1023), 12)
+        // The byte after twelve 7s is decided by the byte 13 back: order 14 (13 bytes of history) tells them apart,
+        // order 12 cannot.
+        let a = [256, 3] + Array(repeating: 7, count: 12) + [1, 257], b = [256, 4] + Array(repeating: 7, count: 12) + [2, 257]
+        let seqs = [a, b, a, b, a, b]
+        let m14 = NGramModel(order: 14, vocabularySize: 258, sequences: seqs)
+        let m12 = NGramModel(order: 12, vocabularySize: 258, sequences: seqs)
+        XCTAssertEqual(m14.match(1, history: a[1..<14]).order, 14)
+        XCTAssertGreaterThan(m14.probability(of: 1, history: a[1..<14]), 0.6)
+        XCTAssertLessThan(m14.probability(of: 1, history: b[1..<14]), 0.2)
+        XCTAssertEqual(m12.probability(of: 1, history: a[1..<14]), m12.probability(of: 1, history: b[1..<14]), accuracy: 1e-12)
+    }
 }

@@ -112,7 +112,7 @@ final class TextCLITests: XCTestCase {
             (["train", "--data", corpus.path, "--out", run.path, "--model", "transformer", "--d-model", "8192", "--layers", "64"],
              "the --model transformer flags: invalid model config: the model would have"),
             (["eval", "--data", corpus.path, "--context", "1"], "--context must be in 2...65536, got 1"),
-            (["eval", "--data", corpus.path, "--order", "13"], "--order must be in 1...12, got 13"),
+            (["eval", "--data", corpus.path, "--order", "15"], "--order must be in 1...14, got 15"),
             (["eval", "--data", corpus.path, "--ngram-only", "--interpolate"], "--interpolate scores a model with the n-gram: drop --ngram-only"),
             (["eval", "--data", corpus.path, "--dynamic-lr", "1e-4", "--segment", "0"], "--segment must be in 1...65536, got 0"),
             (["eval", "--data", corpus.path, "--dynamic-lr", "1e-4", "--dynamic-decay", "2"], "--dynamic-decay must be in 0...1, got 2.0"),
@@ -123,7 +123,7 @@ final class TextCLITests: XCTestCase {
             (["generate", "--beam", "0"], "--beam must be in 1...256, got 0"),
             (["generate", "--top-k", "-1"], "--top-k: top-k must be >= 0 (0 = off), got -1"),
             (["generate", "--repetition-penalty", "0"], "--repetition-penalty: repetition penalty must be finite and > 0, got 0.0"),
-            (["generate", "--ngram-data", corpus.path, "--ngram-order", "13"], "--ngram-order must be in 1...12, got 13"),
+            (["generate", "--ngram-data", corpus.path, "--ngram-order", "15"], "--ngram-order must be in 1...14, got 15"),
             (["generate", "--ngram-data", corpus.path, "--beam", "2"], "--ngram-data mixes the n-gram into sampling: drop --beam"),
             (["generate", "--ngram-data", dir.appendingPathComponent("none").path], "--ngram-data: no such file: "),
         ]
