@@ -27,7 +27,7 @@ struct TextGenerate: ParsableCommand {
     var lengthPenalty: Float = 1.0
     @Flag(help: "Print only the continuation, not the prompt.")
     var noEcho = false
-    @Option(help: ArgumentHelp("Mix the model with a Kneser-Ney n-gram of this corpus's train split (a text folder or .txt file, repeatable, as for text eval): each byte is drawn from λ P_model + (1 - λ) P_ngram, λ fitted on held-out train text as text eval --interpolate fits it. Building takes seconds (the KJV at order 12: about 20 s and 1.3 GB). Default: the model alone.", valueName: "DIR|FILE"))
+    @Option(help: ArgumentHelp("Mix the model with a Kneser-Ney n-gram of this corpus's train split (a text folder or .txt file, repeatable, as for text eval): each byte is drawn from λ P_model + (1 - λ) P_ngram, λ fitted on held-out train text as text eval --interpolate fits it. Building takes seconds (the KJV at order 12: about 20 s and 1.3 GB). (default: none, the model alone)", valueName: "DIR|FILE"))
     var ngramData: [String] = []
     @Option(parsing: .unconditional, help: "Order of the --ngram-data n-gram (1...14).")
     var ngramOrder = 12
