@@ -123,13 +123,9 @@ extension NGramModel {
 
     /// `P(w | history)` as `probability(of:history:)` gives it, with its matched order and history count.
     public func match(_ w: Int, history: ArraySlice<Int>) -> Match {
-        let h = Array(history.suffix(order - 1))
         var p = 1 / Double(vocabularySize), matched = 1, historyCount = 0
         let wd = UInt128(w + 1)
-        for k in 1...order {
-            guard k - 1 <= h.count else { break }
-            let hk = key(h, h.count - (k - 1), k - 1)
-            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { continue }
+        forEachSeenHistory(history) { k, hk, ctx in
             matched = k
             historyCount = ctx.total
             let c = counts[k - 1][(hk << UInt128(bits)) | wd] ?? 0
@@ -137,6 +133,20 @@ extension NGramModel {
             p = (max(Double(c) - d, 0) + d * Double(ctx.types) * p) / Double(ctx.total)
         }
         return Match(probability: p, order: matched, historyCount: historyCount)
+    }
+
+    /// Calls `body(k, key, context)` for k = 1, 2, ... while the history of order k (the last `k - 1` tokens of
+    /// `history`, packed as `key`) was seen in training: from the unigram up, stopping at the first unseen one (a
+    /// history with an unseen suffix is unseen too: every seen k-gram's suffix is counted one order down).
+    @inline(__always)
+    private func forEachSeenHistory(_ history: ArraySlice<Int>, _ body: (Int, UInt128, (total: Int, types: Int)) -> Void) {
+        let h = Array(history.suffix(order - 1))
+        for k in 1...order {
+            guard k - 1 <= h.count else { return }
+            let hk = key(h, h.count - (k - 1), k - 1)
+            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { return }
+            body(k, hk, ctx)
+        }
     }
 
     /// Every scored token's match, in the order `evaluate` scores them (each sequence's tokens after its first, with
@@ -192,15 +202,11 @@ extension NGramModel {
     /// - Precondition: `probabilities.count == vocabularySize`.
     public func distribution(history: ArraySlice<Int>, into probabilities: inout [Double]) -> (order: Int, historyCount: Int) {
         precondition(probabilities.count == vocabularySize, "distribution: \(probabilities.count) values for \(vocabularySize) tokens")
-        let h = Array(history.suffix(order - 1))
         for w in 0..<vocabularySize { probabilities[w] = 1 / Double(vocabularySize) }
         var matched = 1, historyCount = 0
         var candidates = Array(0..<vocabularySize), counted: [(w: Int, c: Int)] = []
         counted.reserveCapacity(vocabularySize)
-        for k in 1...order {
-            guard k - 1 <= h.count else { break }
-            let hk = key(h, h.count - (k - 1), k - 1)
-            guard let ctx = contexts[k - 1][hk], ctx.total > 0 else { break }
+        forEachSeenHistory(history) { k, hk, ctx in
             matched = k
             historyCount = ctx.total
             let d = discounts[k - 1], backoff = d * Double(ctx.types), total = Double(ctx.total), shifted = hk << UInt128(bits)
