@@ -39,7 +39,7 @@ struct TextEval: ParsableCommand {
     var segment = 50
     @Flag(help: "The n-gram adds each byte to its counts once it has scored it, adapting to the text it reads as a compressor does (in the held-out text for --interpolate too).")
     var adaptNgram = false
-    @Flag(help: "Also score the model interpolated with the n-gram (one weight per matched n-gram order, fitted by EM on 5 % of the train split held out).")
+    @Flag(help: "Also score the model interpolated with the n-gram (one weight per n-gram match: the longest history seen and how often; fitted by EM on a 20th of the train split held out).")
     var interpolate = false
     @OptionGroup var jsonOption: JSONOption
 
@@ -78,7 +78,8 @@ struct TextEval: ParsableCommand {
         }
         // Each scored byte's probability under the model (static, and with dynamic evaluation), kept for --interpolate.
         var staticProbabilities: [Double] = [], dynamicProbabilities: [Double] = []
-        var lines: [String] = []
+        // Each result is printed as soon as it is known (with --json, all at the end).
+        func emit(_ text: String) { if !jsonOption.json { print(text) } }
         if let net {
             let start = Date()
             let bar = ProgressLine("scoring \(modelOption.model)")
@@ -92,7 +93,7 @@ struct TextEval: ParsableCommand {
             let dt = Date().timeIntervalSince(start)
             result["model"] = ["name": modelOption.model, "summary": net.summary, "nats_per_byte": jsonNumber(nats),
                                "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
-            lines.append(line("model \(modelOption.model) (\(net.summary))", nats) + String(format: " [%.1f s]", dt))
+            emit(line("model \(modelOption.model) (\(net.summary))", nats) + String(format: " [%.1f s]", dt))
             if let settings {
                 let start = Date()
                 let bar = ProgressLine("dynamic evaluation")
@@ -105,7 +106,7 @@ struct TextEval: ParsableCommand {
                                      "seconds": dt]
                 let name = String(format: "model \(modelOption.model), dynamic evaluation (\(dynamicRule.rawValue), lr %g, decay %g, segments of \(seg))",
                                   Double(settings.learningRate), Double(dynamicDecay))
-                lines.append(line(name, d.nats) + String(format: " [%.1f s]", dt))
+                emit(line(name, d.nats) + String(format: " [%.1f s]", dt))
             }
         }
         let start = Date()
@@ -115,7 +116,7 @@ struct TextEval: ParsableCommand {
         let dt = Date().timeIntervalSince(start)
         result["ngram"] = ["order": order, "train_tokens": train.count, "adapting": adaptNgram, "nats_per_byte": jsonNumber(nats),
                            "bits_per_byte": jsonNumber(nats / log(2.0)), "seconds": dt]
-        lines.append(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens\(adaptNgram ? ", adapting to the scored text" : ""))", nats)
+        emit(line("Kneser-Ney \(order)-gram (fitted on \(train.count) train tokens\(adaptNgram ? ", adapting to the scored text" : ""))", nats)
                      + String(format: " [%.1f s]", dt))
         if interpolate, let net {
             // The weights are fitted on train text that the n-gram scoring it has not seen.
@@ -130,7 +131,7 @@ struct TextEval: ParsableCommand {
                 let dt = Date().timeIntervalSince(start)
                 result[key] = ["order": order, "weights": mix.weights, "held_out_tokens": heldOut.ngram.count,
                                "nats_per_byte": jsonNumber(mixed), "bits_per_byte": jsonNumber(mixed / log(2.0)), "seconds": dt]
-                lines.append(line("\(name) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.ngram.count) held-out train tokens)", mixed)
+                emit(line("\(name) + Kneser-Ney \(order)-gram, interpolated (\(mix.weights.count) weights fitted on \(heldOut.ngram.count) held-out train tokens)", mixed)
                              + String(format: " [%.1f s]", dt))
             }
             report("interpolated", "model \(modelOption.model)", heldOut.weights, evalModel: staticProbabilities)
@@ -143,11 +144,7 @@ struct TextEval: ParsableCommand {
                        NGramInterpolation.fit(model: model, ngram: heldOut.ngram, order: order), evalModel: dynamicProbabilities)
             }
         }
-        if jsonOption.json {
-            printJSON(result)
-        } else {
-            lines.forEach { print($0) }
-        }
+        if jsonOption.json { printJSON(result) }
     }
 }
 
