@@ -153,15 +153,11 @@ extension TokenModel {
         func score(_ group: ArraySlice<(s: Int, start: Int)>, length: Int) {
             let rows = group.map { Array(sequences[$0.s][$0.start..<($0.start + length)]) }
             let logits = self.logits(rows)
-            for (r, w) in group.enumerated() {
-                for t in 0..<length {
-                    let base = (r * length + t) * V
-                    var mx = -Float.infinity
-                    for v in 0..<V { mx = max(mx, logits[base + v]) }
-                    var sum = 0.0
-                    for v in 0..<V { sum += exp(Double(logits[base + v] - mx)) }
-                    let target = sequences[w.s][w.start + t + 1]
-                    out[offset[w.s] + w.start + t] = exp(Double(logits[base + target] - mx)) / sum
+            logits.withUnsafeBufferPointer { l in
+                for (r, w) in group.enumerated() {
+                    for t in 0..<length {
+                        out[offset[w.s] + w.start + t] = softmaxProbability(l.baseAddress! + (r * length + t) * V, V, sequences[w.s][w.start + t + 1])
+                    }
                 }
             }
             done += group.count

@@ -118,10 +118,14 @@ struct TextGenerate: ParsableCommand {
             return toks
         }
         guard var sampler else { throw RuntimeError("no sampler without --beam") }
+        // The tokens so far, for the n-gram's history (its last order - 1 are read; trimmed now and then).
         var history = prompt
         var options = GenerationOptions(maxNewTokens: tokens, bannedTokens: [ByteTokenizer.bos], stopToken: ByteTokenizer.eos,
                                         penaltyWindow: 64, slidingWindow: true) { t in
-            history.append(t)
+            if mixture != nil {
+                history.append(t)
+                if history.count > 1 << 16 { history.removeFirst(history.count - NGramModel.maxOrder(vocabularySize: ByteTokenizer.vocabularySize)) }
+            }
             if t < 256 { stream.write(UInt8(t)); stream.flush() }
             return false
         }
