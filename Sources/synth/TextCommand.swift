@@ -16,8 +16,12 @@ struct TextCommand: ParsableCommand {
               synth text train --data ../shared/data/text --model lstm --out runs/text
               synth text generate --prompt "And it came to pass" --tokens 400 --seed 1
               synth text eval --data ../shared/data/text --split valid
-              synth text eval --data ../shared/data/text --order 14 --interpolate --adapt-ngram   # with the train text as context
-              synth text generate --prompt "And it came to pass" --ngram-data ../shared/data/text   # sampling from that mixture
+              synth text eval --data ../shared/data/text --order 14 \\
+                  --interpolate --adapt-ngram
+              synth text generate --prompt "And it came to pass" \\
+                  --ngram-data ../shared/data/text
+
+            The last two give the model the training text as context: mixed with a Kneser-Ney n-gram of it.
             """,
         subcommands: [TextTrain.self, TextGenerate.self, TextEval.self]
     )

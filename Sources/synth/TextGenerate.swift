@@ -39,6 +39,7 @@ struct TextGenerate: ParsableCommand {
             throw ValidationError("--ngram-order must be in 1...\(NGramModel.maxOrder(vocabularySize: ByteTokenizer.vocabularySize)), got \(ngramOrder)")
         }
         if !ngramData.isEmpty && beam != nil { throw ValidationError("--ngram-data mixes the n-gram into sampling: drop --beam") }
+        if ngramData.isEmpty && ngramOrder != 12 { throw ValidationError("--ngram-order sets the --ngram-data n-gram: give --ngram-data too") }
         for d in ngramData { try requireFile(d, option: "--ngram-data") }
         if let b = beam {
             guard (1...256).contains(b) else { throw ValidationError("--beam must be in 1...256, got \(b)") }
@@ -68,9 +69,11 @@ struct TextGenerate: ParsableCommand {
     func run() throws {
         BLAS.setThreads(1)
         let net = try modelOption.load()
+        // The n-gram's corpus is read first, so that a bad one is refused before anything else is said.
+        let ngramTrain = try ngramData.isEmpty ? nil : ngramTrainText()
         // Made before anything is printed, so that a bad generation_config.json stops the command with no output.
         let sampler = beam == nil ? try sampling.makeSampler(repetitionPenalty: repetitionPenalty, folder: try modelOption.folder()) : nil
-        let mixture = try ngramData.isEmpty ? nil : ngramMixture(net)
+        let mixture = try ngramTrain.map { try ngramMixture(net, train: $0) }
         let (bytes, valid) = promptBytes()
         if !valid { printErr("note: the prompt is not valid UTF-8; its \(bytes.count) bytes are continued as they are") }
         let promptTokens = ByteTokenizer.encode(bytes)
@@ -89,13 +92,18 @@ struct TextGenerate: ParsableCommand {
                         dt, Double(generated.count) / max(dt, 1e-9), net.summary))
     }
 
+    /// The tokens of --ngram-data's train split.
+    /// - Throws: `RuntimeError` for a corpus without a train split, or with an empty or binary file.
+    func ngramTrainText() throws -> [Int] {
+        do {
+            return try TextCorpus(paths: ngramData).tokens("train")
+        } catch let e as TextDataError { throw RuntimeError("--ngram-data: \(e.description)") }
+    }
+
     /// The n-gram of --ngram-data's train split and the interpolation weights, fitted on its held-out text.
-    /// - Throws: `RuntimeError` for a corpus without a train split, an empty or binary file, or too short a train text.
-    func ngramMixture(_ net: any TokenModel) throws -> (ngram: NGramModel, weights: NGramInterpolation) {
+    /// - Throws: `RuntimeError` for too short a train text.
+    func ngramMixture(_ net: any TokenModel, train: [Int]) throws -> (ngram: NGramModel, weights: NGramInterpolation) {
         let start = Date()
-        let corpus: TextCorpus
-        do { corpus = try TextCorpus(paths: ngramData) } catch let e as TextDataError { throw RuntimeError("--ngram-data: \(e.description)") }
-        let train = try loadTextSplit(corpus, "train")
         let bar = ProgressLine("--ngram-data: held-out text for the weights")
         let heldOut: HeldOutInterpolation
         do {

@@ -126,6 +126,7 @@ final class TextCLITests: XCTestCase {
             (["generate", "--ngram-data", corpus.path, "--ngram-order", "15"], "--ngram-order must be in 1...14, got 15"),
             (["generate", "--ngram-data", corpus.path, "--beam", "2"], "--ngram-data mixes the n-gram into sampling: drop --beam"),
             (["generate", "--ngram-data", dir.appendingPathComponent("none").path], "--ngram-data: no such file: "),
+            (["generate", "--ngram-order", "8"], "--ngram-order sets the --ngram-data n-gram: give --ngram-data too"),
         ]
         for (args, message) in cases {
             let r = try CLI.run(["text"] + args)
@@ -283,6 +284,7 @@ final class TextCLITests: XCTestCase {
         let bad = try CLI.run(["text", "generate", "--model", shippedModel.path, "--prompt", "And", "--ngram-data", onlyValid.path])
         XCTAssertEqual(bad.status, 1, bad.stderr)
         XCTAssertEqual(bad.stdout, "")
-        XCTAssertTrue(bad.stderr.contains("train"), bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("Error: --ngram-data: \(onlyValid.path): no train text: "), bad.stderr)  // before the sampling note
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
     }
 }
