@@ -1,5 +1,5 @@
 // A token model interpolated with a Kneser-Ney n-gram: each scored token's probability under a model, and the
-// mixture weights, one per matched n-gram order, fitted by EM on held-out text.
+// mixture weights, one per bucket of the n-gram's match, fitted by EM on held-out text; the mixture at decoding.
 import Foundation
 
 /// Linear interpolation of a token model with an n-gram model of the training text,

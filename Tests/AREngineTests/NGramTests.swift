@@ -173,4 +173,26 @@ final class NGramTests: XCTestCase {
         XCTAssertLessThan(m14.probability(of: 1, history: b[1..<14]), 0.2)
         XCTAssertEqual(m12.probability(of: 1, history: a[1..<14]), m12.probability(of: 1, history: b[1..<14]), accuracy: 1e-12)
     }
+
+    /// At decoding, the mixed logits are the logs of `λ softmax(logits) + (1 − λ) P_ngram`, λ the history's bucket's
+    /// weight; a banned token (-inf) stays banned.
+    func testMixAtDecodingIsTheInterpolatedDistribution() {
+        let m = NGramModel(order: 3, vocabularySize: 6, sequences: [[5, 1, 2, 3, 1, 2, 4, 0], [5, 2, 3, 1, 1, 2, 0]])
+        var weights = [Double](repeating: 0.5, count: 3 * NGramInterpolation.countClasses)
+        weights[NGramInterpolation.bucket(order: 3, historyCount: 2)] = 0.3
+        let mix = NGramInterpolation(order: 3, weights: weights)
+        var logits: [Float] = [0.5, -1, 2, 0.25, 1, -.infinity]
+        let model = logits.map { exp(Double($0)) }, total = model.reduce(0, +)
+        var scratch = [Double](repeating: 0, count: 6), ngram = [Double](repeating: 0, count: 6)
+        let history: ArraySlice<Int> = [1, 2]  // followed 3 times in training (1 2 3, 1 2 4, 1 2 0): count class 2-3
+        let r = m.distribution(history: history, into: &ngram)
+        XCTAssertEqual(r.order, 3)
+        let lambda = weights[NGramInterpolation.bucket(order: r.order, historyCount: r.historyCount)]
+        logits.withUnsafeMutableBufferPointer { mix.mix(logits: $0, ngram: m, history: history, scratch: &scratch) }
+        for w in 0..<5 {
+            XCTAssertEqual(exp(Double(logits[w])), lambda * model[w] / total + (1 - lambda) * ngram[w], accuracy: 1e-6, "token \(w)")
+        }
+        XCTAssertEqual(logits[5], -.infinity)
+        XCTAssertNotEqual(lambda, 0.5, "the test should read a bucket it set: history count \(r.historyCount)")
+    }
 }
