@@ -1,4 +1,5 @@
-// Interpolated Kneser-Ney n-gram language model over tokens: the baseline a neural model must beat.
+// Interpolated Kneser-Ney n-gram language model over tokens: the baseline a neural model must beat, and the count
+// model a neural one is mixed with (NGramInterpolation); it can also adapt, counting the text it scores.
 import Foundation
 
 #if canImport(Glibc)
