@@ -39,10 +39,11 @@ public struct NGramInterpolation: Equatable, Sendable {
 
     /// The weights by EM from each held-out token's probability under the model (> 0) and its n-gram match.
     /// Each iteration cannot lower the held-out log-likelihood plus the prior; it stops after `iterations` or when no
-    /// weight moves by more than `tolerance`. A bucket with no token keeps 1/2.
+    /// weight moves by more than `tolerance`. A bucket with no token gets `emptyBucketWeight` (1/2 by default; 1 leaves
+    /// the model alone where the held-out text never went).
     /// - Precondition: as many matches as model probabilities; matched orders in `1...order`.
     public static func fit(model: [Double], ngram: [NGramModel.Match], order: Int,
-                           iterations: Int = 200, tolerance: Double = 1e-7) -> NGramInterpolation {
+                           iterations: Int = 200, tolerance: Double = 1e-7, emptyBucketWeight: Double = 0.5) -> NGramInterpolation {
         precondition(model.count == ngram.count, "fit: arrays of different lengths")
         precondition(order >= 1 && ngram.allSatisfy { (1...order).contains($0.order) }, "fit: matched order out of range")
         let buckets = ngram.map { bucket(order: $0.order, historyCount: $0.historyCount) }
@@ -65,6 +66,7 @@ public struct NGramInterpolation: Equatable, Sendable {
             }
             if moved < tolerance { break }
         }
+        for b in 0..<n where tokens[b] == 0 { lambda[b] = emptyBucketWeight }
         return NGramInterpolation(order: order, weights: lambda)
     }
 
@@ -90,6 +92,19 @@ public struct NGramInterpolation: Equatable, Sendable {
             index += 1
         }
         if !run.isEmpty { kept.append(run) }
+        return (kept, heldOut)
+    }
+
+    /// Training sequences (pieces) cut for fitting the weights: every `every`-th held out, from the `every / 2`-th on,
+    /// the rest kept whole; with fewer than `every` sequences (but at least 2), the middle one. For a corpus of many
+    /// short pieces, where `heldOutSplit` would cut across them. - Precondition: `every >= 2`.
+    public static func heldOutSequences(_ sequences: [[Int]], every: Int = 20) -> (kept: [[Int]], heldOut: [[Int]]) {
+        precondition(every >= 2, "heldOutSequences: every must be >= 2")
+        let every = max(2, min(every, sequences.count))
+        var kept: [[Int]] = [], heldOut: [[Int]] = []
+        for (i, s) in sequences.enumerated() {
+            if i % every == every / 2 { heldOut.append(s) } else { kept.append(s) }
+        }
         return (kept, heldOut)
     }
 
@@ -170,5 +185,29 @@ extension TokenModel {
         }
         for w in short { score([w][...], length: sequences[w.s].count - 1 - w.start) }
         return out
+    }
+}
+
+/// The held-out training text the interpolation weights are fitted on: a split of the training sequences
+/// (`NGramInterpolation.heldOutSplit` or `heldOutSequences`), the held-out part scored by an n-gram of the kept part
+/// (adapting to the held-out text as `adaptation` says) and by the model (statically, in windows of `window` tokens), and the
+/// weights EM fits to the two.
+public struct HeldOutInterpolation {
+    public let split: (kept: [[Int]], heldOut: [[Int]])
+    /// The n-gram's match of each held-out token.
+    public let ngram: [NGramModel.Match]
+    /// The weights for the model read statically.
+    public let weights: NGramInterpolation
+
+    /// - Returns: nil when no held-out sequence has a token to score (the training text is too short).
+    /// - Precondition: tokens in `0..<model.vocabularySize`, `order` within `NGramModel.maxOrder(vocabularySize:)`.
+    public init?(_ model: any TokenModel, split: (kept: [[Int]], heldOut: [[Int]]), order: Int, adaptation: NGramModel.Adaptation, window: Int,
+                 progress: (ProgressReport) -> Void = { _ in }) {
+        guard split.heldOut.contains(where: { $0.count >= 2 }) else { return nil }
+        self.split = split
+        let fitNGram = NGramModel(order: order, vocabularySize: model.vocabularySize, sequences: split.kept)
+        ngram = fitNGram.scoreTokens(split.heldOut, adaptation: adaptation)
+        let p = model.tokenProbabilities(split.heldOut, context: window, progress: progress)
+        weights = NGramInterpolation.fit(model: p, ngram: ngram, order: order)
     }
 }

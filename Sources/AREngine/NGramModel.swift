@@ -81,6 +81,19 @@ public final class NGramModel {
         }
     }
 
+    /// An independent copy: adapting it (`scoreTokensAdapting`, `add`) leaves this model as it is. The counts are
+    /// copied on write, so a copy costs nothing until it adapts.
+    public func copy() -> NGramModel { NGramModel(copying: self) }
+
+    private init(copying m: NGramModel) {
+        bits = m.bits
+        order = m.order
+        vocabularySize = m.vocabularySize
+        counts = m.counts
+        contexts = m.contexts
+        discounts = m.discounts
+    }
+
     static func padded(_ s: [Int], order: Int) -> [Int] {
         [Int](repeating: s[0], count: order - 1) + s
     }
@@ -161,19 +174,52 @@ extension NGramModel {
         return out
     }
 
+    /// Whether scoring adds the scored tokens to the counts.
+    public enum Adaptation: Sendable {
+        /// The counts stay those of the training text (`scoreTokens`).
+        case off
+        /// Each scored token is added, and kept for the sequences after it (`scoreTokensAdapting`).
+        case acrossSequences
+        /// Each scored token is added, and forgotten at the end of its sequence (`scoreTokensAdaptingEach`).
+        case perSequence
+    }
+
+    /// `scoreTokens`, `scoreTokensAdapting` or `scoreTokensAdaptingEach`, as `adaptation` says.
+    public func scoreTokens(_ sequences: [[Int]], adaptation: Adaptation) -> [Match] {
+        switch adaptation {
+        case .off: return scoreTokens(sequences)
+        case .acrossSequences: return scoreTokensAdapting(sequences)
+        case .perSequence: return scoreTokensAdaptingEach(sequences)
+        }
+    }
+
     /// Scores `sequences` as `scoreTokens` does, but adds each token to the counts once it is scored (`add`), so the
     /// model adapts to the text it reads, as a compressor does: a name or phrase seen once in a chapter is
     /// predicted by the counts the next time. Every token is still predicted only from what precedes it. The
     /// discounts stay those of the training counts. The model keeps what it read.
     public func scoreTokensAdapting(_ sequences: [[Int]]) -> [Match] {
         var out: [Match] = []
-        for s in sequences where s.count >= 2 {
-            let p = Self.padded(s, order: order)
-            add(key(p, 0, order))  // the first token (BOS) with its padding, counted but not scored, as in fitting
-            for i in order..<p.count {
-                out.append(match(p[i], history: p[(i - order + 1)..<i]))
-                add(key(p, i - order + 1, order))
-            }
+        for s in sequences where s.count >= 2 { out += adaptingScores(s) }
+        return out
+    }
+
+    /// Scores each sequence as `scoreTokensAdapting` does, but each on its own copy of this model, so that what one
+    /// sequence adds is forgotten before the next: each piece is predicted from the training counts and its own past
+    /// only, as a continuation of that piece would be. This model is left as it is.
+    public func scoreTokensAdaptingEach(_ sequences: [[Int]]) -> [Match] {
+        var out: [Match] = []
+        for s in sequences where s.count >= 2 { out += copy().adaptingScores(s) }
+        return out
+    }
+
+    private func adaptingScores(_ s: [Int]) -> [Match] {
+        var out: [Match] = []
+        out.reserveCapacity(s.count - 1)
+        let p = Self.padded(s, order: order)
+        add(key(p, 0, order))  // the first token (BOS) with its padding, counted but not scored, as in fitting
+        for i in order..<p.count {
+            out.append(match(p[i], history: p[(i - order + 1)..<i]))
+            add(key(p, i - order + 1, order))
         }
         return out
     }

@@ -62,30 +62,20 @@ func requireByteVocabulary(_ net: any TokenModel, folder: String) throws {
     }
 }
 
+/// The held-out text of `--interpolate` (eval) and `--ngram-data` (generate): a 20th of the train split, in chunks
+/// spread through it (`NGramInterpolation.heldOutSplit`), and the weights fitted on it.
+/// - Throws: `RuntimeError` when the train split is too short to hold out any text.
+func textHeldOut(_ net: any TokenModel, train: [Int], order: Int, adapt: Bool, window: Int,
+                 progress: (ProgressReport) -> Void) throws -> HeldOutInterpolation {
+    guard let h = HeldOutInterpolation(net, split: NGramInterpolation.heldOutSplit(train), order: order, adaptation: adapt ? .acrossSequences : .off,
+                                       window: window, progress: progress) else {
+        throw RuntimeError("the train split (\(train.count) bytes) is too short to hold out text for the interpolation weights")
+    }
+    return h
+}
+
 /// The byte tokens of a corpus's split, with the error a user sees for a missing split, an empty or a binary file.
 func loadTextSplit(_ corpus: TextCorpus, _ split: String) throws -> [Int] {
     do { return try corpus.tokens(split) } catch let e as TextDataError { throw RuntimeError(e.description) }
 }
 
-/// The held-out text of `--interpolate` (eval) and `--ngram-data` (generate): a 20th of the train split (spread
-/// through it), scored by an n-gram of the rest, and the model's static probabilities of it, with the weights EM
-/// fits to them.
-struct HeldOutInterpolation {
-    let split: (kept: [[Int]], heldOut: [[Int]])
-    /// The n-gram's match of each held-out token (adapting to the held-out text with `adapt`).
-    let ngram: [NGramModel.Match]
-    /// The weights for the model read statically.
-    let weights: NGramInterpolation
-
-    /// - Throws: `RuntimeError` when the train split is too short to hold out any text.
-    init(_ net: any TokenModel, train: [Int], order: Int, adapt: Bool, window: Int, progress: (ProgressReport) -> Void) throws {
-        split = NGramInterpolation.heldOutSplit(train)
-        guard split.heldOut.contains(where: { $0.count >= 2 }) else {
-            throw RuntimeError("the train split (\(train.count) bytes) is too short to hold out text for the interpolation weights")
-        }
-        let fitNGram = NGramModel(order: order, vocabularySize: ByteTokenizer.vocabularySize, sequences: split.kept)
-        ngram = adapt ? fitNGram.scoreTokensAdapting(split.heldOut) : fitNGram.scoreTokens(split.heldOut)
-        let model = net.tokenProbabilities(split.heldOut, context: window, progress: progress)
-        weights = NGramInterpolation.fit(model: model, ngram: ngram, order: order)
-    }
-}

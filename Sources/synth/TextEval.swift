@@ -124,7 +124,7 @@ struct TextEval: ParsableCommand {
             let bar = ProgressLine("held-out text for the weights")
             let heldOut: HeldOutInterpolation
             do {
-                heldOut = try HeldOutInterpolation(net, train: train, order: order, adapt: adaptNgram, window: window) { bar.update($0) }
+                heldOut = try textHeldOut(net, train: train, order: order, adapt: adaptNgram, window: window) { bar.update($0) }
             } catch let e as RuntimeError { throw RuntimeError("--interpolate: \(e.description)") }
             func report(_ key: String, _ name: String, _ mix: NGramInterpolation, evalModel: [Double]) {
                 let mixed = mix.nats(model: evalModel, ngram: scoredByNGram)

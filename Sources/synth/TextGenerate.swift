@@ -107,7 +107,7 @@ struct TextGenerate: ParsableCommand {
         let bar = ProgressLine("--ngram-data: held-out text for the weights")
         let heldOut: HeldOutInterpolation
         do {
-            heldOut = try HeldOutInterpolation(net, train: train, order: ngramOrder, adapt: false, window: net.window(fallback: 1024)) { bar.update($0) }
+            heldOut = try textHeldOut(net, train: train, order: ngramOrder, adapt: false, window: net.window(fallback: 1024)) { bar.update($0) }
         } catch let e as RuntimeError { throw RuntimeError("--ngram-data: \(e.description)") }
         let ngram = NGramModel(order: ngramOrder, vocabularySize: ByteTokenizer.vocabularySize, sequences: [train])
         printErr(String(format: "note: mixing the model with a Kneser-Ney %d-gram of %d train bytes (weights fitted on %d held-out bytes) [%.1f s]",
