@@ -1,5 +1,6 @@
 // A music model's defaults for the decoding processors of `synth music generate`, in its generation_config.json.
 import AREngine
+import MIDI
 import Foundation
 
 /// The continuation settings a music model folder recommends, read from the same `generation_config.json` as its
@@ -10,7 +11,9 @@ import Foundation
 /// - `max_polyphony`: notes, or `"prime+N"`, a whole number in 1...128, or `"off"` (`NoteRelease`);
 /// - `key_bias`: nats in [0, 100], 0 = off (`ScaleBias`, against notes outside the prime's scale);
 /// - `key_profile_bias`: a weight in [0, 100], 0 = off (`ScaleBias`, toward the prime key's Krumhansl-Kessler profile);
-/// - `snap_to_prime_grid`: true or false.
+/// - `snap_to_prime_grid`: true or false;
+/// - `ngram_cache`: `{"order": N, "weights": [...]}`, an n-gram cache of the piece mixed with the model (`NGramCache`,
+///   `NGramCacheSettings`: N in 1...12, N × 8 weights in [0, 1]; written by `synth music eval --fit-ngram-cache N --save`).
 ///
 /// A number may be given as a JSON number or a string. `synth music generate` takes a key when its option is not
 /// given, and only with a prime (every one of them reads the prime; without one they are skipped) and only when it
@@ -22,20 +25,23 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
     public var keyBias: Float?
     public var keyProfileBias: Float?
     public var snapToPrimeGrid: Bool?
+    public var ngramCache: NGramCacheSettings?
 
     enum CodingKeys: String, CodingKey {
         case primeCut = "prime_cut", maxNoteSeconds = "max_note_seconds", maxPolyphony = "max_polyphony"
         case keyBias = "key_bias", keyProfileBias = "key_profile_bias", snapToPrimeGrid = "snap_to_prime_grid"
+        case ngramCache = "ngram_cache"
     }
 
     public init(primeCut: PrimeCut? = nil, maxNoteSeconds: String? = nil, maxPolyphony: String? = nil, keyBias: Float? = nil,
-                keyProfileBias: Float? = nil, snapToPrimeGrid: Bool? = nil) {
+                keyProfileBias: Float? = nil, snapToPrimeGrid: Bool? = nil, ngramCache: NGramCacheSettings? = nil) {
         self.primeCut = primeCut
         self.maxNoteSeconds = maxNoteSeconds
         self.maxPolyphony = maxPolyphony
         self.keyBias = keyBias
         self.keyProfileBias = keyProfileBias
         self.snapToPrimeGrid = snapToPrimeGrid
+        self.ngramCache = ngramCache
     }
 
     public init(from decoder: Decoder) throws {
@@ -58,6 +64,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         keyBias = try k.decodeIfPresent(Float.self, forKey: .keyBias)
         keyProfileBias = try k.decodeIfPresent(Float.self, forKey: .keyProfileBias)
         snapToPrimeGrid = try k.decodeIfPresent(Bool.self, forKey: .snapToPrimeGrid)
+        ngramCache = try k.decodeIfPresent(NGramCacheSettings.self, forKey: .ngramCache)
     }
 
     /// True when no key is set.
@@ -72,6 +79,7 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         if let v = maxPolyphony { parts.append("max_polyphony \(v)") }
         if let v = primeCut { parts.append("prime_cut \(v.rawValue)") }
         if let v = snapToPrimeGrid { parts.append("snap_to_prime_grid \(v)") }
+        if let v = ngramCache { parts.append("ngram_cache order \(v.order)") }
         return parts.joined(separator: ", ")
     }
 
@@ -102,6 +110,9 @@ public struct MusicGenerationConfig: Decodable, Equatable, Sendable {
         }
         if let v = config.keyBias, !isValidKeyBias(v) {
             throw ModelFolderError.key(file: file, key: "key_bias", reason: "must be in [0, 100], got \(v)")
+        }
+        if let v = config.ngramCache, let problem = v.problem(vocabularySize: MusicEncoding.performancePrograms.vocabularySize) {
+            throw ModelFolderError.key(file: file, key: "ngram_cache", reason: problem)
         }
         if let v = config.keyProfileBias, !isValidKeyBias(v) {
             throw ModelFolderError.key(file: file, key: "key_profile_bias", reason: "must be in [0, 100], got \(v)")

@@ -10,6 +10,12 @@ public protocol MusicDecodingProcessor: AnyObject {
     func process(_ logits: UnsafeMutableBufferPointer<Float>)
 }
 
+/// The n-gram cache of the piece (`NGramCache`) as a decoding processor: it replaces the logits by the mixture's log
+/// probabilities, so it goes before the processors that ban or bias tokens.
+extension NGramCache: MusicDecodingProcessor {
+    public func process(_ logits: UnsafeMutableBufferPointer<Float>) { mix(logits) }
+}
+
 /// Releases notes the model holds too long, by editing the next-token logits (`GenerationOptions.logitsProcessor`):
 /// once the oldest sounding note has lasted `maxSeconds`, the only token allowed is its note-off (preceded by its
 /// instrument token if another instrument is current, in `.performancePrograms`); before that, time shifts that would
@@ -222,5 +228,40 @@ public final class InstrumentSet: MusicDecodingProcessor {
         for t in ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums where t < logits.count && !allowed.contains(t) {
             logits[t] = -.infinity
         }
+    }
+}
+
+/// Keeps a `.performancePrograms` continuation to what the encoding writes (`ProgramPerformanceTokenizer.encode`):
+/// an instrument token only when the instrument changes, and only right before the note event (or the velocity of the
+/// note-on) it is for. So it forbids the token of the current instrument, and, right after an instrument token,
+/// another instrument token or a time shift. A sampled run of instrument tokens with no note between them means
+/// nothing, and once in the context the model (and an n-gram cache of the piece) would repeat it; this rules it out.
+/// It runs after the processors that force a token (`NoteRelease`), and forbids nothing when that would leave no token.
+/// `synth music generate` applies it to every sampled continuation of a `.performancePrograms` model.
+public final class InstrumentGrammar: MusicDecodingProcessor {
+    /// The instrument in effect (0...128), nil before any instrument token.
+    public private(set) var current: Int?
+    var afterInstrumentToken = false
+    static let instruments = ProgramPerformanceTokenizer.programBase...ProgramPerformanceTokenizer.drums
+    static let timeShifts = PerformanceTokenizer.timeShiftBase..<PerformanceTokenizer.velocityBase
+
+    public init() {}
+
+    public func observe(_ token: Int) {
+        afterInstrumentToken = Self.instruments.contains(token)
+        if afterInstrumentToken { current = token - ProgramPerformanceTokenizer.programBase }
+    }
+
+    public func process(_ logits: UnsafeMutableBufferPointer<Float>) {
+        var banned: [Int] = []
+        if afterInstrumentToken {
+            banned = Array(Self.instruments) + Array(Self.timeShifts)
+        } else if let c = current {
+            banned = [ProgramPerformanceTokenizer.programBase + c]
+        }
+        banned.removeAll { $0 >= logits.count }
+        let bannedSet = Set(banned)
+        guard (0..<logits.count).contains(where: { logits[$0] > -.infinity && !bannedSet.contains($0) }) else { return }
+        for t in banned { logits[t] = -.infinity }
     }
 }

@@ -38,6 +38,11 @@ final class MusicGenerationConfigTests: XCTestCase {
         // Limits as JSON numbers; "off".
         XCTAssertEqual(try load(#"{"max_note_seconds": 2.5, "max_polyphony": 4}"#), MusicGenerationConfig(maxNoteSeconds: "2.5", maxPolyphony: "4"))
         XCTAssertEqual(try load(#"{"max_note_seconds": "off", "prime_cut": "exact"}"#), MusicGenerationConfig(primeCut: .exact, maxNoteSeconds: "off"))
+        // The n-gram cache: an order and order × 8 weights.
+        let weights = (0..<16).map { Double($0) / 15 }
+        let cache = try load(#"{"ngram_cache": {"order": 2, "weights": \#(weights)}}"#)
+        XCTAssertEqual(cache, MusicGenerationConfig(ngramCache: NGramCacheSettings(order: 2, weights: weights)))
+        XCTAssertEqual(cache?.summary, "ngram_cache order 2")
         // A text model's file holds no music keys.
         XCTAssertEqual(try load(#"{"min_p": 0.1}"#)?.isEmpty, true)
     }
@@ -55,6 +60,11 @@ final class MusicGenerationConfigTests: XCTestCase {
             (#"{"key_profile_bias": 101}"#, "\(path): key 'key_profile_bias': must be in [0, 100], got 101.0"),
             (#"{"snap_to_prime_grid": "yes"}"#, "\(path): key 'snap_to_prime_grid': expected true or false"),
             (#"{"max_polyphony": [4]}"#, "\(path): key 'max_polyphony': expected a number"),
+            (#"{"ngram_cache": {"order": 13, "weights": []}}"#, "\(path): key 'ngram_cache': order must be in 1...12, got 13"),
+            (#"{"ngram_cache": {"order": 2, "weights": [0.5]}}"#, "\(path): key 'ngram_cache': order 2 needs 16 weights, got 1"),
+            (#"{"ngram_cache": {"order": 1, "weights": [0, 0, 0, 0, 0, 0, 0, 1.5]}}"#, "\(path): key 'ngram_cache': weights must be in 0...1"),
+            (#"{"ngram_cache": 12}"#, "\(path): key 'ngram_cache': expected an object"),
+            (#"{"ngram_cache": {"order": 2}}"#, "\(path): key 'ngram_cache.weights': missing"),
         ]
         for (json, message) in cases {
             XCTAssertThrowsError(try load(json), json) { e in XCTAssertEqual("\(e)", message, json) }
