@@ -15,7 +15,7 @@ struct MusicGenerate: ParsableCommand {
         discussion: """
             The prime is tokenised like the training data (sustain pedal applied, 10 ms time grid). A prime longer than the model's context conditions the model on its last context-length tokens only (a note on stderr says so), but the output still holds the whole prime. Generation runs for --seconds of music time (the sum of generated time shifts) or --tokens tokens; when the context fills, the model slides to the last half of it. BOS and EOS are never sampled. Progress is shown in seconds of music (or tokens).
 
-            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). With no --model, a prime of several instruments or drums is continued by music-programs (a performance_programs model) when it is installed, others by music. OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony, --key-bias and --key-profile-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, key_profile_bias, snap_to_prime_grid; voices/music sets all but key_bias, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0, --key-profile-bias 0 and --no-snap-to-prime-grid turn them off. A performance_programs model keeps to the prime's instruments unless --new-instruments is given. --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
+            The model's config.json names its token encoding: "performance" (the default; one piano stream) or "performance_programs" (instruments and drums, every note kept). With no --model, a prime of several instruments or drums is continued by music-programs (a performance_programs model) when it is installed, others by music. OUT.mid holds the prime followed by the continuation, one track per instrument with its program (one piano track for a performance model). --prime-cut beat cuts the prime at a quarter-note beat so the continuation starts on it; --max-note-seconds, --max-polyphony, --key-bias and --key-profile-bias are decoding processors, and --snap-to-prime-grid quantizes the continuation to the prime's sixteenth notes. With a prime, each of these not given takes the model folder's generation_config.json key (prime_cut, max_note_seconds, max_polyphony, key_bias, key_profile_bias, snap_to_prime_grid; voices/music sets all but key_bias, see docs/music.md; a note names them), else it is off; --prime-cut exact, off, --key-bias 0, --key-profile-bias 0 and --no-snap-to-prime-grid turn them off. A folder's ngram_cache (voices/music-programs has one) mixes the model with an n-gram of the piece so far, so phrases heard before come back; --no-ngram-cache plays the model alone. A performance_programs model keeps to the prime's instruments unless --new-instruments is given, and never writes an instrument token the encoding would not (the same instrument again, or two in a row). --wav renders the same notes, prime and continuation, through FluidSynth with a General MIDI SoundFont ($SYNTH_SOUNDFONT or /usr/share/sounds/sf2/TimGM6mb.sf2 / FluidR3_GM.sf2), so with a 30 s prime and --seconds 20 it is about 50 s long; --wav-continuation-only renders only the generated part (notes starting after the prime ends, moved to start at 0 s). The WAV's format follows its extension (.wav, .flac, .ogg, .mp3, .aiff). Files are written atomically.
             """)
 
     @OptionGroup var modelOption: MusicModelOption
@@ -37,6 +37,8 @@ struct MusicGenerate: ParsableCommand {
     var newInstruments = false
     @Flag(inversion: .prefixedNo, help: "Move the continuation's onsets and releases to the nearest sixteenth note of the prime's tempo map (a post-processing quantize of the written notes; default: the model's generation_config.json snap_to_prime_grid with a prime, else off). With --max-polyphony, a note that snapping would make exceed it keeps its own timing.")
     var snapToPrimeGrid: Bool?
+    @Flag(help: "Do not mix the model with an n-gram cache of the piece (default: the model's generation_config.json ngram_cache, with a prime: the model's next-token probabilities mixed with those of an n-gram of the prime and the continuation so far, so phrases heard before come back as in the training music; see synth music eval --fit-ngram-cache).")
+    var noNgramCache = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds of music to generate (default: 20 unless --tokens is given).", valueName: "S"))
     var seconds: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate instead of --seconds (default: off).", valueName: "N"))
@@ -115,6 +117,7 @@ struct MusicGenerate: ParsableCommand {
         var keyBias: Float?
         var keyProfileBias: Float?
         var snapToPrimeGrid = false
+        var ngramCache: NGramCacheSettings?
         var note: String?
     }
 
@@ -122,7 +125,8 @@ struct MusicGenerate: ParsableCommand {
     func continuationSettings(folder: URL) throws -> Continuation {
         var file = (try MusicGenerationConfig.load(folder: folder)) ?? MusicGenerationConfig()
         if prime == nil { file = MusicGenerationConfig() }
-        if beam != nil { file.maxNoteSeconds = nil; file.maxPolyphony = nil; file.keyBias = nil; file.keyProfileBias = nil }
+        if beam != nil { file.maxNoteSeconds = nil; file.maxPolyphony = nil; file.keyBias = nil; file.keyProfileBias = nil; file.ngramCache = nil }
+        if noNgramCache { file.ngramCache = nil }
         if primeCut != nil { file.primeCut = nil }
         if maxNoteSeconds != nil { file.maxNoteSeconds = nil }
         if maxPolyphony != nil { file.maxPolyphony = nil }
@@ -134,8 +138,8 @@ struct MusicGenerate: ParsableCommand {
                             maxNoteSeconds: off(maxNoteSeconds ?? file.maxNoteSeconds), maxPolyphony: off(maxPolyphony ?? file.maxPolyphony),
                             keyBias: (keyBias ?? file.keyBias).flatMap { $0 > 0 ? $0 : nil },
                             keyProfileBias: (keyProfileBias ?? file.keyProfileBias).flatMap { $0 > 0 ? $0 : nil },
-                            snapToPrimeGrid: snapToPrimeGrid ?? file.snapToPrimeGrid ?? false,
-                            note: file.isEmpty ? nil : "note: \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win; off, 0, exact or --no-snap-to-prime-grid turn them off)")
+                            snapToPrimeGrid: snapToPrimeGrid ?? file.snapToPrimeGrid ?? false, ngramCache: file.ngramCache,
+                            note: file.isEmpty ? nil : "note: \(file.summary) from \(folder.appendingPathComponent(GenerationConfig.fileName).path) (options given win; off, 0, exact, --no-snap-to-prime-grid or --no-ngram-cache turn them off)")
     }
 
     /// The model for primes of several instruments or drums when `--model` is not given.
@@ -208,6 +212,12 @@ struct MusicGenerate: ParsableCommand {
         }
         settings.note.map(printErr)
         var processors: [any MusicDecodingProcessor] = []
+        if let c = settings.ngramCache {
+            guard c.problem(vocabularySize: net.vocabularySize) == nil else {
+                throw RuntimeError("\(try modelOption.folder().appendingPathComponent(GenerationConfig.fileName).path): key 'ngram_cache': \(c.problem(vocabularySize: net.vocabularySize)!)")
+            }
+            processors.append(NGramCache(c, vocabularySize: net.vocabularySize))
+        }
         var polyphonyLimit: Int?  // --max-polyphony, which --snap-to-prime-grid keeps too
         if encoding == .performancePrograms && prime != nil && !newInstruments { processors.append(InstrumentSet(prime: p.tokens)) }
         if settings.maxNoteSeconds != nil || settings.maxPolyphony != nil {
@@ -222,6 +232,7 @@ struct MusicGenerate: ParsableCommand {
             let parts = (scale > 0 ? ["\(scale) nats against notes outside \(key)"] : []) + (profile > 0 ? ["\(profile) × ln profile ratio toward \(key)"] : [])
             printErr("note: key bias \(parts.joined(separator: ", ")) (the prime's key)")
         }
+        if encoding == .performancePrograms { processors.append(InstrumentGrammar()) }
         if p.tokens.count > net.contextLength {
             printErr("note: the prime has \(p.tokens.count) tokens, more than the model's context of \(net.contextLength); the model is conditioned on its last \(net.contextLength) tokens (the output keeps the whole prime)")
         }
@@ -267,6 +278,7 @@ struct MusicGenerate: ParsableCommand {
                                          "max_polyphony": settings.maxPolyphony ?? NSNull(), "key_bias": settings.keyBias.map { Double($0) } ?? NSNull(),
                                          "key_profile_bias": settings.keyProfileBias.map { Double($0) } ?? NSNull(),
                                          "snap_to_prime_grid": settings.snapToPrimeGrid,
+                                         "ngram_cache_order": settings.ngramCache.map(\.order) ?? NSNull(),
                                          "compute_seconds": dt,
                                          "tokens_per_second": Double(generated.count) / max(dt, 1e-9), "seed": sampling.seed]
             if let wav {
