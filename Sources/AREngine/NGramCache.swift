@@ -40,7 +40,7 @@ public struct NGramCacheSettings: Codable, Equatable, Sendable {
 /// that history came before), fitted on held-out sequences by `fit`.
 ///
 /// In generation, `observe` each token (prime and generated, from the first) and `mix` the logits before sampling;
-/// the probabilities it gives equal `score`'s, token by token (the model's logits aside).
+/// the probabilities it gives are those of `matches` mixed by `interpolation`, token by token.
 public final class NGramCache {
     public let interpolation: NGramInterpolation
     let counts: NGramModel

@@ -70,8 +70,9 @@ struct MusicEval: ParsableCommand {
         let enc = loaded?.encoding ?? MusicEncoding(rawValue: encoding) ?? .performance
         func skipped(_ s: SkippedFile) { printErr(s.description) }
         let hasTrain = try MusicCorpus.readManifest(manifest).contains { $0.split == "train" }
-        for (flag, set) in [("--ngram-only", ngramOnly), ("--interpolate", interpolate), ("--fit-ngram-cache", fitNgramCache != nil)] where set && !hasTrain {
-            throw RuntimeError("\(manifest.path): \(flag) needs a train split to fit the n-gram, and the manifest has none")
+        for (flag, set, what) in [("--ngram-only", ngramOnly, "the n-gram"), ("--interpolate", interpolate, "the n-gram"),
+                                  ("--fit-ngram-cache", fitNgramCache != nil, "the cache's weights")] where set && !hasTrain {
+            throw RuntimeError("\(manifest.path): \(flag) needs a train split to fit \(what), and the manifest has none")
         }
         let eval = try MusicCorpus.load(manifest: manifest, split: split, encoding: enc, skipped: skipped)
         guard !eval.isEmpty else { throw MusicDataError.empty(path: manifest.path, split: split) }

@@ -211,7 +211,7 @@ final class MusicInstrumentCLITests: XCTestCase {
         let noTrain = dir.appendingPathComponent("valid-only.tsv")
         try "path\tsplit\n\(prime)\tvalid\n".write(to: noTrain, atomically: true, encoding: .utf8)
         assertFails(try CLI.run(["music", "eval", "--data", noTrain.path, "--model", model.path, "--fit-ngram-cache", "6"]),
-                    "--fit-ngram-cache needs a train split to fit the n-gram, and the manifest has none")
+                    "--fit-ngram-cache needs a train split to fit the cache's weights, and the manifest has none")
         try "{\"ngram_cache\": {\"order\": 2, \"weights\": [0.5]}}".write(to: model.appendingPathComponent("generation_config.json"), atomically: true, encoding: .utf8)
         assertFails(try CLI.run(["music", "generate", "--model", model.path, "--prime", prime, "--seconds", "2", "-o", out.path]),
                     "key 'ngram_cache': order 2 needs 16 weights, got 1")
